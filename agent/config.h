@@ -1,0 +1,74 @@
+// The agent's configuration (DESIGN.md "Configuration (TOML)").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/signer.h"
+
+namespace mpa {
+
+enum class Environment { test, prod, custom };
+
+struct ClientConfig {
+  std::string name;
+  std::string client_id;                   // the grant's iss
+  Environment environment = Environment::test;
+  std::string issuer;                      // the grant's aud, with trailing '/'
+  std::string token_endpoint;
+  bool discovery = false;                  // read token_endpoint from <issuer>.well-known/...
+  std::string key;                         // RFC 7512 URI of the private key
+  std::optional<std::string> kid;          // header carries kid instead of x5c
+  bool x5c_chain = false;                  // x5c = "chain": leaf + intermediates
+  std::optional<std::string> chain_file;
+  JwsAlg alg = JwsAlg::RS256;
+  int grant_lifetime_seconds = 120;        // exp - iat, at most 120
+  std::optional<std::string> ca_file;
+  std::optional<std::string> proxy;
+  std::string altinn_exchange_endpoint;    // default per environment
+  std::vector<std::string> scopes;         // the scopes this client may ask for
+  int connect_timeout_seconds = 5;
+  int timeout_seconds = 15;                // one HTTP attempt
+  int retry_deadline_seconds = 30;         // all attempts of one exchange
+};
+
+struct AllowRule {
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint32_t> gid;
+  std::vector<std::string> clients;        // empty: none
+  std::vector<std::string> scopes;         // empty: any the client allows
+};
+
+struct Config {
+  std::string path;                        // the file it came from
+  // [agent]
+  std::string socket;
+  std::uint32_t socket_mode = 0600;
+  int refresh_margin_seconds = 30;
+  int max_connections = 256;
+  // [pkcs11]
+  std::string module;
+  std::optional<std::string> pin_file;
+  std::optional<std::string> pin_env;
+  // [[client]]
+  std::vector<ClientConfig> clients;
+  // [altinn]
+  std::vector<std::string> altinn_certificates;
+  int altinn_leeway_seconds = 60;
+  // [[allow]]
+  std::vector<AllowRule> allow;
+
+  // The client called `name`, or the only one when `name` is empty.
+  const ClientConfig* find_client(const std::string& name) const;
+};
+
+// Reads and validates the file. Errors (invalid_config) name the file, the
+// key and what is wrong. Relative paths inside are resolved against the
+// file's directory. user/group names in [[allow]] are resolved here.
+Result<Config> load_config(const std::string& path);
+Result<Config> parse_config(std::string_view toml_text, const std::string& path_for_messages);
+
+}  // namespace mpa

@@ -1,0 +1,105 @@
+// The one error channel of the project: an Error with a code from the
+// socket protocol's list (DESIGN.md) and a message for a person, carried in
+// a Result<T>. Exceptions do not cross library boundaries.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace mpa {
+
+enum class ErrorCode {
+  invalid_request,  // malformed or unknown op/field
+  forbidden,        // the peer may not use this client or scope
+  unknown_client,
+  invalid_scope,
+  invalid_grant,    // Maskinporten said so
+  invalid_client,   // Maskinporten said so
+  unavailable,      // Maskinporten/Altinn unreachable or 5xx; retry may help
+  hsm_error,        // the token could not sign
+  invalid_token,    // verify_altinn
+  internal,
+  // Not on the wire (mapped to `internal` there): local configuration.
+  invalid_config,
+};
+
+// The protocol's spelling of a code ("invalid_request", ...).
+std::string_view to_string(ErrorCode code);
+
+struct Error {
+  ErrorCode code = ErrorCode::internal;
+  std::string message;
+
+  // A copy of this error with `context: ` put before its message.
+  Error with_context(std::string_view context) const {
+    return Error{code, std::string(context) + ": " + message};
+  }
+};
+
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT implicit
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT implicit
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  T& operator*() & { return std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
+
+  const Error& error() const& { return std::get<1>(v_); }
+  Error&& error() && { return std::get<1>(std::move(v_)); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT implicit
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  const Error& error() const& { return error_; }
+  Error&& error() && { return std::move(error_); }
+
+ private:
+  Error error_;
+  bool ok_ = true;
+};
+
+using Status = Result<void>;
+
+inline std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_request: return "invalid_request";
+    case ErrorCode::forbidden: return "forbidden";
+    case ErrorCode::unknown_client: return "unknown_client";
+    case ErrorCode::invalid_scope: return "invalid_scope";
+    case ErrorCode::invalid_grant: return "invalid_grant";
+    case ErrorCode::invalid_client: return "invalid_client";
+    case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::hsm_error: return "hsm_error";
+    case ErrorCode::invalid_token: return "invalid_token";
+    case ErrorCode::internal: return "internal";
+    case ErrorCode::invalid_config: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace mpa

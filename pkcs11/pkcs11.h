@@ -1,0 +1,69 @@
+// Public face of pkcs11/: the only folder that sees libp11 and PKCS#11 types.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/secret.h"
+#include "common/signer.h"
+
+namespace mpa::pkcs11 {
+
+// An RFC 7512 PKCS#11 URI, restricted to the attributes we use.
+struct Pkcs11Uri {
+  std::optional<std::string> token;         // CKA/CK_TOKEN_INFO label
+  std::optional<std::string> serial;
+  std::optional<std::string> manufacturer;
+  std::optional<std::string> model;
+  std::optional<std::string> object;        // CKA_LABEL
+  std::optional<std::vector<std::uint8_t>> id;  // CKA_ID
+  std::optional<std::string> type;          // "private", "cert", "public"
+
+  // Strict: "pkcs11:" scheme, known path attributes only, %-escapes
+  // decoded, no duplicates, `pin-value` refused with a pointer to pin_file.
+  // Errors: invalid_config.
+  static Result<Pkcs11Uri> parse(std::string_view uri);
+};
+
+// Reads a PIN from a file that must not be readable by group or other.
+// A trailing newline is dropped. Errors: invalid_config.
+Result<SecretBytes> read_pin_file(const std::string& path);
+// Reads a PIN from the environment variable `name`. Errors: invalid_config.
+Result<SecretBytes> read_pin_env(const std::string& name);
+
+struct TokenOptions {
+  std::string module_path;
+  SecretBytes pin;
+  // Called with warnings for an operator (certificate expiring soon, ...).
+  std::function<void(const std::string&)> warn;
+};
+
+struct KeyOptions {
+  std::string key_uri;                     // RFC 7512, names a private key
+  std::optional<std::string> chain_file;   // PEM intermediates not on the token
+};
+
+// One loaded module with one logged-in token. Thread-safe. Hands out
+// signers for keys on it. Owns the PIN for re-login after token removal.
+class Pkcs11Token {
+ public:
+  virtual ~Pkcs11Token() = default;
+
+  // Loads the module, finds the token named by `token_uri`'s token
+  // attributes, logs in once (a refused PIN is never retried).
+  // Errors: hsm_error / invalid_config, in words.
+  static Result<std::shared_ptr<Pkcs11Token>> open(TokenOptions options,
+                                                   const Pkcs11Uri& token_uri);
+
+  // Finds the private key, its certificate (same CKA_ID) and intermediates
+  // (token or chain_file), checks certificate/key match and validity.
+  virtual Result<std::shared_ptr<Signer>> signer(const KeyOptions& key) = 0;
+};
+
+}  // namespace mpa::pkcs11
