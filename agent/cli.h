@@ -15,10 +15,10 @@ int main(int argc, char** argv);
 
 // One function per subcommand; `args` excludes the program and command
 // names. Each handles its own --help.
-int run_command(const std::vector<std::string>& args);            // cli_daemon.cpp
-int token_command(const std::vector<std::string>& args);          // cli_daemon.cpp
-int status_command(const std::vector<std::string>& args);         // cli_daemon.cpp
-int invalidate_command(const std::vector<std::string>& args);     // cli_daemon.cpp
+int run_command(const std::vector<std::string>& args);            // cli_run.cpp
+int token_command(const std::vector<std::string>& args);          // cli_client.cpp
+int status_command(const std::vector<std::string>& args);         // cli_run.cpp
+int invalidate_command(const std::vector<std::string>& args);     // cli_run.cpp
 int fetch_command(const std::vector<std::string>& args);          // cli_oneshot.cpp
 int grant_command(const std::vector<std::string>& args);          // cli_oneshot.cpp
 int check_config_command(const std::vector<std::string>& args);   // cli_oneshot.cpp

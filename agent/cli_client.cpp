@@ -5,11 +5,6 @@
 
 namespace mpa::cli {
 
-int run_command(const std::vector<std::string>&) {
-  std::fputs("error: this command is not built yet\n", stderr);
-  return kExitFailed;
-}
-
 int token_command(const std::vector<std::string>&) {
   std::fputs("error: this command is not built yet\n", stderr);
   return kExitFailed;

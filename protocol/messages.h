@@ -1,0 +1,73 @@
+// Socket protocol v1 messages (DESIGN.md "Socket protocol, version 1"):
+// one JSON object per line. Decoding is strict: unknown ops and unknown
+// fields are invalid_request, so that typos are seen.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+
+namespace mpa::protocol {
+
+// Every field of a token request that reaches the grant or the answer.
+// Two requests that differ in any of them never share a cached token.
+struct TokenRequest {
+  std::string client;                                // empty: the agent's only client
+  std::vector<std::string> scopes;                   // required, non-empty
+  std::vector<std::string> resource;
+  std::optional<std::string> consumer_org;
+  std::optional<std::string> iss_onbehalfof;
+  std::optional<std::string> pid;
+  std::optional<std::string> authorization_details;  // compact JSON text of the array
+  std::optional<std::int64_t> min_ttl;               // seconds; default: refresh margin
+  std::optional<std::string> exchange;               // "altinn"
+};
+
+struct StatusRequest {};
+struct PingRequest {};
+struct InvalidateRequest {
+  TokenRequest target;  // same fields as token (min_ttl ignored)
+};
+struct VerifyAltinnRequest {
+  std::string token;
+};
+
+using RequestBody =
+    std::variant<TokenRequest, StatusRequest, InvalidateRequest, VerifyAltinnRequest, PingRequest>;
+
+struct Request {
+  std::optional<std::string> id_json;  // the "id" value as compact JSON, echoed back
+  RequestBody body;
+};
+
+// A decode failure keeps the id if one could be read, so the error
+// response can echo it.
+struct DecodeError {
+  Error error;
+  std::optional<std::string> id_json;
+};
+
+std::variant<Request, DecodeError> decode_request(std::string_view line);
+std::string encode_request(const Request& request);  // for the client library
+
+struct TokenResponse {
+  std::string access_token;
+  std::string token_type;
+  std::int64_t expires_in = 0;
+  std::int64_t expires_at = 0;
+  std::string scope;
+};
+
+// Each encoder returns one line ending in '\n'.
+std::string encode_error(const std::optional<std::string>& id_json, const Error& error);
+std::string encode_token_response(const std::optional<std::string>& id_json,
+                                  const TokenResponse& response);
+// `fields_json` is a compact JSON object whose members are added after "ok":true.
+std::string encode_ok(const std::optional<std::string>& id_json, std::string_view fields_json = "{}");
+
+}  // namespace mpa::protocol
