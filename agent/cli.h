@@ -17,8 +17,8 @@ int main(int argc, char** argv);
 // names. Each handles its own --help.
 int run_command(const std::vector<std::string>& args);            // cli_run.cpp
 int token_command(const std::vector<std::string>& args);          // cli_client.cpp
-int status_command(const std::vector<std::string>& args);         // cli_run.cpp
-int invalidate_command(const std::vector<std::string>& args);     // cli_run.cpp
+int status_command(const std::vector<std::string>& args);         // cli_client.cpp
+int invalidate_command(const std::vector<std::string>& args);     // cli_client.cpp
 int fetch_command(const std::vector<std::string>& args);          // cli_oneshot.cpp
 int grant_command(const std::vector<std::string>& args);          // cli_oneshot.cpp
 int check_config_command(const std::vector<std::string>& args);   // cli_oneshot.cpp
