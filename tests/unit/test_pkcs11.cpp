@@ -1,0 +1,452 @@
+#define BOOST_TEST_MODULE pkcs11
+#include <boost/test/unit_test.hpp>
+
+// The PKCS#11 header is used here only to play "token removed" (closing
+// every session behind libp11's back); the code under test keeps it inside
+// pkcs11/.
+#include <dlfcn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <p11-kit-1/p11-kit/pkcs11.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/signer.h"
+#include "pkcs11/pkcs11.h"
+
+using namespace mpa;
+using namespace mpa::pkcs11;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
+constexpr const char* kKeyUri = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private";
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The message of a failed result, for test output.
+template <class T>
+std::string why(const Result<T>& r) {
+  return r.ok() ? std::string() : r.error().message;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// One fresh token for the whole run, made by the fixture script the
+// integration tests use too.
+struct TokenDir {
+  fs::path dir;
+
+  TokenDir() {
+    const char* source = std::getenv("MPA_SOURCE_DIR");
+    BOOST_TEST_REQUIRE(source != nullptr, "MPA_SOURCE_DIR is not set (run through ctest)");
+    char tmpl[] = "/tmp/mpa-pkcs11-test-XXXXXX";
+    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    const std::string command = std::string(source) + "/softhsm-fixtures/make-token.sh '" +
+                                dir.string() + "' >/dev/null";
+    BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "make-token.sh failed");
+    // Before the module is loaded: SoftHSM reads it in C_Initialize.
+    ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
+    instance = this;
+  }
+  ~TokenDir() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+
+  static TokenDir* instance;
+};
+TokenDir* TokenDir::instance = nullptr;
+
+const fs::path& token_dir() { return TokenDir::instance->dir; }
+
+SecretBytes right_pin() { return make_secret(read_file(token_dir() / "pin")); }
+
+Pkcs11Uri token_uri() { return Pkcs11Uri::parse(kKeyUri).value(); }
+
+std::shared_ptr<Pkcs11Token> open_token(std::vector<std::string>* warnings = nullptr) {
+  TokenOptions options{kModule, right_pin(), nullptr};
+  if (warnings != nullptr) {
+    options.warn = [warnings](const std::string& w) { warnings->push_back(w); };
+  }
+  auto token = Pkcs11Token::open(std::move(options), token_uri());
+  BOOST_TEST_REQUIRE(token.ok(), why(token));
+  return *token;
+}
+
+std::shared_ptr<Signer> make_signer(Pkcs11Token& token, const std::string& uri,
+                                    std::optional<std::string> chain_file = std::nullopt) {
+  auto signer = token.signer(KeyOptions{uri, std::move(chain_file)});
+  BOOST_TEST_REQUIRE(signer.ok(), why(signer));
+  return *signer;
+}
+
+std::string signer_error(Pkcs11Token& token, const std::string& uri,
+                         std::optional<std::string> chain_file = std::nullopt) {
+  auto signer = token.signer(KeyOptions{uri, std::move(chain_file)});
+  BOOST_TEST_REQUIRE(!signer.ok(), "expected " << uri << " to be refused");
+  return signer.error().message;
+}
+
+X509* load_pem_cert(const fs::path& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  BOOST_TEST_REQUIRE(f != nullptr);
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  BOOST_TEST_REQUIRE(cert != nullptr);
+  return cert;
+}
+
+Bytes pem_to_der(const fs::path& path) {
+  X509* cert = load_pem_cert(path);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  X509_free(cert);
+  return out;
+}
+
+// Verifies `signature` over `data` with the public key of the DER
+// certificate `cert_der`, as a relying party (Maskinporten) would.
+bool verifies(const Bytes& cert_der, JwsAlg alg, std::string_view data, const Bytes& signature) {
+  const unsigned char* p = cert_der.data();
+  X509* cert = d2i_X509(nullptr, &p, static_cast<long>(cert_der.size()));
+  if (cert == nullptr) return false;
+  const EVP_MD* md = alg == JwsAlg::RS256   ? EVP_sha256()
+                     : alg == JwsAlg::RS384 ? EVP_sha384()
+                                            : EVP_sha512();
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, X509_get0_pubkey(cert)) == 1 &&
+      EVP_DigestVerify(ctx, signature.data(), signature.size(),
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  X509_free(cert);
+  return ok;
+}
+
+bool write_file(const fs::path& path, const std::string& content, mode_t mode) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  return ::chmod(path.c_str(), mode) == 0;
+}
+
+// Plays "token removed and put back": closes every session on the token's
+// slot inside the module that libp11 loaded (the same instance, as dlopen
+// hands out the loaded library), which also ends the login.
+void close_all_sessions_behind_libp11s_back() {
+  void* module = ::dlopen(kModule, RTLD_NOW | RTLD_NOLOAD);
+  BOOST_TEST_REQUIRE(module != nullptr, "SoftHSM is not loaded");
+  auto get_list = reinterpret_cast<CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR)>(
+      ::dlsym(module, "C_GetFunctionList"));
+  BOOST_TEST_REQUIRE(get_list != nullptr);
+  CK_FUNCTION_LIST_PTR p11 = nullptr;
+  BOOST_TEST_REQUIRE(get_list(&p11) == CKR_OK);
+  CK_SLOT_ID slots[8];
+  CK_ULONG count = 8;
+  BOOST_TEST_REQUIRE(p11->C_GetSlotList(CK_TRUE, slots, &count) == CKR_OK);
+  for (CK_ULONG i = 0; i < count; ++i) p11->C_CloseAllSessions(slots[i]);
+  ::dlclose(module);
+}
+
+constexpr std::string_view kData = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0";
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(TokenDir);
+
+BOOST_AUTO_TEST_SUITE(Pkcs11Token2048And3072)
+
+BOOST_AUTO_TEST_CASE(SignsRs256Rs384Rs512VerifiableWithTheCertificate) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  const Bytes leaf = pem_to_der(token_dir() / "pki/vsert-auth.pem");
+  BOOST_TEST_REQUIRE(signer->certificate_chain().size() >= 1u);
+  BOOST_TEST((signer->certificate_chain().front() == leaf));
+  for (JwsAlg alg : {JwsAlg::RS256, JwsAlg::RS384, JwsAlg::RS512}) {
+    auto signature = signer->sign(alg, kData);
+    BOOST_TEST_REQUIRE(signature.ok(), why(signature));
+    BOOST_TEST(signature->size() == 256u);
+    BOOST_TEST(verifies(leaf, alg, kData, *signature), to_string(alg));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(Signs3072BitKeyVerifiableWithItsCertificate) {
+  auto token = open_token();
+  auto signer = make_signer(*token, "pkcs11:token=Virksomhet%20Test;object=vsert-auth-3072");
+  const Bytes leaf = pem_to_der(token_dir() / "pki/vsert-auth-3072.pem");
+  BOOST_TEST((signer->certificate_chain().front() == leaf));
+  for (JwsAlg alg : {JwsAlg::RS256, JwsAlg::RS384, JwsAlg::RS512}) {
+    auto signature = signer->sign(alg, kData);
+    BOOST_TEST_REQUIRE(signature.ok(), why(signature));
+    BOOST_TEST(signature->size() == 384u);
+    BOOST_TEST(verifies(leaf, alg, kData, *signature), to_string(alg));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(SignatureDoesNotVerifyOverOtherData) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  auto signature = signer->sign(JwsAlg::RS256, kData);
+  BOOST_TEST_REQUIRE(signature.ok());
+  BOOST_TEST(!verifies(signer->certificate_chain().front(), JwsAlg::RS256, "other", *signature));
+  BOOST_TEST(!verifies(signer->certificate_chain().front(), JwsAlg::RS384, kData, *signature));
+}
+
+BOOST_AUTO_TEST_CASE(PicksKeyByIdNotTheFirstKeyOnTheToken) {
+  // `unrelated` (id 10) was generated first; id 01 is vsert-auth.
+  auto token = open_token();
+  auto signer = make_signer(*token, "pkcs11:token=Virksomhet%20Test;id=%01");
+  const Bytes leaf = pem_to_der(token_dir() / "pki/vsert-auth.pem");
+  auto signature = signer->sign(JwsAlg::RS256, kData);
+  BOOST_TEST_REQUIRE(signature.ok());
+  BOOST_TEST(verifies(leaf, JwsAlg::RS256, kData, *signature));
+}
+
+BOOST_AUTO_TEST_CASE(ChainFromTokenIsLeafThenIntermediateWithoutRoot) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  const auto& chain = signer->certificate_chain();
+  BOOST_TEST_REQUIRE(chain.size() == 2u);
+  BOOST_TEST((chain[1] == pem_to_der(token_dir() / "pki/intermediate-ca.pem")));
+}
+
+BOOST_AUTO_TEST_CASE(ChainFromChainFileReplacesTheToken) {
+  auto token = open_token();
+  // root + intermediate in the file: the self-signed root is not sent.
+  const fs::path file = token_dir() / "chain-with-root.pem";
+  BOOST_TEST_REQUIRE(write_file(file,
+                                read_file(token_dir() / "pki/chain.pem") +
+                                    read_file(token_dir() / "pki/root-ca.pem"),
+                                0644));
+  auto signer = make_signer(*token, kKeyUri, file.string());
+  const auto& chain = signer->certificate_chain();
+  BOOST_TEST_REQUIRE(chain.size() == 2u);
+  BOOST_TEST((chain[1] == pem_to_der(token_dir() / "pki/intermediate-ca.pem")));
+}
+
+BOOST_AUTO_TEST_CASE(RejectsMissingChainFile) {
+  auto token = open_token();
+  const auto message = signer_error(*token, kKeyUri, (token_dir() / "nope.pem").string());
+  BOOST_TEST(contains(message, "cannot open chain_file"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsChainFileWithoutCertificates) {
+  auto token = open_token();
+  const fs::path file = token_dir() / "empty-chain.pem";
+  BOOST_TEST_REQUIRE(write_file(file, "not a certificate\n", 0644));
+  const auto message = signer_error(*token, kKeyUri, file.string());
+  BOOST_TEST(contains(message, "holds no intermediate certificate"), message);
+}
+
+BOOST_AUTO_TEST_CASE(InfoDescribesTokenKeyAndCertificate) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  const SignerInfo info = signer->info();
+  BOOST_TEST(info.token_present);
+  BOOST_TEST(info.logged_in);
+  BOOST_TEST(info.token_label == "Virksomhet Test");
+  BOOST_TEST(info.key_uri == kKeyUri);
+  BOOST_TEST(contains(info.certificate_subject, "serialNumber=999888777"), info.certificate_subject);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  BOOST_TEST(info.certificate_not_after > now + 300 * 86400);
+  BOOST_TEST(info.last_error.empty());
+}
+
+BOOST_AUTO_TEST_CASE(SignsFromFourThreadsAtOnceAndAllVerify) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  const Bytes leaf = signer->certificate_chain().front();
+  std::atomic<int> good{0};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string data = "thread " + std::to_string(t) + " grant " + std::to_string(i);
+        const JwsAlg alg = i % 2 == 0 ? JwsAlg::RS256 : JwsAlg::RS512;
+        auto signature = signer->sign(alg, data);
+        if (signature.ok() && verifies(leaf, alg, data, *signature)) {
+          ++good;
+        } else {
+          ++bad;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(good.load() == 100);
+  BOOST_TEST(bad.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(RecoversOnceWhenTheSessionsWentAway) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
+  close_all_sessions_behind_libp11s_back();
+  auto signature = signer->sign(JwsAlg::RS256, kData);
+  BOOST_TEST_REQUIRE(signature.ok(), why(signature));
+  BOOST_TEST(verifies(signer->certificate_chain().front(), JwsAlg::RS256, kData, *signature));
+  BOOST_TEST(signer->info().logged_in);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(Pkcs11TokenRefusals)
+
+BOOST_AUTO_TEST_CASE(RejectsMissingKeyListingWhatIsThere) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:token=Virksomhet%20Test;object=no-such-key");
+  BOOST_TEST(contains(message, "no private key with object=\"no-such-key\""), message);
+  BOOST_TEST(contains(message, "unrelated (id 10)"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsLabelAndIdThatBelongToDifferentKeys) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=vsert-auth;id=%10");
+  BOOST_TEST(contains(message, "no private key"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsKeyWithoutCertificate) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=unrelated");
+  BOOST_TEST(contains(message, "no certificate with CKA_ID 10"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsCertificateCarryingAnotherPublicKey) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=mismatch");
+  BOOST_TEST(contains(message, "carries another public key"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsExpiredCertificate) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=expired");
+  BOOST_TEST(contains(message, "expired"), message);
+  BOOST_TEST(contains(message, "days ago"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsKeyUriThatNamesNoKey) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:token=Virksomhet%20Test;type=private");
+  BOOST_TEST(contains(message, "names no key"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsKeyUriNamingACertificate) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=vsert-auth;type=cert");
+  BOOST_TEST(contains(message, "must name the private key"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsKeyUriForAnotherToken) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:token=Other;object=vsert-auth");
+  BOOST_TEST(contains(message, "names another token"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsMalformedKeyUri) {
+  auto token = open_token();
+  const auto message = signer_error(*token, "pkcs11:object=vsert-auth;colour=red");
+  BOOST_TEST(contains(message, "unknown attribute"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsUnknownTokenListingTheTokensFound) {
+  auto token = Pkcs11Token::open(TokenOptions{kModule, right_pin(), nullptr},
+                                 Pkcs11Uri::parse("pkcs11:token=Nope").value());
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST((token.error().code == ErrorCode::hsm_error));
+  BOOST_TEST(contains(token.error().message, "no token matches token=\"Nope\""),
+             token.error().message);
+  BOOST_TEST(contains(token.error().message, "tokens found: \"Virksomhet Test\""),
+             token.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsMissingModule) {
+  auto token = Pkcs11Token::open(TokenOptions{"/nonexistent/libpkcs11.so", right_pin(), nullptr},
+                                 token_uri());
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST((token.error().code == ErrorCode::invalid_config));
+  BOOST_TEST(contains(token.error().message, "does not exist"), token.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsLibraryThatIsNotAPkcs11Module) {
+  auto token = Pkcs11Token::open(
+      TokenOptions{"/usr/lib/x86_64-linux-gnu/libz.so.1", right_pin(), nullptr}, token_uri());
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(contains(token.error().message, "cannot load PKCS#11 module"),
+             token.error().message);
+}
+
+// Only one wrong PIN in the whole suite, followed by a right one: a real
+// token locks after a few, and SoftHSM's counter must stay harmless too.
+BOOST_AUTO_TEST_CASE(WrongPinIsRefusedOnceAndTheTokenStillWorks) {
+  {
+    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret("not-the-pin"), nullptr},
+                                   token_uri());
+    BOOST_TEST_REQUIRE(!token.ok());
+    BOOST_TEST((token.error().code == ErrorCode::hsm_error));
+    BOOST_TEST(contains(token.error().message, "refused the PIN"), token.error().message);
+    BOOST_TEST(contains(token.error().message, "CKR_PIN_INCORRECT (incorrect PIN)"),
+               token.error().message);
+    BOOST_TEST(contains(token.error().message, "not retried, to avoid locking it"),
+               token.error().message);
+    BOOST_TEST(!contains(token.error().message, "not-the-pin"));
+  }
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  BOOST_TEST(signer->sign(JwsAlg::RS256, kData).ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(PinFile)
+
+BOOST_AUTO_TEST_CASE(ReadsOwnerOnlyPinFileWithoutTrailingNewline) {
+  const fs::path file = token_dir() / "pin-0600";
+  BOOST_TEST_REQUIRE(write_file(file, "123456\n", 0600));
+  auto pin = read_pin_file(file.string());
+  BOOST_TEST_REQUIRE(pin.ok());
+  BOOST_TEST(view(*pin) == "123456");
+}
+
+BOOST_AUTO_TEST_CASE(RejectsPinFileReadableByOthers) {
+  const fs::path file = token_dir() / "pin-0644";
+  BOOST_TEST_REQUIRE(write_file(file, "123456", 0644));
+  auto pin = read_pin_file(file.string());
+  BOOST_TEST_REQUIRE(!pin.ok());
+  BOOST_TEST((pin.error().code == ErrorCode::invalid_config));
+  BOOST_TEST(contains(pin.error().message, "readable by group or others (mode 0644)"),
+             pin.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsEmptyPinFile) {
+  const fs::path file = token_dir() / "pin-empty";
+  BOOST_TEST_REQUIRE(write_file(file, "\n", 0600));
+  BOOST_TEST(!read_pin_file(file.string()).ok());
+}
+
+BOOST_AUTO_TEST_CASE(RejectsMissingPinFile) {
+  auto pin = read_pin_file((token_dir() / "no-pin").string());
+  BOOST_TEST_REQUIRE(!pin.ok());
+  BOOST_TEST(contains(pin.error().message, "cannot open pin_file"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
