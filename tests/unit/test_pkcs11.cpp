@@ -30,6 +30,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
+// OpenSC's pkcs11-spy logs every call to the module it wraps.
+constexpr const char* kSpyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
 constexpr const char* kKeyUri = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private";
 
 std::string read_file(const fs::path& path) {
@@ -149,23 +151,71 @@ bool write_file(const fs::path& path, const std::string& content, mode_t mode) {
   return ::chmod(path.c_str(), mode) == 0;
 }
 
-// Plays "token removed and put back": closes every session on the token's
-// slot inside the module that libp11 loaded (the same instance, as dlopen
-// hands out the loaded library), which also ends the login.
-void close_all_sessions_behind_libp11s_back() {
-  void* module = ::dlopen(kModule, RTLD_NOW | RTLD_NOLOAD);
-  BOOST_TEST_REQUIRE(module != nullptr, "SoftHSM is not loaded");
-  auto get_list = reinterpret_cast<CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR)>(
-      ::dlsym(module, "C_GetFunctionList"));
-  BOOST_TEST_REQUIRE(get_list != nullptr);
+// The module libp11 loaded (dlopen hands out the loaded library), for
+// playing the token's part behind libp11's back.
+struct RawModule {
   CK_FUNCTION_LIST_PTR p11 = nullptr;
-  BOOST_TEST_REQUIRE(get_list(&p11) == CKR_OK);
-  CK_SLOT_ID slots[8];
-  CK_ULONG count = 8;
-  BOOST_TEST_REQUIRE(p11->C_GetSlotList(CK_TRUE, slots, &count) == CKR_OK);
-  for (CK_ULONG i = 0; i < count; ++i) p11->C_CloseAllSessions(slots[i]);
-  ::dlclose(module);
-}
+  CK_SLOT_ID slot = 0;
+
+  explicit RawModule(const char* path = kModule) {
+    void* module = ::dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    BOOST_TEST_REQUIRE(module != nullptr, path << " is not loaded");
+    auto get_list = reinterpret_cast<CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR)>(
+        ::dlsym(module, "C_GetFunctionList"));
+    BOOST_TEST_REQUIRE(get_list != nullptr);
+    BOOST_TEST_REQUIRE(get_list(&p11) == CKR_OK);
+    ::dlclose(module);  // libp11 still holds it
+    CK_SLOT_ID slots[8];
+    CK_ULONG count = 8;
+    BOOST_TEST_REQUIRE(p11->C_GetSlotList(CK_TRUE, slots, &count) == CKR_OK);
+    for (CK_ULONG i = 0; i < count; ++i) {
+      CK_TOKEN_INFO info{};
+      if (p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+      const std::string label(reinterpret_cast<const char*>(info.label), sizeof info.label);
+      if (label.rfind("Virksomhet Test ", 0) == 0) slot = slots[i];
+    }
+    BOOST_TEST_REQUIRE(slot != 0u);
+  }
+
+  // Plays "token removed and put back": every session closes, and with
+  // the last one the login ends.
+  void close_all_sessions() { p11->C_CloseAllSessions(slot); }
+
+  void change_pin(const std::string& from, const std::string& to) {
+    CK_SESSION_HANDLE session = 0;
+    BOOST_TEST_REQUIRE(p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                                          nullptr, &session) == CKR_OK);
+    auto* old_pin = reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(from.data()));
+    auto* new_pin = reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(to.data()));
+    const CK_RV login = p11->C_Login(session, CKU_USER, old_pin, from.size());
+    BOOST_TEST_REQUIRE((login == CKR_OK || login == CKR_USER_ALREADY_LOGGED_IN));
+    BOOST_TEST_REQUIRE(p11->C_SetPIN(session, old_pin, from.size(), new_pin, to.size()) ==
+                       CKR_OK);
+    close_all_sessions();
+  }
+};
+
+
+struct SpyLog {
+  fs::path file;
+  explicit SpyLog(const std::string& name) : file(token_dir() / name) {
+    ::setenv("PKCS11SPY", kModule, 1);
+    ::setenv("PKCS11SPY_OUTPUT", file.c_str(), 1);
+  }
+  ~SpyLog() {
+    ::unsetenv("PKCS11SPY");
+    ::unsetenv("PKCS11SPY_OUTPUT");
+  }
+  int count(const std::string& function) const {
+    std::ifstream in(file);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+      const auto colon = line.find(": ");
+      if (colon != std::string::npos && line.substr(colon + 2) == function) ++n;
+    }
+    return n;
+  }
+};
 
 constexpr std::string_view kData = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0";
 
@@ -301,7 +351,7 @@ BOOST_AUTO_TEST_CASE(RecoversOnceWhenTheSessionsWentAway) {
   auto token = open_token();
   auto signer = make_signer(*token, kKeyUri);
   BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
-  close_all_sessions_behind_libp11s_back();
+  RawModule().close_all_sessions();
   auto signature = signer->sign(JwsAlg::RS256, kData);
   BOOST_TEST_REQUIRE(signature.ok(), why(signature));
   BOOST_TEST(verifies(signer->certificate_chain().front(), JwsAlg::RS256, kData, *signature));
@@ -395,11 +445,12 @@ BOOST_AUTO_TEST_CASE(RejectsLibraryThatIsNotAPkcs11Module) {
              token.error().message);
 }
 
-// Only one wrong PIN in the whole suite, followed by a right one: a real
-// token locks after a few, and SoftHSM's counter must stay harmless too.
-BOOST_AUTO_TEST_CASE(WrongPinIsRefusedOnceAndTheTokenStillWorks) {
+// Wrong PINs are few in this suite and each is followed by the right one:
+// a real token locks after a few, and the test token must stay usable.
+BOOST_AUTO_TEST_CASE(WrongPinIsRefusedWithOneLoginAttemptAndTheTokenStillWorks) {
   {
-    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret("not-the-pin"), nullptr},
+    SpyLog spy("spy-wrong-pin.log");
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, make_secret("not-the-pin"), nullptr},
                                    token_uri());
     BOOST_TEST_REQUIRE(!token.ok());
     BOOST_TEST((token.error().code == ErrorCode::hsm_error));
@@ -409,10 +460,48 @@ BOOST_AUTO_TEST_CASE(WrongPinIsRefusedOnceAndTheTokenStillWorks) {
     BOOST_TEST(contains(token.error().message, "not retried, to avoid locking it"),
                token.error().message);
     BOOST_TEST(!contains(token.error().message, "not-the-pin"));
+    BOOST_TEST(spy.count("C_Login") == 1);
   }
   auto token = open_token();
   auto signer = make_signer(*token, kKeyUri);
   BOOST_TEST(signer->sign(JwsAlg::RS256, kData).ok());
+}
+
+// The spy cannot be used here: the test must reach the module instance
+// libp11 loaded, and the spy loads its own SoftHSM out of dlopen's reach.
+// "not logging in again" is said only before any C_Login is tried.
+BOOST_AUTO_TEST_CASE(NeverLogsInAgainAfterThePinWasRefusedOnRecovery) {
+  const std::string pin(view(right_pin()));
+  const std::string changed = pin + "-changed";
+  {
+    auto token = open_token();
+    auto signer = make_signer(*token, kKeyUri);
+    BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
+
+    // The token "comes back" with another PIN: the kept PIN is now wrong.
+    RawModule().change_pin(pin, changed);
+    auto first = signer->sign(JwsAlg::RS256, kData);
+    BOOST_TEST_REQUIRE(!first.ok());
+    BOOST_TEST((first.error().code == ErrorCode::hsm_error));
+    BOOST_TEST(contains(first.error().message, "CKR_SESSION_HANDLE_INVALID"), first.error().message);
+    BOOST_TEST(contains(first.error().message, "refused the PIN"), first.error().message);
+
+    auto second = signer->sign(JwsAlg::RS256, kData);
+    BOOST_TEST_REQUIRE(!second.ok());
+    BOOST_TEST(contains(second.error().message, "not logging in again"), second.error().message);
+    BOOST_TEST(!signer->info().token_present);
+    BOOST_TEST(contains(signer->info().last_error, "PIN"), signer->info().last_error);
+  }
+  // Put the PIN back for the tests after this one (the module is loaded
+  // by this token, so that RawModule can reach it).
+  {
+    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret(changed), nullptr},
+                                   token_uri());
+    BOOST_TEST_REQUIRE(token.ok(), why(token));
+    RawModule().change_pin(changed, pin);
+  }
+  auto token = open_token();
+  BOOST_TEST(make_signer(*token, kKeyUri)->sign(JwsAlg::RS256, kData).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -447,6 +536,41 @@ BOOST_AUTO_TEST_CASE(RejectsMissingPinFile) {
   auto pin = read_pin_file((token_dir() / "no-pin").string());
   BOOST_TEST_REQUIRE(!pin.ok());
   BOOST_TEST(contains(pin.error().message, "cannot open pin_file"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Last, because it gives `unrelated` a certificate, which earlier cases
+// rely on it not having.
+BOOST_AUTO_TEST_SUITE(Pkcs11TokenWarnings)
+
+BOOST_AUTO_TEST_CASE(WarnsWhenTheCertificateExpiresWithin30Days) {
+  const std::string dir = token_dir().string();
+  const std::string p11 = std::string("pkcs11-tool --module ") + kModule +
+                          " --token-label 'Virksomhet Test' ";
+  const std::string script = std::string(std::getenv("MPA_SOURCE_DIR")) +
+                             "/softhsm-fixtures/issue_cert.py";
+  const std::string command =
+      "set -e; " + p11 + "--read-object --type pubkey --id 10 --output-file " + dir +
+      "/unrelated.pub.der >/dev/null; /usr/bin/python3 " + script + " " + dir + " " + dir +
+      "/unrelated.pub.der 10 " + dir + "/unrelated.der; " + p11 + "--login --pin \"$(cat " +
+      dir + "/pin)\" --write-object " + dir + "/unrelated.der --type cert --id 10 >/dev/null";
+  BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, command);
+
+  std::vector<std::string> warnings;
+  auto token = open_token(&warnings);
+  auto signer = make_signer(*token, "pkcs11:object=unrelated");
+  BOOST_TEST(signer->sign(JwsAlg::RS256, kData).ok());
+  BOOST_TEST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(contains(warnings.front(), "expires in"), warnings.front());
+  BOOST_TEST(contains(warnings.front(), "renew it"), warnings.front());
+}
+
+BOOST_AUTO_TEST_CASE(DoesNotWarnForACertificateValidForAYear) {
+  std::vector<std::string> warnings;
+  auto token = open_token(&warnings);
+  make_signer(*token, kKeyUri);
+  BOOST_TEST(warnings.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
