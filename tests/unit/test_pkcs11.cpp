@@ -67,6 +67,9 @@ struct TokenDir {
     BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "make-token.sh failed");
     // Before the module is loaded: SoftHSM reads it in C_Initialize.
     ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
+    // For the cases that load SoftHSM through OpenSC's pkcs11-spy.
+    ::setenv("PKCS11SPY", kModule, 1);
+    ::setenv("PKCS11SPY_OUTPUT", (dir / "pkcs11-spy.log").c_str(), 1);
     instance = this;
   }
   ~TokenDir() {
@@ -196,18 +199,15 @@ struct RawModule {
 };
 
 
+// One log for the whole run: the spy keeps the file it opened first.
 struct SpyLog {
-  fs::path file;
-  explicit SpyLog(const std::string& name) : file(token_dir() / name) {
-    ::setenv("PKCS11SPY", kModule, 1);
-    ::setenv("PKCS11SPY_OUTPUT", file.c_str(), 1);
-  }
-  ~SpyLog() {
-    ::unsetenv("PKCS11SPY");
-    ::unsetenv("PKCS11SPY_OUTPUT");
-  }
-  int count(const std::string& function) const {
-    std::ifstream in(file);
+  int baseline_logins = 0;
+  int baseline_finalizes = 0;
+  SpyLog() : baseline_logins(total("C_Login")), baseline_finalizes(total("C_Finalize")) {}
+
+  static fs::path file() { return token_dir() / "pkcs11-spy.log"; }
+  static int total(const std::string& function) {
+    std::ifstream in(file());
     int n = 0;
     for (std::string line; std::getline(in, line);) {
       const auto colon = line.find(": ");
@@ -215,6 +215,8 @@ struct SpyLog {
     }
     return n;
   }
+  int logins() const { return total("C_Login") - baseline_logins; }
+  int finalizes() const { return total("C_Finalize") - baseline_finalizes; }
 };
 
 constexpr std::string_view kData = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0";
@@ -358,6 +360,28 @@ BOOST_AUTO_TEST_CASE(RecoversOnceWhenTheSessionsWentAway) {
   BOOST_TEST(signer->info().logged_in);
 }
 
+// What a configuration reload that opens the token beside the old one
+// meets: libp11 closing the old one ends the new one's sessions too.
+BOOST_AUTO_TEST_CASE(SurvivorOfTwoTokensOnAModuleRecoversWithOneLogin) {
+  SpyLog spy;
+  auto spy_token = [] {
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, right_pin(), nullptr}, token_uri());
+    BOOST_TEST_REQUIRE(token.ok(), why(token));
+    return *token;
+  };
+  auto old_token = spy_token();
+  auto new_token = spy_token();
+  auto signer = make_signer(*new_token, kKeyUri);
+  BOOST_TEST_REQUIRE(spy.logins() == 2);
+  old_token.reset();
+  auto signature = signer->sign(JwsAlg::RS256, kData);
+  BOOST_TEST_REQUIRE(signature.ok(), why(signature));
+  BOOST_TEST(verifies(signer->certificate_chain().front(), JwsAlg::RS256, kData, *signature));
+  BOOST_TEST(spy.logins() == 3);
+  BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
+  BOOST_TEST(spy.logins() == 3);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(Pkcs11TokenRefusals)
@@ -449,7 +473,7 @@ BOOST_AUTO_TEST_CASE(RejectsLibraryThatIsNotAPkcs11Module) {
 // a real token locks after a few, and the test token must stay usable.
 BOOST_AUTO_TEST_CASE(WrongPinIsRefusedWithOneLoginAttemptAndTheTokenStillWorks) {
   {
-    SpyLog spy("spy-wrong-pin.log");
+    SpyLog spy;
     auto token = Pkcs11Token::open(TokenOptions{kSpyModule, make_secret("not-the-pin"), nullptr},
                                    token_uri());
     BOOST_TEST_REQUIRE(!token.ok());
@@ -460,7 +484,7 @@ BOOST_AUTO_TEST_CASE(WrongPinIsRefusedWithOneLoginAttemptAndTheTokenStillWorks) 
     BOOST_TEST(contains(token.error().message, "not retried, to avoid locking it"),
                token.error().message);
     BOOST_TEST(!contains(token.error().message, "not-the-pin"));
-    BOOST_TEST(spy.count("C_Login") == 1);
+    BOOST_TEST(spy.logins() == 1);
   }
   auto token = open_token();
   auto signer = make_signer(*token, kKeyUri);
