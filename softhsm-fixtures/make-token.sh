@@ -11,6 +11,7 @@
 set -euo pipefail
 
 die() { echo "make-token.sh: $*" >&2; exit 1; }
+trap 'die "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 [[ $# -eq 1 ]] || die "usage: make-token.sh DIR"
 readonly MODULE=/usr/lib/softhsm/libsofthsm2.so
