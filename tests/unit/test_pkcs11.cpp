@@ -562,6 +562,28 @@ BOOST_AUTO_TEST_CASE(RejectsMissingPinFile) {
   BOOST_TEST(contains(pin.error().message, "cannot open pin_file"));
 }
 
+BOOST_AUTO_TEST_CASE(ReadsPinFromEnvironment) {
+  ::setenv("MPA_TEST_PIN", "4321\n", 1);
+  auto pin = read_pin_env("MPA_TEST_PIN");
+  ::unsetenv("MPA_TEST_PIN");
+  BOOST_TEST_REQUIRE(pin.ok());
+  BOOST_TEST(view(*pin) == "4321");
+}
+
+BOOST_AUTO_TEST_CASE(RejectsUnsetPinEnvironmentVariable) {
+  ::unsetenv("MPA_TEST_PIN");
+  auto pin = read_pin_env("MPA_TEST_PIN");
+  BOOST_TEST_REQUIRE(!pin.ok());
+  BOOST_TEST(contains(pin.error().message, "is not set"), pin.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsPinEnvironmentVariableHoldingOnlyANewline) {
+  ::setenv("MPA_TEST_PIN", "\n", 1);
+  auto pin = read_pin_env("MPA_TEST_PIN");
+  ::unsetenv("MPA_TEST_PIN");
+  BOOST_TEST(!pin.ok());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Last, because it gives `unrelated` a certificate, which earlier cases
