@@ -360,6 +360,26 @@ BOOST_AUTO_TEST_CASE(RecoversOnceWhenTheSessionsWentAway) {
   BOOST_TEST(signer->info().logged_in);
 }
 
+BOOST_AUTO_TEST_CASE(FourThreadsRecoverTogetherWhenTheSessionsWentAway) {
+  auto token = open_token();
+  auto signer = make_signer(*token, kKeyUri);
+  const Bytes leaf = signer->certificate_chain().front();
+  BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
+  RawModule().close_all_sessions();
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string data = "after removal " + std::to_string(t);
+      auto signature = signer->sign(JwsAlg::RS384, data);
+      if (signature.ok() && verifies(leaf, JwsAlg::RS384, data, *signature)) ++good;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(good.load() == 4);
+  BOOST_TEST(signer->info().logged_in);
+}
+
 // What a configuration reload that opens the token beside the old one
 // meets: libp11 closing the old one ends the new one's sessions too.
 BOOST_AUTO_TEST_CASE(SurvivorOfTwoTokensOnAModuleRecoversWithOneLogin) {
