@@ -1,5 +1,6 @@
 #include "pkcs11/module_session.h"
 
+#include <p11-kit-1/p11-kit/pkcs11.h>
 #include <unistd.h>
 
 #include <utility>
@@ -112,6 +113,12 @@ Result<void> ModuleSession::login(const SecretBytes& pin, bool& pin_refused) {
   c_pin.push_back('\0');
   if (PKCS11_login(slot_, 0, c_pin.data()) == 0) return {};
   const DrainedErrors errors = drain_openssl_errors();
+  if (errors.ckr && *errors.ckr == CKR_PIN_LOCKED) {
+    pin_refused = true;
+    return make_error(ErrorCode::hsm_error,
+                      "the user PIN of token \"" + label() + "\" is locked (" +
+                          ckr_text(*errors.ckr) + "); unlock it with the SO PIN");
+  }
   if (errors.ckr && is_pin_refused(*errors.ckr)) {
     pin_refused = true;
     return make_error(ErrorCode::hsm_error,

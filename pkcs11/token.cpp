@@ -172,8 +172,8 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
       // attempt per failure is enough.
       return make_error(ErrorCode::hsm_error, last_error());
     }
-    // Close first: a second context on the same module would be finalized
-    // (C_Finalize) together with this one.
+    // Close first: libp11 unloads with C_Finalize, which would also end
+    // a new context opened beside this one on the same module.
     session_.reset();
     auto session = open_session_locked();
     if (!session) {
