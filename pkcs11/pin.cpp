@@ -89,6 +89,10 @@ Result<SecretBytes> read_pin_env(const std::string& name) {
   }
   SecretBytes pin(value, value + n);
   strip_trailing_newline(pin);
+  if (pin.empty()) {
+    return make_error(ErrorCode::invalid_config,
+                      "environment variable " + name + " holds only a newline, no PIN");
+  }
   return pin;
 }
 

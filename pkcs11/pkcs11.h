@@ -27,6 +27,8 @@ struct Pkcs11Uri {
 
   // Strict: "pkcs11:" scheme, known path attributes only, %-escapes
   // decoded, no duplicates, `pin-value` refused with a pointer to pin_file.
+  // The query part is refused as a whole (module-name/-path belong in
+  // [pkcs11] module). Messages never quote a query or a pin-value.
   // Errors: invalid_config.
   static Result<Pkcs11Uri> parse(std::string_view uri);
 };
@@ -50,7 +52,11 @@ struct KeyOptions {
 };
 
 // One loaded module with one logged-in token. Thread-safe. Hands out
-// signers for keys on it. Owns the PIN for re-login after token removal.
+// signers for keys on it (they keep it alive). Owns the PIN for re-login
+// after token removal. Keep one per token: when a second one on the same
+// module goes away, libp11 closes every session on the slot and unloads
+// the module (C_CloseAllSessions, C_Finalize), and the survivor must
+// recover (open again and log in once more) at its next signature.
 class Pkcs11Token {
  public:
   virtual ~Pkcs11Token() = default;

@@ -1,0 +1,150 @@
+#include "pkcs11/module_session.h"
+
+#include <p11-kit-1/p11-kit/pkcs11.h>
+#include <unistd.h>
+
+#include <utility>
+#include <vector>
+
+#include "pkcs11/errors.h"
+
+namespace mpa::pkcs11 {
+namespace {
+
+bool matches(const PKCS11_TOKEN& token, const Pkcs11Uri& uri) {
+  const auto same = [](const std::optional<std::string>& want, const char* have) {
+    return !want || (have != nullptr && *want == have);
+  };
+  return same(uri.token, token.label) && same(uri.serial, token.serialnr) &&
+         same(uri.manufacturer, token.manufacturer) && same(uri.model, token.model);
+}
+
+std::string describe(const PKCS11_TOKEN& token) {
+  const auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
+  return "\"" + text(token.label) + "\" (serial " + text(token.serialnr) + ", manufacturer " +
+         text(token.manufacturer) + ", model " + text(token.model) + ")";
+}
+
+std::string describe(const Pkcs11Uri& uri) {
+  std::string out;
+  const auto add = [&](const char* name, const std::optional<std::string>& value) {
+    if (!value) return;
+    if (!out.empty()) out += ", ";
+    out += std::string(name) + "=\"" + *value + "\"";
+  };
+  add("token", uri.token);
+  add("serial", uri.serial);
+  add("manufacturer", uri.manufacturer);
+  add("model", uri.model);
+  return out.empty() ? "any token" : out;
+}
+
+}  // namespace
+
+ModuleSession::ModuleSession(ModuleSession&& other) noexcept
+    : ctx_(std::move(other.ctx_)),
+      loaded_(std::exchange(other.loaded_, false)),
+      slots_(std::exchange(other.slots_, nullptr)),
+      nslots_(std::exchange(other.nslots_, 0)),
+      slot_(std::exchange(other.slot_, nullptr)),
+      keys_(std::move(other.keys_)) {}
+
+ModuleSession::~ModuleSession() noexcept {
+  keys_.clear();
+  if (slots_ != nullptr) PKCS11_release_all_slots(ctx_.get(), slots_, nslots_);
+  if (loaded_) PKCS11_CTX_unload(ctx_.get());
+}
+
+Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& module_path,
+                                                           const Pkcs11Uri& uri) {
+  if (module_path.empty()) {
+    return make_error(ErrorCode::invalid_config, "no PKCS#11 module is configured");
+  }
+  if (::access(module_path.c_str(), R_OK) != 0) {
+    return make_error(ErrorCode::invalid_config,
+                      "PKCS#11 module " + module_path + " does not exist or is not readable");
+  }
+  std::unique_ptr<ModuleSession> s(new ModuleSession());
+  s->ctx_.reset(PKCS11_CTX_new());
+  if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");
+  if (PKCS11_CTX_load(s->ctx_.get(), module_path.c_str()) != 0) {
+    return make_error(ErrorCode::hsm_error, "cannot load PKCS#11 module " + module_path + ": " +
+                                                drain_openssl_errors().text);
+  }
+  s->loaded_ = true;
+  if (PKCS11_enumerate_slots(s->ctx_.get(), &s->slots_, &s->nslots_) != 0) {
+    return make_error(ErrorCode::hsm_error, "cannot list the slots of " + module_path + ": " +
+                                                drain_openssl_errors().text);
+  }
+  std::vector<PKCS11_SLOT*> chosen;
+  std::string found;
+  for (unsigned int i = 0; i < s->nslots_; ++i) {
+    PKCS11_SLOT* slot = &s->slots_[i];
+    if (slot->token == nullptr || slot->token->initialized == 0) continue;
+    if (!found.empty()) found += ", ";
+    found += describe(*slot->token);
+    if (matches(*slot->token, uri)) chosen.push_back(slot);
+  }
+  if (chosen.empty()) {
+    return make_error(ErrorCode::hsm_error,
+                      "no token matches " + describe(uri) + " in " + module_path +
+                          "; tokens found: " + (found.empty() ? "none" : found));
+  }
+  if (chosen.size() > 1) {
+    return make_error(ErrorCode::invalid_config,
+                      "several tokens match " + describe(uri) + " (" + found +
+                          "); add serial= to the URI to pick one");
+  }
+  s->slot_ = chosen.front();
+  return s;
+}
+
+Result<void> ModuleSession::login(const SecretBytes& pin, bool& pin_refused) {
+  pin_refused = false;
+  const PKCS11_TOKEN& token = *slot_->token;
+  if (token.userPinLocked != 0) {
+    pin_refused = true;
+    return make_error(ErrorCode::hsm_error,
+                      "the user PIN of token \"" + label() +
+                          "\" is locked; not trying to log in (unlock it with the SO PIN)");
+  }
+  if (token.loginRequired == 0) return {};
+  SecretBytes c_pin = pin;  // libp11 wants a NUL-terminated string
+  c_pin.push_back('\0');
+  if (PKCS11_login(slot_, 0, c_pin.data()) == 0) return {};
+  const DrainedErrors errors = drain_openssl_errors();
+  if (errors.ckr && *errors.ckr == CKR_PIN_LOCKED) {
+    pin_refused = true;
+    return make_error(ErrorCode::hsm_error,
+                      "the user PIN of token \"" + label() + "\" is locked (" +
+                          ckr_text(*errors.ckr) + "); unlock it with the SO PIN");
+  }
+  if (errors.ckr && is_pin_refused(*errors.ckr)) {
+    pin_refused = true;
+    return make_error(ErrorCode::hsm_error,
+                      "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
+                          "); not retried, to avoid locking it");
+  }
+  return make_error(ErrorCode::hsm_error,
+                    "cannot log in to token \"" + label() + "\": " + errors.text);
+}
+
+std::string ModuleSession::label() const {
+  return slot_->token->label != nullptr ? slot_->token->label : "";
+}
+
+bool ModuleSession::logged_in() const {
+  int res = 0;
+  return PKCS11_is_logged_in(slot_, 0, &res) == 0 && res == 1;
+}
+
+EVP_PKEY* ModuleSession::cached_key(const std::string& key) const {
+  const auto it = keys_.find(key);
+  return it == keys_.end() ? nullptr : it->second.get();
+}
+
+void ModuleSession::cache_key(const std::string& key, UniquePtr<EVP_PKEY> pkey) {
+  keys_[key] = std::move(pkey);
+}
+
+}  // namespace mpa::pkcs11

@@ -1,0 +1,59 @@
+// One loaded PKCS#11 module with one chosen token: the libp11 context, its
+// slot list and the slot of the token. Private to pkcs11/.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "common/secret.h"
+#include "pkcs11/handles.h"
+#include "pkcs11/pkcs11.h"
+
+namespace mpa::pkcs11 {
+
+class ModuleSession final {
+ public:
+  // Loads `module_path` (C_Initialize) and picks the one initialized token
+  // that matches `uri`'s token attributes. Errors: invalid_config / hsm_error.
+  static Result<std::unique_ptr<ModuleSession>> open(const std::string& module_path,
+                                                     const Pkcs11Uri& uri);
+
+  // Releases the slots and unloads the module (C_Finalize). Nothing useful
+  // can be done about a failure here, and libp11's unload returns none.
+  ~ModuleSession() noexcept;
+
+  // Owns C handles that cannot be duplicated.
+  ModuleSession(const ModuleSession&) = delete;
+  ModuleSession& operator=(const ModuleSession&) = delete;
+  ModuleSession(ModuleSession&& other) noexcept;
+  ModuleSession& operator=(ModuleSession&&) = delete;
+
+  // User login with `pin`. CKR_USER_ALREADY_LOGGED_IN counts as success
+  // (the login belongs to the token, not to us). Sets `pin_refused` when
+  // the token said no to the PIN itself. Errors: hsm_error.
+  Result<void> login(const SecretBytes& pin, bool& pin_refused);
+
+  PKCS11_SLOT* slot() const { return slot_; }
+  PKCS11_TOKEN* token() const { return slot_->token; }
+  std::string label() const;
+  bool logged_in() const;
+
+  // Private keys that signers use, kept for the life of this session
+  // (their EVP_PKEYs point into it). Keyed by KeySelector::cache_key().
+  EVP_PKEY* cached_key(const std::string& key) const;
+  void cache_key(const std::string& key, UniquePtr<EVP_PKEY> pkey);
+
+ private:
+  ModuleSession() = default;
+
+  UniquePtr<PKCS11_CTX> ctx_;  // first member: freed last
+  bool loaded_ = false;
+  PKCS11_SLOT* slots_ = nullptr;
+  unsigned int nslots_ = 0;
+  PKCS11_SLOT* slot_ = nullptr;
+  std::map<std::string, UniquePtr<EVP_PKEY>> keys_;  // freed before the module unloads
+};
+
+}  // namespace mpa::pkcs11

@@ -1,0 +1,38 @@
+// The Signer for one key on a Pkcs11Token. Private to pkcs11/.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/signer.h"
+#include "pkcs11/key_lookup.h"
+
+namespace mpa::pkcs11 {
+
+class TokenImpl;
+
+// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2) with the digest `alg` names, through
+// EVP_DigestSign on libp11's EVP_PKEY: OpenSSL hashes, the token does the
+// private-key operation. Sets `token_lost` when the failure says the
+// session or the token went away. Errors: hsm_error.
+Result<Bytes> digest_sign(EVP_PKEY* key, JwsAlg alg, std::string_view data, bool& token_lost);
+
+class Pkcs11Signer final : public Signer {
+ public:
+  Pkcs11Signer(std::shared_ptr<TokenImpl> token, KeySelector selector, Bytes public_key_der,
+               std::vector<Bytes> chain, SignerInfo info);
+
+  Result<Bytes> sign(JwsAlg alg, std::string_view data) override;
+  const std::vector<Bytes>& certificate_chain() const override { return chain_; }
+  SignerInfo info() const override;
+
+ private:
+  const std::shared_ptr<TokenImpl> token_;
+  const KeySelector selector_;
+  const Bytes public_key_der_;
+  const std::vector<Bytes> chain_;
+  const SignerInfo info_;  // the certificate part; token state is asked for
+};
+
+}  // namespace mpa::pkcs11

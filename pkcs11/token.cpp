@@ -1,0 +1,222 @@
+#include "pkcs11/token.h"
+
+#include <ctime>
+#include <utility>
+
+#include "pkcs11/errors.h"
+#include "pkcs11/pkcs11_signer.h"
+
+namespace mpa::pkcs11 {
+namespace {
+
+// A certificate that expires sooner than this gets a warning at start.
+constexpr std::int64_t kExpiryWarningSeconds = 30 * 24 * 3600;
+
+bool token_attributes_agree(const Pkcs11Uri& key, const Pkcs11Uri& token) {
+  const auto agree = [](const std::optional<std::string>& a, const std::optional<std::string>& b) {
+    return !a || !b || *a == *b;
+  };
+  return agree(key.token, token.token) && agree(key.serial, token.serial) &&
+         agree(key.manufacturer, token.manufacturer) && agree(key.model, token.model);
+}
+
+Result<void> check_validity(X509* leaf, const TokenOptions& options) {
+  const auto after = not_after(leaf);
+  const auto before = not_before(leaf);
+  if (!after || !before) {
+    return make_error(ErrorCode::hsm_error, "cannot read the validity of certificate " +
+                                                subject_text(leaf));
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (*after < now) {
+    return make_error(ErrorCode::hsm_error,
+                      "certificate " + subject_text(leaf) + " expired " +
+                          std::to_string((now - *after) / 86400) +
+                          " days ago; Maskinporten refuses grants signed with it");
+  }
+  if (*before > now) {
+    return make_error(ErrorCode::hsm_error,
+                      "certificate " + subject_text(leaf) + " is not valid yet");
+  }
+  if (*after - now < kExpiryWarningSeconds && options.warn) {
+    options.warn("certificate " + subject_text(leaf) + " expires in " +
+                 std::to_string((*after - now) / 86400) + " days; renew it");
+  }
+  return {};
+}
+
+}  // namespace
+
+TokenImpl::TokenImpl(TokenOptions options, Pkcs11Uri uri)
+    : options_(std::move(options)), uri_(std::move(uri)) {}
+
+Result<std::shared_ptr<Pkcs11Token>> Pkcs11Token::open(TokenOptions options,
+                                                      const Pkcs11Uri& token_uri) {
+  auto token = TokenImpl::create(std::move(options), token_uri);
+  if (!token) return std::move(token).error();
+  return std::shared_ptr<Pkcs11Token>(std::move(token).value());
+}
+
+Result<std::shared_ptr<TokenImpl>> TokenImpl::create(TokenOptions options, const Pkcs11Uri& uri) {
+  std::shared_ptr<TokenImpl> token(new TokenImpl(std::move(options), uri));
+  std::unique_lock lock(token->mutex_);
+  auto session = token->open_session_locked();
+  if (!session) return std::move(session).error();
+  token->session_ = std::move(session).value();
+  token->label_ = token->session_->label();
+  return token;
+}
+
+Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
+  ++generation_;
+  auto session = ModuleSession::open(options_.module_path, uri_);
+  if (!session) return std::move(session).error();
+  bool refused = false;
+  if (auto login = (*session)->login(options_.pin, refused); !login) {
+    pin_refused_ = pin_refused_ || refused;
+    return std::move(login).error();
+  }
+  return session;
+}
+
+Result<std::shared_ptr<Signer>> TokenImpl::signer(const KeyOptions& key) {
+  auto uri = Pkcs11Uri::parse(key.key_uri);
+  if (!uri) return std::move(uri).error();
+  if (!token_attributes_agree(*uri, uri_)) {
+    return make_error(ErrorCode::invalid_config,
+                      "the key URI " + key.key_uri + " names another token than the one opened");
+  }
+  auto selector = KeySelector::from_uri(*uri);
+  if (!selector) return std::move(selector).error();
+
+  std::unique_lock lock(mutex_);
+  if (!session_) {
+    return make_error(ErrorCode::hsm_error, "the token is not open: " + last_error());
+  }
+  auto found = find_private_key(*session_, *selector);
+  if (!found) return std::move(found).error();
+  auto certs = find_certificates(*session_, found->id, key.chain_file);
+  if (!certs) return std::move(certs).error();
+  X509* leaf = certs->leaf.get();
+  auto cert_key = public_key_der(X509_get0_pubkey(leaf));
+  if (!cert_key) return std::move(cert_key).error();
+  if (*cert_key != found->public_key_der) {
+    return make_error(ErrorCode::hsm_error,
+                      "the certificate with the key's CKA_ID (" + subject_text(leaf) +
+                          ") carries another public key than the private key " +
+                          selector->describe() + "; refusing to sign with a mismatched pair");
+  }
+  if (auto valid = check_validity(leaf, options_); !valid) return std::move(valid).error();
+
+  std::vector<Bytes> chain{to_der(leaf)};
+  for (const auto& cert : certs->intermediates) chain.push_back(to_der(cert.get()));
+  SignerInfo info;
+  info.token_label = label_;
+  info.key_uri = key.key_uri;
+  info.certificate_subject = subject_text(leaf);
+  info.certificate_not_after = not_after(leaf).value_or(0);
+
+  Bytes public_key = found->public_key_der;
+  session_->cache_key(selector->cache_key(), std::move(found->pkey));
+  return std::shared_ptr<Signer>(std::make_shared<Pkcs11Signer>(
+      shared_from_this(), std::move(selector).value(), std::move(public_key), std::move(chain),
+      std::move(info)));
+}
+
+Result<Bytes> TokenImpl::sign(const KeySelector& selector, const Bytes& public_key_der,
+                              JwsAlg alg, std::string_view data) {
+  std::uint64_t seen = 0;
+  Error first;
+  {
+    std::shared_lock lock(mutex_);
+    seen = generation_;
+    EVP_PKEY* key = session_ ? session_->cached_key(selector.cache_key()) : nullptr;
+    if (key == nullptr) {
+      first = make_error(ErrorCode::hsm_error, "the token is not open");
+    } else {
+      bool lost = false;
+      auto signature = digest_sign(key, alg, data, lost);
+      if (signature || !lost) {
+        if (!signature) remember_error(signature.error());
+        return signature;
+      }
+      first = std::move(signature).error();
+    }
+  }
+  if (auto recovered = recover(seen, selector, public_key_der); !recovered) {
+    Error error = make_error(ErrorCode::hsm_error,
+                             first.message + "; opening the token again failed: " +
+                                 recovered.error().message);
+    remember_error(error);
+    return error;
+  }
+  std::shared_lock lock(mutex_);
+  EVP_PKEY* key = session_ ? session_->cached_key(selector.cache_key()) : nullptr;
+  if (key == nullptr) return make_error(ErrorCode::hsm_error, "the token is not open");
+  bool lost = false;
+  auto signature = digest_sign(key, alg, data, lost);
+  if (!signature) remember_error(signature.error());
+  return signature;
+}
+
+Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
+                                const Bytes& public_key_der) {
+  std::unique_lock lock(mutex_);
+  if (pin_refused_) {
+    return make_error(ErrorCode::hsm_error,
+                      "not logging in again: the token refused the PIN before");
+  }
+  if (generation_ == seen || !session_) {
+    if (generation_ != seen) {
+      // Another signature just tried to open the token and failed; one
+      // attempt per failure is enough.
+      return make_error(ErrorCode::hsm_error, last_error());
+    }
+    // Close first: libp11 unloads with C_Finalize, which would also end
+    // a new context opened beside this one on the same module.
+    session_.reset();
+    auto session = open_session_locked();
+    if (!session) {
+      remember_error(session.error());
+      return std::move(session).error();
+    }
+    session_ = std::move(session).value();
+  }
+  if (session_->cached_key(selector.cache_key()) != nullptr) return {};
+  return cache_key_locked(selector, public_key_der);
+}
+
+Result<void> TokenImpl::cache_key_locked(const KeySelector& selector,
+                                         const Bytes& public_key_der) {
+  auto found = find_private_key(*session_, selector);
+  if (!found) return std::move(found).error();
+  if (found->public_key_der != public_key_der) {
+    return make_error(ErrorCode::hsm_error, "the private key " + selector.describe() +
+                                                " on the token is not the one found at start "
+                                                "(was the token replaced?)");
+  }
+  session_->cache_key(selector.cache_key(), std::move(found->pkey));
+  return {};
+}
+
+TokenStatus TokenImpl::status() const {
+  std::shared_lock lock(mutex_);
+  TokenStatus out;
+  out.present = session_ != nullptr;
+  out.logged_in = session_ && session_->logged_in();
+  out.label = label_;
+  out.last_error = last_error();
+  return out;
+}
+
+std::string TokenImpl::last_error() const {
+  std::lock_guard lock(error_mutex_);
+  return last_error_;
+}
+
+void TokenImpl::remember_error(const Error& error) const {
+  std::lock_guard lock(error_mutex_);
+  last_error_ = error.message;
+}
+
+}  // namespace mpa::pkcs11

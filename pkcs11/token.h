@@ -1,0 +1,75 @@
+// The Pkcs11Token behind the public header, and the state it guards.
+// Private to pkcs11/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "pkcs11/key_lookup.h"
+#include "pkcs11/module_session.h"
+#include "pkcs11/pkcs11.h"
+
+namespace mpa::pkcs11 {
+
+struct TokenStatus {
+  bool present = false;
+  bool logged_in = false;
+  std::string label;
+  std::string last_error;
+};
+
+class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<TokenImpl> {
+ public:
+  static Result<std::shared_ptr<TokenImpl>> create(TokenOptions options, const Pkcs11Uri& uri);
+
+  // Holds a mutex and the only copy of the PIN.
+  TokenImpl(const TokenImpl&) = delete;
+  TokenImpl& operator=(const TokenImpl&) = delete;
+  ~TokenImpl() noexcept override = default;
+
+  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key) override;
+
+  // Signs with the key `selector` names, whose public key must be
+  // `public_key_der`. When the token went away, opens it again and logs in
+  // once with the kept PIN (never after the PIN was refused), then retries
+  // the signature once. Errors: hsm_error.
+  Result<Bytes> sign(const KeySelector& selector, const Bytes& public_key_der, JwsAlg alg,
+                     std::string_view data);
+
+  TokenStatus status() const;
+
+ private:
+  TokenImpl(TokenOptions options, Pkcs11Uri uri);
+
+  // Opens the module, finds the token and logs in. Sets pin_refused_.
+  // Called with mutex_ held exclusively.
+  Result<std::unique_ptr<ModuleSession>> open_session_locked();
+  // Replaces a session that went away (see sign()). `seen` is the
+  // generation the caller failed with.
+  Result<void> recover(std::uint64_t seen, const KeySelector& selector,
+                       const Bytes& public_key_der);
+  // Finds and caches the key in session_. Called with mutex_ held exclusively.
+  Result<void> cache_key_locked(const KeySelector& selector, const Bytes& public_key_der);
+  void remember_error(const Error& error) const;
+  std::string last_error() const;
+
+  TokenOptions options_;  // holds the PIN, for re-login after token removal
+  const Pkcs11Uri uri_;
+
+  // Exclusive: open/close and object lookup (libp11's enumeration caches
+  // are not thread-safe). Shared: signing (libp11 hands each signature a
+  // session from its per-slot pool).
+  mutable std::shared_mutex mutex_;
+  std::unique_ptr<ModuleSession> session_;  // null after a failed recovery
+  std::uint64_t generation_ = 0;            // counts (re)open attempts
+  bool pin_refused_ = false;
+  std::string label_;
+
+  mutable std::mutex error_mutex_;
+  mutable std::string last_error_;
+};
+
+}  // namespace mpa::pkcs11
