@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libp11-dev libssl-dev openssl libcurl4-openssl-dev rapidjson-dev
   libboost-dev libboost-test-dev libtomlplusplus-dev
-  softhsm2 opensc ca-certificates
+  softhsm2 opensc opensc-pkcs11 ca-certificates
   python3 python3-jwt python3-cryptography
   clang libclang-rt-14-dev
   systemd util-linux socat
