@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/config.h"
 #include "agent/grant.h"
 #include "agent/maskinporten.h"
 #include "common/result.h"
 #include "common/signer.h"
+#include "pkcs11/pkcs11.h"
 
 namespace mpa {
 
@@ -36,13 +38,15 @@ class Engine {
   Result<AccessToken> fetch_token(const ClientConfig& client, const GrantRequest& request) const;
 
   SignerInfo signer_info(const ClientConfig& client) const;
+  // DER certificates, leaf first.
+  std::vector<Bytes> certificate_chain(const ClientConfig& client) const;
 
  private:
   Engine() = default;
   struct ClientState;
   Config config_;
   std::map<std::string, std::shared_ptr<ClientState>> clients_;
-  std::shared_ptr<void> token_;  // keeps the PKCS#11 token open
+  std::vector<std::shared_ptr<pkcs11::Pkcs11Token>> tokens_;  // kept open and logged in
 };
 
 }  // namespace mpa

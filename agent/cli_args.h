@@ -1,0 +1,38 @@
+// A small, strict option parser for the subcommands: `--name VALUE`,
+// `--name=VALUE` and flags; unknown options and missing values are usage
+// errors (exit 2) with words.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mpa::cli {
+
+struct OptionSpec {
+  const char* name;  // without the leading "--"
+  bool takes_value;
+  bool repeatable;
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>> values;  // flags map to {""}
+  std::vector<std::string> positionals;
+
+  bool has(const std::string& name) const { return values.count(name) != 0; }
+  std::optional<std::string> get(const std::string& name) const;
+  std::vector<std::string> all(const std::string& name) const;
+};
+
+// On a usage error, prints "error: ..." and a hint naming `command` to
+// stderr and returns nullopt. "--help"/"-h" sets the "help" flag.
+std::optional<ParsedArgs> parse_args(const std::string& command,
+                                     const std::vector<std::string>& args,
+                                     const std::vector<OptionSpec>& specs,
+                                     std::size_t max_positionals = 0);
+
+// Parses a whole decimal number within [min, max]; nullopt otherwise.
+std::optional<long long> parse_number(const std::string& text, long long min, long long max);
+
+}  // namespace mpa::cli

@@ -1,0 +1,131 @@
+# Shared by tests/integration/test_*.sh (source it). Starts real processes:
+# a SoftHSM token made by softhsm-fixtures/, the stand-in Maskinporten over
+# HTTPS, the real maskinporten-agent binary. Everything lives in one temp
+# directory that is removed on exit, with every process started here.
+set -euo pipefail
+
+MPA_SOURCE_DIR="${MPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+MPA_BIN="${MPA_BIN:-$MPA_SOURCE_DIR/build/maskinporten-agent}"
+PY=/usr/bin/python3   # Debian's, with python3-jwt and python3-cryptography
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/mpa-test.XXXXXX")"
+CLIENT_ID="0ee1e2a9-6c4c-4d59-a3c0-6a5bbd8d0c11"
+KEY_URI="pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private"
+PASSED=0
+FAILED=0
+_PIDS=()
+
+_cleanup() {
+  local pid
+  for pid in "${_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ -n "${MPA_KEEP_WORK:-}" ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap _cleanup EXIT
+
+# Remember a background process so that it is stopped on exit.
+track_pid() { _PIDS+=("$1"); }
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1" >&2; }
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+  if [[ "$2" == "$3" ]]; then ok "$1"; else not_ok "$1: expected [$3], got [$2]"; fi
+}
+# expect_contains NAME HAYSTACK NEEDLE
+expect_contains() {
+  if [[ "$2" == *"$3"* ]]; then ok "$1"; else not_ok "$1: expected to contain [$3], got [$2]"; fi
+}
+expect_not_contains() {
+  if [[ "$2" != *"$3"* ]]; then ok "$1"; else not_ok "$1: must not contain [$3], got [$2]"; fi
+}
+
+# Prints the plain closing line and exits with the right status.
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [[ $FAILED -eq 0 ]]
+}
+
+# A fresh SoftHSM token with the test PKI (contracts: softhsm-fixtures/).
+make_token() {
+  HSM="$WORK/hsm"
+  "$MPA_SOURCE_DIR/softhsm-fixtures/make-token.sh" "$HSM" >"$WORK/make-token.log" 2>&1 || {
+    cat "$WORK/make-token.log" >&2
+    return 1
+  }
+  export SOFTHSM2_CONF="$HSM/softhsm2.conf"
+}
+
+# start_standin [extra stand-in options]: sets STANDIN_PORT, STANDIN_ISSUER,
+# STANDIN_CA (its TLS CA), STANDIN_DIR.
+start_standin() {
+  STANDIN_DIR="$WORK/standin"
+  mkdir -p "$STANDIN_DIR"
+  "$PY" "$MPA_SOURCE_DIR/tests/standin/maskinporten.py" --state-dir "$STANDIN_DIR" \
+    --trusted-ca "$HSM/pki/root-ca.pem" \
+    --client "$CLIENT_ID=altinn:enduser,altinn:instances.read,skatteetaten:test,nav:test/api" \
+    "$@" 2>"$STANDIN_DIR/log" &
+  track_pid $!
+  local i
+  for i in $(seq 1 100); do
+    [[ -s "$STANDIN_DIR/port" ]] && break
+    sleep 0.1
+  done
+  [[ -s "$STANDIN_DIR/port" ]] || { echo "stand-in did not start:" >&2; cat "$STANDIN_DIR/log" >&2; return 1; }
+  STANDIN_PORT="$(cat "$STANDIN_DIR/port")"
+  STANDIN_ISSUER="https://localhost:$STANDIN_PORT/"
+  STANDIN_CA="$STANDIN_DIR/tls-ca.pem"
+}
+
+# standin_control PATH [JSON]: POST JSON (or GET without) to the control API.
+standin_control() {
+  if [[ $# -ge 2 ]]; then
+    curl -sS --cacert "$STANDIN_CA" -H 'Content-Type: application/json' -d "$2" "${STANDIN_ISSUER}_control/$1"
+  else
+    curl -sS --cacert "$STANDIN_CA" "${STANDIN_ISSUER}_control/$1"
+  fi
+}
+
+# write_config FILE [extra lines for the [[client]] table]
+write_config() {
+  local file="$1"
+  shift
+  cat >"$file" <<CONF
+[agent]
+socket = "$WORK/run/agent.sock"
+refresh_margin_seconds = 30
+
+[pkcs11]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+pin_file = "$HSM/pin"
+
+[[client]]
+name = "default"
+client_id = "$CLIENT_ID"
+environment = "custom"
+issuer = "$STANDIN_ISSUER"
+token_endpoint = "${STANDIN_ISSUER}token"
+key = "$KEY_URI"
+ca_file = "$STANDIN_CA"
+altinn_exchange_endpoint = "${STANDIN_ISSUER}authentication/api/v1/exchange/maskinporten"
+scopes = ["altinn:enduser", "altinn:instances.read", "skatteetaten:test", "nav:test/api"]
+retry_deadline_seconds = 20
+CONF
+  local line
+  for line in "$@"; do echo "$line" >>"$file"; done
+}
+
+# jwt_part TOKEN N: decodes part N (0 header, 1 body) of a compact JWS.
+jwt_part() {
+  "$PY" -c 'import sys,base64,json
+p=sys.argv[1].split(".")[int(sys.argv[2])]
+print(json.dumps(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4))),sort_keys=True))' "$1" "$2"
+}
+
+# json_get JSON EXPR: evaluates a Python expression on the parsed JSON `j`.
+json_get() {
+  "$PY" -c 'import sys,json
+j=json.loads(sys.argv[1])
+r=eval(sys.argv[2])
+print(json.dumps(r) if isinstance(r,(dict,list)) else r)' "$1" "$2"
+}
