@@ -129,3 +129,38 @@ j=json.loads(sys.argv[1])
 r=eval(sys.argv[2])
 print(json.dumps(r) if isinstance(r,(dict,list)) else r)' "$1" "$2"
 }
+
+# start_agent CONFIG: runs `maskinporten-agent run` in the background and
+# waits until it answers a ping. Sets AGENT_PID, AGENT_LOG, SOCK (from the
+# config's [agent] socket line).
+start_agent() {
+  local conf="$1" i
+  SOCK="$(sed -n 's/^socket = "\(.*\)"/\1/p' "$conf" | head -1)"
+  AGENT_LOG="$WORK/agent.$RANDOM.log"
+  "$MPA_BIN" run --config "$conf" 2>"$AGENT_LOG" &
+  AGENT_PID=$!
+  track_pid "$AGENT_PID"
+  for i in $(seq 1 200); do
+    if [[ -S "$SOCK" ]] && agent_lines '{"op":"ping"}' 2>/dev/null | grep -q '"ok":true'; then
+      return 0
+    fi
+    kill -0 "$AGENT_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "agent did not start:" >&2
+  cat "$AGENT_LOG" >&2
+  return 1
+}
+
+# agent_lines LINE...: sends each line on one connection, prints each answer.
+agent_lines() { "$PY" "$MPA_SOURCE_DIR/tests/integration/sock.py" "$SOCK" lines "$@"; }
+
+# wait_for COMMAND...: retries COMMAND for up to 20 s.
+wait_for() {
+  local i
+  for i in $(seq 1 200); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}

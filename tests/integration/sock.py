@@ -1,0 +1,110 @@
+"""A raw client for the agent's socket, for tests that need more than the
+CLI: misbehaving clients, many connections at once, other uids.
+
+usage: sock.py SOCKET lines LINE...        send each line on one connection, print each answer
+       sock.py SOCKET raw TEXT             send TEXT as is (may lack '\n'), print answers until close
+       sock.py SOCKET parallel N LINE      N connections at once, one LINE each; print the answers
+       sock.py SOCKET idle SECONDS         connect, send nothing; print "closed after Xs" or "open"
+       sock.py SOCKET flood N              hold N connections, ping on each; print a count per answer kind
+"""
+import json
+import socket
+import sys
+import threading
+import time
+
+
+def connect(path, timeout=30):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def read_line(s, buf):
+    while b"\n" not in buf[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        buf[0] += chunk
+    line, _, rest = buf[0].partition(b"\n")
+    buf[0] = rest
+    return line.decode()
+
+
+def main():
+    path, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if mode == "lines":
+        s = connect(path)
+        buf = [b""]
+        for line in args:
+            s.sendall(line.encode() + b"\n")
+            answer = read_line(s, buf)
+            print(answer if answer is not None else "<closed>")
+    elif mode == "raw":
+        s = connect(path)
+        s.sendall(args[0].encode())
+        buf = [b""]
+        while True:
+            try:
+                answer = read_line(s, buf)
+            except (ConnectionResetError, BrokenPipeError):
+                answer = None
+            if answer is None:
+                print("<closed>")
+                break
+            print(answer)
+    elif mode == "parallel":
+        n, line = int(args[0]), args[1]
+        answers = [None] * n
+        barrier = threading.Barrier(n)
+
+        def one(i):
+            s = connect(path, 60)
+            barrier.wait()
+            s.sendall(line.encode() + b"\n")
+            answers[i] = read_line(s, [b""])
+            s.close()
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for a in answers:
+            print(a)
+    elif mode == "idle":
+        s = connect(path, float(args[0]) + 15)
+        start = time.time()
+        try:
+            data = s.recv(1)
+        except socket.timeout:
+            print("open")
+            return
+        except ConnectionResetError:
+            data = b""
+        print("closed after %ds" % round(time.time() - start) if not data else "data")
+    elif mode == "flood":
+        n = int(args[0])
+        conns = []
+        for _ in range(n):
+            try:
+                conns.append(connect(path, 10))
+            except OSError as e:
+                print("connect failed: %s" % e)
+        counts = {}
+        for s in conns:
+            try:
+                s.sendall(b'{"op":"ping"}\n')
+                answer = read_line(s, [b""])
+            except OSError:
+                answer = None
+            key = "closed" if answer is None else (json.loads(answer).get("error") or "ok")
+            counts[key] = counts.get(key, 0) + 1
+        print(json.dumps(counts, sort_keys=True))
+        for s in conns:
+            s.close()
+
+
+if __name__ == "__main__":
+    main()

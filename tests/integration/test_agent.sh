@@ -1,0 +1,166 @@
+# The agent daemon end to end: the real binary on its real socket, a real
+# SoftHSM token, the stand-in Maskinporten over real TLS.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+make_token
+start_standin
+CONF="$WORK/agent.toml"
+write_config "$CONF"
+# A short margin and few connections, so refresh-ahead and the connection
+# limit can be seen; mode 0660 in a directory others may pass through, so
+# that another uid reaches the socket and SO_PEERCRED decides.
+sed -i 's/^refresh_margin_seconds = 30/refresh_margin_seconds = 5\nmax_connections = 8\nsocket_mode = "0660"/' "$CONF"
+sed -i 's/^retry_deadline_seconds = 20/retry_deadline_seconds = 3/' "$CONF"
+mkdir -m 0711 "$WORK/run"
+chmod 0711 "$WORK"
+start_agent "$CONF"
+received_count() { json_get "$(standin_control stats)" 'j["token_requests"]'; }
+SOCK_PY="$MPA_SOURCE_DIR/tests/integration/sock.py"
+
+# --- the CLI client, and caching ---
+token1="$("$MPA_BIN" token --socket "$SOCK" --scope altinn:instances.read)"
+expect_eq "token prints a Maskinporten access token" "$(json_get "$(jwt_part "$token1" 1)" 'j["scope"]')" "altinn:instances.read"
+token2="$(MASKINPORTEN_AGENT_SOCKET="$SOCK" "$MPA_BIN" token --scope altinn:instances.read)"
+expect_eq "a second request is served from the cache" "$token2" "$token1"
+expect_eq "one exchange for two requests" "$(received_count)" 1
+json="$("$MPA_BIN" token --socket "$SOCK" --scope altinn:instances.read --json)"
+expect_eq "token --json has the response fields" "$(json_get "$json" 'sorted(j)')" \
+  '["access_token", "expires_at", "expires_in", "ok", "scope", "token_type"]'
+other="$("$MPA_BIN" token --socket "$SOCK" --scope altinn:enduser)"
+expect_not_contains "another scope set gets another token" "$other" "$token1"
+"$MPA_BIN" token --socket "$SOCK" --scope altinn:enduser --consumer-org 999888777 >/dev/null
+expect_eq "consumer_org makes its own cache entry" "$(received_count)" 3
+expect_eq "the grant carried consumer_org" \
+  "$(json_get "$(standin_control received)" 'j[-1]["claims"]["consumer_org"]')" "999888777"
+
+out="$("$MPA_BIN" token --socket "$SOCK" --scope not:mine 2>&1)" && rc=0 || rc=$?
+expect_eq "a scope outside the client's list exits 1" "$rc" 1
+expect_contains "and says invalid_scope" "$out" "invalid_scope"
+
+# --- single flight: 60 identical concurrent misses, one grant ---
+standin_control reset '{}' >/dev/null
+standin_control settings '{"delay": 1}' >/dev/null
+before="$(received_count)"
+answers="$("$PY" "$SOCK_PY" "$SOCK" parallel 60 '{"op":"token","scopes":["nav:test/api"]}')"
+expect_eq "60 concurrent identical requests all succeed" "$(grep -c '"ok":true' <<<"$answers")" 60
+expect_eq "and share one token" "$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$answers" | sort -u | wc -l)" 1
+expect_eq "60 concurrent identical requests make one grant" "$(( $(received_count) - before ))" 1
+standin_control settings '{"delay": 0}' >/dev/null
+
+# --- status and invalidate ---
+status="$("$MPA_BIN" status --socket "$SOCK" --json)"
+expect_eq "status: token present and logged in" \
+  "$(json_get "$status" '[j["clients"][0]["token_present"], j["clients"][0]["logged_in"]]')" '[true, true]'
+expect_contains "status: certificate subject" "$(json_get "$status" 'j["clients"][0]["certificate_subject"]')" "999888777"
+expect_eq "status: cache entries" "$(json_get "$status" 'j["cache"]["entries"]')" 4
+human="$("$MPA_BIN" status --socket "$SOCK")"
+expect_contains "status in words names the client" "$human" "default"
+"$MPA_BIN" invalidate --socket "$SOCK" --scope altinn:instances.read >/dev/null
+token3="$("$MPA_BIN" token --socket "$SOCK" --scope altinn:instances.read)"
+expect_not_contains "after invalidate a new token is fetched" "$token3" "$token1"
+
+# --- bad requests: the right error, and the agent keeps serving ---
+answers="$(agent_lines '{"op":"token","scopes":["altinn:instances.read"],"scope":"x"}' '{"op":"nope"}' '{"op":"ping","id":7}')"
+expect_contains "unknown field is invalid_request" "$(sed -n 1p <<<"$answers")" '"error":"invalid_request"'
+expect_contains "and names the field" "$(sed -n 1p <<<"$answers")" 'scope'
+expect_contains "unknown op is invalid_request" "$(sed -n 2p <<<"$answers")" '"error":"invalid_request"'
+expect_contains "the connection stays open after them, id echoed" "$(sed -n 3p <<<"$answers")" '"id":7'
+answers="$("$PY" "$SOCK_PY" "$SOCK" raw $'{"op":\n{"op":"ping"}\n')"
+expect_contains "malformed JSON is invalid_request" "$(sed -n 1p <<<"$answers")" '"error":"invalid_request"'
+expect_eq "and the connection is closed" "$(sed -n 2p <<<"$answers")" "<closed>"
+answers="$("$PY" "$SOCK_PY" "$SOCK" raw "$(head -c 70000 /dev/zero | tr '\0' ' ')")"
+expect_contains "a line over 64 KiB is refused" "$(sed -n 1p <<<"$answers")" '65536'
+expect_eq "and the connection is closed" "$(sed -n 2p <<<"$answers")" "<closed>"
+expect_contains "the agent still serves others" "$(agent_lines '{"op":"ping"}')" '"ok":true'
+
+flood="$("$PY" "$SOCK_PY" "$SOCK" flood 12)"
+expect_eq "beyond max_connections (8), connections are refused in words" \
+  "$(json_get "$flood" '[j.get("ok"), j.get("unavailable")]')" '[8, 4]'
+expect_contains "the agent serves again after the flood" "$(agent_lines '{"op":"ping"}')" '"ok":true'
+
+# --- another uid: refused by default, allowed by an [[allow]] rule after SIGHUP ---
+as_nobody() { setpriv --reuid=65534 --regid=0 --clear-groups "$@"; }
+out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:instances.read"]}' 2>&1)"
+expect_contains "another uid is refused with forbidden" "$out" '"error":"forbidden"'
+expect_not_contains "and gets no token" "$out" 'access_token'
+
+cp "$CONF" "$WORK/good.toml"
+printf '\n[[allow]]\nuid = 65534\nclients = ["default"]\nscopes = ["altinn:instances.read"]\n' >>"$CONF"
+kill -HUP "$AGENT_PID"
+wait_for grep -q "reloaded" "$AGENT_LOG"
+sleep 0.5
+out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:instances.read"]}' 2>&1)"
+expect_contains "an [[allow]] rule lets that uid in after SIGHUP" "$out" '"ok":true'
+out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:enduser"]}' 2>&1)"
+expect_contains "but only for the rule's scopes" "$out" '"error":"forbidden"'
+
+echo 'this is = = not toml' >>"$CONF"
+kill -HUP "$AGENT_PID"
+wait_for grep -q "keeping" "$AGENT_LOG"
+expect_contains "a broken file on SIGHUP is logged" "$(cat "$AGENT_LOG")" "keeping"
+expect_contains "and the old configuration keeps serving" \
+  "$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:instances.read"]}' 2>&1)" '"ok":true'
+cp "$WORK/good.toml" "$CONF"
+
+# --- idle clients are disconnected after 30 s (runs while the rest goes on) ---
+"$PY" "$SOCK_PY" "$SOCK" idle 30 >"$WORK/idle.out" &
+idle_pid=$!
+
+# --- refresh ahead, and a failed refresh keeps serving the valid token ---
+standin_control settings '{"token_lifetime": 9}' >/dev/null
+short="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0)"
+before="$(received_count)"
+sleep 5   # now within refresh_margin_seconds (5) of expiry
+again="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0)"
+expect_eq "within the margin the cached token is still served at once" "$again" "$short"
+wait_for test "$(received_count)" -gt "$before" && ok "a refresh ahead happened in the background" \
+  || not_ok "a refresh ahead happened in the background"
+wait_for bash -c "[[ \"\$('$MPA_BIN' token --socket '$SOCK' --scope skatteetaten:test --min-ttl 0)\" != '$short' ]]" \
+  && ok "and later requests get the refreshed token" || not_ok "and later requests get the refreshed token"
+
+fresh="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example)"
+standin_control fail '{"mode":"500","count":1000}' >/dev/null
+sleep 5
+kept="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example)"
+expect_eq "a failed refresh keeps serving the still valid token" "$kept" "$fresh"
+wait_for bash -c "'$MPA_BIN' status --socket '$SOCK' --json | grep -q '\"last_error\":\"'"
+expect_contains "status shows the last error" "$("$MPA_BIN" status --socket "$SOCK" --json)" "500"
+sleep 5
+out="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example 2>&1)" && rc=0 || rc=$?
+expect_eq "once it expired, the client gets an error" "$rc" 1
+expect_contains "unavailable, in words" "$out" "unavailable"
+standin_control reset '{}' >/dev/null
+
+wait "$idle_pid" || true
+expect_contains "an idle client is disconnected" "$(cat "$WORK/idle.out")" "closed after"
+
+# --- SIGTERM: graceful, socket removed, exit 0 ---
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" && rc=0 || rc=$?
+expect_eq "SIGTERM exits 0" "$rc" 0
+[[ ! -e "$SOCK" ]] && ok "the socket is removed" || not_ok "the socket is removed"
+expect_not_contains "the log never holds a whole token" "$(cat "$WORK"/agent.*.log)" "$token1"
+
+# --- a live agent's socket is never stolen; a stale one is replaced ---
+start_agent "$CONF"
+first_pid="$AGENT_PID"
+out="$("$MPA_BIN" run --config "$CONF" 2>&1)" && rc=0 || rc=$?
+expect_eq "a second agent on the same socket exits 1" "$rc" 1
+expect_contains "and says another agent is listening" "$out" "already"
+kill -KILL "$first_pid"; wait "$first_pid" 2>/dev/null || true
+[[ -S "$SOCK" ]] && ok "a killed agent leaves its socket file" || not_ok "a killed agent leaves its socket file"
+start_agent "$CONF" && ok "a stale socket file is replaced" || not_ok "a stale socket file is replaced"
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+
+# --- socket activation ---
+if command -v systemd-socket-activate >/dev/null; then
+  act="$WORK/act.sock"
+  systemd-socket-activate -l "$act" "$MPA_BIN" run --config "$CONF" 2>"$WORK/activate.log" &
+  track_pid $!
+  wait_for test -S "$act"
+  SOCK="$act"
+  expect_contains "socket activation: the agent answers on the passed socket" \
+    "$(agent_lines '{"op":"token","scopes":["altinn:instances.read"]}')" '"ok":true'
+fi
+
+finish
