@@ -130,9 +130,10 @@ int main(int argc, char** argv) {
               "ratio");
   for (int threads : {1, 2}) {
     // Interleave baseline and subject so that drift hits both alike.
-    const double raw_rate = (rate(threads, seconds / 2, sign) + rate(threads, seconds / 2, sign)) / 2;
-    const double grant_rate =
-        (rate(threads, seconds / 2, grant) + rate(threads, seconds / 2, grant)) / 2;
+    double raw_rate = rate(threads, seconds / 2, sign);
+    double grant_rate = rate(threads, seconds / 2, grant);
+    raw_rate = (raw_rate + rate(threads, seconds / 2, sign)) / 2;
+    grant_rate = (grant_rate + rate(threads, seconds / 2, grant)) / 2;
     std::printf("%-34s %12.0f %12.0f %7.1f%%\n",
                 (std::to_string(threads) + (threads == 1 ? " thread" : " threads")).c_str(),
                 raw_rate, grant_rate, 100.0 * grant_rate / raw_rate);
