@@ -385,6 +385,14 @@ Result<int> grant_lifetime(const ClientConfig& client) {
 }
 
 Status check_client(const ClientConfig& client) {
+  if (client.client_id.empty()) {
+    return make_error(ErrorCode::invalid_config,
+                      "client " + quoted(client.name) + " has no client_id (the grant's iss)");
+  }
+  if (client.kid && client.kid->empty()) {
+    return make_error(ErrorCode::invalid_config,
+                      "client " + quoted(client.name) + " has an empty kid");
+  }
   // Digdir: aud is the issuer with its trailing slash, never the token endpoint.
   if (client.issuer.empty() || client.issuer.back() != '/') {
     return make_error(ErrorCode::invalid_config,

@@ -697,6 +697,16 @@ BOOST_AUTO_TEST_CASE(RefusesIssuerWithoutTrailingSlash) {
   BOOST_TEST((refused(enduser_request()).code == ErrorCode::invalid_config));
 }
 
+BOOST_AUTO_TEST_CASE(RefusesEmptyClientId) {
+  client.client_id.clear();
+  BOOST_TEST((refused(enduser_request()).code == ErrorCode::invalid_config));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesEmptyKid) {
+  client.kid = "";
+  BOOST_TEST((refused(enduser_request()).code == ErrorCode::invalid_config));
+}
+
 BOOST_AUTO_TEST_CASE(RefusesNonPositiveLifetime) {
   client.grant_lifetime_seconds = 0;
   BOOST_TEST((refused(enduser_request()).code == ErrorCode::invalid_config));
@@ -839,7 +849,8 @@ BOOST_AUTO_TEST_CASE(RefusesDeepNesting) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesVeryDeepNestingWithoutCrashing) {
-  details_refusal(std::string(4000, '[') + std::string(4000, ']'));
+  BOOST_TEST(contains(details_refusal(std::string(4000, '[') + std::string(4000, ']')),
+                      "deeper"));
 }
 
 BOOST_AUTO_TEST_CASE(RefusesADuplicateType) {
