@@ -12,7 +12,8 @@ namespace mpa::jose {
 
 std::string base64url_encode(std::string_view data);
 std::string base64url_encode(const Bytes& data);
-// Strict: no padding, no characters outside the url-safe alphabet.
+// Strict: no padding, no characters outside the url-safe alphabet, and
+// unused trailing bits zero (one text per value, RFC 4648 §3.5).
 std::optional<std::string> base64url_decode(std::string_view text);
 std::string base64_encode(const Bytes& data);   // standard, padded (x5c)
 
