@@ -142,11 +142,11 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 
 // Collects the first failing curl_easy_setopt, so that a security option
 // that did not take (TLS verification, protocols) stops the request.
-class Options {
+class CurlOptions {
  public:
-  explicit Options(CURL* handle) : handle_(handle) {}
+  explicit CurlOptions(CURL* handle) : handle_(handle) {}
   template <class T>
-  Options& set(CURLoption option, T value) {
+  CurlOptions& set(CURLoption option, T value) {
     if (first_error_ == CURLE_OK) first_error_ = curl_easy_setopt(handle_, option, value);
     return *this;
   }
@@ -194,7 +194,7 @@ Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
   if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
   curl_blob blob{bundle.data(), bundle.size(), CURL_BLOB_COPY};
 
-  Options set(handle.get());
+  CurlOptions set(handle.get());
   set.set(CURLOPT_URL, url.c_str())
       .set(CURLOPT_ERRORBUFFER, error_words)
       .set(CURLOPT_NOSIGNAL, 1L)  // several threads; no SIGALRM for DNS time-outs
