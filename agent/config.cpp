@@ -177,10 +177,10 @@ class Section {
   Error error_at(const toml::node& node, std::string_view key, const std::string& what) const {
     std::string where = file_;
     if (node.source().begin.line > 0) where += ":" + std::to_string(node.source().begin.line);
-    where += ": ";
-    if (!label_.empty()) where += label_;
-    if (!label_.empty() && !key.empty()) where += " ";
-    where += key;
+    std::string subject = label_;
+    if (!subject.empty() && !key.empty()) subject += " ";
+    subject += key;
+    if (!subject.empty()) where += ": " + subject;
     return make_error(ErrorCode::invalid_config, where + ": " + what);
   }
 
@@ -207,11 +207,12 @@ class Section {
   }
 
   // Each read leaves `out` unchanged when the key is absent.
-  Status read(std::string_view key, std::string& out) const {
+  Status read(std::string_view key, std::string& out,
+              std::string_view expected = "a string") const {
     const toml::node* node = table_.get(key);
     if (node == nullptr) return {};
     const auto* value = node->as_string();
-    if (value == nullptr) return wrong_type(*node, key, "a string");
+    if (value == nullptr) return wrong_type(*node, key, std::string(expected));
     MPA_RETURN_IF_ERROR(check_text(*node, key, value->get()));
     out = value->get();
     return {};
@@ -401,7 +402,8 @@ Status read_https_url(const Section& section, std::string_view key, std::string&
 // an executable or other-accessible socket is a mistake.
 Status read_socket_mode(const Section& section, std::uint32_t& out) {
   std::string text;
-  MPA_RETURN_IF_ERROR(section.read("socket_mode", text));
+  MPA_RETURN_IF_ERROR(
+      section.read("socket_mode", text, "a string in quotes such as \"0600\""));
   if (!section.has("socket_mode")) return {};
   constexpr const char* kExpected = "use \"0600\", or \"0660\" to let a group in";
   const bool octal =
@@ -894,6 +896,7 @@ Status read_clients(const Section& root, const toml::table& document, const Orig
     auto client = read_client(section, origin, only_client);
     if (!client) return std::move(client).error();
     if (client_named(config.clients, client->name) != nullptr) {
+      section.set_label("[[client]] #" + std::to_string(i + 1));
       return section.error("name", "\"" + client->name +
                                        "\" is used by an earlier [[client]]; "
                                        "client names must be unique");
