@@ -27,15 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/config_table.h"
 #include "pkcs11/pkcs11.h"
-
-// Returns the error of a failed Status from the enclosing function.
-#define MPA_RETURN_IF_ERROR(expr)                   \
-  do {                                              \
-    if (::mpa::Status status_ = (expr); !status_) { \
-      return std::move(status_).error();            \
-    }                                               \
-  } while (false)
 
 namespace mpa {
 namespace {
@@ -45,8 +38,6 @@ namespace fs = std::filesystem;
 // A configuration is a page or two of text; anything near this is a mistake
 // (or not a configuration file at all), so it is refused before parsing.
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
-// Values quoted back in messages are cut here: enough to recognise them.
-constexpr std::size_t kMaxQuotedBytes = 80;
 // Client names are used in requests and messages; keep them plain.
 constexpr std::size_t kMaxClientNameBytes = 64;
 // URLs longer than this are not Maskinporten's or Altinn's.
@@ -73,227 +64,6 @@ constexpr EnvironmentEndpoints kProdEndpoints{
 
 // systemd's LoadCredential= puts credentials in this directory.
 constexpr std::string_view kCredentialsVariable = "CREDENTIALS_DIRECTORY";
-
-// ---------------------------------------------------------------- text
-
-bool is_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-
-// A value from the file, quoted for a message: cut, control bytes escaped.
-std::string shown(std::string_view text) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxQuotedBytes; ++i) {
-    const char c = text[i];
-    if (is_control(c) || c == '"' || c == '\\') {
-      static const char* hex = "0123456789abcdef";
-      const auto u = static_cast<unsigned char>(c);
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > kMaxQuotedBytes) out += "...";
-  return out + "\"";
-}
-
-std::string_view type_name(toml::node_type type) {
-  switch (type) {
-    case toml::node_type::none:
-      return "nothing";
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a floating-point number";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-  }
-  return "something else";
-}
-
-// Levenshtein distance, for "did you mean" on unknown keys.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string join(std::initializer_list<std::string_view> words) {
-  std::string out;
-  for (std::string_view word : words) {
-    if (!out.empty()) out += ", ";
-    out += word;
-  }
-  return out;
-}
-
-bool is_pin_key(std::string_view key) {
-  return key == "pin" || key == "pin_value" || key == "pin-value" || key == "pin_code";
-}
-
-// ---------------------------------------------------------------- one table
-
-// Reads the keys of one TOML table, with errors that say where they are.
-class Section {
- public:
-  Section(const toml::table& table, const std::string& file, std::string label)
-      : table_(table), file_(file), label_(std::move(label)) {}
-
-  void set_label(std::string label) { label_ = std::move(label); }
-
-  bool has(std::string_view key) const { return table_.get(key) != nullptr; }
-
-  // An error about `key` (or the table itself when `key` is empty), at the
-  // line of the key's value when it is present, else of the table.
-  Error error(std::string_view key, const std::string& what) const {
-    const toml::node* node = key.empty() ? nullptr : table_.get(key);
-    return error_at(node != nullptr ? *node : table_, key, what);
-  }
-
-  Error error_at(const toml::node& node, std::string_view key, const std::string& what) const {
-    std::string where = file_;
-    if (node.source().begin.line > 0) where += ":" + std::to_string(node.source().begin.line);
-    std::string subject = label_;
-    if (!subject.empty() && !key.empty()) subject += " ";
-    subject += key;
-    if (!subject.empty()) where += ": " + subject;
-    return make_error(ErrorCode::invalid_config, where + ": " + what);
-  }
-
-  // Refuses every key not in `known`, so that typos are seen.
-  Status only_keys(std::initializer_list<std::string_view> known) const {
-    for (const auto& [key, node] : table_) {
-      const std::string_view name = key.str();
-      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-      if (is_pin_key(name)) {
-        return error_at(node, name,
-                        "the PIN never goes in the configuration file; "
-                        "use pin_file or pin_env in [pkcs11]");
-      }
-      std::string what = "unknown key";
-      for (std::string_view candidate : known) {
-        if (edit_distance(name, candidate) <= 2) {
-          what += "; did you mean " + std::string(candidate) + "?";
-          break;
-        }
-      }
-      return error_at(node, shown(name), what + " (known here: " + join(known) + ")");
-    }
-    return {};
-  }
-
-  // Each read leaves `out` unchanged when the key is absent.
-  Status read(std::string_view key, std::string& out,
-              std::string_view expected = "a string") const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
-    const auto* value = node->as_string();
-    if (value == nullptr) return wrong_type(*node, key, std::string(expected));
-    MPA_RETURN_IF_ERROR(check_text(*node, key, value->get()));
-    out = value->get();
-    return {};
-  }
-
-  Status read(std::string_view key, std::optional<std::string>& out) const {
-    std::string value;
-    MPA_RETURN_IF_ERROR(read(key, value));
-    if (has(key)) out = std::move(value);
-    return {};
-  }
-
-  Status read(std::string_view key, bool& out) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
-    const auto* value = node->as_boolean();
-    if (value == nullptr) return wrong_type(*node, key, "true or false");
-    out = value->get();
-    return {};
-  }
-
-  template <class Int>
-  Status read(std::string_view key, Int& out, std::int64_t min, std::int64_t max) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
-    const std::string expected =
-        "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    const auto* value = node->as_integer();
-    if (value == nullptr) return wrong_type(*node, key, expected);
-    if (value->get() < min || value->get() > max) {
-      return error_at(*node, key,
-                      std::to_string(value->get()) + " is out of range; expected " + expected);
-    }
-    out = static_cast<Int>(value->get());
-    return {};
-  }
-
-  // An array of non-empty strings.
-  Status read(std::string_view key, std::vector<std::string>& out) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return {};
-    const auto* array = node->as_array();
-    if (array == nullptr) return wrong_type(*node, key, "an array of strings");
-    std::vector<std::string> values;
-    for (std::size_t i = 0; i < array->size(); ++i) {
-      const toml::node& element = *array->get(i);
-      const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
-      const auto* value = element.as_string();
-      if (value == nullptr) return wrong_type(element, name, "a string");
-      MPA_RETURN_IF_ERROR(check_text(element, name, value->get()));
-      values.push_back(value->get());
-    }
-    out = std::move(values);
-    return {};
-  }
-
-  Status require(std::string_view key, const std::string& hint) const {
-    if (has(key)) return {};
-    return error(key, "is required; " + hint);
-  }
-
- private:
-  Error wrong_type(const toml::node& node, std::string_view key,
-                   const std::string& expected) const {
-    return error_at(node, key,
-                    "expected " + expected + ", got " + std::string(type_name(node.type())));
-  }
-
-  // Strings end up in paths, URLs and headers: no empty ones, no control bytes.
-  Status check_text(const toml::node& node, std::string_view key, std::string_view text) const {
-    if (text.empty()) return error_at(node, key, "must not be empty");
-    if (std::any_of(text.begin(), text.end(), is_control)) {
-      return error_at(node, key, "contains a control character");
-    }
-    return {};
-  }
-
-  const toml::table& table_;
-  const std::string& file_;
-  std::string label_;
-};
 
 // ---------------------------------------------------------------- files
 
@@ -332,21 +102,22 @@ std::string resolve(const Origin& origin, const std::string& path) {
 
 // Checks at load time that a file the agent will need later can be read,
 // so that the operator hears of it now and in words.
-Status check_readable_file(const Section& section, std::string_view key, const std::string& path) {
+Status check_readable_file(const ConfigTable& section, std::string_view key,
+                           const std::string& path) {
   // O_NONBLOCK: a FIFO put there by mistake must not hang the loader.
   const ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) {
     const int err = errno;
-    return section.error(key, "cannot read " + shown(path) + ": " + std::strerror(err));
+    return section.error(key, "cannot read " + quote_value(path) + ": " + std::strerror(err));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return section.error(key, shown(path) + " is not a regular file");
+    return section.error(key, quote_value(path) + " is not a regular file");
   }
   return {};
 }
 
-Status read_existing_file(const Section& section, const Origin& origin, std::string_view key,
+Status read_existing_file(const ConfigTable& section, const Origin& origin, std::string_view key,
                           std::optional<std::string>& out) {
   MPA_RETURN_IF_ERROR(section.read(key, out));
   if (!out) return {};
@@ -364,32 +135,32 @@ bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
 
 // TLS is always used and always verified (DESIGN.md), so every endpoint is
 // https:// with a host.
-Status check_https_url(const Section& section, std::string_view key, const std::string& url) {
+Status check_https_url(const ConfigTable& section, std::string_view key, const std::string& url) {
   constexpr std::string_view kScheme = "https://";
   if (url.size() > kMaxUrlBytes) {
     return section.error(key, "is longer than " + std::to_string(kMaxUrlBytes) + " bytes");
   }
   if (!starts_with_ignoring_case(url, kScheme)) {
-    return section.error(key, shown(url) +
+    return section.error(key, quote_value(url) +
                                   " is not an https:// URL; the agent always uses "
                                   "verified TLS (add trust with ca_file for tests)");
   }
   const std::string_view rest = std::string_view(url).substr(kScheme.size());
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.empty()) return section.error(key, shown(url) + " has no host");
+  if (authority.empty()) return section.error(key, quote_value(url) + " has no host");
   if (authority.find('@') != std::string_view::npos) {
     return section.error(key, "must not carry a user name or password");
   }
   if (std::any_of(url.begin(), url.end(), [](char c) { return c == ' '; })) {
-    return section.error(key, shown(url) + " contains a space (write it as %20)");
+    return section.error(key, quote_value(url) + " contains a space (write it as %20)");
   }
   if (url.find('#') != std::string::npos) {
-    return section.error(key, shown(url) + " has a #fragment, which an endpoint never has");
+    return section.error(key, quote_value(url) + " has a #fragment, which an endpoint never has");
   }
   return {};
 }
 
-Status read_https_url(const Section& section, std::string_view key, std::string& out) {
+Status read_https_url(const ConfigTable& section, std::string_view key, std::string& out) {
   MPA_RETURN_IF_ERROR(section.read(key, out));
   if (!section.has(key)) return {};
   return check_https_url(section, key, out);
@@ -400,37 +171,38 @@ Status read_https_url(const Section& section, std::string_view key, std::string&
 // Reads "0600"-style modes. Only owner read+write, optionally the same for
 // the group ([[allow]] by gid needs it): connecting needs write permission,
 // an executable or other-accessible socket is a mistake.
-Status read_socket_mode(const Section& section, std::uint32_t& out) {
+Status read_socket_mode(const ConfigTable& section, std::uint32_t& out) {
   std::string text;
-  MPA_RETURN_IF_ERROR(
-      section.read("socket_mode", text, "a string in quotes such as \"0600\""));
+  MPA_RETURN_IF_ERROR(section.read("socket_mode", text, "a string in quotes such as \"0600\""));
   if (!section.has("socket_mode")) return {};
   constexpr const char* kExpected = "use \"0600\", or \"0660\" to let a group in";
   const bool octal =
       text.size() >= 3 && text.size() <= 4 &&
       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
   if (!octal || (text.size() == 4 && text[0] != '0')) {
-    return section.error("socket_mode", shown(text) + " is not a permission mode; " + kExpected);
+    return section.error("socket_mode",
+                         quote_value(text) + " is not a permission mode; " + kExpected);
   }
   const auto mode = static_cast<std::uint32_t>(std::stoul(text, nullptr, 8));
   if ((mode & 0007) != 0) {
-    return section.error("socket_mode", shown(text) + " gives access to other users; " + kExpected);
+    return section.error("socket_mode",
+                         quote_value(text) + " gives access to other users; " + kExpected);
   }
   if ((mode & 0111) != 0) {
-    return section.error("socket_mode", shown(text) +
+    return section.error("socket_mode", quote_value(text) +
                                             " has an execute bit, which means nothing "
                                             "on a socket; " +
                                             kExpected);
   }
   if (mode != 0600 && mode != 0660) {
     return section.error("socket_mode",
-                         shown(text) + ": connecting needs read and write; " + kExpected);
+                         quote_value(text) + ": connecting needs read and write; " + kExpected);
   }
   out = mode;
   return {};
 }
 
-Status read_socket(const Section& section, const Origin& origin, std::string& out) {
+Status read_socket(const ConfigTable& section, const Origin& origin, std::string& out) {
   MPA_RETURN_IF_ERROR(section.read("socket", out));
   if (section.has("socket")) {
     out = resolve(origin, out);
@@ -443,20 +215,20 @@ Status read_socket(const Section& section, const Origin& origin, std::string& ou
                            "socket = \"/run/maskinporten-agent/agent.sock\"");
     }
     if (runtime_dir[0] != '/') {
-      return section.error("socket", "is not set and XDG_RUNTIME_DIR (" + shown(runtime_dir) +
+      return section.error("socket", "is not set and XDG_RUNTIME_DIR (" + quote_value(runtime_dir) +
                                          ") is not an absolute path; give the socket's path");
     }
     out = (fs::path(runtime_dir) / "maskinporten-agent" / "agent.sock").lexically_normal().string();
   }
   if (out.size() > kMaxSocketPathBytes) {
-    return section.error("socket", shown(out) + " is " + std::to_string(out.size()) +
+    return section.error("socket", quote_value(out) + " is " + std::to_string(out.size()) +
                                        " bytes long; a Unix socket path holds at most " +
                                        std::to_string(kMaxSocketPathBytes));
   }
   return {};
 }
 
-Status read_agent(const Section& section, const Origin& origin, Config& config) {
+Status read_agent(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(
       section.only_keys({"socket", "socket_mode", "refresh_margin_seconds", "max_connections"}));
   MPA_RETURN_IF_ERROR(read_socket(section, origin, config.socket));
@@ -471,7 +243,7 @@ Status read_agent(const Section& section, const Origin& origin, Config& config) 
 
 // "$CREDENTIALS_DIRECTORY/NAME" (or "${CREDENTIALS_DIRECTORY}/NAME") is the
 // credential systemd's LoadCredential= made; nothing else is expanded.
-Status expand_credentials(const Section& section, std::string& path) {
+Status expand_credentials(const ConfigTable& section, std::string& path) {
   if (path.empty() || path[0] != '$') return {};
   const std::string plain = "$" + std::string(kCredentialsVariable) + "/";
   const std::string braced = "${" + std::string(kCredentialsVariable) + "}/";
@@ -481,7 +253,7 @@ Status expand_credentials(const Section& section, std::string& path) {
   } else if (path.starts_with(braced)) {
     name = path.substr(braced.size());
   } else {
-    return section.error("pin_file", shown(path) +
+    return section.error("pin_file", quote_value(path) +
                                          ": only $CREDENTIALS_DIRECTORY/NAME is "
                                          "expanded (systemd LoadCredential=)");
   }
@@ -497,7 +269,7 @@ Status expand_credentials(const Section& section, std::string& path) {
   return {};
 }
 
-Status read_pkcs11(const Section& section, const Origin& origin, Config& config) {
+Status read_pkcs11(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(section.only_keys({"module", "pin_file", "pin_env"}));
   MPA_RETURN_IF_ERROR(section.require("module",
                                       "the path of the token's PKCS#11 module, e.g. "
@@ -535,7 +307,7 @@ bool is_scope_char(char c) {
   return u == 0x21 || (u >= 0x23 && u <= 0x5b) || (u >= 0x5d && u <= 0x7e);
 }
 
-Status read_client_name(const Section& section, bool only_client, std::string& out) {
+Status read_client_name(const ConfigTable& section, bool only_client, std::string& out) {
   MPA_RETURN_IF_ERROR(section.read("name", out));
   if (!section.has("name")) {
     if (!only_client) return section.error("name", "is required when there are several clients");
@@ -543,14 +315,14 @@ Status read_client_name(const Section& section, bool only_client, std::string& o
     return {};
   }
   if (out.size() > kMaxClientNameBytes || !std::all_of(out.begin(), out.end(), is_name_char)) {
-    return section.error("name", shown(out) + " is not a client name; use up to " +
+    return section.error("name", quote_value(out) + " is not a client name; use up to " +
                                      std::to_string(kMaxClientNameBytes) +
                                      " letters, digits, '-', '_' or '.'");
   }
   return {};
 }
 
-Status read_environment(const Section& section, ClientConfig& client) {
+Status read_environment(const ConfigTable& section, ClientConfig& client) {
   constexpr const char* kHint = "\"test\", \"prod\" or \"custom\"";
   MPA_RETURN_IF_ERROR(section.require("environment", std::string(kHint)));
   std::string text;
@@ -562,19 +334,19 @@ Status read_environment(const Section& section, ClientConfig& client) {
   } else if (text == "custom") {
     client.environment = Environment::custom;
   } else {
-    return section.error("environment", shown(text) + " is not known; use " + kHint);
+    return section.error("environment", quote_value(text) + " is not known; use " + kHint);
   }
   return {};
 }
 
 // issuer is the grant's aud, so it must be exactly the issuer Maskinporten
 // publishes, trailing slash included (Digdir's JWT grant table).
-Status read_custom_endpoints(const Section& section, ClientConfig& client) {
+Status read_custom_endpoints(const ConfigTable& section, ClientConfig& client) {
   MPA_RETURN_IF_ERROR(section.require(
       "issuer", "environment = \"custom\" needs the issuer, e.g. \"https://localhost:8443/\""));
   MPA_RETURN_IF_ERROR(read_https_url(section, "issuer", client.issuer));
   if (client.issuer.back() != '/') {
-    return section.error("issuer", shown(client.issuer) +
+    return section.error("issuer", quote_value(client.issuer) +
                                        " does not end with '/'; add the "
                                        "trailing slash; the grant's aud is the issuer exactly");
   }
@@ -589,7 +361,7 @@ Status read_custom_endpoints(const Section& section, ClientConfig& client) {
   return read_https_url(section, "token_endpoint", client.token_endpoint);
 }
 
-Status read_endpoints(const Section& section, ClientConfig& client) {
+Status read_endpoints(const ConfigTable& section, ClientConfig& client) {
   MPA_RETURN_IF_ERROR(section.read("discovery", client.discovery));
   if (client.environment == Environment::custom) {
     MPA_RETURN_IF_ERROR(read_custom_endpoints(section, client));
@@ -610,7 +382,7 @@ Status read_endpoints(const Section& section, ClientConfig& client) {
   return read_https_url(section, "altinn_exchange_endpoint", client.altinn_exchange_endpoint);
 }
 
-Status read_key(const Section& section, const Origin& origin, ClientConfig& client) {
+Status read_key(const ConfigTable& section, const Origin& origin, ClientConfig& client) {
   MPA_RETURN_IF_ERROR(
       section.require("key",
                       "an RFC 7512 URI of the private key, e.g. "
@@ -628,7 +400,7 @@ Status read_key(const Section& section, const Origin& origin, ClientConfig& clie
                          "them; remove x5c to use kid, or kid to use x5c");
   }
   if (section.has("x5c") && x5c != "leaf" && x5c != "chain") {
-    return section.error("x5c", shown(x5c) +
+    return section.error("x5c", quote_value(x5c) +
                                     " is not known; use \"leaf\" (the certificate "
                                     "alone) or \"chain\" (with its intermediates)");
   }
@@ -636,7 +408,7 @@ Status read_key(const Section& section, const Origin& origin, ClientConfig& clie
   return read_existing_file(section, origin, "chain_file", client.chain_file);
 }
 
-Status read_alg(const Section& section, JwsAlg& out) {
+Status read_alg(const ConfigTable& section, JwsAlg& out) {
   std::string text;
   MPA_RETURN_IF_ERROR(section.read("alg", text));
   if (!section.has("alg")) return {};
@@ -647,10 +419,10 @@ Status read_alg(const Section& section, JwsAlg& out) {
     }
   }
   // Maskinporten accepts only these (Digdir's JWT grant table).
-  return section.error("alg", shown(text) + " is not allowed; use RS256, RS384 or RS512");
+  return section.error("alg", quote_value(text) + " is not allowed; use RS256, RS384 or RS512");
 }
 
-Status read_proxy(const Section& section, std::optional<std::string>& out) {
+Status read_proxy(const ConfigTable& section, std::optional<std::string>& out) {
   MPA_RETURN_IF_ERROR(section.read("proxy", out));
   if (!out) return {};
   // The value may carry a password: it is never quoted back.
@@ -662,7 +434,7 @@ Status read_proxy(const Section& section, std::optional<std::string>& out) {
                        "socks5h:// and a host (TLS to the endpoint stays end to end)");
 }
 
-Status read_scopes(const Section& section, std::vector<std::string>& out) {
+Status read_scopes(const ConfigTable& section, std::vector<std::string>& out) {
   MPA_RETURN_IF_ERROR(section.require("scopes",
                                       "the scopes this client may ask for, e.g. "
                                       "scopes = [\"altinn:instances.read\"]"));
@@ -672,33 +444,35 @@ Status read_scopes(const Section& section, std::vector<std::string>& out) {
   std::set<std::string> seen;
   for (const std::string& scope : out) {
     if (!std::all_of(scope.begin(), scope.end(), is_scope_char)) {
-      return section.error("scopes", shown(scope) +
+      return section.error("scopes", quote_value(scope) +
                                          " is not a scope: a scope has no spaces, "
                                          "quotes or backslashes (RFC 6749 section 3.3)");
     }
     if (!seen.insert(scope).second) {
-      return section.error("scopes", shown(scope) + " is listed twice");
+      return section.error("scopes", quote_value(scope) + " is listed twice");
     }
   }
   return {};
 }
 
-Status read_timeouts(const Section& section, ClientConfig& client) {
+Status read_timeouts(const ConfigTable& section, ClientConfig& client) {
   MPA_RETURN_IF_ERROR(
       section.read("connect_timeout_seconds", client.connect_timeout_seconds, 1, 300));
   MPA_RETURN_IF_ERROR(section.read("timeout_seconds", client.timeout_seconds, 1, 300));
   return section.read("retry_deadline_seconds", client.retry_deadline_seconds, 1, 300);
 }
 
-Result<ClientConfig> read_client(Section& section, const Origin& origin, bool only_client) {
+Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, bool only_client) {
+  ClientConfig client;
+  // The name first, so that even an unknown key is reported under it.
+  const Status named = read_client_name(section, only_client, client.name);
+  if (named) section.set_label("[[client]] \"" + client.name + "\"");
   MPA_RETURN_IF_ERROR(section.only_keys(
       {"name", "client_id", "environment", "issuer", "token_endpoint", "discovery", "key", "kid",
        "x5c", "chain_file", "alg", "grant_lifetime_seconds", "ca_file", "proxy",
        "altinn_exchange_endpoint", "scopes", "connect_timeout_seconds", "timeout_seconds",
        "retry_deadline_seconds"}));
-  ClientConfig client;
-  MPA_RETURN_IF_ERROR(read_client_name(section, only_client, client.name));
-  section.set_label("[[client]] \"" + client.name + "\"");
+  MPA_RETURN_IF_ERROR(named);
 
   MPA_RETURN_IF_ERROR(
       section.require("client_id", "your Maskinporten client id (the grant's iss)"));
@@ -719,7 +493,7 @@ Result<ClientConfig> read_client(Section& section, const Origin& origin, bool on
 
 // ---------------------------------------------------------------- [altinn]
 
-Status read_altinn(const Section& section, const Origin& origin, Config& config) {
+Status read_altinn(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(section.only_keys({"certificates", "leeway_seconds"}));
   MPA_RETURN_IF_ERROR(section.require("certificates",
                                       "the PEM files of Altinn's signing "
@@ -750,7 +524,7 @@ int lookup_name(Lookup lookup, Entry& entry, Entry*& found) {
   }
 }
 
-Status resolve_user(const Section& section, const std::string& name, std::uint32_t& uid) {
+Status resolve_user(const ConfigTable& section, const std::string& name, std::uint32_t& uid) {
   passwd entry{};
   passwd* found = nullptr;
   const int rc = lookup_name([&name](passwd* e, char* b, std::size_t n,
@@ -761,11 +535,12 @@ Status resolve_user(const Section& section, const std::string& name, std::uint32
     return {};
   }
   if (rc == 0 || rc == ENOENT)
-    return section.error("user", "no user " + shown(name) + " on this system");
-  return section.error("user", "cannot look up user " + shown(name) + ": " + std::strerror(rc));
+    return section.error("user", "no user " + quote_value(name) + " on this system");
+  return section.error("user",
+                       "cannot look up user " + quote_value(name) + ": " + std::strerror(rc));
 }
 
-Status resolve_group(const Section& section, const std::string& name, std::uint32_t& gid) {
+Status resolve_group(const ConfigTable& section, const std::string& name, std::uint32_t& gid) {
   group entry{};
   group* found = nullptr;
   const int rc = lookup_name([&name](group* e, char* b, std::size_t n,
@@ -776,11 +551,12 @@ Status resolve_group(const Section& section, const std::string& name, std::uint3
     return {};
   }
   if (rc == 0 || rc == ENOENT)
-    return section.error("group", "no group " + shown(name) + " on this system");
-  return section.error("group", "cannot look up group " + shown(name) + ": " + std::strerror(rc));
+    return section.error("group", "no group " + quote_value(name) + " on this system");
+  return section.error("group",
+                       "cannot look up group " + quote_value(name) + ": " + std::strerror(rc));
 }
 
-Status read_principal(const Section& section, AllowRule& rule) {
+Status read_principal(const ConfigTable& section, AllowRule& rule) {
   const int given = int{section.has("uid")} + int{section.has("user")} + int{section.has("gid")} +
                     int{section.has("group")};
   if (given != 1) {
@@ -819,7 +595,7 @@ const ClientConfig* client_named(const std::vector<ClientConfig>& clients,
   return nullptr;
 }
 
-Result<AllowRule> read_allow(const Section& section, const std::vector<ClientConfig>& clients) {
+Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<ClientConfig>& clients) {
   MPA_RETURN_IF_ERROR(section.only_keys({"uid", "user", "gid", "group", "clients", "scopes"}));
   AllowRule rule;
   MPA_RETURN_IF_ERROR(read_principal(section, rule));
@@ -832,7 +608,7 @@ Result<AllowRule> read_allow(const Section& section, const std::vector<ClientCon
   for (const std::string& name : rule.clients) {
     const ClientConfig* client = client_named(clients, name);
     if (client == nullptr) {
-      return section.error("clients", shown(name) + " is not a configured [[client]] name");
+      return section.error("clients", quote_value(name) + " is not a configured [[client]] name");
     }
     listed.push_back(client);
   }
@@ -844,7 +620,8 @@ Result<AllowRule> read_allow(const Section& section, const std::vector<ClientCon
     for (const ClientConfig* client : listed) {
       if (std::find(client->scopes.begin(), client->scopes.end(), scope) == client->scopes.end()) {
         return section.error(
-            "scopes", shown(scope) + " is not among the scopes of client \"" + client->name + "\"");
+            "scopes",
+            quote_value(scope) + " is not among the scopes of client \"" + client->name + "\"");
       }
     }
   }
@@ -855,7 +632,7 @@ Result<AllowRule> read_allow(const Section& section, const std::vector<ClientCon
 
 // The array of tables `key` ([[client]], [[allow]]), or an error when the
 // key is something else.
-Result<const toml::array*> array_of_tables(const Section& root, const toml::table& document,
+Result<const toml::array*> array_of_tables(const ConfigTable& root, const toml::table& document,
                                            std::string_view key) {
   const toml::node* node = document.get(key);
   if (node == nullptr) return static_cast<const toml::array*>(nullptr);
@@ -863,24 +640,24 @@ Result<const toml::array*> array_of_tables(const Section& root, const toml::tabl
   if (array == nullptr || !array->is_array_of_tables()) {
     return root.error_at(*node, key,
                          "write [[" + std::string(key) + "]] tables (one per " + std::string(key) +
-                             "), not " + std::string(type_name(node->type())));
+                             "), not " + std::string(toml_type_name(node->type())));
   }
   return array;
 }
 
-Result<const toml::table*> single_table(const Section& root, const toml::table& document,
+Result<const toml::table*> single_table(const ConfigTable& root, const toml::table& document,
                                         std::string_view key) {
   const toml::node* node = document.get(key);
   if (node == nullptr) return static_cast<const toml::table*>(nullptr);
   if (!node->is_table()) {
-    return root.error_at(
-        *node, key,
-        "write a [" + std::string(key) + "] table, not " + std::string(type_name(node->type())));
+    return root.error_at(*node, key,
+                         "write a [" + std::string(key) + "] table, not " +
+                             std::string(toml_type_name(node->type())));
   }
   return node->as_table();
 }
 
-Status read_clients(const Section& root, const toml::table& document, const Origin& origin,
+Status read_clients(const ConfigTable& root, const toml::table& document, const Origin& origin,
                     Config& config) {
   auto array = array_of_tables(root, document, "client");
   if (!array) return std::move(array).error();
@@ -891,8 +668,8 @@ Status read_clients(const Section& root, const toml::table& document, const Orig
   }
   const bool only_client = (*array)->size() == 1;
   for (std::size_t i = 0; i < (*array)->size(); ++i) {
-    Section section(*(*array)->get(i)->as_table(), origin.file,
-                    "[[client]] #" + std::to_string(i + 1));
+    ConfigTable section(*(*array)->get(i)->as_table(), origin.file,
+                        "[[client]] #" + std::to_string(i + 1));
     auto client = read_client(section, origin, only_client);
     if (!client) return std::move(client).error();
     if (client_named(config.clients, client->name) != nullptr) {
@@ -906,14 +683,14 @@ Status read_clients(const Section& root, const toml::table& document, const Orig
   return {};
 }
 
-Status read_allow_rules(const Section& root, const toml::table& document, const Origin& origin,
+Status read_allow_rules(const ConfigTable& root, const toml::table& document, const Origin& origin,
                         Config& config) {
   auto array = array_of_tables(root, document, "allow");
   if (!array) return std::move(array).error();
   if (*array == nullptr) return {};
   for (std::size_t i = 0; i < (*array)->size(); ++i) {
-    Section section(*(*array)->get(i)->as_table(), origin.file,
-                    "[[allow]] #" + std::to_string(i + 1));
+    ConfigTable section(*(*array)->get(i)->as_table(), origin.file,
+                        "[[allow]] #" + std::to_string(i + 1));
     auto rule = read_allow(section, config.clients);
     if (!rule) return std::move(rule).error();
     config.allow.push_back(std::move(*rule));
@@ -921,7 +698,7 @@ Status read_allow_rules(const Section& root, const toml::table& document, const 
   return {};
 }
 
-Status check_top_level(const Section& root, const toml::table& document) {
+Status check_top_level(const ConfigTable& root, const toml::table& document) {
   for (const auto& [key, node] : document) {
     const std::string_view name = key.str();
     if (name == "agent" || name == "pkcs11" || name == "client" || name == "altinn" ||
@@ -936,7 +713,7 @@ Status check_top_level(const Section& root, const toml::table& document) {
     const std::string what = node.is_table() ? "unknown table [" + std::string(name) + "]"
                              : node.is_array_of_tables()
                                  ? "unknown table [[" + std::string(name) + "]]"
-                                 : "unknown key " + shown(name) + " outside any table";
+                                 : "unknown key " + quote_value(name) + " outside any table";
     return root.error_at(node, "",
                          what +
                              "; expected [agent], [pkcs11], [[client]], [altinn] "
@@ -946,7 +723,7 @@ Status check_top_level(const Section& root, const toml::table& document) {
 }
 
 Result<Config> read_document(const toml::table& document, const Origin& origin) {
-  const Section root(document, origin.file, "");
+  const ConfigTable root(document, origin.file, "");
   MPA_RETURN_IF_ERROR(check_top_level(root, document));
   Config config;
   config.path = origin.file;
@@ -955,21 +732,22 @@ Result<Config> read_document(const toml::table& document, const Origin& origin) 
   if (!agent) return std::move(agent).error();
   const toml::table empty;
   MPA_RETURN_IF_ERROR(
-      read_agent(Section(*agent ? **agent : empty, origin.file, "[agent]"), origin, config));
+      read_agent(ConfigTable(*agent ? **agent : empty, origin.file, "[agent]"), origin, config));
 
   auto pkcs11 = single_table(root, document, "pkcs11");
   if (!pkcs11) return std::move(pkcs11).error();
   if (*pkcs11 == nullptr) {
     return root.error("", "has no [pkcs11] table; it needs module, and pin_file or pin_env");
   }
-  MPA_RETURN_IF_ERROR(read_pkcs11(Section(**pkcs11, origin.file, "[pkcs11]"), origin, config));
+  MPA_RETURN_IF_ERROR(read_pkcs11(ConfigTable(**pkcs11, origin.file, "[pkcs11]"), origin, config));
 
   MPA_RETURN_IF_ERROR(read_clients(root, document, origin, config));
 
   auto altinn = single_table(root, document, "altinn");
   if (!altinn) return std::move(altinn).error();
   if (*altinn != nullptr) {
-    MPA_RETURN_IF_ERROR(read_altinn(Section(**altinn, origin.file, "[altinn]"), origin, config));
+    MPA_RETURN_IF_ERROR(
+        read_altinn(ConfigTable(**altinn, origin.file, "[altinn]"), origin, config));
   }
   MPA_RETURN_IF_ERROR(read_allow_rules(root, document, origin, config));
   return config;
@@ -1048,5 +826,3 @@ Result<Config> load_config(const std::string& path) {
 }
 
 }  // namespace mpa
-
-#undef MPA_RETURN_IF_ERROR

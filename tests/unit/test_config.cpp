@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(FindClientByNameOrTheOnlyOne) {
 BOOST_AUTO_TEST_CASE(RejectsUnknownKeyAndSuggestsTheKnownOne) {
   const std::string message = refusal(minimal("clientid = \"x\"\n"));
   BOOST_TEST(contains(message,
-                      ":10: [[client]] #1 \"clientid\": unknown key; did you mean "
+                      ":10: [[client]] \"default\" \"clientid\": unknown key; did you mean "
                       "client_id?"),
              message);
 }
