@@ -19,11 +19,11 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -67,6 +67,10 @@ constexpr std::string_view kCredentialsVariable = "CREDENTIALS_DIRECTORY";
 
 // ---------------------------------------------------------------- files
 
+// strerror's words, without its shared buffer (a reload may run beside
+// other threads).
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
 // Closes a file descriptor when it goes out of scope.
 class ScopedFd final {
  public:
@@ -108,7 +112,7 @@ Status check_readable_file(const ConfigTable& section, std::string_view key,
   const ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) {
     const int err = errno;
-    return section.error(key, "cannot read " + quote_value(path) + ": " + std::strerror(err));
+    return section.error(key, "cannot read " + quote_value(path) + ": " + errno_text(err));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -524,6 +528,11 @@ int lookup_name(Lookup lookup, Entry& entry, Entry*& found) {
   }
 }
 
+// getpwnam_r(3): "not found" is 0 with no entry, or one of these.
+bool names_no_entry(int rc) {
+  return rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM;
+}
+
 Status resolve_user(const ConfigTable& section, const std::string& name, std::uint32_t& uid) {
   passwd entry{};
   passwd* found = nullptr;
@@ -534,10 +543,10 @@ Status resolve_user(const ConfigTable& section, const std::string& name, std::ui
     uid = found->pw_uid;
     return {};
   }
-  if (rc == 0 || rc == ENOENT)
+  if (names_no_entry(rc)) {
     return section.error("user", "no user " + quote_value(name) + " on this system");
-  return section.error("user",
-                       "cannot look up user " + quote_value(name) + ": " + std::strerror(rc));
+  }
+  return section.error("user", "cannot look up user " + quote_value(name) + ": " + errno_text(rc));
 }
 
 Status resolve_group(const ConfigTable& section, const std::string& name, std::uint32_t& gid) {
@@ -550,10 +559,11 @@ Status resolve_group(const ConfigTable& section, const std::string& name, std::u
     gid = found->gr_gid;
     return {};
   }
-  if (rc == 0 || rc == ENOENT)
+  if (names_no_entry(rc)) {
     return section.error("group", "no group " + quote_value(name) + " on this system");
+  }
   return section.error("group",
-                       "cannot look up group " + quote_value(name) + ": " + std::strerror(rc));
+                       "cannot look up group " + quote_value(name) + ": " + errno_text(rc));
 }
 
 Status read_principal(const ConfigTable& section, AllowRule& rule) {
@@ -795,7 +805,7 @@ Result<Config> load_config(const std::string& path) {
   const ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) {
     const int err = errno;
-    return file_error(path, std::string("cannot open: ") + std::strerror(err));
+    return file_error(path, std::string("cannot open: ") + errno_text(err));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -816,7 +826,7 @@ Result<Config> load_config(const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
-      return file_error(path, std::string("cannot read: ") + std::strerror(err));
+      return file_error(path, std::string("cannot read: ") + errno_text(err));
     }
     if (n == 0) break;
     used += static_cast<std::size_t>(n);

@@ -7,7 +7,7 @@ namespace mpa {
 namespace {
 
 // Values quoted back in messages are cut here: enough to recognise them.
-constexpr std::size_t kMaxQuotedBytes = 80;
+constexpr std::size_t kMaxQuotedBytes = 256;
 // Unknown keys this close to a known one get a "did you mean".
 constexpr std::size_t kMaxSuggestionDistance = 2;
 
