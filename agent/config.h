@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -40,6 +41,7 @@ struct AllowRule {
   std::optional<std::uint32_t> gid;
   std::vector<std::string> clients;        // empty: none
   std::vector<std::string> scopes;         // empty: any the client allows
+  std::string who;                         // for logs: "uid 1001", "user alice (uid 1001)", ...
 };
 
 struct Config {
@@ -66,9 +68,13 @@ struct Config {
 };
 
 // Reads and validates the file. Errors (invalid_config) name the file, the
-// key and what is wrong. Relative paths inside are resolved against the
-// file's directory. user/group names in [[allow]] are resolved here.
+// line, the key and what is wrong. Relative paths inside are resolved against
+// the file's directory. user/group names in [[allow]] are resolved here;
+// ca_file, chain_file and [altinn] certificates must be readable now.
+// Refuses a file larger than 1 MiB or writable by other users.
 Result<Config> load_config(const std::string& path);
+// The same from text in memory; `path_for_messages` names it in errors and
+// its directory anchors relative paths.
 Result<Config> parse_config(std::string_view toml_text, const std::string& path_for_messages);
 
 }  // namespace mpa
