@@ -1,0 +1,277 @@
+#include "agent/agent_handler.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "agent/log.h"
+
+namespace mpa {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// The scopes as Maskinporten writes them (space-separated), for log lines.
+std::string scopes_text(const std::vector<std::string>& scopes) {
+  std::string text;
+  for (const auto& scope : scopes) text += (text.empty() ? "" : " ") + scope;
+  return text;
+}
+
+GrantRequest grant_request(const protocol::TokenRequest& request) {
+  GrantRequest grant;
+  grant.scopes = request.scopes;
+  grant.resource = request.resource;
+  grant.consumer_org = request.consumer_org;
+  grant.iss_onbehalfof = request.iss_onbehalfof;
+  grant.pid = request.pid;
+  grant.authorization_details = request.authorization_details;
+  return grant;
+}
+
+// Runs on a worker: one Maskinporten exchange, and for exchange = "altinn"
+// the Altinn exchange of that token right after (the Maskinporten token is
+// used once and not cached, so no worker ever waits on the cache).
+Result<AccessToken> fetch(const Engine& engine, const protocol::TokenRequest& request) {
+  auto client = engine.client(request.client);
+  if (!client) return client.error();
+  if (request.exchange && *request.exchange != "altinn") {
+    return make_error(ErrorCode::invalid_request,
+                      "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
+  }
+  auto token = engine.fetch_token(**client, grant_request(request));
+  if (!token) {
+    log::warning("client " + request.client + ": no token for \"" + scopes_text(request.scopes) +
+                 "\": " + token.error().message);
+    return token;
+  }
+  log::debug("client " + request.client + ": token " + log::token_ref(token->access_token) +
+             " for \"" + scopes_text(request.scopes) + "\", expires in " +
+             std::to_string(token->expires_in) + " s");
+  if (!request.exchange) return token;
+  auto altinn_token = altinn::exchange_for_altinn(**client, token->access_token);
+  if (!altinn_token) return altinn_token.error().with_context("Altinn token exchange");
+  log::debug("client " + request.client + ": Altinn token " +
+             log::token_ref(altinn_token->access_token));
+  return altinn_token;
+}
+
+protocol::TokenResponse token_response(const AccessToken& token, std::int64_t now) {
+  protocol::TokenResponse response;
+  response.access_token = token.access_token;
+  response.token_type = token.token_type;
+  response.expires_at = token.expires_at;
+  response.expires_in = token.expires_at > now ? token.expires_at - now : 0;
+  response.scope = token.scope;
+  return response;
+}
+
+void write_client_status(JsonWriter& json, const AgentState& state, const ClientConfig& client,
+                         const std::map<std::string, std::string>& cache_errors) {
+  const SignerInfo info = state.engine->signer_info(client);
+  json.StartObject();
+  json.Key("name");
+  json.String(client.name.c_str());
+  json.Key("client_id");
+  json.String(client.client_id.c_str());
+  json.Key("token_present");
+  json.Bool(info.token_present);
+  json.Key("logged_in");
+  json.Bool(info.logged_in);
+  json.Key("token_label");
+  json.String(info.token_label.c_str());
+  json.Key("certificate_subject");
+  json.String(info.certificate_subject.c_str());
+  json.Key("certificate_not_after");
+  json.Int64(info.certificate_not_after);
+  json.Key("last_error");
+  const auto cached = cache_errors.find(client.name);
+  const std::string last_error = cached != cache_errors.end() ? cached->second : info.last_error;
+  if (last_error.empty()) {
+    json.Null();
+  } else {
+    json.String(last_error.c_str());
+  }
+  json.EndObject();
+}
+
+std::string status_fields(const AgentState& state, std::int64_t uptime_seconds) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter json(buffer);
+  json.StartObject();
+  json.Key("version");
+  json.String(kAgentVersion);
+  json.Key("uptime_seconds");
+  json.Int64(uptime_seconds);
+  json.Key("clients");
+  json.StartArray();
+  const auto cache_errors = state.cache->last_errors();
+  for (const ClientConfig& client : state.config.clients) {
+    write_client_status(json, state, client, cache_errors);
+  }
+  json.EndArray();
+  const TokenCache::Stats stats = state.cache->stats();
+  json.Key("cache");
+  json.StartObject();
+  json.Key("entries");
+  json.Uint64(stats.entries);
+  json.Key("in_flight");
+  json.Uint64(stats.in_flight);
+  json.Key("hits");
+  json.Uint64(stats.hits);
+  json.Key("misses");
+  json.Uint64(stats.misses);
+  json.Key("exchanges");
+  json.Uint64(stats.exchanges);
+  json.EndObject();
+  json.EndObject();
+  return buffer.GetString();
+}
+
+// The client a token or invalidate request names, if the peer may use it
+// for those scopes; `request.client` becomes the resolved name.
+Status authorize(const AgentState& state, const PeerCredentials& peer,
+                 protocol::TokenRequest& request) {
+  auto client = state.engine->client(request.client);
+  if (!client) return client.error();
+  request.client = (*client)->name;
+  return state.policy->check(peer, request.client, request.scopes);
+}
+
+// A reply built by our own code failed: our bug, logged, answered `internal`.
+void answer_internal(const Reply& reply, const std::optional<std::string>& id, const char* what) {
+  log::error(std::string("bug: could not build the answer: ") + what);
+  reply(protocol::encode_error(id, make_error(ErrorCode::internal, "the agent failed to answer")));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
+                                                      WorkScheduler scheduler) {
+  auto engine = Engine::create(config);
+  if (!engine) return engine.error();
+  std::shared_ptr<const altinn::ConsentVerifier> verifier;
+  if (!config.altinn_certificates.empty()) {
+    auto made = altinn::ConsentVerifier::create(config.altinn_certificates,
+                                                config.altinn_leeway_seconds);
+    if (!made) return made.error();
+    verifier = std::move(*made);
+  }
+  auto state = std::make_shared<AgentState>();
+  state->config = config;
+  state->engine = std::shared_ptr<const Engine>(std::move(*engine));
+  state->policy = std::make_shared<const PeerPolicy>(config.allow, ::geteuid());
+  state->altinn_verifier = std::move(verifier);
+  TokenCacheOptions options;
+  options.refresh_margin_seconds = config.refresh_margin_seconds;
+  std::shared_ptr<const Engine> fetch_engine = state->engine;
+  state->cache = std::make_shared<TokenCache>(
+      [fetch_engine](const protocol::TokenRequest& request) { return fetch(*fetch_engine, request); },
+      std::move(scheduler), options);
+  return state;
+}
+
+AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
+                           std::int64_t started_at)
+    : state_(std::move(state)), scheduler_(std::move(scheduler)), started_at_(started_at) {}
+
+void AgentHandler::replace_state(std::shared_ptr<AgentState> state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+}
+
+std::shared_ptr<AgentState> AgentHandler::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+bool AgentHandler::may_connect(const PeerCredentials& peer) const {
+  return state()->policy->may_connect(peer);
+}
+
+void AgentHandler::sweep_cache() const { state()->cache->sweep(); }
+
+void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request, Reply reply) {
+  auto state = this->state();
+  const auto id = request.id_json;
+  try {
+    if (std::holds_alternative<protocol::PingRequest>(request.body)) {
+      reply(protocol::encode_ok(id));
+      return;
+    }
+
+    if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
+      if (auto allowed = authorize(*state, peer, *token); !allowed) {
+        reply(protocol::encode_error(id, allowed.error()));
+        return;
+      }
+      const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);
+      state->cache->get(*token, min_ttl, [state, id, reply](Result<AccessToken> result) {
+        try {
+          if (!result) {
+            reply(protocol::encode_error(id, result.error()));
+          } else {
+            reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
+          }
+        } catch (const std::exception& e) {
+          answer_internal(reply, id, e.what());
+        }
+      });
+      return;
+    }
+
+    if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
+      if (auto allowed = authorize(*state, peer, invalidate->target); !allowed) {
+        reply(protocol::encode_error(id, allowed.error()));
+        return;
+      }
+      const bool dropped = state->cache->invalidate(invalidate->target);
+      reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
+      return;
+    }
+
+    if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
+      // signer_info may talk to the token: not on the I/O thread.
+      const std::int64_t uptime = now_seconds() - started_at_;
+      scheduler_([state, id, reply, uptime] {
+        try {
+          reply(protocol::encode_ok(id, status_fields(*state, uptime)));
+        } catch (const std::exception& e) {
+          answer_internal(reply, id, e.what());
+        }
+      });
+      return;
+    }
+
+    auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
+    if (!state->altinn_verifier) {
+      reply(protocol::encode_error(
+          id, make_error(ErrorCode::invalid_request,
+                         "verify_altinn needs [altinn] certificates in the configuration")));
+      return;
+    }
+    scheduler_([state, id, reply, token = std::move(verify.token)] {
+      try {
+        auto claims = state->altinn_verifier->verify(token, now_seconds());
+        if (!claims) {
+          reply(protocol::encode_error(id, claims.error()));
+        } else {
+          reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
+        }
+      } catch (const std::exception& e) {
+        answer_internal(reply, id, e.what());
+      }
+    });
+  } catch (const std::exception& e) {
+    answer_internal(reply, id, e.what());
+  }
+}
+
+}  // namespace mpa

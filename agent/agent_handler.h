@@ -1,0 +1,61 @@
+// The daemon's answer to each protocol v1 request (DESIGN.md "Socket
+// protocol, version 1"): resolve the client, check the peer's rights, and
+// serve tokens through the cache; signing and HTTP run on the worker pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "agent/altinn.h"
+#include "agent/config.h"
+#include "agent/engine.h"
+#include "agent/peer_policy.h"
+#include "agent/server.h"
+#include "agent/token_cache.h"
+
+namespace mpa {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+// Runs a job on the worker pool, never on the socket I/O thread.
+using WorkScheduler = std::function<void(std::function<void()> job)>;
+
+// Everything one configuration makes; built whole or not at all, and
+// swapped as one on reload.
+struct AgentState {
+  Config config;
+  std::shared_ptr<const Engine> engine;
+  std::shared_ptr<TokenCache> cache;
+  std::shared_ptr<const PeerPolicy> policy;
+  std::shared_ptr<const altinn::ConsentVerifier> altinn_verifier;  // null: no [altinn]
+};
+
+// Opens the token and builds engine, cache, policy and verifier from
+// `config`. Errors in words; nothing is kept of a failed build.
+Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
+                                                      WorkScheduler scheduler);
+
+class AgentHandler final : public RequestHandler {
+ public:
+  AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
+               std::int64_t started_at);
+
+  void handle(const PeerCredentials& peer, protocol::Request request, Reply reply) override;
+
+  // Requests read from now on use `state`; those in flight finish with the old one.
+  void replace_state(std::shared_ptr<AgentState> state);
+  std::shared_ptr<AgentState> state() const;
+
+  bool may_connect(const PeerCredentials& peer) const;
+  void sweep_cache() const;
+
+ private:
+  mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
+  std::shared_ptr<AgentState> state_;
+  WorkScheduler scheduler_;
+  std::int64_t started_at_;
+};
+
+}  // namespace mpa

@@ -1,0 +1,28 @@
+// The agent's process life (`maskinporten-agent run`): hardening at start,
+// the socket (made here or passed by systemd), the worker pool, signals
+// (SIGTERM/SIGINT graceful stop, SIGHUP reload), and the log lines an
+// operator and the tests wait for ("ready: listening on PATH").
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace mpa {
+
+// Threads that sign and do HTTP; the socket I/O thread never does either.
+inline constexpr int kWorkerThreads = 4;
+// SIGTERM waits this long for requests in flight before closing them.
+inline constexpr int kShutdownGraceSeconds = 20;
+// How often idle cache entries are dropped.
+inline constexpr int kCacheSweepIntervalSeconds = 60;
+
+struct DaemonOptions {
+  std::string config_path;
+};
+
+// Runs until SIGTERM/SIGINT; ok after a graceful stop. An error says why
+// the agent could not start (bad configuration, token, socket in use).
+Status run_daemon(const DaemonOptions& options);
+
+}  // namespace mpa
