@@ -21,8 +21,8 @@ namespace mpa::altinn {
 namespace detail {
 namespace {
 
-// Whether `value` and everything in it is at most `depth_left` levels deep
-// and no object in it repeats a member name. Recursion stops at the limit.
+// Whether no object in `value` repeats a member name (and, again, that it
+// nests at most `depth_left` deep: recursion stops at the limit).
 bool well_formed(const rapidjson::Value& value, int depth_left) {
   if (!value.IsObject() && !value.IsArray()) return true;
   if (depth_left <= 0) return false;
@@ -42,13 +42,42 @@ bool well_formed(const rapidjson::Value& value, int depth_left) {
   return true;
 }
 
+// Whether brackets outside strings nest at most `max` deep. Malformed
+// text may pass; the parser refuses it next.
+bool nesting_within(std::string_view json, int max) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what) {
+  // Bounded before RapidJSON's recursive parser sees it, so deep nesting
+  // cannot exhaust the stack.
+  if (!nesting_within(json, kMaxJsonDepth)) {
+    return refuse(std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) +
+                  " levels");
+  }
   rapidjson::Document doc;
-  // Iterative: deep nesting cannot exhaust the stack while parsing.
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-  doc.Parse<kFlags>(json.data(), json.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
     return refuse(std::string(what) + " is not JSON (" +
                   rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
@@ -56,8 +85,7 @@ Result<rapidjson::Document> parse_strict_object(std::string_view json, std::stri
   }
   if (!doc.IsObject()) return refuse(std::string(what) + " is not a JSON object");
   if (!well_formed(doc, kMaxJsonDepth)) {
-    return refuse(std::string(what) + " repeats a member name or nests deeper than " +
-                  std::to_string(kMaxJsonDepth) + " levels");
+    return refuse(std::string(what) + " repeats a member name");
   }
   return doc;
 }

@@ -71,10 +71,11 @@ Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
   if (jwt.size() > kMaxAltinnTokenBytes) {
     return not_a_token("the body is over " + std::to_string(kMaxAltinnTokenBytes) + " bytes");
   }
-  auto payload = unverified_payload(jwt);
-  if (!payload) return std::move(payload).error();
-  const auto exp = payload->FindMember("exp");
-  if (exp == payload->MemberEnd() || !exp->value.IsInt64()) {
+  auto parsed = unverified_payload(jwt);
+  if (!parsed) return std::move(parsed).error();
+  const rapidjson::Document& payload = *parsed;
+  const auto exp = payload.FindMember("exp");
+  if (exp == payload.MemberEnd() || !exp->value.IsInt64()) {
     return not_a_token("the token has no integer exp");
   }
   if (exp->value.GetInt64() <= now) {
@@ -86,8 +87,8 @@ Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
   token.token_type = "Bearer";
   token.expires_at = exp->value.GetInt64();
   token.expires_in = token.expires_at - now;
-  const auto scope = payload->FindMember("scope");
-  if (scope != payload->MemberEnd() && scope->value.IsString()) {
+  const auto scope = payload.FindMember("scope");
+  if (scope != payload.MemberEnd() && scope->value.IsString()) {
     token.scope.assign(scope->value.GetString(), scope->value.GetStringLength());
   }
   return token;
