@@ -1,18 +1,14 @@
 # Self-test of the stand-in Maskinporten (tests/standin/maskinporten.py):
 # every check the other integration tests rely on, exercised with grants made
-# by tests/standin/make_grant.py. The fixture token's keys never leave the
-# token, so these grants are signed with a software PKI made here; the agent
-# is not involved.
+# by tests/standin/make_grant.py; the agent is not involved. One grant is
+# signed on the fixture token (pkcs11-tool) against a stand-in trusting the
+# fixture PKI; the token's keys never leave it, so every other grant is signed
+# with a software PKI made here, trusted by a second stand-in.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MAKE_GRANT="$MPA_SOURCE_DIR/tests/standin/make_grant.py"
 JWT_BEARER="urn:ietf:params:oauth:grant-type:jwt-bearer"
 EXCHANGE="authentication/api/v1/exchange/maskinporten"
-
-# start_standin trusts $HSM/pki/root-ca.pem (and chain.pem beside it).
-HSM="$WORK/softpki"
-"$PY" "$MAKE_GRANT" pki "$HSM/pki"
-start_standin --kid "$CLIENT_ID:registered-key-1=$HSM/pki/leaf.pub.pem"
 
 # grant [make_grant options]: a grant for the stand-in, good unless told otherwise.
 grant() {
@@ -65,6 +61,28 @@ print(json.dumps(jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
                             options={"verify_aud": False}), sort_keys=True))
 PY
 }
+
+# --- the fixture PKI: a grant signed on the SoftHSM token ---------------------
+# The same set-up test_fetch.sh uses; pkcs11-tool signs, not the agent.
+make_token
+start_standin
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+"$PY" "$MAKE_GRANT" grant --aud "$STANDIN_ISSUER" --iss "$CLIENT_ID" --scope altinn:enduser \
+  --cert "$HSM/pki/vsert-auth.pem" --unsigned | tr -d '\n' >"$WORK/signing-input"
+pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label "Virksomhet Test" \
+  --login --pin "$(cat "$HSM/pin")" --sign --mechanism SHA256-RSA-PKCS --id 01 \
+  --input-file "$WORK/signing-input" --output-file "$WORK/signature" >/dev/null 2>&1
+post_token "$(cat "$WORK/signing-input").$(b64url <"$WORK/signature")"
+expect_eq "a grant signed on the fixture token, x5c leaf only, gets a token" "$CODE" 200
+expect_eq "its consumer is the fixture certificate's organisation" \
+  "$(json_get "$(jwt_part "$(json_get "$BODY" 'j["access_token"]')" 1)" 'j["consumer"]["ID"]')" "0192:999888777"
+mv "$WORK/standin" "$WORK/standin-fixture"
+
+# --- the rest with a software PKI, whose keys this test can use ----------------
+# start_standin trusts $HSM/pki/root-ca.pem (and chain.pem beside it).
+HSM="$WORK/softpki"
+"$PY" "$MAKE_GRANT" pki "$HSM/pki"
+start_standin --kid "$CLIENT_ID:registered-key-1=$HSM/pki/leaf.pub.pem"
 
 # --- metadata -------------------------------------------------------------------
 meta="$(curl -sS --cacert "$STANDIN_CA" "${STANDIN_ISSUER}.well-known/oauth-authorization-server")"
@@ -284,6 +302,13 @@ expect_eq "exchanges are recorded" \
   "[200, 401, 401, 401, 401, 503, 200]"
 expect_eq "stats count exchanges" "$(json_get "$(standin_control stats)" 'j["exchanges"]')" 2
 
+standin_control fail "{\"mode\":\"403\",\"count\":1,\"path\":\"/$EXCHANGE\"}" >/dev/null
+exchange -H "Authorization: Bearer $mp_token"
+expect_eq "403 injected on the exchange path" "$CODE $BODY" "403 Forbidden"
+standin_control fail "{\"mode\":\"401\",\"count\":1,\"path\":\"/$EXCHANGE\"}" >/dev/null
+exchange -H "Authorization: Bearer $mp_token"
+expect_eq "401 injected on the exchange path" "$CODE" 401
+
 standin_control settings '{"token_lifetime":1}' >/dev/null
 post_token "$(grant)"
 short_token="$(json_get "$BODY" 'j["access_token"]')"
@@ -306,6 +331,9 @@ post_token "$(grant --header 'alg=["RS256"]')"
 expect_eq "a non-string alg is refused" "$CODE" 400
 post_token "eyJhbGciOiJSUzI1NiIsImFsZyI6IlJTMjU2In0.e30.AA"
 expect_eq "a header with a duplicate member is refused" "$CODE" 400
+nested="$("$PY" -c 'import base64; print(base64.urlsafe_b64encode(b"["*20000).decode().rstrip("="))')"
+post_token "eyJhbGciOiJSUzI1NiJ9.$nested.AA"
+expect_eq "deeply nested JSON claims are refused" "$CODE" 400
 post_token "$(grant)"
 expect_eq "still serving after bad input" "$CODE" 200
 expect_not_contains "no traceback in the log" "$(cat "$STANDIN_DIR/log")" "Traceback"

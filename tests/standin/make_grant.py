@@ -7,7 +7,10 @@ token's keys are not extractable, so these grants use software keys.
       --scope "a b" [--alg RS256|RS384|RS512|HS256|none] [--x5c leaf|chain|other|
       expired|urlsafe] [--kid KID] [--lifetime 120] [--iat-offset 0] [--jti ID]
       [--claim NAME=JSON ...] [--drop NAME ...] [--header NAME=JSON ...]
-      [--tamper]
+      [--tamper] [--cert LEAF_PEM --unsigned]
+
+With --unsigned it prints the JWS signing input only, for a key that signs
+elsewhere (the fixture token, through pkcs11-tool).
 
 `pki` writes root-ca.pem, chain.pem (the intermediate), leaf.{pem,key,pub.pem}
 (subject serialNumber 999888777, issued by the intermediate), expired.{pem,key}
@@ -110,7 +113,11 @@ def b64url(data):
 
 def header_and_key(args):
     label = {"other": "other-leaf", "expired": "expired"}.get(args.x5c, "leaf")
-    cert, key = load(args.pki, label)
+    if args.cert:
+        with open(args.cert, "rb") as f:
+            cert, key = x509.load_pem_x509_certificate(f.read()), None
+    else:
+        cert, key = load(args.pki, label)
     header = {"alg": args.alg}
     if args.kid:
         header["kid"] = args.kid
@@ -144,6 +151,8 @@ def make_grant(args):
         claims.pop(field, None)
     signing_input = (b64url(json.dumps(header).encode()) + "."
                      + b64url(json.dumps(claims).encode())).encode()
+    if args.unsigned:
+        return signing_input.decode()
     signature = bytearray(sign(signing_input, args.alg, key))
     if args.tamper and signature:
         signature[-1] ^= 1
@@ -156,7 +165,7 @@ def main(argv):
     pki = sub.add_parser("pki")
     pki.add_argument("dir")
     grant = sub.add_parser("grant")
-    grant.add_argument("--pki", required=True)
+    grant.add_argument("--pki", default=".")
     grant.add_argument("--aud", required=True)
     grant.add_argument("--iss", required=True)
     grant.add_argument("--scope", required=True)
@@ -171,6 +180,8 @@ def main(argv):
     grant.add_argument("--drop", action="append", default=[])
     grant.add_argument("--header", action="append", default=[])
     grant.add_argument("--tamper", action="store_true")
+    grant.add_argument("--cert", help="x5c leaf from this PEM (with --unsigned: signed elsewhere)")
+    grant.add_argument("--unsigned", action="store_true", help="print the JWS signing input only")
     args = parser.parse_args(argv)
     if args.command == "pki":
         make_pki(args.dir)

@@ -59,7 +59,8 @@ MIN_RSA_BITS = 2048            # Maskinporten refuses weaker keys
 ORGNO = re.compile(r"^[0-9]{9}$")
 PID = re.compile(r"^[0-9]{11}$")
 B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-FAIL_MODES = ("500", "503", "429", "slow", "garbage", "drop", "400")
+FAIL_MODES = ("500", "503", "429", "slow", "garbage", "drop", "400", "401", "403")
+MAX_FAILURES = 100             # queued injections; a test needs a handful
 
 DAY = datetime.timedelta(days=1)
 
@@ -200,7 +201,7 @@ def unverified_parts(token):
     for index in (0, 1):
         try:
             decoded.append(b64url_json(parts[index]))
-        except (IndexError, ValueError, UnicodeDecodeError, binascii.Error):
+        except (IndexError, ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
             decoded.append(None)
     return decoded[0], decoded[1]
 
@@ -246,7 +247,7 @@ class GrantValidator:
                 raise ValueError("not a compact JWS with three parts")
             header = b64url_json(parts[0])
             claims = b64url_json(parts[1])
-        except (ValueError, UnicodeDecodeError, binascii.Error) as e:
+        except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError) as e:
             raise Rejection("invalid_request",
                             "Invalid assertion. Invalid parameter value: %s" % e) from None
         self.check_header(header)
@@ -748,6 +749,17 @@ class StandIn:
         elif mode == "500":
             h.send_json(500, {"error": "server_error",
                               "error_description": "An unexpected error occurred"})
+        elif mode == "401" and path == EXCHANGE_PATH:
+            h.send_body(401, b"", "text/plain",
+                        [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+        elif mode == "403" and path == EXCHANGE_PATH:
+            h.send_body(403, b"Forbidden\n", "text/plain")
+        elif mode == "401":
+            h.send_json(401, {"error": "invalid_client",
+                              "error_description": "Injected failure: client authentication failed"})
+        elif mode == "403":
+            h.send_json(403, {"error": "access_denied",
+                              "error_description": "Injected failure: access denied"})
         else:
             h.send_json(400, {"error": "invalid_request",
                               "error_description": "Injected failure: bad request"})
@@ -831,6 +843,8 @@ class StandIn:
         except ValueError as e:
             return h.send_json(400, {"error": str(e)})
         with self.control.lock:
+            if len(self.control.failures) >= MAX_FAILURES:
+                return h.send_json(400, {"error": "more than %d failures queued" % MAX_FAILURES})
             self.control.failures.append(failure)
         h.note += " %s x%d on %s" % (failure["mode"], failure["count"], failure["path"])
         h.send_json(200, {"ok": True, "failure": failure})
