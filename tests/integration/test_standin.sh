@@ -139,6 +139,8 @@ expect_refused "unknown client" invalid_client "Client not found" "$(grant --cla
 expect_refused "consumer_org with iss_onbehalfof" invalid_grant "together" \
   "$(grant --claim 'consumer_org="999888777"' --claim 'iss_onbehalfof="x"')"
 expect_refused "consumer_org of 8 digits" invalid_grant "9-digit" "$(grant --claim 'consumer_org="99988877"')"
+expect_refused "consumer_org with a trailing newline" invalid_grant "9-digit" \
+  "$(grant --claim 'consumer_org="999888777\n"')"
 expect_refused "pid of 10 digits" invalid_grant "11-digit" "$(grant --claim 'pid="0101701234"')"
 expect_refused "authorization_details without type" invalid_grant "authorization_details" \
   "$(grant --claim 'authorization_details=[{"systemuser_org":{}}]')"
