@@ -169,6 +169,7 @@ expect_refused "x5c as a string" invalid_grant "x5c" "$(grant --header 'x5c="MII
 expect_refused "x5c in base64url" invalid_grant "standard base64" "$(grant --x5c urlsafe)"
 expect_refused "x5c from an untrusted CA" invalid_grant "trusted" "$(grant --x5c other)"
 expect_refused "expired certificate" invalid_grant "expired" "$(grant --x5c expired)"
+expect_refused "the trusted root itself as the leaf" invalid_grant "CA certificate" "$(grant --x5c root)"
 expect_refused "bad signature" invalid_grant "Signature" "$(grant --tamper)"
 expect_accepted "x5c chain (leaf + intermediate) with RS512" "$(grant --x5c chain --alg RS512)"
 expect_accepted "leaf-only x5c with RS384 (intermediate from chain.pem)" "$(grant --alg RS384)"

@@ -213,6 +213,9 @@ class GrantValidator:
         if not valid_at(leaf, now):
             raise grant_error("Certificate is expired or not yet valid: %s"
                               % leaf.subject.rfc4514_string())
+        if is_ca(leaf):
+            raise grant_error("Certificate is a CA certificate, not an end-entity certificate: %s"
+                              % leaf.subject.rfc4514_string())
         key = leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
             raise grant_error("Certificate key must be RSA of at least %d bits" % MIN_RSA_BITS)

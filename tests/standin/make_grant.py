@@ -5,14 +5,14 @@ token's keys are not extractable, so these grants use software keys.
   /usr/bin/python3 make_grant.py pki DIR
   /usr/bin/python3 make_grant.py grant --pki DIR --aud AUD --iss CLIENT_ID
       --scope "a b" [--alg RS256|RS384|RS512|HS256|none] [--x5c leaf|chain|other|
-      expired|urlsafe] [--kid KID] [--lifetime 120] [--iat-offset 0] [--jti ID]
+      expired|urlsafe|root] [--kid KID] [--lifetime 120] [--iat-offset 0] [--jti ID]
       [--claim NAME=JSON ...] [--drop NAME ...] [--header NAME=JSON ...]
       [--tamper] [--cert LEAF_PEM --unsigned]
 
 With --unsigned it prints the JWS signing input only, for a key that signs
 elsewhere (the fixture token, through pkcs11-tool).
 
-`pki` writes root-ca.pem, chain.pem (the intermediate), leaf.{pem,key,pub.pem}
+`pki` writes root-ca.{pem,key}, chain.pem (the intermediate), leaf.{pem,key,pub.pem}
 (subject serialNumber 999888777, issued by the intermediate), expired.{pem,key}
 and other-leaf.{pem,key} under an unrelated root (other-root-ca.pem).
 """
@@ -79,7 +79,7 @@ def make_pki(directory):
     inter = issue(name("Selvtest Intermediate CA"), inter_key, root.subject, root_key, True)
     leaf_key, expired_key, other_leaf_key = new_key(), new_key(), new_key()
     leaf_name = name("Selvtest AS", serial="999888777")
-    save(directory, "root-ca", root)
+    save(directory, "root-ca", root, root_key)
     save(directory, "other-root-ca", other)
     save(directory, "chain", inter)
     save(directory, "leaf", issue(leaf_name, leaf_key, inter.subject, inter_key, False), leaf_key)
@@ -112,7 +112,7 @@ def b64url(data):
 
 
 def header_and_key(args):
-    label = {"other": "other-leaf", "expired": "expired"}.get(args.x5c, "leaf")
+    label = {"other": "other-leaf", "expired": "expired", "root": "root-ca"}.get(args.x5c, "leaf")
     if args.cert:
         with open(args.cert, "rb") as f:
             cert, key = x509.load_pem_x509_certificate(f.read()), None
@@ -171,7 +171,7 @@ def main(argv):
     grant.add_argument("--scope", required=True)
     grant.add_argument("--alg", default="RS256")
     grant.add_argument("--x5c", default="leaf",
-                       choices=["leaf", "chain", "other", "expired", "urlsafe"])
+                       choices=["leaf", "chain", "other", "expired", "urlsafe", "root"])
     grant.add_argument("--kid")
     grant.add_argument("--lifetime", type=int, default=120)
     grant.add_argument("--iat-offset", type=int, default=0)
