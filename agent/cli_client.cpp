@@ -15,6 +15,7 @@
 #include "agent/cli.h"
 #include "agent/cli_args.h"
 #include "protocol/client.h"
+#include "protocol/json_text.h"
 
 namespace mpa::cli {
 namespace {
@@ -233,21 +234,21 @@ std::optional<ParsedArgs> parse_or_exit(const std::string& command, const std::v
 // ---- status rendering ----
 
 std::string member_text(const rapidjson::Value& object, const char* name, const char* fallback) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd() || !member->value.IsString()) return fallback;
-  return std::string(member->value.GetString(), member->value.GetStringLength());
+  const rapidjson::Value* member = protocol::json::find(object, name);
+  if (member == nullptr || !member->IsString()) return fallback;
+  return std::string(protocol::json::view(*member));
 }
 
 std::optional<std::int64_t> member_number(const rapidjson::Value& object, const char* name) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd() || !member->value.IsInt64()) return std::nullopt;
-  return member->value.GetInt64();
+  const rapidjson::Value* member = protocol::json::find(object, name);
+  if (member == nullptr || !member->IsInt64()) return std::nullopt;
+  return member->GetInt64();
 }
 
 std::optional<bool> member_bool(const rapidjson::Value& object, const char* name) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd() || !member->value.IsBool()) return std::nullopt;
-  return member->value.GetBool();
+  const rapidjson::Value* member = protocol::json::find(object, name);
+  if (member == nullptr || !member->IsBool()) return std::nullopt;
+  return member->GetBool();
 }
 
 std::string duration_words(std::int64_t seconds) {
@@ -299,13 +300,8 @@ std::string client_lines(const rapidjson::Value& client, std::int64_t now) {
   const std::string client_id = member_text(client, "client_id", "");
   if (!client_id.empty()) lines += " (client id " + client_id + ")";
   lines += "\n" + token_line(client) + certificate_line(client, now);
-  const auto last_error = client.FindMember("last_error");
-  const bool has_error = last_error != client.MemberEnd() && last_error->value.IsString() &&
-                         last_error->value.GetStringLength() > 0;
-  lines += "  last error: " +
-           (has_error ? std::string(last_error->value.GetString(), last_error->value.GetStringLength())
-                      : std::string("none")) +
-           "\n";
+  const std::string last_error = member_text(client, "last_error", "");
+  lines += "  last error: " + (last_error.empty() ? std::string("none") : last_error) + "\n";
   return lines;
 }
 
@@ -382,16 +378,14 @@ std::string render_status(std::string_view status_json, std::int64_t now) {
     text += ", up " + duration_words(*uptime);
   }
   text += "\n";
-  if (const auto clients = document.FindMember("clients");
-      clients != document.MemberEnd() && clients->value.IsArray()) {
-    if (clients->value.Empty()) text += "no clients configured\n";
-    for (const auto& client : clients->value.GetArray()) {
+  if (const rapidjson::Value* clients = protocol::json::find(document, "clients"); clients && clients->IsArray()) {
+    if (clients->Empty()) text += "no clients configured\n";
+    for (const auto& client : clients->GetArray()) {
       if (client.IsObject()) text += client_lines(client, now);
     }
   }
-  if (const auto cache = document.FindMember("cache");
-      cache != document.MemberEnd() && cache->value.IsObject()) {
-    text += cache_line(cache->value);
+  if (const rapidjson::Value* cache = protocol::json::find(document, "cache"); cache && cache->IsObject()) {
+    text += cache_line(*cache);
   }
   return text;
 }

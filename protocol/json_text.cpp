@@ -85,6 +85,14 @@ void write_key(Writer& writer, std::string_view key) {
   writer.Key(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
 }
 
+const rapidjson::Value* find(const rapidjson::Value& object, std::string_view name) {
+  for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
+    const auto& member = member_at(object, i);
+    if (view(member.name) == name) return &member.value;
+  }
+  return nullptr;
+}
+
 std::string compact(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
   Writer writer(buffer);

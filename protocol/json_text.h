@@ -27,6 +27,16 @@ std::string to_valid_utf8(std::string_view text);
 void write_string(Writer& writer, std::string_view text);
 void write_key(Writer& writer, std::string_view key);
 
+// The value of the member `name` of `object` (an object), or nullptr.
+// Members are reached by index, never by comparing MemberIterators: in
+// C++20 those comparisons of RapidJSON 1.1 are ambiguous (clang warns).
+const rapidjson::Value* find(const rapidjson::Value& object, std::string_view name);
+
+// The i-th member of `object`, for loops by index (see find).
+inline const rapidjson::Value::Member& member_at(const rapidjson::Value& object, rapidjson::SizeType i) {
+  return object.MemberBegin()[i];
+}
+
 // The value as compact JSON text.
 std::string compact(const rapidjson::Value& value);
 

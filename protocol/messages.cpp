@@ -104,8 +104,8 @@ Error unknown_field(std::string_view name, std::string_view op,
 Status check_field_names(const Value& object, std::string_view op,
                          const std::vector<std::string_view>& known) {
   std::set<std::string_view> seen;
-  for (const auto& member : object.GetObject()) {
-    const std::string_view name = json::view(member.name);
+  for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
+    const std::string_view name = json::view(json::member_at(object, i).name);
     if (!seen.insert(name).second) return invalid("field " + json::quoted(name) + " appears twice");
     if (name == "op" || name == "id") continue;
     if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -186,7 +186,8 @@ bool has_duplicate_keys(const Value& value) {
   }
   if (!value.IsObject()) return false;
   std::set<std::string_view> seen;
-  for (const auto& member : value.GetObject()) {
+  for (rapidjson::SizeType i = 0; i < value.MemberCount(); ++i) {
+    const auto& member = json::member_at(value, i);
     if (!seen.insert(json::view(member.name)).second || has_duplicate_keys(member.value)) return true;
   }
   return false;
@@ -217,9 +218,9 @@ Result<std::string> read_authorization_details(const Value& value) {
 // Assigns the optional string field `name` of `object`, if present.
 Status read_optional_text(const Value& object, const char* name, std::size_t max_bytes,
                           std::optional<std::string>& out) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd()) return {};
-  auto text = read_text(member->value, name, max_bytes);
+  const Value* member = json::find(object, name);
+  if (member == nullptr) return {};
+  auto text = read_text(*member, name, max_bytes);
   if (!text) return std::move(text).error();
   out = std::move(*text);
   return {};
@@ -234,9 +235,9 @@ const std::pair<const char*, std::optional<std::string> TokenRequest::*> kOption
 
 Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
   TokenRequest request;
-  const auto scopes = object.FindMember("scopes");
-  if (scopes == object.MemberEnd()) return invalid("scopes is required: an array of scope names");
-  auto scope_list = read_scopes(scopes->value);
+  const Value* scopes = json::find(object, "scopes");
+  if (scopes == nullptr) return invalid("scopes is required: an array of scope names");
+  auto scope_list = read_scopes(*scopes);
   if (!scope_list) return std::move(scope_list).error();
   request.scopes = std::move(*scope_list);
 
@@ -248,23 +249,23 @@ Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
       return std::move(s).error();
     }
   }
-  if (const auto m = object.FindMember("resource"); m != object.MemberEnd()) {
-    auto resource = read_text_array(m->value, "resource", kMaxResources, kMaxResourceBytes);
+  if (const Value* m = json::find(object, "resource")) {
+    auto resource = read_text_array(*m, "resource", kMaxResources, kMaxResourceBytes);
     if (!resource) return std::move(resource).error();
     request.resource = std::move(*resource);
   }
-  if (const auto m = object.FindMember("authorization_details"); m != object.MemberEnd()) {
-    auto details = read_authorization_details(m->value);
+  if (const Value* m = json::find(object, "authorization_details")) {
+    auto details = read_authorization_details(*m);
     if (!details) return std::move(details).error();
     request.authorization_details = std::move(*details);
   }
-  if (const auto m = object.FindMember("min_ttl"); with_min_ttl && m != object.MemberEnd()) {
-    auto min_ttl = read_min_ttl(m->value);
+  if (const Value* m = json::find(object, "min_ttl"); with_min_ttl && m != nullptr) {
+    auto min_ttl = read_min_ttl(*m);
     if (!min_ttl) return std::move(min_ttl).error();
     request.min_ttl = *min_ttl;
   }
-  if (const auto m = object.FindMember("exchange"); m != object.MemberEnd()) {
-    auto exchange = read_exchange(m->value);
+  if (const Value* m = json::find(object, "exchange")) {
+    auto exchange = read_exchange(*m);
     if (!exchange) return std::move(exchange).error();
     request.exchange = std::move(*exchange);
   }
@@ -286,9 +287,9 @@ Result<RequestBody> read_body(const Value& object, std::string_view op) {
   }
   if (op == "verify_altinn") {
     if (auto s = check_field_names(object, op, kVerifyAltinnFields); !s) return std::move(s).error();
-    const auto token = object.FindMember("token");
-    if (token == object.MemberEnd()) return invalid("a verify_altinn request needs \"token\"");
-    auto text = read_text(token->value, "token", kMaxVerifyTokenBytes);
+    const Value* token = json::find(object, "token");
+    if (token == nullptr) return invalid("a verify_altinn request needs \"token\"");
+    auto text = read_text(*token, "token", kMaxVerifyTokenBytes);
     if (!text) return std::move(text).error();
     return RequestBody(VerifyAltinnRequest{std::move(*text)});
   }
@@ -310,10 +311,10 @@ Result<std::string> read_id(const Value& value) {
 }
 
 Result<std::string_view> read_op(const Value& object) {
-  const auto op = object.FindMember("op");
-  if (op == object.MemberEnd()) return invalid("a request needs \"op\" (one of " + std::string(kOpList) + ")");
-  if (!op->value.IsString()) return invalid("op must be a string, not " + kind_of(op->value));
-  const std::string_view name = json::view(op->value);
+  const Value* op = json::find(object, "op");
+  if (op == nullptr) return invalid("a request needs \"op\" (one of " + std::string(kOpList) + ")");
+  if (!op->IsString()) return invalid("op must be a string, not " + kind_of(*op));
+  const std::string_view name = json::view(*op);
   for (std::string_view known : kOps) {
     if (name == known) return known;
   }
@@ -386,8 +387,8 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
     return DecodeError{invalid("a request must be a JSON object, not " + kind_of(document)), std::nullopt};
   }
   Request request;
-  if (const auto id = document.FindMember("id"); id != document.MemberEnd()) {
-    auto id_json = read_id(id->value);
+  if (const Value* id = json::find(document, "id")) {
+    auto id_json = read_id(*id);
     if (!id_json) return DecodeError{std::move(id_json).error(), std::nullopt};
     request.id_json = std::move(*id_json);
   }

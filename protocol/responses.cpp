@@ -48,35 +48,34 @@ Status read_response(rapidjson::Document& document, std::string_view line) {
     return bad_answer("is not JSON: " + why);
   }
   if (!document.IsObject()) return bad_answer("is not a JSON object");
-  const auto ok = document.FindMember("ok");
-  if (ok == document.MemberEnd() || !ok->value.IsBool()) return bad_answer("has no \"ok\" true or false");
-  if (ok->value.GetBool()) return {};
+  const Value* ok = json::find(document, "ok");
+  if (ok == nullptr || !ok->IsBool()) return bad_answer("has no \"ok\" true or false");
+  if (ok->GetBool()) return {};
 
-  const auto code = document.FindMember("error");
-  const auto message = document.FindMember("message");
-  if (code == document.MemberEnd() || !code->value.IsString()) return bad_answer("has no error code");
-  std::string words = message != document.MemberEnd() && message->value.IsString()
-                          ? json::to_valid_utf8(json::view(message->value))
-                          : std::string("(no message)");
-  const std::string_view code_text = json::view(code->value);
+  const Value* code = json::find(document, "error");
+  const Value* message = json::find(document, "message");
+  if (code == nullptr || !code->IsString()) return bad_answer("has no error code");
+  std::string words = message != nullptr && message->IsString() ? json::to_valid_utf8(json::view(*message))
+                                                                 : std::string("(no message)");
+  const std::string_view code_text = json::view(*code);
   if (const auto known = error_code_from_string(code_text)) return make_error(*known, std::move(words));
   return make_error(ErrorCode::internal, json::to_valid_utf8(code_text) + ": " + words);
 }
 
 Result<std::string> string_member(const Value& object, const char* name) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd() || !member->value.IsString()) {
+  const Value* member = json::find(object, name);
+  if (member == nullptr || !member->IsString()) {
     return bad_answer("has no string \"" + std::string(name) + "\"");
   }
-  return std::string(json::view(member->value));
+  return std::string(json::view(*member));
 }
 
 Result<std::int64_t> integer_member(const Value& object, const char* name) {
-  const auto member = object.FindMember(name);
-  if (member == object.MemberEnd() || !member->value.IsInt64()) {
+  const Value* member = json::find(object, name);
+  if (member == nullptr || !member->IsInt64()) {
     return bad_answer("has no integer \"" + std::string(name) + "\"");
   }
-  return member->value.GetInt64();
+  return member->GetInt64();
 }
 
 }  // namespace
@@ -121,7 +120,8 @@ std::string encode_ok(const std::optional<std::string>& id_json, std::string_vie
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
   begin(writer, true, id_json);
-  for (const auto& member : fields.GetObject()) {
+  for (rapidjson::SizeType i = 0; i < fields.MemberCount(); ++i) {
+    const auto& member = json::member_at(fields, i);
     json::write_key(writer, json::view(member.name));
     member.value.Accept(writer);
   }
