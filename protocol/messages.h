@@ -52,8 +52,20 @@ struct DecodeError {
   std::optional<std::string> id_json;
 };
 
+// Decodes one request line (without its '\n'). Every failure is
+// invalid_request with a message that names the field and what was expected.
 std::variant<Request, DecodeError> decode_request(std::string_view line);
+// One line ending in '\n': "op" first, then "id", then the fields that are set.
+// `id_json` must be compact JSON (a string or an integer), as decode_request
+// makes it.
 std::string encode_request(const Request& request);  // for the client library
+
+// The op's name on the wire ("token", "status", ...).
+std::string_view op_name(const RequestBody& body);
+
+// Checks authorization_details text (a JSON array of objects, bounded) and
+// returns it as compact JSON, the form TokenRequest holds.
+Result<std::string> normalize_authorization_details(std::string_view json_text);
 
 struct TokenResponse {
   std::string access_token;
@@ -63,11 +75,24 @@ struct TokenResponse {
   std::string scope;
 };
 
-// Each encoder returns one line ending in '\n'.
+// Each encoder returns one line ending in '\n': "ok" first, then "id" if
+// there is one, then the rest. Text that is not valid UTF-8 (a message
+// quoting an upstream server) has its bad bytes replaced by U+FFFD.
 std::string encode_error(const std::optional<std::string>& id_json, const Error& error);
 std::string encode_token_response(const std::optional<std::string>& id_json,
                                   const TokenResponse& response);
 // `fields_json` is a compact JSON object whose members are added after "ok":true.
+// Members named "ok" or "id", or text that is not an object, are a bug of the
+// caller: the answer is then an `internal` error line.
 std::string encode_ok(const std::optional<std::string>& id_json, std::string_view fields_json = "{}");
+
+// The code spelled as on the wire; nullopt for a spelling not in DESIGN.md.
+std::optional<ErrorCode> error_code_from_string(std::string_view text);
+
+// Client side. A {"ok":false,...} line becomes its Error (an unknown code
+// becomes `internal`, keeping the code in the message); a line that is not
+// a response becomes `internal` too.
+Status decode_response_status(std::string_view line);
+Result<TokenResponse> decode_token_response(std::string_view line);
 
 }  // namespace mpa::protocol

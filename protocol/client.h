@@ -1,0 +1,58 @@
+// The client side of socket protocol v1 (DESIGN.md): connects to a running
+// agent's Unix socket and asks it things, one request at a time. Used by the
+// `token`, `status` and `invalidate` commands and by the tests.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "protocol/line_reader.h"
+#include "protocol/messages.h"
+#include "protocol/unique_fd.h"
+
+namespace mpa::protocol {
+
+class AgentClient final {
+ public:
+  // Connects to the agent's socket. `timeout` bounds the connect and then
+  // each request (sending it and reading the whole answer). Failures are
+  // `unavailable`, in words ("... does not exist; is the agent running?").
+  static Result<AgentClient> connect(const std::string& socket_path,
+                                     std::chrono::milliseconds timeout);
+
+  AgentClient(AgentClient&&) noexcept = default;
+  AgentClient& operator=(AgentClient&&) noexcept = default;
+
+  // Sends the request and returns the answer line (without '\n'), whether
+  // it says ok or not. Transport failures are `unavailable`.
+  Result<std::string> request(const Request& request);
+
+  // Typed helpers: an {"ok":false,...} answer becomes its Error, with the
+  // code parsed back from its spelling.
+  Result<TokenResponse> token(const TokenRequest& request);
+  Result<std::string> status();  // the whole answer line (JSON)
+  Status invalidate(const TokenRequest& target);
+  Status ping();
+  Result<std::string> verify_altinn(const std::string& token);  // the whole answer line
+
+  // Raw access for tests of the agent: sends `bytes` exactly as given, and
+  // reads one answer line.
+  Status send_raw(std::string_view bytes);
+  Result<std::string> read_line();
+
+  const std::string& socket_path() const { return socket_path_; }
+
+ private:
+  AgentClient(UniqueFd socket, std::string socket_path, std::chrono::milliseconds timeout);
+
+  Error transport_error(const std::string& what) const;
+
+  UniqueFd socket_;
+  std::string socket_path_;
+  std::chrono::milliseconds timeout_;
+  LineReader reader_;
+};
+
+}  // namespace mpa::protocol
