@@ -52,6 +52,14 @@ class FakeFetcher {
     }
     gate_.notify_all();
   }
+  // Lets call `n` (counted from 1) through a closed gate.
+  void release(int n) {
+    {
+      std::lock_guard lock(mutex_);
+      released_.insert(n);
+    }
+    gate_.notify_all();
+  }
   void fail_with(std::optional<Error> error) {
     std::lock_guard lock(mutex_);
     failure_ = std::move(error);
@@ -79,7 +87,7 @@ class FakeFetcher {
     const int n = ++calls_;
     requests_.push_back(request);
     called_.notify_all();
-    gate_.wait(lock, [&] { return gate_open_; });
+    gate_.wait(lock, [&] { return gate_open_ || released_.count(n) > 0; });
     if (failure_) return *failure_;
     AccessToken token;
     token.access_token = "token-" + std::to_string(n);
@@ -94,6 +102,7 @@ class FakeFetcher {
   std::condition_variable gate_;
   std::condition_variable called_;
   bool gate_open_ = true;
+  std::set<int> released_;
   std::optional<Error> failure_;
   int calls_ = 0;
   std::vector<TokenRequest> requests_;
@@ -134,11 +143,17 @@ class Answers {
       std::lock_guard lock(mutex_);
       results_.push_back(std::move(result));
       threads_.push_back(std::this_thread::get_id());
+      answered_.notify_all();
     };
   }
   std::size_t size() {
     std::lock_guard lock(mutex_);
     return results_.size();
+  }
+  // Waits (untimed) for the first answer.
+  void wait() {
+    std::unique_lock lock(mutex_);
+    answered_.wait(lock, [&] { return !results_.empty(); });
   }
   Result<AccessToken> at(std::size_t i) {
     std::lock_guard lock(mutex_);
@@ -155,6 +170,7 @@ class Answers {
 
  private:
   std::mutex mutex_;
+  std::condition_variable answered_;
   std::vector<Result<AccessToken>> results_;
   std::vector<std::thread::id> threads_;
 };
@@ -383,6 +399,7 @@ BOOST_AUTO_TEST_CASE(SlowExchangeForOneKeyDoesNotDelayAHitOnAnother) {
   fetcher.close_gate();
   Answers waiting;
   cache->get(request({"a"}), 0, waiting.callback());
+  BOOST_TEST_REQUIRE(cache->stats().exchanges == 2u);
   fetcher.wait_for_calls(2);  // the exchange for "a" is inside the fetcher, held
   BOOST_TEST(hit_now(request({"b"})) == "token-1");
   BOOST_TEST(waiting.size() == 0u);
@@ -401,6 +418,7 @@ BOOST_AUTO_TEST_CASE(RefreshAheadStartsOneBackgroundExchangeAndServesTheOldToken
     BOOST_TEST(hit_now(request({"a"})) == "token-1");
     clock.now += 1;
   }
+  BOOST_TEST_REQUIRE(cache->stats().exchanges == 2u);  // else the wait below would hang
   fetcher.wait_for_calls(2);
   BOOST_TEST(hit_now(request({"a"})) == "token-1");
   BOOST_TEST(cache->stats().exchanges == 2u);
@@ -429,10 +447,10 @@ BOOST_AUTO_TEST_CASE(RefreshMarginCountsFromMinTtl) {
 }
 
 BOOST_AUTO_TEST_CASE(ShortLivedTokenIsNotRefreshedInTheFirstHalfOfItsLife) {
-  fetcher.lifetime = 40;  // shorter than min_ttl + margin for every hit
+  fetcher.lifetime = 40;
   BOOST_TEST(token_now(request({"a"})) == "token-1");
-  clock.now += 19;
-  BOOST_TEST(hit_now(request({"a"})) == "token-1");
+  clock.now += 10;  // 30 s left: within the margin, but young
+  for (int second = 0; second < 10; ++second, clock.now += 1) hit_now(request({"a"}));
   BOOST_TEST(cache->stats().exchanges == 1u);
 }
 
@@ -548,6 +566,23 @@ BOOST_AUTO_TEST_CASE(InvalidatedExchangeAnswersItsWaitersButIsNotStored) {
   BOOST_TEST(token_now(request({"a"})) == "token-2");
 }
 
+BOOST_AUTO_TEST_CASE(InvalidatedExchangeNeverOverwritesTheNewerEntry) {
+  fetcher.close_gate();
+  Answers old_answers;
+  cache->get(request({"a"}), 0, old_answers.callback());
+  fetcher.wait_for_calls(1);
+  BOOST_TEST(cache->invalidate(request({"a"})));
+  Answers new_answers;
+  cache->get(request({"a"}), 0, new_answers.callback());
+  fetcher.release(2);
+  new_answers.wait();
+  BOOST_TEST(new_answers.token_at(0) == "token-2");
+  fetcher.open_gate();  // now the invalidated exchange ends
+  scheduler.join();
+  BOOST_TEST(old_answers.token_at(0) == "token-1");
+  BOOST_TEST(hit_now(request({"a"})) == "token-2");
+}
+
 BOOST_AUTO_TEST_CASE(SweepDropsEntriesNobodyAskedFor) {
   cache_options.idle_drop_seconds = 100;
   make_cache();
@@ -620,6 +655,7 @@ BOOST_AUTO_TEST_CASE(LargerMinTtlJoinsTheRefreshInFlight) {
   for (int second = 0; second <= 5 && cache->stats().exchanges < 2; ++second, clock.now += 1) {
     hit_now(request({"a"}));
   }
+  BOOST_TEST_REQUIRE(cache->stats().exchanges == 2u);  // else the wait below would hang
   fetcher.wait_for_calls(2);
   Answers answers;
   cache->get(request({"a"}), 60, answers.callback());
