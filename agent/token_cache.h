@@ -55,7 +55,7 @@ class TokenCache {
   // stop the scheduler (join its workers) before destroying the cache. A
   // job the scheduler drops unrun leaves its waiters unanswered.
   ~TokenCache();
-  // Owns entries that callbacks point into.
+  // Not copyable: a copy would split one cache, and its single flights, in two.
   TokenCache(const TokenCache&) = delete;
   TokenCache& operator=(const TokenCache&) = delete;
 
