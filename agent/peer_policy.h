@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,14 @@ class PeerPolicy {
  public:
   // `agent_uid` is always allowed every client and scope; [[allow]] rules add
   // others. A rule matches by uid, or by gid (the peer's primary group or,
-  // for a gid rule, any supplementary group of the peer's user).
+  // for a gid rule, any supplementary group of the peer's user). Rules add
+  // up: a scope is allowed when any matching rule naming the client allows
+  // it. A user's groups are read from the group database (which may be
+  // NSS, a blocking call) at most once a minute per uid; copies of a policy
+  // share that memory.
   PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid);
 
-  // Whether the peer may connect at all.
+  // Whether the peer may connect at all: its own uid, or a matching rule.
   bool may_connect(const PeerCredentials& peer) const;
 
   // Whether the peer may use `client` for `scopes`. Errors: forbidden, in
@@ -34,8 +39,14 @@ class PeerPolicy {
                const std::vector<std::string>& scopes) const;
 
  private:
+  struct GroupMemory;
+
+  bool matches(const AllowRule& rule, const PeerCredentials& peer) const;
+  bool user_in_group(uid_t uid, gid_t gid) const;
+
   std::vector<AllowRule> rules_;
   uid_t agent_uid_;
+  std::shared_ptr<GroupMemory> groups_;
 };
 
 }  // namespace mpa

@@ -27,15 +27,19 @@ struct TokenCacheOptions {
   std::size_t max_entries = 10000;     // beyond: least recently used idle entries go
 };
 
-// The canonical cache key of a token request: client name (resolved, never
-// empty) and every field that reaches the grant or the exchange. min_ttl is
-// not part of it.
+// The canonical cache key of a token request: `client` (resolved, never
+// empty; request.client is not read) and every field that reaches the grant
+// or the exchange, each length-prefixed so that no two different requests
+// share a key. Scopes are a set: sorted, duplicates dropped (the fetcher gets
+// them so too). Resource keeps its order. min_ttl is not part of it.
 std::string cache_key(const std::string& client, const protocol::TokenRequest& request);
 
 class TokenCache {
  public:
   // Runs on a worker thread and may block (signing, HTTP). `request.client`
-  // is the resolved client name.
+  // is the resolved client name; `request.scopes` are sorted without
+  // duplicates and `min_ttl` is empty, so equal keys make equal grants.
+  // Errors are passed to the waiting clients as they are.
   using Fetcher = std::function<Result<AccessToken>(const protocol::TokenRequest& request)>;
   // Runs `job` on a worker thread (never the socket I/O thread).
   using Scheduler = std::function<void(std::function<void()> job)>;
@@ -44,22 +48,41 @@ class TokenCache {
   using Callback = std::function<void(Result<AccessToken>)>;
   using Clock = std::function<std::int64_t()>;  // epoch seconds
 
+  // `clock` defaults to the system clock.
   TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions options, Clock clock = {});
-  ~TokenCache();  // waits for nothing: callers stop the scheduler first
-  // Owns entries that callbacks point into.
+  // Waits for nothing. A scheduled exchange keeps the cache's state alive
+  // until it ends, but the fetcher may point at things the daemon destroys:
+  // stop the scheduler (join its workers) before destroying the cache. A
+  // job the scheduler drops unrun leaves its waiters unanswered.
+  ~TokenCache();
+  // Not copyable: a copy would split one cache, and its single flights, in two.
   TokenCache(const TokenCache&) = delete;
   TokenCache& operator=(const TokenCache&) = delete;
 
   // A token valid for at least `min_ttl` more seconds: from the cache, or
   // after one exchange shared by every concurrent identical request.
-  // `request.client` must be resolved.
+  // `request.client` must be resolved; request.min_ttl is not read.
+  //
+  // A hit that finds the token within refresh_margin_seconds of becoming too
+  // short for this `min_ttl` (for 0: of its expiry), and past half its life,
+  // still answers from the cache and starts one exchange in the background,
+  // after a random delay of up to min(margin/4, 5) s, counted on the cache's
+  // clock and started by the first hit after it. A failed refresh keeps the
+  // token served while it is valid and backs off (initial, doubled up to the
+  // maximum, each up to a quarter shorter) before the next. A miss always
+  // starts an exchange, or joins the one in flight; if the new token is
+  // still shorter than `min_ttl` the answer is `unavailable`.
   void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
 
   // Drops the entry (an exchange in flight finishes but is not kept).
   // Returns whether there was one.
   bool invalidate(const protocol::TokenRequest& request);
 
-  // Drops idle entries; the daemon calls it now and then.
+  // Drops entries nobody asked for in idle_drop_seconds, and those without
+  // a valid token, unless an exchange for them is in flight; the daemon
+  // calls it now and then. max_entries is kept on insert, by dropping the
+  // least recently used entries with no exchange in flight (while every
+  // entry has one, the cap is exceeded until they end).
   void sweep();
 
   struct Stats {
@@ -70,7 +93,8 @@ class TokenCache {
     std::uint64_t exchanges = 0;
   };
   Stats stats() const;
-  // The last failed exchange per client name, in words (for `status`).
+  // The last failed exchange per client name, as "<code>: <message>" (for
+  // `status`); a later success does not clear it.
   std::map<std::string, std::string> last_errors() const;
 
  private:
