@@ -99,15 +99,57 @@ std::string describe(const PeerCredentials& peer) {
   return "uid " + std::to_string(peer.uid) + " pid " + std::to_string(peer.pid);
 }
 
-// Writes one line to a connection that is not served, then closes it. The
-// kernel's socket buffer takes a short line at once, so the client cannot
-// hold the write open.
+// Writes one line to a connection that is not served, then lingers briefly
+// before closing: a client that wrote its request before reading would
+// otherwise get EPIPE or ECONNRESET instead of the reason. The lingering
+// is bounded in time and bytes, so a flood of refused clients cannot hold
+// the agent's descriptors.
+constexpr std::chrono::milliseconds kRefusedLinger{500};
+constexpr std::size_t kRefusedDrainBytes = 64 * 1024;
+
+struct RefusedConnection {
+  RefusedConnection(UnixSocket s, std::string l)
+      : socket(std::move(s)), timer(socket.get_executor()), line(std::move(l)) {}
+  UnixSocket socket;
+  asio::steady_timer timer;
+  std::string line;
+  std::array<char, 4096> sink{};
+  std::size_t drained = 0;
+
+  void close() {
+    boost::system::error_code ignored;
+    timer.cancel();
+    socket.close(ignored);
+  }
+};
+
+void drain_refused(std::shared_ptr<RefusedConnection> refused) {
+  refused->socket.async_read_some(
+      asio::buffer(refused->sink), [refused](const boost::system::error_code& error, std::size_t n) {
+        refused->drained += n;
+        if (error || refused->drained > kRefusedDrainBytes) {
+          refused->close();
+          return;
+        }
+        drain_refused(refused);
+      });
+}
+
 void refuse(std::shared_ptr<UnixSocket> socket, std::string line) {
-  auto text = std::make_shared<std::string>(std::move(line));
-  asio::async_write(*socket, asio::buffer(*text),
-                    [socket, text](const boost::system::error_code&, std::size_t) {
+  auto refused = std::make_shared<RefusedConnection>(std::move(*socket), std::move(line));
+  asio::async_write(refused->socket, asio::buffer(refused->line),
+                    [refused](const boost::system::error_code& error, std::size_t) {
+                      if (error) {
+                        refused->close();
+                        return;
+                      }
                       boost::system::error_code ignored;
-                      socket->close(ignored);
+                      refused->socket.shutdown(UnixSocket::shutdown_send, ignored);
+                      refused->timer.expires_after(kRefusedLinger);
+                      refused->timer.async_wait([refused](const boost::system::error_code& e) {
+                        if (!e) refused->close();
+                      });
+                      drain_refused(refused);
                     });
 }
 

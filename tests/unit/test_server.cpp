@@ -188,7 +188,7 @@ struct ServerFixture {
 std::optional<std::string> id_of(const std::string& line) {
   const auto at = line.find("\"id\":");
   if (at == std::string::npos) return std::nullopt;
-  const auto end = line.find(',', at);
+  const auto end = line.find_first_of(",}", at);
   return line.substr(at + 5, end - at - 5);
 }
 
