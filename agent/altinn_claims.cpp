@@ -16,6 +16,7 @@
 
 #include "agent/altinn.h"
 #include "agent/altinn_detail.h"
+#include "protocol/json_text.h"
 
 namespace mpa::altinn {
 namespace detail {
@@ -42,37 +43,13 @@ bool well_formed(const rapidjson::Value& value, int depth_left) {
   return true;
 }
 
-// Whether brackets outside strings nest at most `max` deep. Malformed
-// text may pass; the parser refuses it next.
-bool nesting_within(std::string_view json, int max) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
 Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what) {
   // Bounded before RapidJSON's recursive parser sees it, so deep nesting
   // cannot exhaust the stack.
-  if (!nesting_within(json, kMaxJsonDepth)) {
+  if (!protocol::json::nesting_within(json, kMaxJsonDepth)) {
     return refuse(std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) +
                   " levels");
   }

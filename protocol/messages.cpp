@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "common/text.h"
 #include "protocol/json_text.h"
 #include "protocol/limits.h"
 
@@ -50,21 +51,6 @@ std::string kind_of(const Value& value) {
   return "something else";
 }
 
-// Levenshtein distance; only called with names shorter than a line of text.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string did_you_mean(std::string_view name, const std::vector<std::string_view>& known) {
   constexpr std::size_t kLongestWorthComparing = 40;
