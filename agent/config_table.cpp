@@ -75,7 +75,10 @@ Error ConfigTable::error(std::string_view key, const std::string& what) const {
 Error ConfigTable::error_at(const toml::node& node, std::string_view key,
                             const std::string& what) const {
   std::string where = file_;
-  if (node.source().begin.line > 0) where += ":" + std::to_string(node.source().begin.line);
+  if (node.source().begin.line > 0) {
+    where += ':';
+    where += std::to_string(node.source().begin.line);
+  }
   std::string subject = label_;
   if (!subject.empty() && !key.empty()) subject += " ";
   subject += key;
