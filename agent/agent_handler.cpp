@@ -36,11 +36,13 @@ GrantRequest grant_request(const protocol::TokenRequest& request) {
   return grant;
 }
 
-// A cached Maskinporten token is made into an Altinn token only while it
-// has this long beyond the refresh margin left: the Altinn token lives no
-// longer than the token it came from, and one shorter than this would be
-// refreshed again almost at once (or fall short of a client's min_ttl).
-constexpr std::int64_t kMaskinportenReuseSlackSeconds = 30;
+// The Altinn token lives no longer than the Maskinporten token it is made
+// from, and a request with the default min_ttl (the refresh margin) is
+// refreshed ahead once its token has twice the margin left. So a cached
+// Maskinporten token is made into an Altinn token only while it has more
+// than that, by this much; else the new Altinn token would be due for
+// refresh at once, or fall short of the client's min_ttl.
+constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
 
 Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
                                        const protocol::TokenRequest& request) {
@@ -62,7 +64,7 @@ class TokenFetcher {
   TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
       : engine_(std::move(engine)),
         link_(std::make_shared<std::weak_ptr<TokenCache>>()),
-        reuse_ttl_(refresh_margin_seconds + kMaskinportenReuseSlackSeconds) {}
+        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
 
   // The cache this fetcher fills; set once, before the cache is shared.
   // Weak: the cache owns the fetcher.

@@ -83,8 +83,9 @@ token_cli --scope altinn:enduser --exchange altinn --consumer-org 999888777
 expect_eq "another grant field is another Maskinporten token" "$(stat_of token_requests)" 3
 expect_eq "and another Altinn token" "$(claim "$OUT" "urn:altinn:orgNumber")" 999888777
 
-# A cached Maskinporten token close to expiry (under refresh margin 30 s
-# + 30 s) is not made into an Altinn token: a fresh one is, and is cached.
+# A cached Maskinporten token close to expiry (under twice the refresh
+# margin of 30 s, plus 15 s) is not made into an Altinn token: a fresh one
+# is, and is cached.
 standin_control settings '{"token_lifetime": 50}' >/dev/null
 token_cli --scope nav:test/api
 short="$OUT"
