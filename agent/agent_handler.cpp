@@ -36,17 +36,17 @@ GrantRequest grant_request(const protocol::TokenRequest& request) {
   return grant;
 }
 
-// Runs on a worker: one Maskinporten exchange, and for exchange = "altinn"
-// the Altinn exchange of that token right after (the Maskinporten token is
-// used once and not cached, so no worker ever waits on the cache).
-Result<AccessToken> fetch(const Engine& engine, const protocol::TokenRequest& request) {
-  auto client = engine.client(request.client);
-  if (!client) return client.error();
-  if (request.exchange && *request.exchange != "altinn") {
-    return make_error(ErrorCode::invalid_request,
-                      "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
-  }
-  auto token = engine.fetch_token(**client, grant_request(request));
+// The Altinn token lives no longer than the Maskinporten token it is made
+// from, and a request with the default min_ttl (the refresh margin) is
+// refreshed ahead once its token has twice the margin left. So a cached
+// Maskinporten token is made into an Altinn token only while it has more
+// than that, by this much; else the new Altinn token would be due for
+// refresh at once, or fall short of the client's min_ttl.
+constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
+
+Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
+                                       const protocol::TokenRequest& request) {
+  auto token = engine.fetch_token(client, grant_request(request));
   if (!token) {
     log::warning("client " + request.client + ": no token for \"" + scopes_text(request.scopes) +
                  "\": " + token.error().message);
@@ -55,13 +55,67 @@ Result<AccessToken> fetch(const Engine& engine, const protocol::TokenRequest& re
   log::debug("client " + request.client + ": token " + log::token_ref(token->access_token) +
              " for \"" + scopes_text(request.scopes) + "\", expires in " +
              std::to_string(token->expires_in) + " s");
-  if (!request.exchange) return token;
-  auto altinn_token = altinn::exchange_for_altinn(**client, token->access_token);
-  if (!altinn_token) return altinn_token.error().with_context("Altinn token exchange");
-  log::debug("client " + request.client + ": Altinn token " +
-             log::token_ref(altinn_token->access_token));
-  return altinn_token;
+  return token;
 }
+
+// What the cache calls on a worker for each miss or refresh ahead.
+class TokenFetcher {
+ public:
+  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
+      : engine_(std::move(engine)),
+        link_(std::make_shared<std::weak_ptr<TokenCache>>()),
+        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
+
+  // The cache this fetcher fills; set once, before the cache is shared.
+  // Weak: the cache owns the fetcher.
+  void attach(const std::shared_ptr<TokenCache>& cache) { *link_ = cache; }
+
+  Result<AccessToken> operator()(const protocol::TokenRequest& request) const {
+    auto client = engine_->client(request.client);
+    if (!client) return client.error();
+    if (!request.exchange) return maskinporten_token(*engine_, **client, request);
+    if (*request.exchange != "altinn") {
+      return make_error(ErrorCode::invalid_request,
+                        "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
+    }
+    return altinn_token(**client, request);
+  }
+
+ private:
+  // The Altinn token is made from the cached Maskinporten token for the
+  // same request without `exchange`, or from a fresh one that is cached in
+  // turn. peek and put never wait for another exchange, so no worker blocks
+  // on another while the pool is bounded.
+  Result<AccessToken> altinn_token(const ClientConfig& client,
+                                   const protocol::TokenRequest& request) const {
+    protocol::TokenRequest plain = request;
+    plain.exchange.reset();
+    const std::shared_ptr<TokenCache> cache = link_->lock();
+    std::optional<AccessToken> source;
+    if (cache) source = cache->peek(plain, reuse_ttl_);
+    if (!source) {
+      auto fresh = maskinporten_token(*engine_, client, plain);
+      if (!fresh) return fresh;
+      if (cache) cache->put(plain, *fresh);
+      source = std::move(*fresh);
+    }
+    auto token = altinn::exchange_for_altinn(client, source->access_token);
+    if (!token) {
+      log::warning("client " + request.client + ": no Altinn token for \"" +
+                   scopes_text(request.scopes) + "\": " + token.error().message);
+      return token.error().with_context("Altinn token exchange");
+    }
+    log::debug("client " + request.client + ": Altinn token " +
+               log::token_ref(token->access_token) + " from Maskinporten token " +
+               log::token_ref(source->access_token) + ", expires in " +
+               std::to_string(token->expires_in) + " s");
+    return token;
+  }
+
+  std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<std::weak_ptr<TokenCache>> link_;  // shared by the copies std::function makes
+  std::int64_t reuse_ttl_;
+};
 
 protocol::TokenResponse token_response(const AccessToken& token, std::int64_t now) {
   protocol::TokenResponse response;
@@ -171,10 +225,9 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   state->altinn_verifier = std::move(verifier);
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
-  std::shared_ptr<const Engine> fetch_engine = state->engine;
-  state->cache = std::make_shared<TokenCache>(
-      [fetch_engine](const protocol::TokenRequest& request) { return fetch(*fetch_engine, request); },
-      std::move(scheduler), options);
+  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
+  state->cache = std::make_shared<TokenCache>(fetcher, std::move(scheduler), options);
+  fetcher.attach(state->cache);
   return state;
 }
 

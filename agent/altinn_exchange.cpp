@@ -34,9 +34,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string body_excerpt(const std::string& body) {
-  const std::string_view text = trim(body);
-  return text.empty() ? "(empty body)" : detail::printable_excerpt(text, kMaxBodyExcerptBytes);
+// What Altinn said: the body, and the WWW-Authenticate header where a 401
+// from an OAuth resource server carries its reason (RFC 6750 §3), e.g.
+// `Bearer error="invalid_token", error_description="The token expired ..."`.
+std::string what_altinn_said(const HttpResponse& response) {
+  const std::string_view body = trim(response.body);
+  std::string said;
+  if (!body.empty()) said = detail::printable_excerpt(body, kMaxBodyExcerptBytes);
+  if (response.www_authenticate && !trim(*response.www_authenticate).empty()) {
+    if (!said.empty()) said += "; ";
+    said += "WWW-Authenticate: " +
+            detail::printable_excerpt(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
+  }
+  return said.empty() ? "(empty body)" : said;
 }
 
 Error not_a_token(const std::string& why) {
@@ -100,7 +110,7 @@ Attempt classify(const Result<HttpResponse>& response, std::int64_t now) {
             true};
   }
   const long status = response->status;
-  const std::string answered = "(" + std::to_string(status) + "): " + body_excerpt(response->body);
+  const std::string answered = "(" + std::to_string(status) + "): " + what_altinn_said(*response);
   if (status == 200) return {token_from_body(response->body, now), false};
   if (status == 401) {
     return {make_error(ErrorCode::invalid_grant,

@@ -17,8 +17,8 @@ namespace mpa {
 namespace {
 
 constexpr const char* kUserAgent = "maskinporten-agent/" MPA_VERSION;
-// Content-Type and Retry-After are a few dozen bytes; a longer value is
-// not something we act on, so it is dropped rather than kept.
+// Content-Type, Retry-After and WWW-Authenticate are a few dozen bytes; a
+// longer value is not something we act on, so it is dropped rather than kept.
 constexpr std::size_t kMaxCapturedHeaderBytes = 512;
 // All response headers together; an endless header stream is cut off.
 constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
@@ -125,6 +125,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     // last one's headers count.
     transfer->response.content_type.reset();
     transfer->response.retry_after.reset();
+    transfer->response.www_authenticate.reset();
     return n;
   }
   const auto colon = line.find(':');
@@ -137,6 +138,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   };
   if (is("Content-Type")) transfer->response.content_type = std::string(value);
   if (is("Retry-After")) transfer->response.retry_after = std::string(value);
+  if (is("WWW-Authenticate")) transfer->response.www_authenticate = std::string(value);
   return n;
 }
 

@@ -26,6 +26,7 @@ struct HttpResponse {
   std::string body;
   std::optional<std::string> content_type;
   std::optional<std::string> retry_after;   // raw Retry-After header
+  std::optional<std::string> www_authenticate;  // raw; RFC 6750 §3 puts a 401's reason here
 };
 
 // Network failures (DNS, connect, TLS, time-out, oversize) are `unavailable`

@@ -154,6 +154,8 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   }
 
   void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
+  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
+  void put(const protocol::TokenRequest& request, const AccessToken& token);
   bool invalidate(const protocol::TokenRequest& request);
   void sweep();
 
@@ -167,6 +169,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   std::function<void()> start_exchange(const std::string& key, Entry& entry);
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
+  static void store(Entry& entry, const AccessToken& token, std::int64_t now);
   void note_failure(Entry& entry, std::int64_t now);
   static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
 };
@@ -200,6 +203,37 @@ void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t m
   }
   if (hit) done(std::move(*hit));
   if (job) scheduler(std::move(job));
+}
+
+std::optional<AccessToken> TokenCache::Impl::peek(const protocol::TokenRequest& request,
+                                                  std::int64_t min_ttl) {
+  std::lock_guard lock(mutex);
+  const auto it = entries.find(cache_key(request.client, request));
+  if (it == entries.end() || !it->second.token) return std::nullopt;
+  Entry& entry = it->second;
+  const std::int64_t now = clock();
+  if (entry.token->expires_at - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
+  entry.last_used = now;
+  lru.splice(lru.begin(), lru, entry.lru_position);
+  return entry.token;
+}
+
+void TokenCache::Impl::put(const protocol::TokenRequest& request, const AccessToken& token) {
+  std::lock_guard lock(mutex);
+  const std::int64_t now = clock();
+  if (token.expires_at <= now) return;
+  const std::string key = cache_key(request.client, request);
+  Entry& entry = find_or_insert(key, request, now)->second;
+  if (entry.token && entry.token->expires_at >= token.expires_at) return;
+  store(entry, token, now);
+}
+
+void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) {
+  entry.token = token;
+  entry.fetched_at = now;
+  entry.refresh_due.reset();
+  entry.backoff_seconds = 0;
+  entry.backoff_until = 0;
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
@@ -286,11 +320,7 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       Entry& entry = it->second;
       entry.flight.reset();
       if (result.ok()) {
-        entry.token = *result;
-        entry.fetched_at = now;
-        entry.refresh_due.reset();
-        entry.backoff_seconds = 0;
-        entry.backoff_until = 0;
+        store(entry, *result, now);
       } else if (entry.token) {
         note_failure(entry, now);
       } else {
@@ -358,6 +388,15 @@ TokenCache::~TokenCache() = default;
 
 void TokenCache::get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done) {
   impl_->get(request, min_ttl, std::move(done));
+}
+
+std::optional<AccessToken> TokenCache::peek(const protocol::TokenRequest& request,
+                                            std::int64_t min_ttl) {
+  return impl_->peek(request, min_ttl);
+}
+
+void TokenCache::put(const protocol::TokenRequest& request, const AccessToken& token) {
+  impl_->put(request, token);
 }
 
 bool TokenCache::invalidate(const protocol::TokenRequest& request) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/maskinporten.h"
@@ -73,6 +74,18 @@ class TokenCache {
   // starts an exchange, or joins the one in flight; if the new token is
   // still shorter than `min_ttl` the answer is `unavailable`.
   void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
+
+  // The cached token for `request` if it is valid for at least `min_ttl`
+  // more seconds; never starts or waits for an exchange, so a fetcher may
+  // call it for another key. Counts as a use of the entry (it is not
+  // dropped as idle while others live on it), not as a hit or miss.
+  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
+
+  // Stores `token`, fetched outside the cache, as the entry for `request`,
+  // unless the entry already holds one that expires no earlier, or `token`
+  // has expired. An exchange in flight for the entry is left to finish (and
+  // its token then replaces this one). Never waits; a fetcher may call it.
+  void put(const protocol::TokenRequest& request, const AccessToken& token);
 
   // Drops the entry (an exchange in flight finishes but is not kept).
   // Returns whether there was one.

@@ -551,6 +551,31 @@ BOOST_AUTO_TEST_CASE(Unauthorized401IsInvalidGrantInWords) {
   BOOST_TEST(fake.calls == 1);
 }
 
+BOOST_AUTO_TEST_CASE(Unauthorized401WithAnEmptyBodyGivesTheWwwAuthenticateReason) {
+  FakeAltinn fake;
+  HttpResponse refused = answer(401, "");
+  refused.www_authenticate =
+      R"(Bearer error="invalid_token", error_description="The token expired")";
+  fake.answers.push_back(refused);
+  auto token = exchange_for_altinn(exchange_client(), "mp-token", fake.transport());
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(token.error().code == ErrorCode::invalid_grant);
+  BOOST_TEST(token.error().message ==
+             "Altinn refused the Maskinporten token (401): WWW-Authenticate: Bearer "
+             R"(error="invalid_token", error_description="The token expired")");
+}
+
+BOOST_AUTO_TEST_CASE(WwwAuthenticateIsCutShortAndMadePrintable) {
+  FakeAltinn fake;
+  HttpResponse refused = answer(401, "no");
+  refused.www_authenticate = "Bearer \x7f" + std::string(5000, 'y');
+  fake.answers.push_back(refused);
+  auto token = exchange_for_altinn(exchange_client(), "mp-token", fake.transport());
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(contains(token.error().message, "(401): no; WWW-Authenticate: Bearer ?yyy"));
+  BOOST_TEST(token.error().message.size() < 500u);
+}
+
 BOOST_AUTO_TEST_CASE(ErrorBodyIsCutShort) {
   FakeAltinn fake;
   fake.answers.push_back(answer(401, std::string(5000, 'x')));

@@ -667,3 +667,159 @@ BOOST_AUTO_TEST_CASE(LargerMinTtlJoinsTheRefreshInFlight) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A token made outside the cache (as the Altinn exchange makes a
+// Maskinporten token), valid for `lifetime` seconds from `now`.
+AccessToken outside_token(const std::string& name, std::int64_t now, std::int64_t lifetime) {
+  AccessToken token;
+  token.access_token = name;
+  token.token_type = "Bearer";
+  token.expires_in = lifetime;
+  token.expires_at = now + lifetime;
+  return token;
+}
+
+TokenRequest altinn_request(std::vector<std::string> scopes) {
+  TokenRequest r = request(std::move(scopes));
+  r.exchange = "altinn";
+  return r;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(PeekAndPut, Fixture)
+
+BOOST_AUTO_TEST_CASE(PeekReturnsTheCachedTokenWithoutAnExchange) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  const auto peeked = cache->peek(request({"a"}), 60);
+  BOOST_TEST_REQUIRE(peeked.has_value());
+  BOOST_TEST(peeked->access_token == "token-1");
+  BOOST_TEST(fetcher.calls() == 1);
+  BOOST_TEST(cache->stats().exchanges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(PeekOfAnUnknownKeyIsEmptyAndStartsNothing) {
+  BOOST_TEST(!cache->peek(request({"a"}), 0).has_value());
+  scheduler.join();
+  BOOST_TEST(fetcher.calls() == 0);
+  BOOST_TEST(cache->stats().entries == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(PeekRefusesATokenShorterThanMinTtl) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.now += 60;  // 60 s left
+  BOOST_TEST(cache->peek(request({"a"}), 60).has_value());
+  BOOST_TEST(!cache->peek(request({"a"}), 61).has_value());
+  scheduler.join();
+  BOOST_TEST(fetcher.calls() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(PeekNeverWaitsForAnExchangeInFlight) {
+  fetcher.close_gate();
+  Answers answers;
+  cache->get(request({"a"}), 0, answers.callback());
+  fetcher.wait_for_calls(1);  // held inside the fetcher
+  BOOST_TEST(!cache->peek(request({"a"}), 0).has_value());
+  fetcher.open_gate();
+  scheduler.join();
+  BOOST_TEST(answers.token_at(0) == "token-1");
+}
+
+BOOST_AUTO_TEST_CASE(PeekIsNeitherAHitNorAMiss) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  cache->peek(request({"a"}), 0);
+  cache->peek(request({"b"}), 0);
+  BOOST_TEST(cache->stats().hits == 0u);
+  BOOST_TEST(cache->stats().misses == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(PeekDoesNotShareTheAltinnTokensKey) {
+  BOOST_TEST(token_now(altinn_request({"a"})) == "token-1");
+  BOOST_TEST(!cache->peek(request({"a"}), 0).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(PeekKeepsAnEntryFromBeingDroppedAsIdle) {
+  cache_options.idle_drop_seconds = 100;
+  make_cache();
+  fetcher.lifetime = 3600;
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.now += 90;
+  BOOST_TEST(cache->peek(request({"a"}), 0).has_value());
+  clock.now += 90;
+  cache->sweep();
+  BOOST_TEST(cache->stats().entries == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(PutTokenIsServedAsAHit) {
+  cache->put(request({"b", "a"}), outside_token("outside", clock.now, 120));
+  BOOST_TEST(hit_now(request({"a", "b"})) == "outside");
+  BOOST_TEST(fetcher.calls() == 0);
+  BOOST_TEST(cache->stats().exchanges == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(PutNeverReplacesALongerLivedToken) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");  // expires at now + 120
+  cache->put(request({"a"}), outside_token("shorter", clock.now, 119));
+  BOOST_TEST(hit_now(request({"a"})) == "token-1");
+}
+
+BOOST_AUTO_TEST_CASE(PutReplacesAShorterLivedToken) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.now += 50;
+  cache->put(request({"a"}), outside_token("longer", clock.now, 120));
+  BOOST_TEST(hit_now(request({"a"})) == "longer");
+}
+
+BOOST_AUTO_TEST_CASE(PutOfAnExpiredTokenIsIgnored) {
+  cache->put(request({"a"}), outside_token("expired", clock.now, 0));
+  BOOST_TEST(cache->stats().entries == 0u);
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+}
+
+BOOST_AUTO_TEST_CASE(PutForTheMaskinportenKeyIsNotServedToAnAltinnRequest) {
+  cache->put(request({"a"}), outside_token("maskinporten", clock.now, 120));
+  BOOST_TEST(token_now(altinn_request({"a"})) == "token-1");
+}
+
+BOOST_AUTO_TEST_CASE(PutWhileAnExchangeIsInFlightLeavesItsWaitersToIt) {
+  fetcher.close_gate();
+  Answers answers;
+  cache->get(request({"a"}), 0, answers.callback());
+  fetcher.wait_for_calls(1);
+  cache->put(request({"a"}), outside_token("outside", clock.now, 60));
+  BOOST_TEST(answers.size() == 0u);
+  fetcher.open_gate();
+  scheduler.join();
+  BOOST_TEST(answers.token_at(0) == "token-1");
+  BOOST_TEST(hit_now(request({"a"})) == "token-1");  // the flight's token, stored after
+}
+
+BOOST_AUTO_TEST_CASE(FetcherMayPeekAndPutAnotherKeyOfItsOwnCache) {
+  // As the agent's Altinn fetcher does: read and store the Maskinporten
+  // entry from inside the exchange for the Altinn entry, on a worker.
+  TokenCache* self = nullptr;
+  int fetches = 0;
+  TokenCache nested(
+      [&](const TokenRequest& r) -> Result<AccessToken> {
+        ++fetches;
+        TokenRequest plain = r;
+        plain.exchange.reset();
+        if (!self->peek(plain, 60)) self->put(plain, outside_token("mp", clock.now, 120));
+        return outside_token("altinn-from-" + self->peek(plain, 60)->access_token, clock.now, 120);
+      },
+      scheduler.function(), options(), clock.function());
+  self = &nested;
+  Answers answers;
+  nested.get(altinn_request({"a"}), 0, answers.callback());
+  scheduler.join();
+  BOOST_TEST(answers.token_at(0) == "altinn-from-mp");
+  Answers plain;
+  nested.get(request({"a"}), 0, plain.callback());
+  BOOST_TEST_REQUIRE(plain.size() == 1u);  // a hit, answered at once
+  BOOST_TEST(plain.token_at(0) == "mp");
+  BOOST_TEST(fetches == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
