@@ -126,20 +126,29 @@ expect_contains "slower than timeout_seconds: unavailable" "$(error_of "$answer"
 expect_contains "saying it timed out" "$answer" "imed out"
 standin_control reset '{}' >/dev/null
 
-# One key's exchange is slow; a cached token for another, ping and status are
-# not held up by it. Proved by order: they complete while it is pending.
+# Exchanges for other keys are slow, as many as the agent has workers (4);
+# a cached token, ping and status are not held up by them. Proved by order:
+# they complete while every slow one is still pending.
 standin_control settings '{"delay": 6}' >/dev/null
-ask patient skatteetaten:test >"$WORK/slow.out" &
-slow_pid=$!
-wait_for exchange_started || true
-served_from_cache && ok "while another key's exchange is slow, a cached token is answered" \
-  || not_ok "while another key's exchange is slow, a cached token is answered"
+slow_pids=()
+for i in 1 2 3 4; do
+  ask patient skatteetaten:test ",\"resource\":[\"https://slow$i.example\"]" >"$WORK/slow$i.out" &
+  slow_pids+=($!)
+done
+all_exchanges_started() { [[ "$(received_count)" -ge 4 ]]; }
+wait_for all_exchanges_started || true
+served_from_cache && ok "while other keys' exchanges are slow, a cached token is answered" \
+  || not_ok "while other keys' exchanges are slow, a cached token is answered"
 expect_contains "and ping" "$(agent_lines '{"op":"ping"}')" '"ok":true'
-expect_contains "and status" "$(agent_lines '{"op":"status"}')" '"ok":true'
-kill -0 "$slow_pid" 2>/dev/null && ok "all before the slow exchange ended" \
-  || not_ok "all before the slow exchange ended"
-wait "$slow_pid" || true
-expect_contains "the slow exchange then succeeds" "$(cat "$WORK/slow.out")" '"ok":true'
+status="$(agent_lines '{"op":"status"}')"
+expect_eq "and status, which sees all four exchanges still in flight" \
+  "$(json_get "$status" '[j["ok"], j["cache"]["in_flight"]]')" '[true, 4]'
+still_running=0
+for pid in "${slow_pids[@]}"; do kill -0 "$pid" 2>/dev/null && still_running=$((still_running + 1)); done
+expect_eq "all before any slow exchange ended" "$still_running" 4
+for pid in "${slow_pids[@]}"; do wait "$pid" || true; done
+expect_contains "the slow exchanges then succeed" "$(cat "$WORK"/slow*.out)" '"ok":true'
+expect_not_contains "all of them" "$(cat "$WORK"/slow*.out)" '"ok":false'
 standin_control reset '{}' >/dev/null
 
 # --- 4. status while things fail: last_error per client ---
