@@ -72,7 +72,11 @@ out="$("$MPA_BIN" check-config --config "$WORK/broken.toml" 2>&1)" && rc=0 || rc
 expect_eq "check-config on it exits 1 with the same line" "$rc:$out" "1:$err"
 
 # --- the agent, with one cached token to prove that others keep being served ---
+# It loads SoftHSM through pkcs11-spy, which counts its logins.
+sed -i "s|^module = .*|module = \"$SPY_MODULE\"|" "$CONF"
+export PKCS11SPY=/usr/lib/softhsm/libsofthsm2.so PKCS11SPY_OUTPUT="$WORK/agent-spy.log"
 start_agent "$CONF"
+agent_logins() { grep -c ': C_Login$' "$WORK/agent-spy.log" || true; }
 token_line() { printf '{"op":"token","client":"%s","scopes":["%s"]%s}' "$1" "$2" "${3:-}"; }
 ask() { agent_lines "$(token_line "$@")"; }
 # access_token_of ANSWER: the token of a successful answer, else the answer.
@@ -201,10 +205,33 @@ expect_contains "and why" "$(json_get "$status" 'j["clients"][0]["last_error"]')
 mv "$WORK/token-away" "$token_dir"
 answer="$(ask default nav:test/api)"
 expect_contains "with the token back, the agent signs again without a restart" "$answer" '"ok":true'
+expect_eq "after one more login" "$(agent_logins)" 2
 status="$(agent_lines '{"op":"status"}')"
 expect_eq "status: present and logged in again" \
   "$(json_get "$status" '[[c["token_present"], c["logged_in"]] for c in j["clients"]]')" \
   '[[true, true], [true, true]]'
+
+# Another token with the same label and another PIN takes its place: one
+# login attempt, refused, and never another, until the operator reloads.
+mv "$token_dir" "$WORK/token-away"
+softhsm2-util --init-token --free --label "Virksomhet Test" --pin 11112222 --so-pin 33334444 >/dev/null
+answer="$(ask default nav:test/api ',"resource":["https://impostor.example"]')"
+expect_contains "a token that refuses the PIN: hsm_error saying so" "$(error_of "$answer")" \
+  "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried, to avoid locking it"
+answer="$(ask default nav:test/api ',"resource":["https://impostor2.example"]')"
+expect_contains "the next exchange does not try again, and says what to do" "$(error_of "$answer")" \
+  "not logging in again: the token refused the PIN before; correct the PIN, then reload (SIGHUP) or restart the agent"
+expect_eq "one login attempt in all" "$(agent_logins)" 3
+served_from_cache && ok "a cached token is still served" || not_ok "a cached token is still served"
+rm -rf "$HSM"/tokens/*
+mv "$WORK/token-away" "$token_dir"
+answer="$(ask default nav:test/api ',"resource":["https://impostor3.example"]')"
+expect_contains "with the right token back it still does not log in on its own" "$answer" '"error":"hsm_error"'
+expect_eq "(no login)" "$(agent_logins)" 3
+kill -HUP "$AGENT_PID"
+wait_for grep -q "reloaded" "$AGENT_LOG"
+answer="$(ask default nav:test/api ',"resource":["https://impostor3.example"]')"
+expect_contains "after SIGHUP it signs again" "$answer" '"ok":true'
 
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" && rc=0 || rc=$?
