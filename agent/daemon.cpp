@@ -47,7 +47,9 @@ Result<ListeningSocket> open_socket(const Config& config) {
               "; [agent] socket and socket_mode are the .socket unit's business");
     return std::move(**activated);
   }
-  return ListeningSocket::bind_path(config.socket, config.socket_mode);
+  auto bound = ListeningSocket::bind_path(config.socket, config.socket_mode);
+  if (!bound) return bound.error().with_context(config.path + ": [agent]");
+  return bound;
 }
 
 void log_clients(const AgentState& state) {

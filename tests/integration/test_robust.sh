@@ -71,6 +71,26 @@ expect_contains "and the key" "$err" "refresh_margin_seconds"
 out="$("$MPA_BIN" check-config --config "$WORK/broken.toml" 2>&1)" && rc=0 || rc=$?
 expect_eq "check-config on it exits 1 with the same line" "$rc:$out" "1:$err"
 
+# refused_at_start NAME SED-EXPRESSION WORDS: `run` on the config changed by
+# SED-EXPRESSION exits 1 with one error: line that names the file and says WORDS.
+refused_at_start() {
+  sed "$2" "$CONF" >"$WORK/refused.toml"
+  run_error "$WORK/refused.toml"
+  expect_eq "$1: run exits 1 with one error: line" "$rc:$(error_lines "$err")" "1:1"
+  expect_contains "$1: it names the file and says what is wrong" "$err" \
+    "error: $WORK/refused.toml: $3"
+}
+refused_at_start "a missing PIN file" "s|^pin_file = .*|pin_file = \"$WORK/no-pin\"|" \
+  "[pkcs11]: cannot open pin_file $WORK/no-pin: No such file or directory"
+echo "not a certificate" >"$WORK/not-a-ca.pem"
+refused_at_start "a ca_file without a certificate" "s|^ca_file = .*|ca_file = \"$WORK/not-a-ca.pem\"|" \
+  "client \"default\": ca_file $WORK/not-a-ca.pem holds no PEM certificate"
+refused_at_start "a socket whose directory cannot be made" \
+  "s|^socket = .*|socket = \"$WORK/no/such/dir/agent.sock\"|" \
+  "[agent]: socket $WORK/no/such/dir/agent.sock: cannot create directory"
+refused_at_start "a key that is not on the token" "s|object=vsert-auth|object=no-such-key|" \
+  "client \"default\": no private key with object=\"no-such-key\""
+
 # --- the agent, with one cached token to prove that others keep being served ---
 # It loads SoftHSM through pkcs11-spy, which counts its logins.
 sed -i "s|^module = .*|module = \"$SPY_MODULE\"|" "$CONF"
