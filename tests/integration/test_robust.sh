@@ -50,6 +50,7 @@ expect_eq "in one error: line" "$(error_lines "$err")" 1
 expect_eq "the token saw exactly one login" "$(spy_logins)" 1
 out="$("$MPA_BIN" check-config --config "$WORK/wrong-pin.toml" 2>&1)" && rc=0 || rc=$?
 expect_eq "check-config with a wrong PIN exits 1" "$rc" 1
+expect_contains "saying the same" "$out" "not retried, to avoid locking it"
 expect_eq "and logs in once more, not again and again" "$(spy_logins)" 2
 unset PKCS11SPY PKCS11SPY_OUTPUT
 out="$("$MPA_BIN" check-config --config "$CONF" 2>&1)" && rc=0 || rc=$?
@@ -60,7 +61,8 @@ chmod 0644 "$WORK/open-pin"
 sed "s|^pin_file = .*|pin_file = \"$WORK/open-pin\"|" "$CONF" >"$WORK/open-pin.toml"
 run_error "$WORK/open-pin.toml"
 expect_eq "a PIN file others can read: run exits 1" "$rc" 1
-expect_contains "and says why and what to do" "$err" "is readable by group or others (mode 0644); make it 0400 or 0600"
+expect_contains "and says where, why and what to do" "$err" \
+  "error: $WORK/open-pin.toml: [pkcs11]: pin_file $WORK/open-pin is readable by group or others (mode 0644); make it 0400 or 0600"
 
 sed 's/^refresh_margin_seconds = 30/refresh_margin_seconds = "soon"/' "$CONF" >"$WORK/broken.toml"
 run_error "$WORK/broken.toml"
