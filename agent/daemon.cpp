@@ -54,7 +54,9 @@ Result<ListeningSocket> open_socket(const Config& config) {
               "; [agent] socket and socket_mode are the .socket unit's business");
     return std::move(**activated);
   }
-  return ListeningSocket::bind_path(config.socket, config.socket_mode);
+  auto bound = ListeningSocket::bind_path(config.socket, config.socket_mode);
+  if (!bound) return bound.error().with_context(config.path + ": [agent]");
+  return bound;
 }
 
 void log_clients(const AgentState& state) {
@@ -80,6 +82,7 @@ class Daemon final {
   explicit Daemon(std::string config_path)
       : config_path_(std::move(config_path)),
         pool_(kWorkerThreads),
+        control_pool_(kControlThreads),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         sweep_timer_(io_),
         grace_timer_(io_) {}
@@ -93,6 +96,8 @@ class Daemon final {
     // Workers first: nothing may answer into a connection after this.
     pool_.stop();
     pool_.join();
+    control_pool_.stop();
+    control_pool_.join();
     server_.reset();
     listening_.reset();
     if (started) log::info("stopped");
@@ -100,8 +105,10 @@ class Daemon final {
   }
 
  private:
-  WorkScheduler scheduler() {
-    return [executor = pool_.get_executor()](std::function<void()> job) {
+  WorkScheduler scheduler() { return scheduler_on(pool_); }
+
+  static WorkScheduler scheduler_on(boost::asio::thread_pool& pool) {
+    return [executor = pool.get_executor()](std::function<void()> job) {
       boost::asio::post(executor, [job = std::move(job)] {
         job();
         // An exchange parses CA bundles and TLS state and frees it all;
@@ -122,7 +129,7 @@ class Daemon final {
 
     log::info(std::string("maskinporten-agent ") + kAgentVersion + " with " + config->path);
     log_clients(**state);
-    handler_ = std::make_shared<AgentHandler>(*state, scheduler(), now_seconds());
+    handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_), now_seconds());
     ServerOptions options;
     options.max_connections = static_cast<std::size_t>(config->max_connections);
     options.may_connect = [handler = handler_.get()](const PeerCredentials& peer) {
@@ -236,6 +243,7 @@ class Daemon final {
   std::string config_path_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
+  boost::asio::thread_pool control_pool_;  // status, verify_altinn: never queued behind HTTP
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer grace_timer_;

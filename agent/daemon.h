@@ -12,6 +12,9 @@ namespace mpa {
 
 // Threads that sign and do HTTP; the socket I/O thread never does either.
 inline constexpr int kWorkerThreads = 4;
+// Threads for status and verify_altinn, apart from the workers, so that
+// they answer while every worker waits on a slow Maskinporten.
+inline constexpr int kControlThreads = 1;
 // SIGTERM waits this long for requests in flight before closing them.
 inline constexpr int kShutdownGraceSeconds = 20;
 // How often idle cache entries are dropped.

@@ -1,6 +1,10 @@
 #include "agent/engine.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include <ctime>
+#include <memory>
 #include <mutex>
 
 #include "agent/log.h"
@@ -20,11 +24,32 @@ namespace {
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
+struct X509StoreDeleter {
+  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
+};
+using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
+
 Result<SecretBytes> read_pin(const Config& config) {
   if (config.pin_file) return pkcs11::read_pin_file(*config.pin_file);
   if (config.pin_env) return pkcs11::read_pin_env(*config.pin_env);
-  return make_error(ErrorCode::invalid_config,
-                    config.path + ": [pkcs11] needs pin_file or pin_env");
+  return make_error(ErrorCode::invalid_config, "needs pin_file or pin_env");
+}
+
+// libcurl reads ca_file only when it connects; a file without a
+// certificate would fail every exchange with a TLS error that does not
+// name it, after the agent had started as if all were well.
+Status check_ca_file(const std::string& path) {
+  X509StorePtr store(X509_STORE_new());
+  if (!store) return make_error(ErrorCode::internal, "X509_STORE_new failed (out of memory?)");
+  const bool loaded = X509_STORE_load_file(store.get(), path.c_str()) == 1;
+  ERR_clear_error();
+  if (!loaded) {
+    return make_error(ErrorCode::invalid_config,
+                      "ca_file " + path +
+                          " holds no PEM certificate; it should hold the CA certificate(s) "
+                          "that issued the endpoint's TLS certificate");
+  }
+  return {};
 }
 
 // The token attributes of a key URI select the token; two clients whose
@@ -42,7 +67,7 @@ std::string token_selector(const pkcs11::Pkcs11Uri& uri) {
 
 Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
   auto pin = read_pin(config);
-  if (!pin) return std::move(pin).error();
+  if (!pin) return pin.error().with_context(config.path + ": [pkcs11]");
 
   std::unique_ptr<Engine> engine(new Engine());
   engine->config_ = config;
@@ -52,6 +77,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
     const std::string where = config.path + ": client \"" + client.name + "\"";
     auto uri = pkcs11::Pkcs11Uri::parse(client.key);
     if (!uri) return uri.error().with_context(where + ": key");
+    if (client.ca_file) {
+      if (auto ca = check_ca_file(*client.ca_file); !ca) return ca.error().with_context(where);
+    }
 
     const std::string selector = token_selector(*uri);
     auto found = tokens.find(selector);

@@ -164,7 +164,8 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
   std::unique_lock lock(mutex_);
   if (pin_refused_) {
     return make_error(ErrorCode::hsm_error,
-                      "not logging in again: the token refused the PIN before");
+                      "not logging in again: the token refused the PIN before; correct the "
+                      "PIN, then reload (SIGHUP) or restart the agent");
   }
   if (generation_ == seen || !session_) {
     if (generation_ != seen) {

@@ -6,6 +6,12 @@ usage: sock.py SOCKET lines LINE...        send each line on one connection, pri
        sock.py SOCKET parallel N LINE      N connections at once, one LINE each; print the answers
        sock.py SOCKET idle SECONDS         connect, send nothing; print "closed after Xs" or "open"
        sock.py SOCKET flood N              hold N connections, ping on each; print a count per answer kind
+       sock.py SOCKET partial TEXT         send TEXT (no '\n') and hold the connection until stdin closes;
+                                           print "sent" once sent, then what arrived ("<nothing>" or lines)
+       sock.py SOCKET pipeline N           send N pings with ids 0..N-1 in one stream while reading;
+                                           print {"answers", "in_order", "ended"} as JSON
+       sock.py SOCKET unread N             send N pings and never read; print "sent K" when the agent
+                                           stops taking them, then hold until stdin closes
 """
 import json
 import socket
@@ -104,6 +110,71 @@ def main():
         print(json.dumps(counts, sort_keys=True))
         for s in conns:
             s.close()
+    elif mode == "partial":
+        partial(path, args[0])
+    elif mode == "pipeline":
+        pipeline(path, int(args[0]))
+    elif mode == "unread":
+        unread(path, int(args[0]))
+
+
+def partial(path, text):
+    s = connect(path, 60)
+    s.sendall(text.encode())
+    print("sent", flush=True)
+    sys.stdin.read()   # held until the test closes our stdin
+    s.settimeout(0.2)
+    try:
+        data = s.recv(65536)
+    except (socket.timeout, ConnectionResetError):
+        data = b""
+    print(data.decode().rstrip("\n") if data else "<nothing>")
+
+
+def pipeline(path, n):
+    s = connect(path, 30)
+    answers = []
+    ended = ["complete"]
+
+    def reader():
+        buf = [b""]
+        while len(answers) < n:
+            try:
+                line = read_line(s, buf)
+            except (OSError, socket.timeout) as e:
+                ended[0] = "error: %s" % e
+                return
+            if line is None:
+                ended[0] = "closed"
+                return
+            answers.append(json.loads(line).get("id"))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        s.sendall(b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(n)))
+    except OSError as e:
+        ended[0] = "send failed: %s" % e
+    t.join()
+    print(json.dumps({"answers": len(answers), "in_order": answers == list(range(len(answers))),
+                      "ended": ended[0]}))
+
+
+def unread(path, n):
+    s = connect(path, 30)
+    s.setblocking(False)
+    data = b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(n))
+    sent = 0
+    idle_rounds = 0
+    while sent < len(data) and idle_rounds < 10:   # 1 s without progress: the agent stopped taking
+        try:
+            sent += s.send(data[sent:])
+            idle_rounds = 0
+        except BlockingIOError:
+            idle_rounds += 1
+            time.sleep(0.1)
+    print("sent %d" % sent, flush=True)
+    sys.stdin.read()
 
 
 if __name__ == "__main__":
