@@ -222,6 +222,13 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       }
       auto connection = connection_.lock();
       if (!connection) return;  // the client went away
+      // A cache hit answers on the I/O thread while its line is being
+      // dispatched: queue it at once instead of another trip through the
+      // io_context. complete() never reads, so this cannot recurse.
+      if (connection->shared_->io.get_executor().running_in_this_thread()) {
+        connection->complete(seq_, std::move(line), false);
+        return;
+      }
       auto executor = connection->socket_.get_executor();
       asio::post(executor, [connection, seq = seq_, text = std::move(line)]() mutable {
         connection->complete(seq, std::move(text), false);

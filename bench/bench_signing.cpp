@@ -130,10 +130,14 @@ int main(int argc, char** argv) {
               "ratio");
   for (int threads : {1, 2}) {
     // Interleave baseline and subject so that drift hits both alike.
-    double raw_rate = rate(threads, seconds / 2, sign);
-    double grant_rate = rate(threads, seconds / 2, grant);
-    raw_rate = (raw_rate + rate(threads, seconds / 2, sign)) / 2;
-    grant_rate = (grant_rate + rate(threads, seconds / 2, grant)) / 2;
+    // Four alternating rounds, so that drift and bursts of outside load
+    // hit baseline and subject alike; the rates are the rounds' means.
+    constexpr int kRounds = 4;
+    double raw_rate = 0, grant_rate = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      raw_rate += rate(threads, seconds / kRounds, sign) / kRounds;
+      grant_rate += rate(threads, seconds / kRounds, grant) / kRounds;
+    }
     std::printf("%-34s %12.0f %12.0f %7.1f%%\n",
                 (std::to_string(threads) + (threads == 1 ? " thread" : " threads")).c_str(),
                 raw_rate, grant_rate, 100.0 * grant_rate / raw_rate);

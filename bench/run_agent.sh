@@ -30,13 +30,20 @@ sample="$(printf '%s\n' "$request" | socat - "UNIX-CONNECT:$WORK/run/agent.sock"
 
 printf '%-6s %12s %12s %9s %9s %9s %9s %8s %8s\n' conns agent/s echo/s ratio \
   agent_p50 echo_p50 agent_p99 echo_p99 p99x
+# Three rounds per row, agent and echo alternating, so that a burst of
+# load from elsewhere on the machine hits both; the row shows medians.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 for c in 1 16 64; do
-  a="$("$BENCH" load "$WORK/run/agent.sock" "$c" "$seconds" "$request")"
-  e="$("$BENCH" load "$WORK/echo.sock" "$c" "$seconds" "$request")"
-  field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-  awk -v c="$c" -v ar="$(field "$a" rate)" -v er="$(field "$e" rate)" \
-      -v a50="$(field "$a" p50_us)" -v e50="$(field "$e" p50_us)" \
-      -v a99="$(field "$a" p99_us)" -v e99="$(field "$e" p99_us)" \
+  : >"$WORK/rows"
+  for round in 1 2 3; do
+    a="$("$BENCH" load "$WORK/run/agent.sock" "$c" "$seconds" "$request")"
+    e="$("$BENCH" load "$WORK/echo.sock" "$c" "$seconds" "$request")"
+    echo "$(field "$a" rate) $(field "$e" rate) $(field "$a" p50_us) $(field "$e" p50_us) $(field "$a" p99_us) $(field "$e" p99_us)" >>"$WORK/rows"
+  done
+  col() { awk -v k="$1" '{ print $k }' "$WORK/rows" | median; }
+  awk -v c="$c" -v ar="$(col 1)" -v er="$(col 2)" -v a50="$(col 3)" -v e50="$(col 4)" \
+      -v a99="$(col 5)" -v e99="$(col 6)" \
       'BEGIN { printf "%-6s %12.0f %12.0f %8.0f%% %7dus %7dus %7dus %7dus %7.2fx\n",
                c, ar, er, 100*ar/er, a50, e50, a99, e99, (e99 > 0 ? a99/e99 : 0) }'
 done
@@ -45,4 +52,4 @@ echo "start to socket ready: ${ready_ms} ms"
 prefix='{"op":"token","scopes":["altinn:instances.read"]'
 "$BENCH" fill "$WORK/run/agent.sock" 1000 "$prefix" >/dev/null
 rss_kib="$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")"
-echo "RSS with $(printf '%s\n' '{"op":"status"}' | socat - "UNIX-CONNECT:$WORK/run/agent.sock" | sed -n 's/.*"entries":\([0-9]*\).*/\1/p') cached entries: $((rss_kib / 1024)) MiB (${rss_kib} KiB)"
+echo "RSS with $(printf '%s\n' '{"op":"status"}' | socat - "UNIX-CONNECT:$WORK/run/agent.sock" | sed -n 's/.*"entries":\([0-9]*\).*/\1/p') cached entries: $(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }') MiB (${rss_kib} KiB)"

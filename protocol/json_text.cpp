@@ -75,7 +75,31 @@ std::string to_valid_utf8(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Tokens and almost every other answer are printable ASCII without quotes
+// or backslashes: such text needs neither the UTF-8 walk nor RapidJSON's
+// per-character escaping, and goes out as it is.
+bool needs_no_escaping(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void write_string(Writer& writer, std::string_view text) {
+  if (needs_no_escaping(text)) {
+    std::string quoted;
+    quoted.reserve(text.size() + 2);
+    quoted += '"';
+    quoted += text;
+    quoted += '"';
+    writer.RawValue(quoted.data(), quoted.size(), rapidjson::kStringType);
+    return;
+  }
   const std::string valid = to_valid_utf8(text);
   writer.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
 }
