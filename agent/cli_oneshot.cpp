@@ -21,14 +21,8 @@
 namespace mpa::cli {
 namespace {
 
-constexpr const char* kGrantHelp =
-    "usage: maskinporten-agent grant --config FILE --scope S [--scope S2 ...] [OPTIONS]\n"
-    "\n"
-    "Builds one Maskinporten JWT grant, has the PKCS#11 token sign it, and prints it\n"
-    "(header.body.signature) on stdout. Nothing is sent anywhere: use it to see exactly\n"
-    "what the agent would send, for support and debugging. Paste it into a JWT decoder\n"
-    "or `cut -d. -f2 | base64 -d` to read the claims; it expires within 120 seconds.\n"
-    "\n"
+// The options grant and fetch share.
+constexpr const char* kGrantOptionsHelp =
     "options:\n"
     "  --config FILE              the agent's configuration (TOML)\n"
     "  --scope S                  a scope to ask for; repeat for several (required)\n"
@@ -37,7 +31,18 @@ constexpr const char* kGrantHelp =
     "  --consumer-org ORGNO       9-digit organisation number (delegation)\n"
     "  --iss-onbehalfof NAME      on-behalf-of (not with --consumer-org)\n"
     "  --pid PID                  11-digit person identifier\n"
-    "  --authorization-details J  a JSON array, e.g. Altinn system user details\n"
+    "  --authorization-details J  a JSON array, e.g. Altinn system user details\n";
+
+constexpr const char* kGrantHelp =
+    "usage: maskinporten-agent grant --config FILE --scope S [--scope S2 ...] [OPTIONS]\n"
+    "\n"
+    "Builds one Maskinporten JWT grant, has the PKCS#11 token sign it, and prints it\n"
+    "(header.body.signature) on stdout. Nothing is sent anywhere: use it to see exactly\n"
+    "what the agent would send, for support and debugging. Paste it into a JWT decoder\n"
+    "or `cut -d. -f2 | base64 -d` to read the claims; it expires within 120 seconds.\n"
+    "\n";
+
+constexpr const char* kGrantHelpEnd =
     "\n"
     "exit status: 0 printed a grant, 1 failed (reason on stderr), 2 usage error.\n";
 
@@ -50,16 +55,9 @@ constexpr const char* kFetchHelp =
     "(`maskinporten-agent token`), which caches tokens.\n"
     "Network errors, 5xx and 429 are retried with backoff (each attempt a fresh grant)\n"
     "within the client's retry_deadline_seconds; 4xx answers are never retried.\n"
-    "\n"
-    "options:\n"
-    "  --config FILE              the agent's configuration (TOML)\n"
-    "  --scope S                  a scope to ask for; repeat for several (required)\n"
-    "  --client NAME              which [[client]] (default: the only one)\n"
-    "  --resource URL             audience restriction; repeat for several\n"
-    "  --consumer-org ORGNO       9-digit organisation number (delegation)\n"
-    "  --iss-onbehalfof NAME      on-behalf-of (not with --consumer-org)\n"
-    "  --pid PID                  11-digit person identifier\n"
-    "  --authorization-details J  a JSON array, e.g. Altinn system user details\n"
+    "\n";
+
+constexpr const char* kFetchHelpEnd =
     "  --exchange altinn          print the Altinn token made from the Maskinporten token\n"
     "  --json                     print access_token, token_type, expires_in, expires_at,\n"
     "                             scope as one JSON object\n"
@@ -202,6 +200,8 @@ int grant_command(const std::vector<std::string>& args) {
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
     std::fputs(kGrantHelp, stdout);
+    std::fputs(kGrantOptionsHelp, stdout);
+    std::fputs(kGrantHelpEnd, stdout);
     return kExitOk;
   }
   auto loaded = load(*parsed);
@@ -217,6 +217,8 @@ int fetch_command(const std::vector<std::string>& args) {
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
     std::fputs(kFetchHelp, stdout);
+    std::fputs(kGrantOptionsHelp, stdout);
+    std::fputs(kFetchHelpEnd, stdout);
     return kExitOk;
   }
   const auto exchange = parsed->get("exchange");

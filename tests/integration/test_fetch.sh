@@ -9,6 +9,14 @@ CONF="$WORK/agent.toml"
 write_config "$CONF"
 ROOT="$HSM/pki/root-ca.pem"
 
+# --- --help answers: every option of grant and fetch is described ---
+help="$("$MPA_BIN" grant --help)"
+expect_contains "grant --help lists the shared grant options" "$help" "--authorization-details J"
+expect_contains "grant --help ends with the exit codes" "$help" "exit status: 0 printed a grant"
+help="$("$MPA_BIN" fetch --help)"
+expect_contains "fetch --help lists the shared grant options" "$help" "--consumer-org ORGNO"
+expect_contains "fetch --help lists its own options" "$help" "--exchange altinn"
+
 # --- grant: what we sign, checked by an independent JOSE implementation ---
 grant="$("$MPA_BIN" grant --config "$CONF" --scope altinn:enduser --scope skatteetaten:test)"
 verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER")"
