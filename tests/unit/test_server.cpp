@@ -58,7 +58,8 @@ class FakeHandler final : public RequestHandler {
       return;
     }
     if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
-      std::thread([reply, id = request.id_json] { reply(protocol::encode_ok(id)); }).detach();
+      std::lock_guard lock(mutex_);
+      threads_.emplace_back([reply, id = request.id_json] { reply(protocol::encode_ok(id)); });
       return;
     }
     auto& token = std::get<protocol::TokenRequest>(request.body);
@@ -71,6 +72,19 @@ class FakeHandler final : public RequestHandler {
     std::lock_guard lock(mutex_);
     held_.push_back({request.id_json, std::move(reply)});
     changed_.notify_all();
+  }
+
+  // Joins the threads that answered status. The fixture calls it before
+  // it stops the io_context: a thread that still held a reference to a
+  // connection after the io_context was destroyed would free the server
+  // on that thread, after its io_context (found by ASan in CI).
+  void join_threads() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
   }
 
   void wait_for_held(std::size_t count) {
@@ -97,6 +111,7 @@ class FakeHandler final : public RequestHandler {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Held> held_;
+  std::vector<std::thread> threads_;
 };
 
 // A blocking client that reads whole lines.
@@ -176,6 +191,7 @@ struct ServerFixture {
   }
 
   ~ServerFixture() {
+    handler->join_threads();
     io.stop();
     if (io_thread.joinable()) io_thread.join();
     server.reset();
