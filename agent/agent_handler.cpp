@@ -93,13 +93,28 @@ class TokenFetcher {
     const std::shared_ptr<TokenCache> cache = link_->lock();
     std::optional<AccessToken> source;
     if (cache) source = cache->peek(plain, reuse_ttl_);
-    if (!source) {
+    const bool from_cache = source.has_value();
+    const auto fresh_source = [&]() -> Status {
       auto fresh = maskinporten_token(*engine_, client, plain);
-      if (!fresh) return fresh;
+      if (!fresh) return fresh.error();
       if (cache) cache->put(plain, *fresh);
       source = std::move(*fresh);
+      return {};
+    };
+    if (!source) {
+      if (auto made = fresh_source(); !made) return made.error();
     }
     auto token = altinn::exchange_for_altinn(client, source->access_token);
+    // Altinn refusing a cached Maskinporten token (revoked, or made before a
+    // change at Digdir) must not keep failing until it expires: drop it and
+    // try once more with a fresh one.
+    if (!token && from_cache && token.error().code == ErrorCode::invalid_grant) {
+      log::warning("client " + request.client + ": Altinn refused the cached Maskinporten token " +
+                   log::token_ref(source->access_token) + "; trying once with a fresh one");
+      cache->invalidate(plain);
+      if (auto made = fresh_source(); !made) return made.error();
+      token = altinn::exchange_for_altinn(client, source->access_token);
+    }
     if (!token) {
       log::warning("client " + request.client + ": no Altinn token for \"" +
                    scopes_text(request.scopes) + "\": " + token.error().message);
@@ -184,6 +199,8 @@ std::string status_fields(const AgentState& state, std::int64_t uptime_seconds) 
   json.Uint64(stats.misses);
   json.Key("exchanges");
   json.Uint64(stats.exchanges);
+  json.Key("held");
+  json.Uint64(stats.held);
   json.EndObject();
   json.EndObject();
   return buffer.GetString();
@@ -197,6 +214,15 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   if (!client) return client.error();
   request.client = (*client)->name;
   return state.policy->check(peer, request.client, request.scopes);
+}
+
+// A token request that the grant builder would refuse (a scope outside the
+// client's list, a bad resource ...) is answered before the cache: it
+// takes no entry and starts no exchange.
+Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
+  auto client = state.engine->client(request.client);
+  if (!client) return client.error();
+  return check_grant_request(grant_request(request), **client);
 }
 
 // A reply built by our own code failed: our bug, logged, answered `internal`.
@@ -263,6 +289,10 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
     if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
       if (auto allowed = authorize(*state, peer, *token); !allowed) {
         reply(protocol::encode_error(id, allowed.error()));
+        return;
+      }
+      if (auto checked = check_token_request(*state, *token); !checked) {
+        reply(protocol::encode_error(id, checked.error()));
         return;
       }
       const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);

@@ -106,8 +106,10 @@ std::string invalidate_help() {
              "\n"
              "Asks the running agent to drop the cached token for exactly these options (and\n"
              "client), so that the next `token` request gets a fresh one from Maskinporten: for\n"
-             "example after the client's scopes or delegations were changed. Prints nothing when\n"
-             "it worked. Tokens already handed out stay valid until they expire.\n"
+             "example after the client's scopes or delegations were changed. It also ends a held\n"
+             "failure (an error the agent repeats for a while instead of asking Maskinporten\n"
+             "again at once). Prints nothing when it worked. Tokens already handed out stay\n"
+             "valid until they expire.\n"
              "\n"
              "options:\n") +
          kRequestOptionsHelp +
@@ -310,9 +312,13 @@ std::string cache_line(const rapidjson::Value& cache) {
     const auto value = member_number(cache, name);
     return value ? std::to_string(*value) : std::string("?");
   };
-  return "cache: " + number("entries") + " entries, " + number("in_flight") + " in flight; " +
-         number("hits") + " hits, " + number("misses") + " misses, " + number("exchanges") +
-         " exchanges with Maskinporten\n";
+  std::string line = "cache: " + number("entries") + " entries, " + number("in_flight") +
+                     " in flight; " + number("hits") + " hits, " + number("misses") + " misses, " +
+                     number("exchanges") + " exchanges with Maskinporten";
+  if (const auto held = member_number(cache, "held"); held && *held > 0) {
+    line += "; " + std::to_string(*held) + " misses answered with a recent failure";
+  }
+  return line + "\n";
 }
 
 int run_token(const ParsedArgs& args) {

@@ -402,11 +402,29 @@ Status check_client(const ClientConfig& client) {
   return {};
 }
 
+// The request's own checks; a present authorization_details is parsed
+// into `authorization_details` for the body.
+Status check_request(const GrantRequest& request, const ClientConfig& client,
+                     rapidjson::Document& authorization_details) {
+  if (auto checked = check_scopes(request.scopes, client); !checked) return checked;
+  if (auto checked = check_resources(request.resource); !checked) return checked;
+  if (auto checked = check_parties(request); !checked) return checked;
+  if (request.authorization_details) {
+    return parse_authorization_details(*request.authorization_details, authorization_details);
+  }
+  return {};
+}
+
 }  // namespace
 
 Status check_authorization_details(std::string_view json_array) {
   rapidjson::Document document;
   return parse_authorization_details(json_array, document);
+}
+
+Status check_grant_request(const GrantRequest& request, const ClientConfig& client) {
+  rapidjson::Document authorization_details;
+  return check_request(request, client, authorization_details);
 }
 
 GrantBuilder::GrantBuilder(ClientConfig client, std::shared_ptr<Signer> signer)
@@ -418,18 +436,9 @@ Result<SignedGrant> GrantBuilder::build(const GrantRequest& request, std::int64_
   if (auto checked = check_client(client_); !checked) return std::move(checked).error();
   auto lifetime = grant_lifetime(client_);
   if (!lifetime) return std::move(lifetime).error();
-  if (auto checked = check_scopes(request.scopes, client_); !checked) {
-    return std::move(checked).error();
-  }
-  if (auto checked = check_resources(request.resource); !checked) {
-    return std::move(checked).error();
-  }
-  if (auto checked = check_parties(request); !checked) return std::move(checked).error();
   rapidjson::Document authorization_details;
-  if (request.authorization_details) {
-    auto checked = parse_authorization_details(*request.authorization_details,
-                                               authorization_details);
-    if (!checked) return std::move(checked).error();
+  if (auto checked = check_request(request, client_, authorization_details); !checked) {
+    return std::move(checked).error();
   }
   if (!signer_) return make_error(ErrorCode::internal, "the grant builder has no signer");
 

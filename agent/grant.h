@@ -45,6 +45,12 @@ class GrantBuilder {
   std::shared_ptr<Signer> signer_;
 };
 
+// Every check build() makes before it signs: scopes within the client's
+// list (-> invalid_scope), resource, consumer_org / iss_onbehalfof / pid and
+// authorization_details shapes (-> invalid_request). The agent runs it before
+// its cache, so a request that can never succeed takes no cache entry.
+Status check_grant_request(const GrantRequest& request, const ClientConfig& client);
+
 // Shape check for authorization_details (array of objects with "type"
 // urn:altinn:systemuser / urn:altinn:consent ...). Errors: invalid_request.
 Status check_authorization_details(std::string_view json_array);

@@ -79,6 +79,21 @@ std::int64_t system_seconds() {
       .count();
 }
 
+// Failures that Maskinporten or Altinn answered, or that reaching them
+// caused: asking again at once would only ask them again.
+bool from_afar(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::unavailable:
+    case ErrorCode::invalid_grant:
+    case ErrorCode::invalid_client:
+    case ErrorCode::invalid_scope:
+    case ErrorCode::forbidden:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string describe(const Error& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
 }
@@ -120,6 +135,8 @@ struct Entry {
   std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
   std::int64_t backoff_seconds = 0;         // 0: no failure since the last token
   std::int64_t backoff_until = 0;
+  std::optional<Error> failure;             // the last exchange's, until one succeeds
+  std::int64_t failed_at = 0;
   std::list<const std::string*>::iterator lru_position;
 };
 
@@ -149,6 +166,8 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     o.refresh_margin_seconds = std::max(o.refresh_margin_seconds, 0);
     o.backoff_initial_seconds = std::max(o.backoff_initial_seconds, 1);
     o.backoff_max_seconds = std::max(o.backoff_max_seconds, o.backoff_initial_seconds);
+    o.failure_hold_max_seconds = std::max(o.failure_hold_max_seconds, 0);
+    o.failure_hold_min_seconds = std::clamp(o.failure_hold_min_seconds, 0, o.failure_hold_max_seconds);
     o.max_entries = std::max<std::size_t>(o.max_entries, 1);
     return o;
   }
@@ -170,8 +189,10 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
   static void store(Entry& entry, const AccessToken& token, std::int64_t now);
-  void note_failure(Entry& entry, std::int64_t now);
+  void note_failure(Entry& entry, const Error& error, std::int64_t now);
   static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
+  std::int64_t hold_until(const Entry& entry) const;
+  Error held_failure(const Entry& entry, std::int64_t now) const;
 };
 
 std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
@@ -183,6 +204,7 @@ void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t m
   const std::int64_t needed = std::max<std::int64_t>(min_ttl, 0);
   const std::string key = cache_key(request.client, request);
   std::optional<AccessToken> hit;
+  std::optional<Error> held;  // a recent failure, answered without an exchange
   std::function<void()> job;  // an exchange to hand to the scheduler once unlocked
   {
     std::lock_guard lock(mutex);
@@ -195,11 +217,19 @@ void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t m
       ++counters.hits;
       hit = *entry.token;
       if (refresh_is_due(entry, needed, now)) job = start_exchange(it->first, entry);
+    } else if (!entry.flight && now < hold_until(entry)) {
+      ++counters.misses;
+      ++counters.held;
+      held = held_failure(entry, now);
     } else {
       ++counters.misses;
       if (!entry.flight) job = start_exchange(it->first, entry);
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }
+  }
+  if (held) {
+    done(std::move(*held));
+    return;
   }
   if (hit) done(std::move(*hit));
   if (job) scheduler(std::move(job));
@@ -234,6 +264,7 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   entry.refresh_due.reset();
   entry.backoff_seconds = 0;
   entry.backoff_until = 0;
+  entry.failure.reset();
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
@@ -321,10 +352,10 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       entry.flight.reset();
       if (result.ok()) {
         store(entry, *result, now);
-      } else if (entry.token) {
-        note_failure(entry, now);
+      } else if (entry.token || from_afar(result.error().code)) {
+        note_failure(entry, result.error(), now);
       } else {
-        erase(it);  // nothing to serve and nobody waiting
+        erase(it);  // nothing to serve, nobody waiting, nothing to hold
       }
     }
   }
@@ -333,12 +364,36 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
 
 // Capped exponential back-off with jitter: b, 2b, 4b ... up to the maximum,
 // each shortened by up to a quarter so that agents drift apart.
-void TokenCache::Impl::note_failure(Entry& entry, std::int64_t now) {
+void TokenCache::Impl::note_failure(Entry& entry, const Error& error, std::int64_t now) {
   entry.backoff_seconds =
       entry.backoff_seconds == 0
           ? options.backoff_initial_seconds
           : std::min<std::int64_t>(2 * entry.backoff_seconds, options.backoff_max_seconds);
   entry.backoff_until = now + entry.backoff_seconds - uniform(0, entry.backoff_seconds / 4);
+  entry.failure = error;
+  entry.failed_at = now;
+}
+
+// Misses get the last failure while the back-off runs, but for at least
+// failure_hold_min_seconds (the first back-offs are a second or two: too
+// short to spare Maskinporten a client retrying in a loop) and at most
+// failure_hold_max_seconds (a person fixing the cause should not wait out
+// a whole refresh back-off).
+std::int64_t TokenCache::Impl::hold_until(const Entry& entry) const {
+  if (!entry.failure || !from_afar(entry.failure->code)) return 0;
+  const std::int64_t backoff = entry.backoff_until - entry.failed_at;
+  return entry.failed_at + std::min<std::int64_t>(std::max<std::int64_t>(
+                                                      backoff, options.failure_hold_min_seconds),
+                                                  options.failure_hold_max_seconds);
+}
+
+Error TokenCache::Impl::held_failure(const Entry& entry, std::int64_t now) const {
+  Error error = *entry.failure;
+  error.message += " (the answer to the agent's last exchange for this request, " +
+                   std::to_string(now - entry.failed_at) + " s ago; it asks again in " +
+                   std::to_string(hold_until(entry) - now) +
+                   " s, or at once after `maskinporten-agent invalidate`)";
+  return error;
 }
 
 void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
@@ -370,7 +425,8 @@ void TokenCache::Impl::sweep() {
     const Entry& entry = it->second;
     const bool idle = now - entry.last_used >= options.idle_drop_seconds;
     const bool expired = !entry.token || entry.token->expires_at <= now;
-    if (!entry.flight && (idle || expired)) {
+    const bool holding = now < hold_until(entry);  // its failure answers misses
+    if (!entry.flight && (idle || (expired && !holding))) {
       lru.erase(entry.lru_position);
       it = entries.erase(it);
     } else {

@@ -25,6 +25,16 @@ struct TokenCacheOptions {
   int idle_drop_seconds = 3600;        // drop entries nobody asked for in this long
   int backoff_initial_seconds = 1;     // after a failed refresh
   int backoff_max_seconds = 60;
+  // A miss whose exchange failed with an answer from afar (unavailable,
+  // invalid_grant, invalid_client, invalid_scope, forbidden), with no valid
+  // token to serve, is answered with that same error for a while (the
+  // back-off, but at least the minimum and at most the maximum), instead of
+  // a new grant and exchange per request: a client retrying in a loop must
+  // not hammer Maskinporten or Altinn. Local failures (hsm_error: a token
+  // put back should work at once) are not held. invalidate() ends a hold;
+  // a maximum of 0 turns holding off.
+  int failure_hold_min_seconds = 5;
+  int failure_hold_max_seconds = 30;
   std::size_t max_entries = 10000;     // beyond: least recently used idle entries go
 };
 
@@ -70,9 +80,12 @@ class TokenCache {
   // after a random delay of up to min(margin/4, 5) s, counted on the cache's
   // clock and started by the first hit after it. A failed refresh keeps the
   // token served while it is valid and backs off (initial, doubled up to the
-  // maximum, each up to a quarter shorter) before the next. A miss always
-  // starts an exchange, or joins the one in flight; if the new token is
-  // still shorter than `min_ttl` the answer is `unavailable`.
+  // maximum, each up to a quarter shorter) before the next. A miss starts
+  // an exchange, or joins the one in flight; if the new token is still
+  // shorter than `min_ttl` the answer is `unavailable`. For a while after
+  // a failed exchange (its back-off, within failure_hold_min_seconds and
+  // failure_hold_max_seconds) a miss is answered at once with that
+  // failure's code and message, which then says when the agent asks again.
   void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
 
   // The cached token for `request` if it is valid for at least `min_ttl`
@@ -92,7 +105,8 @@ class TokenCache {
   bool invalidate(const protocol::TokenRequest& request);
 
   // Drops entries nobody asked for in idle_drop_seconds, and those without
-  // a valid token, unless an exchange for them is in flight; the daemon
+  // a valid token whose failure no longer answers misses, unless an
+  // exchange for them is in flight; the daemon
   // calls it now and then. max_entries is kept on insert, by dropping the
   // least recently used entries with no exchange in flight (while every
   // entry has one, the cap is exceeded until they end).
@@ -104,6 +118,7 @@ class TokenCache {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t exchanges = 0;
+    std::uint64_t held = 0;  // misses answered with a recent failure, no exchange
   };
   Stats stats() const;
   // The last failed exchange per client name, as "<code>: <message>" (for

@@ -106,6 +106,19 @@ expect_eq "401 from Altinn exits 1" "$RC" 1
 expect_eq "401 is invalid_grant with Altinn's words" "$ERR" \
   'error: invalid_grant: Altinn token exchange: Altinn refused the Maskinporten token (401): WWW-Authenticate: Bearer error="invalid_token"'
 still_serves "after 401"
+expect_eq "a fresh Maskinporten token refused by Altinn is not tried again" \
+  "$(stat_of token_requests)" 6
+
+exchanges_before="$(stat_of exchanges)"
+token_cli --scope skatteetaten:test --exchange altinn
+expect_contains "asked again at once: the same error, held by the agent" "$ERR" "asks again in"
+expect_eq "without another exchange" "$(stat_of exchanges)" "$exchanges_before"
+# forget_altinn SCOPE: invalidate the Altinn token's entry (ends a held failure).
+forget_altinn() {
+  expect_contains "invalidate ends the hold" "$(agent_lines \
+    "{\"op\":\"invalidate\",\"scopes\":[\"$1\"],\"exchange\":\"altinn\"}")" '"invalidated":true'
+}
+forget_altinn skatteetaten:test
 
 fail_exchange 403 1
 answer="$(agent_lines '{"op":"token","scopes":["skatteetaten:test"],"exchange":"altinn"}')"
@@ -115,6 +128,23 @@ expect_eq "with Altinn's words" "$(json_get "$answer" 'j["message"]')" \
 still_serves "after 403"
 expect_eq "failed exchanges reused the one Maskinporten token" "$(stat_of token_requests)" 6
 
+# Altinn refusing the cached Maskinporten token: the agent drops it and
+# tries once more with a fresh one.
+forget_altinn skatteetaten:test
+fail_exchange 401 1
+token_cli --scope skatteetaten:test --exchange altinn
+expect_eq "401 for a cached Maskinporten token, then a fresh one: exits 0" "$RC" 0
+expect_eq "with an Altinn token" "$(claim "$OUT" scope)" "skatteetaten:test"
+expect_eq "made from a fresh Maskinporten token" "$(stat_of token_requests)" 7
+expect_eq "the exchange was tried twice" \
+  "$(json_get "$(standin_control received)" '[e["status"] for e in j if e["path"] != "/token"][-2:]')" \
+  '[401, 200]'
+given="$(json_get "$(standin_control received)" 'j[-1]["jti"]')"
+token_cli --scope skatteetaten:test
+expect_eq "the fresh one replaced the refused one in the cache" "$(stat_of token_requests)" 7
+expect_eq "and is the one the successful exchange was given" "$(claim "$OUT" jti)" "$given"
+
+forget_altinn skatteetaten:test
 exchanges_before="$(stat_of exchanges)"
 fail_exchange 503 2
 token_cli --scope skatteetaten:test --exchange altinn

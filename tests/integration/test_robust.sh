@@ -120,6 +120,19 @@ expect_contains "500 until the retry deadline: unavailable" "$(error_of "$answer
 expect_contains "in words, with the status" "$answer" "500"
 served_from_cache && ok "the cached token is still served" || not_ok "the cached token is still served"
 standin_control reset '{}' >/dev/null
+# A client asking again at once gets the same error from the agent, without
+# another grant or exchange, and is told when the agent asks again.
+answer="$(ask default altinn:enduser)"
+expect_contains "asked again at once: the same error" "$(error_of "$answer")" "unavailable: "
+expect_contains "held, saying when the agent asks again" "$answer" "asks again in"
+expect_eq "without asking Maskinporten" "$(received_count)" 0
+expect_contains "status counts it" "$(agent_lines '{"op":"status"}')" '"held":1'
+# forget CLIENT SCOPE: invalidate, which also ends a held failure.
+forget() {
+  expect_contains "invalidate ends the hold" \
+    "$(agent_lines "{\"op\":\"invalidate\",\"client\":\"$1\",\"scopes\":[\"$2\"]}")" '"invalidated":true'
+}
+forget default altinn:enduser
 
 standin_control fail '{"mode":"400","count":1}' >/dev/null
 answer="$(ask default altinn:enduser)"
@@ -135,17 +148,20 @@ expect_contains "with Maskinporten's description" "$answer" \
 expect_eq "not retried" "$(received_count)" 1
 standin_control reset '{}' >/dev/null
 
+forget default altinn:enduser
 standin_control fail '{"mode":"garbage","count":1000}' >/dev/null
 answer="$(ask default altinn:enduser)"
 expect_contains "a body that is not JSON: unavailable" "$(error_of "$answer")" "unavailable: "
 expect_contains "saying so" "$answer" "not valid JSON"
 standin_control reset '{}' >/dev/null
 
+forget default altinn:enduser
 standin_control fail '{"mode":"drop","count":1000}' >/dev/null
 answer="$(ask default altinn:enduser)"
 expect_contains "a dropped connection: unavailable" "$(error_of "$answer")" "unavailable: "
 standin_control reset '{}' >/dev/null
 
+forget default altinn:enduser
 standin_control fail '{"mode":"slow","delay":8,"count":1000}' >/dev/null
 answer="$(ask default altinn:enduser)"
 expect_contains "slower than timeout_seconds: unavailable" "$(error_of "$answer")" "unavailable: "

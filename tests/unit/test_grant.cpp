@@ -521,6 +521,25 @@ BOOST_AUTO_TEST_CASE(RefusesScopeNotInClientListBeforeSigning) {
   BOOST_TEST(error.message == R"(scope "skatteetaten:secret" is not in client "default"'s scopes)");
 }
 
+BOOST_AUTO_TEST_CASE(CheckGrantRequestRefusesWhatBuildRefusesWithoutASigner) {
+  GrantRequest bad_resource = enduser_request();
+  bad_resource.resource = {"not a uri"};
+  GrantRequest both_parties = enduser_request();
+  both_parties.consumer_org = "999888777";
+  both_parties.iss_onbehalfof = "my-org";
+  GrantRequest bad_details = enduser_request();
+  bad_details.authorization_details = "{}";
+  for (const GrantRequest& request :
+       {request_for({"skatteetaten:secret"}), request_for({}), bad_resource, both_parties,
+        bad_details}) {
+    const Status checked = check_grant_request(request, client);
+    BOOST_TEST_REQUIRE(!checked.ok());
+    BOOST_TEST(checked.error().message == refused(request).message);
+  }
+  BOOST_TEST(check_grant_request(enduser_request(), client).ok());
+  BOOST_TEST(signer->sign_calls == 0);
+}
+
 BOOST_AUTO_TEST_CASE(RefusesEmptyScopeList) {
   const Error error = refused(request_for({}));
   BOOST_TEST((error.code == ErrorCode::invalid_request));

@@ -766,6 +766,17 @@ BOOST_AUTO_TEST_CASE(SummarisesClientsAndCache) {
   BOOST_TEST(contains(text, "(100 days)\n"), text);
   BOOST_TEST(contains(text, "  last error: none\n"), text);
   BOOST_TEST(contains(text, "cache: 3 entries, 0 in flight; 120 hits, 5 misses, 5 exchanges"), text);
+  BOOST_TEST(!contains(text, "recent failure"), text);
+}
+
+BOOST_AUTO_TEST_CASE(CountsMissesAnsweredWithAHeldFailure) {
+  const std::string json =
+      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
+      R"("cache":{"entries":1,"in_flight":0,"hits":0,"misses":9,"exchanges":2,"held":7}})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "9 misses, 2 exchanges with Maskinporten; 7 misses answered with a "
+                            "recent failure\n"),
+             text);
 }
 
 BOOST_AUTO_TEST_CASE(FlagsMissingTokenExpiredCertificateAndLastError) {

@@ -188,6 +188,8 @@ TokenCacheOptions options() {
   o.idle_drop_seconds = 3600;
   o.backoff_initial_seconds = 4;
   o.backoff_max_seconds = 60;
+  o.failure_hold_min_seconds = 0;  // misses held exactly for the back-off
+  o.failure_hold_max_seconds = 30;
   return o;
 }
 
@@ -517,16 +519,162 @@ BOOST_AUTO_TEST_CASE(WithoutAValidTokenTheFetchersErrorIsPassedOn) {
       make_error(ErrorCode::hsm_error, "the token is not logged in"),
       make_error(ErrorCode::unavailable, "Maskinporten answered 502"),
   };
+  int key = 0;
   for (const Error& error : errors) {
     BOOST_TEST_CONTEXT(error.message) {
       fetcher.fail_with(error);
-      const Result<AccessToken> result = get_now(request({"a"}));
+      const Result<AccessToken> result = get_now(request({"key-" + std::to_string(++key)}));
       BOOST_TEST_REQUIRE(!result.ok());
       BOOST_TEST(result.error().code == error.code);
       BOOST_TEST(result.error().message == error.message);
     }
   }
-  BOOST_TEST(fetcher.calls() == 3);  // a miss is never held back by an earlier failure
+  BOOST_TEST(fetcher.calls() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(FailedMissIsHeldAndAnsweredAtOnceWithTheSameError) {
+  fetcher.fail_with(make_error(ErrorCode::invalid_scope, "Invalid scope: altinn:x"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  clock.now += 1;
+  Answers answers;
+  cache->get(request({"a"}), 0, answers.callback());
+  BOOST_TEST_REQUIRE(answers.size() == 1u, "a held failure is answered at once");
+  BOOST_TEST(answers.thread_at(0) == std::this_thread::get_id());
+  const Result<AccessToken> held = answers.at(0);
+  BOOST_TEST_REQUIRE(!held.ok());
+  BOOST_TEST(held.error().code == ErrorCode::invalid_scope);
+  BOOST_TEST(held.error().message.rfind("Invalid scope: altinn:x (", 0) == 0u, held.error().message);
+  BOOST_TEST(held.error().message.find("1 s ago") != std::string::npos, held.error().message);
+  BOOST_TEST(held.error().message.find("asks again in") != std::string::npos);
+  BOOST_TEST(fetcher.calls() == 1);
+  BOOST_TEST(cache->stats().held == 1u);
+  BOOST_TEST(cache->stats().misses == 2u);
+  // Another key is not held by this one's failure.
+  fetcher.fail_with(std::nullopt);
+  BOOST_TEST(token_now(request({"b"})) == "token-2");
+}
+
+BOOST_AUTO_TEST_CASE(HoldEndsWithTheBackOffAndDoublesOnTheNextFailure) {
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  const std::int64_t first_failure = clock.now;
+  // Back-off 4 s, up to a quarter shorter: held for at least 3 s.
+  clock.now = first_failure + 2;
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 1);
+  clock.now = first_failure + 4;
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 2);
+  // Then 8 s, at least 6.
+  const std::int64_t second_failure = clock.now;
+  clock.now = second_failure + 5;
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 2);
+  fetcher.fail_with(std::nullopt);
+  clock.now = second_failure + 8;
+  BOOST_TEST(token_now(request({"a"})) == "token-3");
+  // A success ends it all: the next failure starts again from 4 s.
+  BOOST_TEST(hit_now(request({"a"})) == "token-3");
+  BOOST_TEST(cache->stats().held == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(HoldIsCappedAtFailureHoldMax) {
+  cache_options.backoff_initial_seconds = 16;
+  cache_options.failure_hold_max_seconds = 5;
+  make_cache();
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  const std::int64_t failed_at = clock.now;
+  clock.now = failed_at + 4;
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 1);
+  clock.now = failed_at + 5;  // the back-off (12 to 16 s) is not over, the hold is
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(HoldLastsAtLeastFailureHoldMin) {
+  cache_options.backoff_initial_seconds = 1;
+  cache_options.failure_hold_min_seconds = 5;
+  make_cache();
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  const std::int64_t failed_at = clock.now;
+  clock.now = failed_at + 4;  // the back-off (1 s) is over, the hold is not
+  const Result<AccessToken> held = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(!held.ok());
+  BOOST_TEST(held.error().message.find("asks again in 1 s") != std::string::npos,
+             held.error().message);
+  BOOST_TEST(fetcher.calls() == 1);
+  clock.now = failed_at + 5;
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(LocalFailuresAreNotHeldAndLeaveNoEntry) {
+  for (const ErrorCode code : {ErrorCode::hsm_error, ErrorCode::internal, ErrorCode::invalid_request}) {
+    BOOST_TEST_CONTEXT(to_string(code)) {
+      fetcher.fail_with(make_error(code, "local"));
+      BOOST_TEST(!get_now(request({"a"})).ok());
+      BOOST_TEST(cache->stats().entries == 0u);
+    }
+  }
+  fetcher.fail_with(std::nullopt);
+  BOOST_TEST(token_now(request({"a"})) == "token-4");  // the token put back works at once
+  BOOST_TEST(cache->stats().held == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(EveryFailureFromAfarIsHeld) {
+  int key = 0;
+  for (const ErrorCode code : {ErrorCode::unavailable, ErrorCode::invalid_grant,
+                               ErrorCode::invalid_client, ErrorCode::invalid_scope,
+                               ErrorCode::forbidden}) {
+    BOOST_TEST_CONTEXT(to_string(code)) {
+      const TokenRequest r = request({"key-" + std::to_string(++key)});
+      fetcher.fail_with(make_error(code, "from afar"));
+      BOOST_TEST(!get_now(r).ok());
+      const Result<AccessToken> again = get_now(r);
+      BOOST_TEST_REQUIRE(!again.ok());
+      BOOST_TEST(again.error().code == code);
+      BOOST_TEST(fetcher.calls() == key);
+    }
+  }
+  BOOST_TEST(cache->stats().held == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(FailureHoldMaxZeroNeverHolds) {
+  cache_options.failure_hold_max_seconds = 0;
+  make_cache();
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(fetcher.calls() == 3);
+  BOOST_TEST(cache->stats().held == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateEndsAHold) {
+  fetcher.fail_with(make_error(ErrorCode::invalid_client, "Unknown client"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  fetcher.fail_with(std::nullopt);
+  BOOST_TEST(!get_now(request({"a"})).ok());
+  BOOST_TEST(cache->invalidate(request({"a"})));
+  BOOST_TEST(token_now(request({"a"})) == "token-2");
+}
+
+BOOST_AUTO_TEST_CASE(AfterAFailedRefreshTheTokenExpiringEndsTheBackOffForMisses) {
+  cache_options.backoff_initial_seconds = 60;
+  cache_options.failure_hold_max_seconds = 3;
+  make_cache();
+  BOOST_TEST(token_now(request({"a"})) == "token-1");  // valid until +120
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "Maskinporten answered 503"));
+  clock.now += 95;
+  hit_until_exchanges(2, 5);
+  BOOST_TEST_REQUIRE(fetcher.calls() == 2);
+  clock.now += 10;  // still valid, in the refresh back-off (45 to 60 s): no exchange
+  BOOST_TEST(hit_now(request({"a"})) == "token-1");
+  BOOST_TEST(cache->stats().exchanges == 2u);
+  fetcher.fail_with(std::nullopt);
+  clock.now = 1'000'000 + 121;  // expired, back-off still running, hold (3 s) over
+  BOOST_TEST(token_now(request({"a"})) == "token-3");
 }
 
 BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
@@ -642,9 +790,13 @@ BOOST_AUTO_TEST_CASE(MaxEntriesNeverDropsAnEntryWithAnExchangeInFlight) {
   BOOST_TEST(cache->stats().in_flight == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(FailedFirstExchangeLeavesNoEntry) {
+BOOST_AUTO_TEST_CASE(SweepKeepsAFailedEntryUntilItsHoldEnds) {
   fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
   BOOST_TEST(!get_now(request({"a"})).ok());
+  cache->sweep();
+  BOOST_TEST(cache->stats().entries == 1u);
+  clock.now += 4;  // backoff_initial_seconds
+  cache->sweep();
   BOOST_TEST(cache->stats().entries == 0u);
 }
 
