@@ -233,8 +233,12 @@ void answer_internal(const Reply& reply, const std::optional<std::string>& id, c
 
 }  // namespace
 
+std::string exchange_owner(const PeerCredentials& peer) {
+  return "uid " + std::to_string(peer.uid);
+}
+
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      WorkScheduler scheduler) {
+                                                      TokenCache::Scheduler exchanges) {
   auto engine = Engine::create(config);
   if (!engine) return engine.error();
   std::shared_ptr<const altinn::ConsentVerifier> verifier;
@@ -252,7 +256,7 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
   TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
-  state->cache = std::make_shared<TokenCache>(fetcher, std::move(scheduler), options);
+  state->cache = std::make_shared<TokenCache>(fetcher, std::move(exchanges), options);
   fetcher.attach(state->cache);
   return state;
 }
@@ -296,7 +300,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
         return;
       }
       const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);
-      state->cache->get(*token, min_ttl, [state, id, reply](Result<AccessToken> result) {
+      auto answer = [state, id, reply](Result<AccessToken> result) {
         try {
           if (!result) {
             reply(protocol::encode_error(id, result.error()));
@@ -306,7 +310,8 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
         } catch (const std::exception& e) {
           answer_internal(reply, id, e.what());
         }
-      });
+      };
+      state->cache->get(*token, min_ttl, std::move(answer), exchange_owner(peer));
       return;
     }
 

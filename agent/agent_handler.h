@@ -34,8 +34,12 @@ struct AgentState {
 
 // Opens the token and builds engine, cache, policy and verifier from
 // `config`. Errors in words; nothing is kept of a failed build.
+// `exchanges` runs the cache's exchanges on workers, told whose they are.
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      WorkScheduler scheduler);
+                                                      TokenCache::Scheduler exchanges);
+
+// The owner of a peer's exchanges, for a fair share of the workers: its uid.
+std::string exchange_owner(const PeerCredentials& peer);
 
 class AgentHandler final : public RequestHandler {
  public:

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "agent/agent_handler.h"
+#include "agent/fair_scheduler.h"
 #include "agent/listen_socket.h"
 #include "agent/log.h"
 #include "agent/server.h"
@@ -72,10 +73,10 @@ void log_clients(const AgentState& state) {
 }
 
 Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
-                                                   WorkScheduler scheduler) {
+                                                   TokenCache::Scheduler exchanges) {
   auto config = load_config(path);
   if (!config) return config.error();
-  return build_agent_state(*config, std::move(scheduler));
+  return build_agent_state(*config, std::move(exchanges));
 }
 
 class Daemon final {
@@ -84,6 +85,8 @@ class Daemon final {
       : config_path_(std::move(config_path)),
         pool_(kWorkerThreads),
         control_pool_(kControlThreads),
+        fair_(FairScheduler::create(scheduler_on(pool_), kWorkerThreads,
+                                    kWorkerThreads - kWorkersKeptFromOnePeer)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         sweep_timer_(io_),
         grace_timer_(io_) {}
@@ -106,7 +109,14 @@ class Daemon final {
   }
 
  private:
-  WorkScheduler scheduler() { return scheduler_on(pool_); }
+  // Exchanges share the workers fairly among peers: one uid may run at
+  // most all but one of them, so that a peer asking for many uncached
+  // tokens while Maskinporten is slow leaves a worker for everyone else.
+  TokenCache::Scheduler exchanges() {
+    return [fair = fair_](const std::string& owner, std::function<void()> job) {
+      fair->submit(owner, std::move(job));
+    };
+  }
 
   static WorkScheduler scheduler_on(boost::asio::thread_pool& pool) {
     return [executor = pool.get_executor()](std::function<void()> job) {
@@ -125,7 +135,7 @@ class Daemon final {
     auto socket = open_socket(*config);
     if (!socket) return socket.error();
     listening_.emplace(std::move(*socket));
-    auto state = build_agent_state(*config, scheduler());
+    auto state = build_agent_state(*config, exchanges());
     if (!state) return state.error();
 
     log::info(std::string("maskinporten-agent ") + kAgentVersion + " with " + config->path);
@@ -200,7 +210,7 @@ class Daemon final {
     reloading_ = true;
     log::info("SIGHUP: reloading " + config_path_);
     boost::asio::post(pool_, [this] {
-      auto built = load_and_build(config_path_, scheduler());
+      auto built = load_and_build(config_path_, exchanges());
       if (built) log_clients(**built);
       boost::asio::post(io_, [this, built = std::move(built)]() mutable {
         finish_reload(std::move(built));
@@ -245,6 +255,7 @@ class Daemon final {
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
   boost::asio::thread_pool control_pool_;  // status, verify_altinn: never queued behind HTTP
+  std::shared_ptr<FairScheduler> fair_;      // exchanges onto pool_, a fair share per peer
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer grace_timer_;

@@ -12,6 +12,9 @@ namespace mpa {
 
 // Threads that sign and do HTTP; the socket I/O thread never does either.
 inline constexpr int kWorkerThreads = 4;
+// Workers one peer (uid) can never occupy with its exchanges: they stay
+// free for other peers' new tokens while Maskinporten is slow.
+inline constexpr int kWorkersKeptFromOnePeer = 1;
 // Threads for status and verify_altinn, apart from the workers, so that
 // they answer while every worker waits on a slow Maskinporten.
 inline constexpr int kControlThreads = 1;

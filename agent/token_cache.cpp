@@ -172,7 +172,8 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     return o;
   }
 
-  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
+  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+           const std::string& owner);
   std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
   void put(const protocol::TokenRequest& request, const AccessToken& token);
   bool invalidate(const protocol::TokenRequest& request);
@@ -200,7 +201,7 @@ std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
 }
 
 void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t min_ttl,
-                           Callback done) {
+                           Callback done, const std::string& owner) {
   const std::int64_t needed = std::max<std::int64_t>(min_ttl, 0);
   const std::string key = cache_key(request.client, request);
   std::optional<AccessToken> hit;
@@ -232,7 +233,7 @@ void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t m
     return;
   }
   if (hit) done(std::move(*hit));
-  if (job) scheduler(std::move(job));
+  if (job) scheduler(owner, std::move(job));
 }
 
 std::optional<AccessToken> TokenCache::Impl::peek(const protocol::TokenRequest& request,
@@ -442,8 +443,9 @@ TokenCache::TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions o
 
 TokenCache::~TokenCache() = default;
 
-void TokenCache::get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done) {
-  impl_->get(request, min_ttl, std::move(done));
+void TokenCache::get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+                     const std::string& owner) {
+  impl_->get(request, min_ttl, std::move(done), owner);
 }
 
 std::optional<AccessToken> TokenCache::peek(const protocol::TokenRequest& request,

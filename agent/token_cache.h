@@ -52,8 +52,9 @@ class TokenCache {
   // duplicates and `min_ttl` is empty, so equal keys make equal grants.
   // Errors are passed to the waiting clients as they are.
   using Fetcher = std::function<Result<AccessToken>(const protocol::TokenRequest& request)>;
-  // Runs `job` on a worker thread (never the socket I/O thread).
-  using Scheduler = std::function<void(std::function<void()> job)>;
+  // Runs `job` on a worker thread (never the socket I/O thread). `owner` is
+  // the get() caller's, so that a scheduler can share workers fairly.
+  using Scheduler = std::function<void(const std::string& owner, std::function<void()> job)>;
   // Called exactly once per get(), on the caller's thread for a hit, else on
   // a worker thread.
   using Callback = std::function<void(Result<AccessToken>)>;
@@ -86,7 +87,10 @@ class TokenCache {
   // a failed exchange (its back-off, within failure_hold_min_seconds and
   // failure_hold_max_seconds) a miss is answered at once with that
   // failure's code and message, which then says when the agent asks again.
-  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done);
+  // `owner` (who asks: the agent passes the peer's uid) goes to the
+  // scheduler with an exchange this call starts, a refresh ahead included.
+  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+           const std::string& owner = {});
 
   // The cached token for `request` if it is valid for at least `min_ttl`
   // more seconds; never starts or waits for an exchange, so a fetcher may

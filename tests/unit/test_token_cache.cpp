@@ -112,8 +112,9 @@ class FakeFetcher {
 class ThreadScheduler {
  public:
   TokenCache::Scheduler function() {
-    return [this](std::function<void()> job) {
+    return [this](const std::string& owner, std::function<void()> job) {
       std::lock_guard lock(mutex_);
+      owners_.push_back(owner);
       threads_.emplace_back(std::move(job));
     };
   }
@@ -129,10 +130,16 @@ class ThreadScheduler {
     }
   }
   ~ThreadScheduler() { join(); }
+  // The owner passed with each job, in order.
+  std::vector<std::string> owners() {
+    std::lock_guard lock(mutex_);
+    return owners_;
+  }
 
  private:
   std::mutex mutex_;
   std::vector<std::thread> threads_;
+  std::vector<std::string> owners_;
 };
 
 // The answers callbacks received, in order.
@@ -530,6 +537,20 @@ BOOST_AUTO_TEST_CASE(WithoutAValidTokenTheFetchersErrorIsPassedOn) {
     }
   }
   BOOST_TEST(fetcher.calls() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(TheSchedulerIsToldWhoseExchangeItIs) {
+  Answers answers;
+  cache->get(request({"a"}), 0, answers.callback(), "uid 5");
+  scheduler.join();
+  BOOST_TEST(answers.token_at(0) == "token-1");
+  cache->get(request({"a"}), 0, answers.callback(), "uid 6");  // a hit: nothing scheduled
+  clock.now += 95;
+  for (int second = 0; second <= 5 && cache->stats().exchanges < 2; ++second, clock.now += 1) {
+    cache->get(request({"a"}), 0, answers.callback(), "uid 7");  // starts the refresh ahead
+    scheduler.join();
+  }
+  BOOST_TEST(scheduler.owners() == (std::vector<std::string>{"uid 5", "uid 7"}));
 }
 
 BOOST_AUTO_TEST_CASE(FailedMissIsHeldAndAnsweredAtOnceWithTheSameError) {
