@@ -10,6 +10,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -18,12 +20,14 @@
 #include "agent/altinn.h"
 #include "agent/altinn_detail.h"
 #include "agent/jose.h"
+#include "agent/log.h"
 
 namespace mpa::altinn {
 namespace {
 
 using detail::printable_excerpt;
 using detail::refuse;
+using detail::utc_time;
 
 template <class T>
 struct Deleter;
@@ -52,11 +56,22 @@ constexpr std::size_t kSha1Bytes = 20;
 // we would have to understand, and we understand none.
 constexpr const char* kRefusedHeaderParameters[] = {"jwk", "x5c", "jku", "x5u", "crit"};
 
+// A certificate about to expire is worth a warning at load this long before.
+constexpr std::int64_t kExpiryWarningSeconds = 30 * 86400;
+
 struct TrustedCertificate {
   std::string subject;
   std::array<unsigned char, kSha1Bytes> sha1{};
+  std::int64_t not_before = 0;  // epoch seconds
+  std::int64_t not_after = 0;
   UniquePtr<X509> cert;  // owns the public key used to verify
 };
+
+std::optional<std::int64_t> epoch_seconds(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
 
 std::string openssl_reason() {
   const char* reason = ERR_reason_error_string(ERR_peek_last_error());
@@ -100,6 +115,14 @@ Result<TrustedCertificate> trusted(UniquePtr<X509> cert, const std::string& path
                           std::to_string(EVP_PKEY_get_bits(key)) + " bits; at least " +
                           std::to_string(kMinRsaBits) + " expected");
   }
+  const auto not_before = epoch_seconds(X509_get0_notBefore(cert.get()));
+  const auto not_after = epoch_seconds(X509_get0_notAfter(cert.get()));
+  if (!not_before || !not_after) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": certificate " + t.subject + " has an unreadable validity period");
+  }
+  t.not_before = *not_before;
+  t.not_after = *not_after;
   unsigned int length = 0;
   if (X509_digest(cert.get(), EVP_sha1(), t.sha1.data(), &length) != 1 || length != kSha1Bytes) {
     return make_error(ErrorCode::internal, path + ": cannot compute the certificate's SHA-1 (" +
@@ -158,6 +181,7 @@ class AltinnConsentVerifier final : public ConsentVerifier {
     for (const auto& file : files) {
       if (auto loaded = load_file(file, certificates); !loaded) return loaded.error();
     }
+    warn_about_validity(certificates, static_cast<std::int64_t>(std::time(nullptr)));
     return std::shared_ptr<const ConsentVerifier>(
         new AltinnConsentVerifier(std::move(certificates), leeway_seconds));
   }
@@ -174,6 +198,26 @@ class AltinnConsentVerifier final : public ConsentVerifier {
 
   Result<std::vector<const TrustedCertificate*>> candidates(
       const rapidjson::Document& header) const;
+  std::optional<std::string> outside_validity(const TrustedCertificate& certificate,
+                                              std::int64_t now) const;
+
+  // During a rotation the old certificate may run out while the new one
+  // serves: a warning, not a refusal (tokens signed by it are refused).
+  static void warn_about_validity(const std::vector<TrustedCertificate>& certificates,
+                                  std::int64_t now) {
+    for (const auto& c : certificates) {
+      if (c.not_after < now) {
+        log::warning("Altinn certificate " + c.subject + " expired on " + utc_time(c.not_after) +
+                     "; tokens signed by it are refused");
+      } else if (c.not_before > now) {
+        log::warning("Altinn certificate " + c.subject + " is not valid before " +
+                     utc_time(c.not_before) + "; tokens signed by it are refused until then");
+      } else if (c.not_after - now < kExpiryWarningSeconds) {
+        log::warning("Altinn certificate " + c.subject + " expires on " + utc_time(c.not_after) +
+                     "; configure Altinn's next certificate beside it");
+      }
+    }
+  }
 
   std::vector<TrustedCertificate> certificates_;
   int leeway_seconds_;
@@ -273,6 +317,20 @@ bool signature_verifies(const TrustedCertificate& trusted, const CompactJws& jws
   return ok;
 }
 
+std::optional<std::string> AltinnConsentVerifier::outside_validity(
+    const TrustedCertificate& certificate, std::int64_t now) const {
+  if (now > certificate.not_after + leeway_seconds_) {
+    return "signed by Altinn certificate " + certificate.subject + ", which expired on " +
+           utc_time(certificate.not_after) + " (leeway " + std::to_string(leeway_seconds_) +
+           " s); configure Altinn's current certificate";
+  }
+  if (now < certificate.not_before - leeway_seconds_) {
+    return "signed by Altinn certificate " + certificate.subject + ", which is not valid before " +
+           utc_time(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) + " s)";
+  }
+  return std::nullopt;
+}
+
 Result<std::string> AltinnConsentVerifier::verify(std::string_view token,
                                                   std::int64_t now) const {
   if (token.size() > kMaxConsentTokenBytes) {
@@ -286,13 +344,20 @@ Result<std::string> AltinnConsentVerifier::verify(std::string_view token,
   if (auto checked = check_header(*header); !checked) return checked.error();
   auto keys = candidates(*header);
   if (!keys) return std::move(keys).error();
+  // A signature by a certificate outside its validity period (with the
+  // leeway) is not trusted: Altinn has rotated away from it, or not yet to it.
+  std::optional<std::string> untrusted_signer;
   bool verified = false;
   for (const auto* key : *keys) {
-    if (signature_verifies(*key, *jws)) {
-      verified = true;
-      break;
+    if (!signature_verifies(*key, *jws)) continue;
+    if (auto outside = outside_validity(*key, now)) {
+      untrusted_signer = std::move(outside);
+      continue;
     }
+    verified = true;
+    break;
   }
+  if (!verified && untrusted_signer) return refuse(*untrusted_signer);
   if (!verified) return refuse("signature does not verify with any configured Altinn certificate");
   return check_consent_claims(jws->payload, now, leeway_seconds_);
 }

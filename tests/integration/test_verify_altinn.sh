@@ -98,6 +98,18 @@ verify --cert "$CERT" - <<<"$(tok valid_next)"
 expect_contains "rotated token without the new certificate names the thumbprint" "$ERR" \
   "no configured certificate has thumbprint x5t"
 
+# A rotation left an expired certificate in the configuration.
+verify --cert "$V/with-expired.pem" - <<<"$(tok signed_by_expired_cert)"
+expect_eq "a token signed by an expired certificate exits 1" "$RC" 1
+expect_contains "saying which certificate expired when" "$ERR" \
+  "error: signed by Altinn certificate /C=NO/O=Altinn test stand-in/CN=altinn stand-in (retired), which expired on "
+expect_contains "and the expired certificate is named as a warning when loaded" "$ERR" \
+  "warning: Altinn certificate /C=NO/O=Altinn test stand-in/CN=altinn stand-in (retired) expired on "
+verify --cert "$V/with-expired.pem" - <<<"$(tok valid)"
+expect_eq "the current certificate beside it still verifies" "$RC" 0
+verify --cert "$CERT" --cert "$V/future.pem" - <<<"$(tok signed_by_future_cert)"
+expect_contains "a certificate not yet valid is not trusted either" "$ERR" "which is not valid before "
+
 verify --cert "$CERT" - <<<"$(tok offered_by_bad_check_digit)"
 expect_eq "wrong check digit names the claim, not the number" "$ERR" \
   "error: OfferedBy is not a valid national identity number (date part or mod-11 check digits)"

@@ -255,6 +255,41 @@ BOOST_AUTO_TEST_CASE(SignedByAnUnconfiguredKey) {
   expect_refused("unconfigured_key", "signature does not verify");
 }
 
+BOOST_AUTO_TEST_CASE(SignedByAnExpiredCertificate) {
+  const std::string message = refused(token("signed_by_expired_cert"), {"with-expired.pem"});
+  BOOST_TEST(contains(message, "signed by Altinn certificate "), message);
+  BOOST_TEST(contains(message, "(retired), which expired on 2026-10-09T11:06:40Z (leeway 60 s)"),
+             message);
+  BOOST_TEST(contains(message, "configure Altinn's current certificate"), message);
+}
+
+BOOST_AUTO_TEST_CASE(SignedByAnExpiredCertificateWithoutX5t) {
+  const std::string message =
+      refused(token("signed_by_expired_cert_no_x5t"), {"altinn.pem", "expired.pem"});
+  BOOST_TEST(contains(message, "which expired on"), message);
+}
+
+BOOST_AUTO_TEST_CASE(SignedByACertificateNotYetValid) {
+  const std::string message = refused(token("signed_by_future_cert"), {"altinn.pem", "future.pem"});
+  BOOST_TEST(contains(message, "(future), which is not valid before 2026-11-28T11:06:40Z"), message);
+}
+
+BOOST_AUTO_TEST_CASE(TheCurrentCertificateStillVerifiesBesideAnExpiredOne) {
+  auto claims = verifier({"with-expired.pem"})->verify(token("valid_no_x5t"), Vectors::kNow);
+  BOOST_TEST(claims.ok(), why(claims));
+}
+
+BOOST_AUTO_TEST_CASE(ExpiryIsCheckedWithTheLeeway) {
+  // 40 days after expiry no leeway helps; at the instant of expiry the
+  // configured leeway does.
+  auto v = verifier({"expired.pem"}, 600);
+  const std::int64_t expired_at = Vectors::kNow - 40 * 86400;
+  auto at_expiry = v->verify(token("signed_by_expired_cert"), expired_at + 600);
+  BOOST_TEST(!contains(why(at_expiry), "expired on"), why(at_expiry));
+  auto after = v->verify(token("signed_by_expired_cert"), expired_at + 601);
+  BOOST_TEST(contains(why(after), "expired on"), why(after));
+}
+
 BOOST_AUTO_TEST_CASE(RotatedTokenWithoutItsCertificate) {
   expect_refused("valid_next", "no configured certificate has thumbprint");
 }

@@ -10,6 +10,9 @@ Writes to OUTDIR:
   other.pem         a certificate nobody configures (its key signs "unconfigured")
   both.pem          altinn.pem and altinn-next.pem in one file
   ec.pem            an EC certificate (not RSA: must be refused as configuration)
+  expired.pem       a retired certificate, expired 40 days before EPOCH
+  future.pem        a certificate valid only from 10 days after EPOCH
+  with-expired.pem  altinn.pem and expired.pem in one file (a rotation left behind)
   not-a-cert.pem    text that is not PEM at all
   tokens.json       {"name": "compact JWS", ...}; the C++ test says what each must do
   now               the EPOCH the tokens were made around (default: the clock)
@@ -38,19 +41,20 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_cert(common_name: str, key):
+def make_cert(common_name: str, key, now: int, valid_from_days=-1, valid_to_days=365):
+    """Self-signed, valid from/to these many days around `now` (epoch seconds)."""
     name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "NO"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Altinn test stand-in"),
         x509.NameAttribute(NameOID.COMMON_NAME, common_name),
     ])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    at = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
     return (x509.CertificateBuilder()
             .subject_name(name).issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
+            .not_valid_before(at + datetime.timedelta(days=valid_from_days))
+            .not_valid_after(at + datetime.timedelta(days=valid_to_days))
             .sign(key, hashes.SHA256()))
 
 
@@ -93,10 +97,14 @@ def main() -> int:
     key_b = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_c = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_ec = ec.generate_private_key(ec.SECP256R1())
-    cert_a = make_cert("altinn stand-in", key_a)
-    cert_b = make_cert("altinn stand-in (next)", key_b)
-    cert_c = make_cert("someone else", key_c)
-    cert_ec = make_cert("altinn stand-in (EC)", key_ec)
+    key_old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert_a = make_cert("altinn stand-in", key_a, now)
+    cert_b = make_cert("altinn stand-in (next)", key_b, now)
+    cert_c = make_cert("someone else", key_c, now)
+    cert_ec = make_cert("altinn stand-in (EC)", key_ec, now)
+    cert_old = make_cert("altinn stand-in (retired)", key_old, now, -400, -40)
+    cert_new = make_cert("altinn stand-in (future)", key_new, now, 10, 400)
 
     files = {
         "altinn.pem": pem(cert_a),
@@ -104,6 +112,9 @@ def main() -> int:
         "other.pem": pem(cert_c),
         "both.pem": pem(cert_a) + pem(cert_b),
         "ec.pem": pem(cert_ec),
+        "expired.pem": pem(cert_old),
+        "future.pem": pem(cert_new),
+        "with-expired.pem": pem(cert_a) + pem(cert_old),
         "not-a-cert.pem": b"this is not a certificate\n",
     }
     for name, data in files.items():
@@ -183,6 +194,9 @@ def main() -> int:
         "bad_signature": h + "." + other_payload + "." + s,
         "unknown_x5t": rs(claims(), thumbprint=False, x5t=x5t(cert_c)),
         "unconfigured_key": rs(claims(), key=key_c, cert=cert_c, thumbprint=False),
+        "signed_by_expired_cert": rs(claims(), key=key_old, cert=cert_old),
+        "signed_by_expired_cert_no_x5t": rs(claims(), key=key_old, cert=cert_old, thumbprint=False),
+        "signed_by_future_cert": rs(claims(), key=key_new, cert=cert_new),
         "offered_by_bad_check_digit": rs(claims(OfferedBy="11025802171")),
         "covered_by_bad_check_digit": rs(claims(CoveredBy="910514459")),
         "offered_by_wrong_length": rs(claims(OfferedBy="1102580217")),
