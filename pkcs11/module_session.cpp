@@ -1,5 +1,6 @@
 #include "pkcs11/module_session.h"
 
+#include <dlfcn.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 #include <unistd.h>
 
@@ -39,6 +40,35 @@ std::string describe(const Pkcs11Uri& uri) {
   return out.empty() ? "any token" : out;
 }
 
+// Holds a dlopen handle on the module while libp11 loads it (so the
+// library is not loaded, unloaded and loaded again).
+struct LibraryHandle {
+  void* handle = nullptr;
+  ~LibraryHandle() {
+    if (handle != nullptr) ::dlclose(handle);
+  }
+};
+
+// Opens the library ourselves first: libp11 prints dlopen's or dlsym's
+// complaint on stderr itself and reports only a bare failure. This way the
+// user reads one error that says what is wrong with the file.
+Status check_is_module(const std::string& path, LibraryHandle& library) {
+  ::dlerror();
+  library.handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (library.handle == nullptr) {
+    const char* reason = ::dlerror();
+    return make_error(ErrorCode::invalid_config,
+                      "PKCS#11 module " + path + " cannot be loaded as a library: " +
+                          (reason != nullptr ? reason : "no reason given"));
+  }
+  if (::dlsym(library.handle, "C_GetFunctionList") == nullptr) {
+    return make_error(ErrorCode::invalid_config,
+                      path + " is not a PKCS#11 module: it has no C_GetFunctionList (is `module` "
+                             "the vendor's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so?)");
+  }
+  return {};
+}
+
 }  // namespace
 
 ModuleSession::ModuleSession(ModuleSession&& other) noexcept
@@ -64,6 +94,8 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
     return make_error(ErrorCode::invalid_config,
                       "PKCS#11 module " + module_path + " does not exist or is not readable");
   }
+  LibraryHandle library;
+  if (auto checked = check_is_module(module_path, library); !checked) return checked.error();
   std::unique_ptr<ModuleSession> s(new ModuleSession());
   s->ctx_.reset(PKCS11_CTX_new());
   if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");

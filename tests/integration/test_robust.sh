@@ -87,6 +87,9 @@ refused_at_start "a missing PIN file" "s|^pin_file = .*|pin_file = \"$WORK/no-pi
 echo "not a certificate" >"$WORK/not-a-ca.pem"
 refused_at_start "a ca_file without a certificate" "s|^ca_file = .*|ca_file = \"$WORK/not-a-ca.pem\"|" \
   "client \"default\": ca_file $WORK/not-a-ca.pem holds no PEM certificate"
+refused_at_start "a module that is not a PKCS#11 library" \
+  "s|^module = .*|module = \"/usr/lib/x86_64-linux-gnu/libz.so.1\"|" \
+  "client \"default\": /usr/lib/x86_64-linux-gnu/libz.so.1 is not a PKCS#11 module: it has no C_GetFunctionList"
 refused_at_start "a socket whose directory cannot be made" \
   "s|^socket = .*|socket = \"$WORK/no/such/dir/agent.sock\"|" \
   "[agent]: socket $WORK/no/such/dir/agent.sock: cannot create directory"

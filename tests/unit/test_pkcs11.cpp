@@ -485,7 +485,23 @@ BOOST_AUTO_TEST_CASE(RejectsLibraryThatIsNotAPkcs11Module) {
   auto token = Pkcs11Token::open(
       TokenOptions{"/usr/lib/x86_64-linux-gnu/libz.so.1", right_pin(), nullptr}, token_uri());
   BOOST_TEST_REQUIRE(!token.ok());
-  BOOST_TEST(contains(token.error().message, "cannot load PKCS#11 module"),
+  BOOST_TEST((token.error().code == ErrorCode::invalid_config));
+  BOOST_TEST(contains(token.error().message, "/usr/lib/x86_64-linux-gnu/libz.so.1 is not a PKCS#11 "
+                                             "module: it has no C_GetFunctionList"),
+             token.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsAFileThatIsNotALibrary) {
+  char path[] = "/tmp/mpa-not-a-library-XXXXXX";
+  const int fd = ::mkstemp(path);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::write(fd, "not ELF\n", 8) == 8);
+  ::close(fd);
+  auto token = Pkcs11Token::open(TokenOptions{path, right_pin(), nullptr}, token_uri());
+  ::unlink(path);
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST((token.error().code == ErrorCode::invalid_config));
+  BOOST_TEST(contains(token.error().message, "cannot be loaded as a library: "),
              token.error().message);
 }
 
