@@ -222,7 +222,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
 Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
-  return check_grant_request(grant_request(request), **client);
+  return check_grant_request(request, **client);
 }
 
 // A reply built by our own code failed: our bug, logged, answered `internal`.

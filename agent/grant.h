@@ -13,6 +13,9 @@
 #include "common/signer.h"
 
 namespace mpa {
+namespace protocol {
+struct TokenRequest;
+}
 
 // Everything a caller may put into a grant beside the client's own fields.
 struct GrantRequest {
@@ -50,6 +53,7 @@ class GrantBuilder {
 // authorization_details shapes (-> invalid_request). The agent runs it before
 // its cache, so a request that can never succeed takes no cache entry.
 Status check_grant_request(const GrantRequest& request, const ClientConfig& client);
+Status check_grant_request(const protocol::TokenRequest& request, const ClientConfig& client);
 
 // Shape check for authorization_details (array of objects with "type"
 // urn:altinn:systemuser / urn:altinn:consent ...). Errors: invalid_request.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/grant.h"
+#include "protocol/messages.h"
 #include "agent/jose.h"
 
 using namespace mpa;
@@ -538,6 +539,18 @@ BOOST_AUTO_TEST_CASE(CheckGrantRequestRefusesWhatBuildRefusesWithoutASigner) {
   }
   BOOST_TEST(check_grant_request(enduser_request(), client).ok());
   BOOST_TEST(signer->sign_calls == 0);
+}
+
+BOOST_AUTO_TEST_CASE(CheckGrantRequestTakesTheSocketsTokenRequestAsIs) {
+  protocol::TokenRequest token;
+  token.scopes = {"altinn:enduser", "altinn:enduser"};
+  BOOST_TEST(check_grant_request(token, client).error().message ==
+             refused(request_for(token.scopes)).message);
+  token.scopes = {"altinn:enduser"};
+  token.consumer_org = "12345";
+  BOOST_TEST(contains(check_grant_request(token, client).error().message, "consumer_org"));
+  token.consumer_org = "999888777";
+  BOOST_TEST(check_grant_request(token, client).ok());
 }
 
 BOOST_AUTO_TEST_CASE(RefusesEmptyScopeList) {
