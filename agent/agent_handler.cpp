@@ -171,7 +171,8 @@ void write_client_status(JsonWriter& json, const AgentState& state, const Client
   json.EndObject();
 }
 
-std::string status_fields(const AgentState& state, std::int64_t uptime_seconds) {
+std::string status_fields(const AgentState& state, std::int64_t uptime_seconds,
+                          const std::optional<FairScheduler::Stats>& workers) {
   rapidjson::StringBuffer buffer;
   JsonWriter json(buffer);
   json.StartObject();
@@ -202,6 +203,17 @@ std::string status_fields(const AgentState& state, std::int64_t uptime_seconds) 
   json.Key("held");
   json.Uint64(stats.held);
   json.EndObject();
+  if (workers) {
+    json.Key("workers");
+    json.StartObject();
+    json.Key("size");
+    json.Uint64(workers->slots);
+    json.Key("exchanging");
+    json.Uint64(workers->running);
+    json.Key("waiting");
+    json.Uint64(workers->queued);
+    json.EndObject();
+  }
   json.EndObject();
   return buffer.GetString();
 }
@@ -275,6 +287,10 @@ std::shared_ptr<AgentState> AgentHandler::state() const {
   return state_;
 }
 
+void AgentHandler::report_workers(std::function<FairScheduler::Stats()> stats) {
+  worker_stats_ = std::move(stats);
+}
+
 bool AgentHandler::may_connect(const PeerCredentials& peer) const {
   return state()->policy->may_connect(peer);
 }
@@ -328,9 +344,11 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
     if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
       // signer_info may talk to the token: not on the I/O thread.
       const std::int64_t uptime = now_seconds() - started_at_;
-      scheduler_([state, id, reply, uptime] {
+      std::optional<FairScheduler::Stats> workers;
+      if (worker_stats_) workers = worker_stats_();
+      scheduler_([state, id, reply, uptime, workers] {
         try {
-          reply(protocol::encode_ok(id, status_fields(*state, uptime)));
+          reply(protocol::encode_ok(id, status_fields(*state, uptime, workers)));
         } catch (const std::exception& e) {
           answer_internal(reply, id, e.what());
         }

@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/engine.h"
 #include "agent/peer_policy.h"
+#include "agent/fair_scheduler.h"
 #include "agent/server.h"
 #include "agent/token_cache.h"
 
@@ -52,6 +53,10 @@ class AgentHandler final : public RequestHandler {
   void replace_state(std::shared_ptr<AgentState> state);
   std::shared_ptr<AgentState> state() const;
 
+  // Where `status` reads how busy the exchange workers are; set once,
+  // before serving. Without it, status has no "workers".
+  void report_workers(std::function<FairScheduler::Stats()> stats);
+
   bool may_connect(const PeerCredentials& peer) const;
   void sweep_cache() const;
 
@@ -59,6 +64,7 @@ class AgentHandler final : public RequestHandler {
   mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
   std::shared_ptr<AgentState> state_;
   WorkScheduler scheduler_;
+  std::function<FairScheduler::Stats()> worker_stats_;
   std::int64_t started_at_;
 };
 

@@ -83,8 +83,9 @@ std::string status_help() {
              "Asks the running agent how it is and prints a summary: its version and uptime; for\n"
              "each client the PKCS#11 token (present, logged in), the certificate's subject and\n"
              "days until it expires, and the last error; the cache (entries, requests in flight,\n"
-             "hits, misses, exchanges with Maskinporten). It never makes the agent sign or call\n"
-             "Maskinporten.\n"
+             "hits, misses, exchanges with Maskinporten, misses answered with a recent failure);\n"
+             "the workers (how many are exchanging, how many exchanges wait for one). It never\n"
+             "makes the agent sign or call Maskinporten.\n"
              "\n"
              "options:\n"
              "  --json                     print the agent's answer as JSON (one line) instead\n"
@@ -321,6 +322,15 @@ std::string cache_line(const rapidjson::Value& cache) {
   return line + "\n";
 }
 
+std::string workers_line(const rapidjson::Value& workers) {
+  const auto number = [&](const char* name) {
+    const auto value = member_number(workers, name);
+    return value ? std::to_string(*value) : std::string("?");
+  };
+  return "workers: " + number("exchanging") + " of " + number("size") +
+         " exchanging, " + number("waiting") + " exchanges waiting for one\n";
+}
+
 int run_token(const ParsedArgs& args) {
   auto request = token_request_from("token", args);
   if (!request) return kExitUsage;
@@ -392,6 +402,10 @@ std::string render_status(std::string_view status_json, std::int64_t now) {
   }
   if (const rapidjson::Value* cache = protocol::json::find(document, "cache"); cache && cache->IsObject()) {
     text += cache_line(*cache);
+  }
+  if (const rapidjson::Value* workers = protocol::json::find(document, "workers");
+      workers && workers->IsObject()) {
+    text += workers_line(*workers);
   }
   return text;
 }

@@ -141,6 +141,7 @@ class Daemon final {
     log::info(std::string("maskinporten-agent ") + kAgentVersion + " with " + config->path);
     log_clients(**state);
     handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_), now_seconds());
+    handler_->report_workers([fair = fair_] { return fair->stats(); });
     ServerOptions options;
     options.max_connections = static_cast<std::size_t>(config->max_connections);
     options.may_connect = [handler = handler_.get()](const PeerCredentials& peer) {

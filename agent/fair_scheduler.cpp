@@ -85,6 +85,7 @@ void FairScheduler::finished(const std::string& owner) {
 FairScheduler::Stats FairScheduler::stats() const {
   std::lock_guard lock(mutex_);
   Stats stats;
+  stats.slots = slots_;
   stats.running = running_;
   for (const auto& [owner, jobs] : queued_) stats.queued += jobs.size();
   return stats;

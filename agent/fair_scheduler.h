@@ -28,8 +28,9 @@ class FairScheduler final : public std::enable_shared_from_this<FairScheduler> {
   void submit(const std::string& owner, std::function<void()> job);
 
   struct Stats {
+    std::size_t slots = 0;    // jobs that may run at once
     std::size_t running = 0;
-    std::size_t queued = 0;
+    std::size_t queued = 0;   // waiting for a slot
   };
   Stats stats() const;
 

@@ -188,7 +188,8 @@ served_from_cache && ok "while other keys' exchanges are slow, a cached token is
 expect_contains "and ping" "$(agent_lines '{"op":"ping"}')" '"ok":true'
 status="$(agent_lines '{"op":"status"}')"
 expect_eq "and status, which sees all four exchanges still in flight (3 running, 1 queued)" \
-  "$(json_get "$status" '[j["ok"], j["cache"]["in_flight"]]')" '[true, 4]'
+  "$(json_get "$status" '[j["ok"], j["cache"]["in_flight"], j["workers"]]')" \
+  '[true, 4, {"size": 4, "exchanging": 3, "waiting": 1}]'
 still_running=0
 for pid in "${slow_pids[@]}"; do kill -0 "$pid" 2>/dev/null && still_running=$((still_running + 1)); done
 expect_eq "all before any slow exchange ended" "$still_running" 4

@@ -769,6 +769,15 @@ BOOST_AUTO_TEST_CASE(SummarisesClientsAndCache) {
   BOOST_TEST(!contains(text, "recent failure"), text);
 }
 
+BOOST_AUTO_TEST_CASE(SaysHowBusyTheWorkersAre) {
+  const std::string json =
+      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
+      R"("cache":{"entries":0,"in_flight":4,"hits":0,"misses":4,"exchanges":4,"held":0},)"
+      R"("workers":{"size":4,"exchanging":3,"waiting":1}})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "\nworkers: 3 of 4 exchanging, 1 exchanges waiting for one\n"), text);
+}
+
 BOOST_AUTO_TEST_CASE(CountsMissesAnsweredWithAHeldFailure) {
   const std::string json =
       R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
