@@ -94,35 +94,6 @@ expect_contains "an [[allow]] rule lets that uid in after SIGHUP" "$out" '"ok":t
 out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:enduser"]}' 2>&1)"
 expect_contains "but only for the rule's scopes" "$out" '"error":"forbidden"'
 
-# --- fair shares: one uid's slow exchanges leave a worker for another uid ---
-# This uid asks for 4 new tokens while Maskinporten takes 2 s each; it may
-# occupy 3 of the 4 workers, so the other uid's new token is exchanged at
-# once, before this uid's fourth.
-standin_control reset '{}' >/dev/null
-standin_control settings '{"delay": 2}' >/dev/null
-greedy_pids=()
-for i in 1 2 3 4; do
-  agent_lines "{\"op\":\"token\",\"scopes\":[\"nav:test/api\"],\"resource\":[\"https://greedy$i.example\"]}" \
-    >"$WORK/greedy$i.out" &
-  greedy_pids+=($!)
-done
-four_in_flight() { [[ "$(json_get "$(agent_lines '{"op":"status"}')" 'j["cache"]["in_flight"]')" == 4 ]]; }
-wait_for four_in_flight || true
-out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines \
-  '{"op":"token","scopes":["altinn:instances.read"],"resource":["https://other-uid.example"]}' 2>&1)"
-expect_contains "another uid gets a new token while one uid's 4 exchanges wait on a slow Maskinporten" \
-  "$out" '"ok":true'
-still_running=0
-for pid in "${greedy_pids[@]}"; do kill -0 "$pid" 2>/dev/null && still_running=$((still_running + 1)); done
-[[ "$still_running" -ge 1 ]] && ok "before the first uid's fourth exchange ended" ||
-  not_ok "before the first uid's fourth exchange ended: all its requests were answered first"
-for pid in "${greedy_pids[@]}"; do wait "$pid" || true; done
-expect_eq "Maskinporten answered the other uid's grant fourth, before the first uid's last" \
-  "$(json_get "$(standin_control received)" \
-    '[e["claims"]["resource"][0].split("//")[1].split(".")[0] for e in j if e["path"] == "/token"][3]')" \
-  "other-uid"
-expect_eq "and the first uid got all 4 tokens" "$(cat "$WORK"/greedy*.out | grep -c '"ok":true')" 4
-standin_control settings '{"delay": 0}' >/dev/null
 
 echo 'this is = = not toml' >>"$CONF"
 kill -HUP "$AGENT_PID"

@@ -7,7 +7,10 @@ make_token
 start_standin
 SOCK_PY="$MPA_SOURCE_DIR/tests/integration/sock.py"
 SPY_MODULE=/usr/lib/x86_64-linux-gnu/pkcs11-spy.so
-mkdir -m 0700 "$WORK/run"
+# Another uid (nobody, group root) may use the "patient" client: the socket
+# is group-accessible and its directories can be passed through.
+mkdir -m 0711 "$WORK/run"
+chmod 0711 "$WORK"
 
 # Short timeouts so that failures beyond them take seconds, not minutes.
 CONF="$WORK/agent.toml"
@@ -28,7 +31,13 @@ ca_file = "$STANDIN_CA"
 scopes = ["altinn:enduser", "skatteetaten:test"]
 timeout_seconds = 20
 retry_deadline_seconds = 20
+
+[[allow]]
+uid = 65534
+clients = ["patient"]
 CONF
+sed -i 's|^socket = \(.*\)|socket = \1\nsocket_mode = "0660"|' "$CONF"
+as_nobody() { setpriv --reuid=65534 --regid=0 --clear-groups "$@"; }
 
 # run_error CONFIG: runs `run` on CONFIG, which must fail to start; sets rc, err.
 run_error() {
@@ -68,7 +77,7 @@ sed 's/^refresh_margin_seconds = 30/refresh_margin_seconds = "soon"/' "$CONF" >"
 run_error "$WORK/broken.toml"
 expect_eq "a broken config: run exits 1" "$rc" 1
 expect_eq "with one line, an error: line" "$(wc -l <<<"$err"):$(error_lines "$err")" "1:1"
-expect_contains "naming the file and line" "$err" "$WORK/broken.toml:3"
+expect_contains "naming the file and line" "$err" "$WORK/broken.toml:4"
 expect_contains "and the key" "$err" "refresh_margin_seconds"
 out="$("$MPA_BIN" check-config --config "$WORK/broken.toml" 2>&1)" && rc=0 || rc=$?
 expect_eq "check-config on it exits 1 with the same line" "$rc:$out" "1:$err"
@@ -171,31 +180,46 @@ expect_contains "slower than timeout_seconds: unavailable" "$(error_of "$answer"
 expect_contains "saying it timed out" "$answer" "imed out"
 standin_control reset '{}' >/dev/null
 
-# Exchanges for other keys are slow, as many as the agent has workers (4;
-# one uid may run 3 at once, the fourth waits for one of them); a cached
-# token, ping and status are not held up by them. Proved by order: they
-# complete while every slow one is still pending.
+# Exchanges for other keys are slow, as many as the agent has workers (4);
+# this uid may run 3 at once, its fourth waits for one of them. A cached
+# token, ping and status are not held up by them, and another uid's new
+# token takes the worker this uid may not have. Proved by order: all this
+# completes while every slow one of this uid is still pending.
 standin_control settings '{"delay": 6}' >/dev/null
 slow_pids=()
 for i in 1 2 3 4; do
   ask patient skatteetaten:test ",\"resource\":[\"https://slow$i.example\"]" >"$WORK/slow$i.out" &
   slow_pids+=($!)
 done
-all_exchanges_started() { [[ "$(received_count)" -ge 3 ]]; }
-wait_for all_exchanges_started || true
+received_at_least() { [[ "$(received_count)" -ge "$1" ]]; }
+wait_for received_at_least 3 || true
 served_from_cache && ok "while other keys' exchanges are slow, a cached token is answered" \
   || not_ok "while other keys' exchanges are slow, a cached token is answered"
 expect_contains "and ping" "$(agent_lines '{"op":"ping"}')" '"ok":true'
 status="$(agent_lines '{"op":"status"}')"
-expect_eq "and status, which sees all four exchanges still in flight (3 running, 1 queued)" \
+expect_eq "and status, which sees this uid's four exchanges in flight (3 running, 1 waiting)" \
   "$(json_get "$status" '[j["ok"], j["cache"]["in_flight"], j["workers"]]')" \
   '[true, 4, {"size": 4, "exchanging": 3, "waiting": 1}]'
+as_nobody "$PY" "$SOCK_PY" "$SOCK" lines "$(token_line patient altinn:enduser \
+  ',"resource":["https://other-uid.example"]')" >"$WORK/other-uid.out" 2>&1 &
+other_pid=$!
+wait_for received_at_least 4 || true
+status="$(agent_lines '{"op":"status"}')"
+expect_eq "another uid's new token takes the fourth worker at once" \
+  "$(json_get "$status" '[j["cache"]["in_flight"], j["workers"]]')" \
+  '[5, {"size": 4, "exchanging": 4, "waiting": 1}]'
 still_running=0
 for pid in "${slow_pids[@]}"; do kill -0 "$pid" 2>/dev/null && still_running=$((still_running + 1)); done
 expect_eq "all before any slow exchange ended" "$still_running" 4
 for pid in "${slow_pids[@]}"; do wait "$pid" || true; done
+wait "$other_pid" || true
 expect_contains "the slow exchanges then succeed" "$(cat "$WORK"/slow*.out)" '"ok":true'
 expect_not_contains "all of them" "$(cat "$WORK"/slow*.out)" '"ok":false'
+expect_contains "and so does the other uid's" "$(cat "$WORK/other-uid.out")" '"ok":true'
+expect_eq "Maskinporten got the other uid's grant before this uid's fourth" \
+  "$(json_get "$(standin_control received)" \
+    '[r for r in [((e.get("claims") or {}).get("resource") or [""])[0] for e in sorted(j, key=lambda e: e["time"]) if e["path"] == "/token"] if r][3]')" \
+  "https://other-uid.example"
 standin_control reset '{}' >/dev/null
 
 # --- 4. status while things fail: last_error per client ---
