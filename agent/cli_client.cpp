@@ -302,7 +302,11 @@ std::string client_lines(const rapidjson::Value& client, std::int64_t now) {
   std::string lines = "client \"" + member_text(client, "name", "?") + "\"";
   const std::string client_id = member_text(client, "client_id", "");
   if (!client_id.empty()) lines += " (client id " + client_id + ")";
-  lines += "\n" + token_line(client) + certificate_line(client, now);
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive)
+  // on "literal" + std::string&& at -O3.
+  lines += '\n';
+  lines += token_line(client);
+  lines += certificate_line(client, now);
   const std::string last_error = member_text(client, "last_error", "");
   lines += "  last error: " + (last_error.empty() ? std::string("none") : last_error) + "\n";
   return lines;
