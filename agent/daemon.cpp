@@ -1,9 +1,11 @@
 #include "agent/daemon.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -28,13 +30,40 @@ constexpr std::int64_t kSecondsPerDay = 86400;
 constexpr mode_t kProcessUmask = 0077;
 // See harden_process().
 constexpr int kMallocArenas = 1;
+// sd_listen_fds(3): passed descriptors start here.
+constexpr int kSystemdFirstFd = 3;
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// As ssh-agent's sanitise_stdfd: descriptors 0, 1 and 2 are open (on
+// /dev/null when whoever started us closed them), so that nothing the agent
+// opens later (the socket, the PIN file) becomes "stderr" for log lines.
+void open_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null < 0) continue;
+    if (null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+}
+
+// Descriptors inherited from whoever started us (a shell's open files, a
+// parent's sockets) have no business in the agent; those systemd passed
+// (LISTEN_FDS, from fd 3 on) are kept for socket activation.
+void close_inherited_descriptors() {
+  const int first_stray = kSystemdFirstFd + ListeningSocket::systemd_fd_count();
+  ::close_range(static_cast<unsigned>(first_stray), ~0U, 0);
+}
 
 // As ssh-agent does: no core dumps or ptrace by other processes of the
 // same user (they could read the PIN and tokens from memory), and a
 // client that hangs up never kills us with SIGPIPE.
 void harden_process() {
+  open_standard_descriptors();
+  close_inherited_descriptors();
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) log::warning("prctl(PR_SET_DUMPABLE, 0) failed");
   const rlimit no_core{0, 0};
   if (::setrlimit(RLIMIT_CORE, &no_core) != 0) log::warning("setrlimit(RLIMIT_CORE, 0) failed");

@@ -193,6 +193,13 @@ Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std:
   return made;
 }
 
+int ListeningSocket::systemd_fd_count() {
+  const auto pid = env_number("LISTEN_PID");
+  const auto count = env_number("LISTEN_FDS");
+  if (!pid || *pid != static_cast<long>(::getpid()) || !count) return 0;
+  return static_cast<int>(*count);
+}
+
 Result<std::optional<ListeningSocket>> ListeningSocket::from_systemd() {
   const auto pid = env_number("LISTEN_PID");
   const auto count = env_number("LISTEN_FDS");

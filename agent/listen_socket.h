@@ -31,6 +31,11 @@ class ListeningSocket final {
   // Clears the LISTEN_* variables so that children do not inherit them.
   static Result<std::optional<ListeningSocket>> from_systemd();
 
+  // How many descriptors systemd passed to this process (LISTEN_FDS, when
+  // LISTEN_PID is us), from fd 3 on; 0 when not socket-activated. Reads the
+  // variables without clearing them.
+  static int systemd_fd_count();
+
   ListeningSocket(ListeningSocket&& other) noexcept;
   ListeningSocket& operator=(ListeningSocket&& other) noexcept;
   // One owner of the descriptor and of the file.

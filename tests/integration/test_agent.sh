@@ -161,6 +161,19 @@ kill -KILL "$first_pid"; wait "$first_pid" 2>/dev/null || true
 start_agent "$CONF" && ok "a stale socket file is replaced" || not_ok "a stale socket file is replaced"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
 
+# --- descriptors: closed standard ones are reopened, inherited ones closed ---
+"$MPA_BIN" run --config "$CONF" <&- >&- 2>&- 9<"$CONF" &
+fd_pid=$!
+track_pid "$fd_pid"
+pinged() { agent_lines '{"op":"ping"}' | grep -q '"ok":true'; }
+wait_for pinged && ok "started with stdin, stdout and stderr closed, the agent serves" ||
+  not_ok "started with stdin, stdout and stderr closed, the agent serves"
+expect_eq "its descriptors 0, 1 and 2 are /dev/null" \
+  "$(readlink "/proc/$fd_pid/fd/0" "/proc/$fd_pid/fd/1" "/proc/$fd_pid/fd/2" | sort -u)" "/dev/null"
+[[ ! -e "/proc/$fd_pid/fd/9" ]] && ok "a descriptor inherited from its parent is closed" ||
+  not_ok "a descriptor inherited from its parent is closed: $(readlink "/proc/$fd_pid/fd/9")"
+kill -TERM "$fd_pid"; wait "$fd_pid" 2>/dev/null || true
+
 # --- socket activation ---
 if command -v systemd-socket-activate >/dev/null; then
   act="$WORK/act.sock"
