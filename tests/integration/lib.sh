@@ -86,6 +86,21 @@ standin_control() {
   fi
 }
 
+# client_table NAME: the start of a [[client]] table for the stand-in and
+# the fixture token's key.
+client_table() {
+  cat <<CONF
+[[client]]
+name = "$1"
+client_id = "$CLIENT_ID"
+environment = "custom"
+issuer = "$STANDIN_ISSUER"
+token_endpoint = "${STANDIN_ISSUER}token"
+key = "$KEY_URI"
+ca_file = "$STANDIN_CA"
+CONF
+}
+
 # write_config FILE [extra lines for the [[client]] table]
 write_config() {
   local file="$1"
@@ -99,14 +114,7 @@ refresh_margin_seconds = 30
 module = "/usr/lib/softhsm/libsofthsm2.so"
 pin_file = "$HSM/pin"
 
-[[client]]
-name = "default"
-client_id = "$CLIENT_ID"
-environment = "custom"
-issuer = "$STANDIN_ISSUER"
-token_endpoint = "${STANDIN_ISSUER}token"
-key = "$KEY_URI"
-ca_file = "$STANDIN_CA"
+$(client_table default)
 altinn_exchange_endpoint = "${STANDIN_ISSUER}authentication/api/v1/exchange/maskinporten"
 scopes = ["altinn:enduser", "altinn:instances.read", "skatteetaten:test", "nav:test/api"]
 retry_deadline_seconds = 20

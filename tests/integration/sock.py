@@ -14,6 +14,7 @@ usage: sock.py SOCKET lines LINE...        send each line on one connection, pri
                                            stops taking them, then hold until stdin closes
 """
 import json
+import select
 import socket
 import sys
 import threading
@@ -165,14 +166,15 @@ def unread(path, n):
     s.setblocking(False)
     data = b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(n))
     sent = 0
-    idle_rounds = 0
-    while sent < len(data) and idle_rounds < 10:   # 1 s without progress: the agent stopped taking
+    while sent < len(data):
+        # Not writable for 1 s: the agent stopped taking what we send.
+        _, writable, _ = select.select([], [s], [], 1.0)
+        if not writable:
+            break
         try:
             sent += s.send(data[sent:])
-            idle_rounds = 0
         except BlockingIOError:
-            idle_rounds += 1
-            time.sleep(0.1)
+            pass
     print("sent %d" % sent, flush=True)
     sys.stdin.read()
 

@@ -20,14 +20,7 @@ sed -i -e 's/^retry_deadline_seconds = 20/retry_deadline_seconds = 3/' \
 # A second client that waits long enough for a slow Maskinporten.
 cat >>"$CONF" <<CONF
 
-[[client]]
-name = "patient"
-client_id = "$CLIENT_ID"
-environment = "custom"
-issuer = "$STANDIN_ISSUER"
-token_endpoint = "${STANDIN_ISSUER}token"
-key = "$KEY_URI"
-ca_file = "$STANDIN_CA"
+$(client_table patient)
 scopes = ["altinn:enduser", "skatteetaten:test"]
 timeout_seconds = 20
 retry_deadline_seconds = 20
@@ -145,6 +138,13 @@ forget() {
     "$(agent_lines "{\"op\":\"invalidate\",\"client\":\"$1\",\"scopes\":[\"$2\"]}")" '"invalidated":true'
 }
 forget default altinn:enduser
+# ask_while_failing FAILURE: a fresh request (the last failure forgotten)
+# while the stand-in fails as FAILURE says; sets answer.
+ask_while_failing() {
+  forget default altinn:enduser
+  standin_control fail "$1" >/dev/null
+  answer="$(ask default altinn:enduser)"
+}
 
 standin_control fail '{"mode":"400","count":1}' >/dev/null
 answer="$(ask default altinn:enduser)"
@@ -160,22 +160,16 @@ expect_contains "with Maskinporten's description" "$answer" \
 expect_eq "not retried" "$(received_count)" 1
 standin_control reset '{}' >/dev/null
 
-forget default altinn:enduser
-standin_control fail '{"mode":"garbage","count":1000}' >/dev/null
-answer="$(ask default altinn:enduser)"
+ask_while_failing '{"mode":"garbage","count":1000}'
 expect_contains "a body that is not JSON: unavailable" "$(error_of "$answer")" "unavailable: "
 expect_contains "saying so" "$answer" "not valid JSON"
 standin_control reset '{}' >/dev/null
 
-forget default altinn:enduser
-standin_control fail '{"mode":"drop","count":1000}' >/dev/null
-answer="$(ask default altinn:enduser)"
+ask_while_failing '{"mode":"drop","count":1000}'
 expect_contains "a dropped connection: unavailable" "$(error_of "$answer")" "unavailable: "
 standin_control reset '{}' >/dev/null
 
-forget default altinn:enduser
-standin_control fail '{"mode":"slow","delay":8,"count":1000}' >/dev/null
-answer="$(ask default altinn:enduser)"
+ask_while_failing '{"mode":"slow","delay":8,"count":1000}'
 expect_contains "slower than timeout_seconds: unavailable" "$(error_of "$answer")" "unavailable: "
 expect_contains "saying it timed out" "$answer" "imed out"
 standin_control reset '{}' >/dev/null
