@@ -1,3 +1,3 @@
-#include "agent/cli.h"
+#include "agent/cli/cli.h"
 
 int main(int argc, char** argv) { return mpa::cli::main(argc, argv); }

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "agent/config.h"
-#include "agent/engine.h"
+#include "agent/config/config.h"
+#include "agent/engine/engine.h"
 #include "pkcs11/pkcs11.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/altinn.h"
+#include "agent/altinn/altinn.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The configuration parser (agent/config.h) on arbitrary input. Expected:
+// The configuration parser (agent/config/config.h) on arbitrary input. Expected:
 // a Config, or an invalid_config error whose message names the file and
 // says what is wrong. Anything else (another code, an empty message, an
 // escaped exception, a sanitizer report) aborts.
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include "common/result.h"
 #include "protocol/line_reader.h"
 #include "protocol/messages.h"
-#include "protocol/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace mpa::protocol {
 

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "common/text.h"
-#include "protocol/json_text.h"
+#include "common/json_text.h"
 #include "protocol/limits.h"
 
 namespace mpa::protocol {

@@ -4,7 +4,7 @@
 #include <array>
 #include <utility>
 
-#include "protocol/json_text.h"
+#include "common/json_text.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
 

@@ -1,0 +1,75 @@
+// Altinn: offline verification of self-contained consent tokens, and the
+// exchange of a Maskinporten token for an Altinn token.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/http/http.h"
+#include "agent/maskinporten/maskinporten.h"
+#include "common/result.h"
+
+namespace mpa::altinn {
+
+// Tokens longer than this are refused before any parsing.
+inline constexpr std::size_t kMaxConsentTokenBytes = 16 * 1024;
+// More clock skew than this is a broken clock, not skew.
+inline constexpr int kMaxLeewaySeconds = 600;
+
+class ConsentVerifier {
+ public:
+  // Loads Altinn's public signing certificate(s) (PEM files; several during
+  // rotation, and a file may hold several). Each must carry an RSA key of
+  // at least 2048 bits. Errors: invalid_config, naming the file.
+  static Result<std::shared_ptr<const ConsentVerifier>> create(
+      const std::vector<std::string>& certificate_files, int leeway_seconds);
+
+  // RS256 only, iss "altinn.no", exp required, exp/nbf within leeway,
+  // ValidToDate not past, signature by one of the certificates (picked by
+  // x5t when present). On success: the claims as a compact JSON object,
+  // with "Services" also parsed into "services": [{code, edition, metadata}].
+  // Errors: invalid_token with the reason. Safe to call from several threads.
+  virtual Result<std::string> verify(std::string_view token, std::int64_t now) const = 0;
+
+  virtual ~ConsentVerifier() = default;
+};
+
+// The claim checks that verify() runs once the signature holds, on the
+// decoded payload alone. For tests and the fuzz target: never call it on a
+// token whose signature has not been verified.
+Result<std::string> check_consent_claims(std::string_view claims_json, std::int64_t now,
+                                         int leeway_seconds);
+
+// What the exchange needs from the outside world, so that its retry policy
+// and status mapping are tested without network or real time.
+struct ExchangeTransport {
+  std::function<Result<HttpResponse>(const std::string& url,
+                                     const std::vector<std::string>& headers,
+                                     const HttpOptions& options)>
+      get;
+  std::function<std::chrono::steady_clock::time_point()> monotonic_now;  // the retry deadline
+  std::function<void(std::chrono::milliseconds)> sleep;
+  std::function<std::int64_t()> epoch_now;  // seconds, for expires_in
+};
+
+// libcurl's http_get, the steady clock, a real sleep and the system clock.
+ExchangeTransport system_exchange_transport();
+
+// GET <client.altinn_exchange_endpoint> with the Maskinporten token as
+// Bearer; the body is the Altinn JWT, whose `exp` gives expires_at.
+// 5xx, 429 and network errors retried with backoff and jitter within the
+// client's retry deadline (then unavailable); 401 -> invalid_grant,
+// 403 -> forbidden, in words.
+Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
+                                        const std::string& maskinporten_token);
+Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
+                                        const std::string& maskinporten_token,
+                                        const ExchangeTransport& transport);
+
+}  // namespace mpa::altinn

@@ -1,0 +1,372 @@
+// Offline verification of Altinn's self-contained consent tokens: the
+// compact JWS (RFC 7515 §7.1), its header, and the RS256 signature
+// (RFC 7518 §3.3) by one of the configured Altinn certificates.
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/altinn/altinn.h"
+#include "agent/altinn/detail.h"
+#include "agent/jwt/jose.h"
+#include "common/log.h"
+
+namespace mpa::altinn {
+namespace {
+
+using detail::printable_excerpt;
+using detail::refuse;
+using detail::utc_time;
+
+template <class T>
+struct Deleter;
+template <>
+struct Deleter<X509> {
+  void operator()(X509* p) const { X509_free(p); }
+};
+template <>
+struct Deleter<EVP_MD_CTX> {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+template <>
+struct Deleter<BIO> {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+template <class T>
+using UniquePtr = std::unique_ptr<T, Deleter<T>>;
+
+// A certificate file larger than this is not a handful of PEM certificates.
+constexpr std::size_t kMaxCertificateFileBytes = 1024 * 1024;
+// Altinn's keys are 2048 bits or more; a smaller one is not Altinn's.
+constexpr int kMinRsaBits = 2048;
+constexpr std::size_t kSha1Bytes = 20;
+// Header parameters that carry or point to a key (RFC 7515 §4.1): trusting
+// them would let the token choose its own verifier. `crit` names extensions
+// we would have to understand, and we understand none.
+constexpr const char* kRefusedHeaderParameters[] = {"jwk", "x5c", "jku", "x5u", "crit"};
+
+// A certificate about to expire is worth a warning at load this long before.
+constexpr std::int64_t kExpiryWarningSeconds = 30 * 86400;
+
+struct TrustedCertificate {
+  std::string subject;
+  std::array<unsigned char, kSha1Bytes> sha1{};
+  std::int64_t not_before = 0;  // epoch seconds
+  std::int64_t not_after = 0;
+  UniquePtr<X509> cert;  // owns the public key used to verify
+};
+
+std::optional<std::int64_t> epoch_seconds(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string openssl_reason() {
+  const char* reason = ERR_reason_error_string(ERR_peek_last_error());
+  std::string out = reason != nullptr ? reason : "no detail from OpenSSL";
+  ERR_clear_error();
+  return out;
+}
+
+Result<std::string> read_bounded_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": cannot read the Altinn certificate file (" + std::strerror(errno) +
+                          ")");
+  }
+  std::string data(kMaxCertificateFileBytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  if (data.size() > kMaxCertificateFileBytes) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": larger than " + std::to_string(kMaxCertificateFileBytes) +
+                          " bytes; expected PEM certificates");
+  }
+  return data;
+}
+
+Result<TrustedCertificate> trusted(UniquePtr<X509> cert, const std::string& path) {
+  TrustedCertificate t;
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(cert.get()), subject, sizeof subject);
+  t.subject = subject;
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": certificate " + t.subject +
+                          " has no RSA public key; Altinn signs with RS256");
+  }
+  if (EVP_PKEY_get_bits(key) < kMinRsaBits) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": certificate " + t.subject + " has an RSA key of " +
+                          std::to_string(EVP_PKEY_get_bits(key)) + " bits; at least " +
+                          std::to_string(kMinRsaBits) + " expected");
+  }
+  const auto not_before = epoch_seconds(X509_get0_notBefore(cert.get()));
+  const auto not_after = epoch_seconds(X509_get0_notAfter(cert.get()));
+  if (!not_before || !not_after) {
+    return make_error(ErrorCode::invalid_config,
+                      path + ": certificate " + t.subject + " has an unreadable validity period");
+  }
+  t.not_before = *not_before;
+  t.not_after = *not_after;
+  unsigned int length = 0;
+  if (X509_digest(cert.get(), EVP_sha1(), t.sha1.data(), &length) != 1 || length != kSha1Bytes) {
+    return make_error(ErrorCode::internal, path + ": cannot compute the certificate's SHA-1 (" +
+                                               openssl_reason() + ")");
+  }
+  t.cert = std::move(cert);
+  return t;
+}
+
+// Every certificate in one PEM file (at least one).
+Status load_file(const std::string& path, std::vector<TrustedCertificate>& out) {
+  auto data = read_bounded_file(path);
+  if (!data) return std::move(data).error();
+  UniquePtr<BIO> bio(BIO_new_mem_buf(data->data(), static_cast<int>(data->size())));
+  if (!bio) return make_error(ErrorCode::internal, "out of memory reading " + path);
+  ERR_clear_error();
+  std::size_t found = 0;
+  while (true) {
+    UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    auto t = trusted(std::move(cert), path);
+    if (!t) return std::move(t).error();
+    out.push_back(std::move(*t));
+    ++found;
+  }
+  // Reading stops with "no start line" at the end of the file; anything
+  // else is a damaged certificate.
+  const unsigned long last = ERR_peek_last_error();
+  const bool clean_end = ERR_GET_LIB(last) == ERR_LIB_PEM &&
+                         ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+  if (found == 0 || !clean_end) {
+    const std::string reason = openssl_reason();
+    return make_error(ErrorCode::invalid_config,
+                      path + (found == 0 ? ": no PEM certificate in the file ("
+                                         : ": a certificate in the file cannot be read (") +
+                          reason + ")");
+  }
+  ERR_clear_error();
+  return {};
+}
+
+class AltinnConsentVerifier final : public ConsentVerifier {
+ public:
+  static Result<std::shared_ptr<const ConsentVerifier>> create(
+      const std::vector<std::string>& files, int leeway_seconds) {
+    if (files.empty()) {
+      return make_error(ErrorCode::invalid_config,
+                        "no Altinn certificate configured; verification needs at least one");
+    }
+    if (leeway_seconds < 0 || leeway_seconds > kMaxLeewaySeconds) {
+      return make_error(ErrorCode::invalid_config,
+                        "leeway of " + std::to_string(leeway_seconds) +
+                            " s is outside 0.." + std::to_string(kMaxLeewaySeconds));
+    }
+    std::vector<TrustedCertificate> certificates;
+    for (const auto& file : files) {
+      if (auto loaded = load_file(file, certificates); !loaded) return loaded.error();
+    }
+    warn_about_validity(certificates, static_cast<std::int64_t>(std::time(nullptr)));
+    return std::shared_ptr<const ConsentVerifier>(
+        new AltinnConsentVerifier(std::move(certificates), leeway_seconds));
+  }
+
+  Result<std::string> verify(std::string_view token, std::int64_t now) const override;
+
+  // Holds OpenSSL objects through unique_ptr: moving is fine, copying is not.
+  AltinnConsentVerifier(const AltinnConsentVerifier&) = delete;
+  AltinnConsentVerifier& operator=(const AltinnConsentVerifier&) = delete;
+
+ private:
+  AltinnConsentVerifier(std::vector<TrustedCertificate> certificates, int leeway_seconds)
+      : certificates_(std::move(certificates)), leeway_seconds_(leeway_seconds) {}
+
+  Result<std::vector<const TrustedCertificate*>> candidates(
+      const rapidjson::Document& header) const;
+  std::optional<std::string> outside_validity(const TrustedCertificate& certificate,
+                                              std::int64_t now) const;
+
+  // During a rotation the old certificate may run out while the new one
+  // serves: a warning, not a refusal (tokens signed by it are refused).
+  static void warn_about_validity(const std::vector<TrustedCertificate>& certificates,
+                                  std::int64_t now) {
+    for (const auto& c : certificates) {
+      if (c.not_after < now) {
+        log::warning("Altinn certificate " + c.subject + " expired on " + utc_time(c.not_after) +
+                     "; tokens signed by it are refused");
+      } else if (c.not_before > now) {
+        log::warning("Altinn certificate " + c.subject + " is not valid before " +
+                     utc_time(c.not_before) + "; tokens signed by it are refused until then");
+      } else if (c.not_after - now < kExpiryWarningSeconds) {
+        log::warning("Altinn certificate " + c.subject + " expires on " + utc_time(c.not_after) +
+                     "; configure Altinn's next certificate beside it");
+      }
+    }
+  }
+
+  std::vector<TrustedCertificate> certificates_;
+  int leeway_seconds_;
+};
+
+struct CompactJws {
+  std::string_view signing_input;  // header.payload, as signed
+  std::string header;
+  std::string payload;
+  std::string signature;
+};
+
+Result<CompactJws> split(std::string_view token) {
+  const std::size_t first = token.find('.');
+  const std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
+    std::size_t dots = 0;
+    for (char c : token) dots += c == '.' ? 1 : 0;
+    return refuse("expected three base64url parts separated by dots, found " +
+                  std::to_string(dots + 1));
+  }
+  auto header = jose::base64url_decode(token.substr(0, first));
+  auto payload = jose::base64url_decode(token.substr(first + 1, second - first - 1));
+  auto signature = jose::base64url_decode(token.substr(second + 1));
+  if (!header) return refuse("the header is not base64url");
+  if (!payload) return refuse("the payload is not base64url");
+  if (!signature) return refuse("the signature is not base64url");
+  return CompactJws{token.substr(0, second), std::move(*header), std::move(*payload),
+                    std::move(*signature)};
+}
+
+std::string_view string_member(const rapidjson::Value& object, const char* name) {
+  const auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+Status check_header(const rapidjson::Document& header) {
+  const auto alg = header.FindMember("alg");
+  if (alg == header.MemberEnd() || !alg->value.IsString()) {
+    return refuse("the header has no alg; Altinn signs with RS256");
+  }
+  const std::string_view name = string_member(header, "alg");
+  if (name != "RS256") {
+    return refuse("alg \"" + printable_excerpt(name, 32) +
+                  "\" is refused; only RS256 (Altinn's algorithm) is accepted");
+  }
+  for (const char* parameter : kRefusedHeaderParameters) {
+    if (header.HasMember(parameter)) {
+      return refuse(std::string("the token tries to bring its own key (") + parameter +
+                    "); only the configured Altinn certificates are trusted");
+    }
+  }
+  const auto typ = header.FindMember("typ");
+  if (typ != header.MemberEnd() && string_member(header, "typ") != "JWT") {
+    return refuse("typ must be \"JWT\" when present, found \"" +
+                  printable_excerpt(string_member(header, "typ"), 32) + "\"");
+  }
+  return {};
+}
+
+Result<std::vector<const TrustedCertificate*>> AltinnConsentVerifier::candidates(
+    const rapidjson::Document& header) const {
+  std::vector<const TrustedCertificate*> out;
+  if (!header.HasMember("x5t")) {
+    for (const auto& c : certificates_) out.push_back(&c);
+    return out;
+  }
+  const std::string_view x5t = string_member(header, "x5t");
+  const auto thumbprint = jose::base64url_decode(x5t);
+  if (!thumbprint || thumbprint->size() != kSha1Bytes) {
+    return refuse("x5t is not a base64url SHA-1 certificate thumbprint");
+  }
+  for (const auto& c : certificates_) {
+    if (std::memcmp(c.sha1.data(), thumbprint->data(), kSha1Bytes) == 0) out.push_back(&c);
+  }
+  if (out.empty()) {
+    return refuse("no configured certificate has thumbprint x5t " + std::string(x5t) +
+                  "; is Altinn's current certificate configured?");
+  }
+  return out;
+}
+
+// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
+bool signature_verifies(const TrustedCertificate& trusted, const CompactJws& jws) {
+  UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  EVP_PKEY* key = X509_get0_pubkey(trusted.cert.get());
+  const bool ok =
+      ctx && key && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(jws.signature.data()),
+                       jws.signature.size(),
+                       reinterpret_cast<const unsigned char*>(jws.signing_input.data()),
+                       jws.signing_input.size()) == 1;
+  // A failed verification leaves reasons on this thread's queue; they are
+  // not errors of anyone who calls OpenSSL next.
+  ERR_clear_error();
+  return ok;
+}
+
+std::optional<std::string> AltinnConsentVerifier::outside_validity(
+    const TrustedCertificate& certificate, std::int64_t now) const {
+  if (now > certificate.not_after + leeway_seconds_) {
+    return "signed by Altinn certificate " + certificate.subject + ", which expired on " +
+           utc_time(certificate.not_after) + " (leeway " + std::to_string(leeway_seconds_) +
+           " s); configure Altinn's current certificate";
+  }
+  if (now < certificate.not_before - leeway_seconds_) {
+    return "signed by Altinn certificate " + certificate.subject + ", which is not valid before " +
+           utc_time(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) + " s)";
+  }
+  return std::nullopt;
+}
+
+Result<std::string> AltinnConsentVerifier::verify(std::string_view token,
+                                                  std::int64_t now) const {
+  if (token.size() > kMaxConsentTokenBytes) {
+    return refuse("the token is " + std::to_string(token.size()) + " bytes; at most " +
+                  std::to_string(kMaxConsentTokenBytes) + " are accepted");
+  }
+  auto jws = split(token);
+  if (!jws) return std::move(jws).error();
+  auto header = detail::parse_strict_object(jws->header, "the header");
+  if (!header) return std::move(header).error();
+  if (auto checked = check_header(*header); !checked) return checked.error();
+  auto keys = candidates(*header);
+  if (!keys) return std::move(keys).error();
+  // A signature by a certificate outside its validity period (with the
+  // leeway) is not trusted: Altinn has rotated away from it, or not yet to it.
+  std::optional<std::string> untrusted_signer;
+  bool verified = false;
+  for (const auto* key : *keys) {
+    if (!signature_verifies(*key, *jws)) continue;
+    if (auto outside = outside_validity(*key, now)) {
+      untrusted_signer = std::move(outside);
+      continue;
+    }
+    verified = true;
+    break;
+  }
+  if (!verified && untrusted_signer) return refuse(*untrusted_signer);
+  if (!verified) return refuse("signature does not verify with any configured Altinn certificate");
+  return check_consent_claims(jws->payload, now, leeway_seconds_);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ConsentVerifier>> ConsentVerifier::create(
+    const std::vector<std::string>& certificate_files, int leeway_seconds) {
+  return AltinnConsentVerifier::create(certificate_files, leeway_seconds);
+}
+
+}  // namespace mpa::altinn

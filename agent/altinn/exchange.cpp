@@ -1,0 +1,182 @@
+// Exchanging a Maskinporten token for an Altinn token: GET the exchange
+// endpoint with the Maskinporten token as Bearer (Altinn Authentication,
+// /authentication/api/v1/exchange/maskinporten); the body is the Altinn JWT.
+#include <algorithm>
+#include <random>
+#include <string>
+
+#include "agent/altinn/altinn.h"
+#include "agent/altinn/detail.h"
+#include "agent/jwt/jose.h"
+#include "common/log.h"
+
+namespace mpa::altinn {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Altinn tokens are a few KiB; a body beyond this is not one.
+constexpr std::size_t kMaxAltinnTokenBytes = 64 * 1024;
+// Enough of an error body to say what Altinn meant, not a page of HTML.
+constexpr std::size_t kMaxBodyExcerptBytes = 200;
+constexpr std::chrono::milliseconds kFirstBackoff = 500ms;
+constexpr std::chrono::milliseconds kMaxBackoff = 8s;
+
+struct Attempt {
+  Result<AccessToken> result;
+  bool retry = false;
+};
+
+std::string_view trim(std::string_view s) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// What Altinn said: the body, and the WWW-Authenticate header where a 401
+// from an OAuth resource server carries its reason (RFC 6750 §3), e.g.
+// `Bearer error="invalid_token", error_description="The token expired ..."`.
+std::string what_altinn_said(const HttpResponse& response) {
+  const std::string_view body = trim(response.body);
+  std::string said;
+  if (!body.empty()) said = detail::printable_excerpt(body, kMaxBodyExcerptBytes);
+  if (response.www_authenticate && !trim(*response.www_authenticate).empty()) {
+    if (!said.empty()) said += "; ";
+    said += "WWW-Authenticate: " +
+            detail::printable_excerpt(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
+  }
+  return said.empty() ? "(empty body)" : said;
+}
+
+Error not_a_token(const std::string& why) {
+  return make_error(ErrorCode::unavailable, "Altinn answered 200 but not with a token: " + why);
+}
+
+// The payload of a compact JWS, decoded but NOT verified: the token is for
+// Altinn's APIs to check; we read exp and scope only to cache it and report.
+Result<rapidjson::Document> unverified_payload(std::string_view jwt) {
+  const std::size_t first = jwt.find('.');
+  const std::size_t second = first == std::string_view::npos ? first : jwt.find('.', first + 1);
+  if (second == std::string_view::npos || jwt.find('.', second + 1) != std::string_view::npos) {
+    return not_a_token("not three dot-separated parts");
+  }
+  if (!jose::base64url_decode(jwt.substr(0, first)) ||
+      !jose::base64url_decode(jwt.substr(second + 1))) {
+    return not_a_token("the header or signature is not base64url");
+  }
+  auto payload = jose::base64url_decode(jwt.substr(first + 1, second - first - 1));
+  if (!payload) return not_a_token("the payload is not base64url");
+  auto doc = detail::parse_strict_object(*payload, "the payload");
+  if (!doc) return not_a_token(doc.error().message);
+  return doc;
+}
+
+Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
+  std::string_view jwt = trim(body);
+  // Some versions of the endpoint answer with the JWT as a JSON string.
+  if (jwt.size() >= 2 && jwt.front() == '"' && jwt.back() == '"') {
+    jwt = jwt.substr(1, jwt.size() - 2);
+  }
+  if (jwt.size() > kMaxAltinnTokenBytes) {
+    return not_a_token("the body is over " + std::to_string(kMaxAltinnTokenBytes) + " bytes");
+  }
+  auto parsed = unverified_payload(jwt);
+  if (!parsed) return std::move(parsed).error();
+  const rapidjson::Document& payload = *parsed;
+  const auto exp = payload.FindMember("exp");
+  if (exp == payload.MemberEnd() || !exp->value.IsInt64()) {
+    return not_a_token("the token has no integer exp");
+  }
+  if (exp->value.GetInt64() <= now) {
+    return make_error(ErrorCode::unavailable, "Altinn answered with a token that expired at " +
+                                                  detail::utc_time(exp->value.GetInt64()));
+  }
+  AccessToken token;
+  token.access_token = std::string(jwt);
+  token.token_type = "Bearer";
+  token.expires_at = exp->value.GetInt64();
+  token.expires_in = token.expires_at - now;
+  const auto scope = payload.FindMember("scope");
+  if (scope != payload.MemberEnd() && scope->value.IsString()) {
+    token.scope.assign(scope->value.GetString(), scope->value.GetStringLength());
+  }
+  return token;
+}
+
+Attempt classify(const Result<HttpResponse>& response, std::int64_t now) {
+  if (!response) {
+    return {make_error(ErrorCode::unavailable, "cannot reach Altinn: " + response.error().message),
+            true};
+  }
+  const long status = response->status;
+  const std::string answered = "(" + std::to_string(status) + "): " + what_altinn_said(*response);
+  if (status == 200) return {token_from_body(response->body, now), false};
+  if (status == 401) {
+    return {make_error(ErrorCode::invalid_grant,
+                       "Altinn refused the Maskinporten token " + answered),
+            false};
+  }
+  if (status == 403) {
+    return {make_error(ErrorCode::forbidden,
+                       "Altinn refused access for this Maskinporten token " + answered),
+            false};
+  }
+  if (status == 429 || status >= 500) {
+    return {make_error(ErrorCode::unavailable, "Altinn answered " + answered), true};
+  }
+  if (status >= 400) {
+    return {make_error(ErrorCode::invalid_grant, "Altinn answered " + answered), false};
+  }
+  return {make_error(ErrorCode::unavailable,
+                     "Altinn answered " + answered + " (is altinn_exchange_endpoint right?)"),
+          false};
+}
+
+// Full backoff halved at random ("equal jitter"), so that many agents
+// restarted together do not retry in step.
+std::chrono::milliseconds with_jitter(std::chrono::milliseconds backoff) {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  std::uniform_int_distribution<long long> half(0, backoff.count() / 2);
+  return backoff / 2 + std::chrono::milliseconds(half(generator));
+}
+
+}  // namespace
+
+Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
+                                        const std::string& maskinporten_token,
+                                        const ExchangeTransport& transport) {
+  if (client.altinn_exchange_endpoint.empty()) {
+    return make_error(ErrorCode::invalid_config,
+                      "client " + client.name + " has no altinn_exchange_endpoint");
+  }
+  const std::vector<std::string> headers = {"Authorization: Bearer " + maskinporten_token,
+                                            "Accept: application/json, text/plain"};
+  HttpOptions options;
+  options.ca_file = client.ca_file;
+  options.proxy = client.proxy;
+  options.connect_timeout_seconds = client.connect_timeout_seconds;
+  options.timeout_seconds = client.timeout_seconds;
+  const auto deadline =
+      transport.monotonic_now() + std::chrono::seconds(client.retry_deadline_seconds);
+  auto backoff = kFirstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    Attempt outcome = classify(transport.get(client.altinn_exchange_endpoint, headers, options),
+                               transport.epoch_now());
+    if (!outcome.retry) return std::move(outcome.result);
+    const auto delay = with_jitter(backoff);
+    if (transport.monotonic_now() + delay >= deadline) {
+      return make_error(ErrorCode::unavailable,
+                        "Altinn token exchange failed after " + std::to_string(attempt) +
+                            " attempt(s) within " + std::to_string(client.retry_deadline_seconds) +
+                            " s; last: " + outcome.result.error().message);
+    }
+    log::warning("Altinn token exchange attempt " + std::to_string(attempt) +
+                 " failed, retrying in " + std::to_string(delay.count()) +
+                 " ms: " + outcome.result.error().message);
+    transport.sleep(delay);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+}  // namespace mpa::altinn

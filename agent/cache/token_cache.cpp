@@ -1,0 +1,478 @@
+#include "agent/cache/token_cache.h"
+
+#include <algorithm>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace mpa {
+namespace {
+
+// A refresh ahead waits a random 0..this many seconds (and at most a quarter
+// of the margin), so that many agents, or many keys, do not refresh together.
+constexpr std::int64_t kMaxRefreshJitterSeconds = 5;
+
+// ---- cache key -----------------------------------------------------------
+// Every value is written as <length>:<bytes>, lists as <count>* then their
+// values, an absent optional as '-' and a present one as '+' then its value,
+// in a fixed field order. Each part thus ends where its own header says, so
+// no two different requests can give the same string, whatever bytes the
+// values hold. The one-letter tags only make keys readable in a debugger.
+
+void append_value(std::string& key, std::string_view value) {
+  key += std::to_string(value.size());
+  key += ':';
+  key += value;
+}
+
+void append_field(std::string& key, char tag, std::string_view value) {
+  key += tag;
+  append_value(key, value);
+}
+
+template <class Strings>
+void append_list(std::string& key, char tag, const Strings& values) {
+  key += tag;
+  key += std::to_string(values.size());
+  key += '*';
+  for (const auto& value : values) append_value(key, value);
+}
+
+void append_optional(std::string& key, char tag, const std::optional<std::string>& value) {
+  key += tag;
+  if (!value) {
+    key += '-';
+    return;
+  }
+  key += '+';
+  append_value(key, *value);
+}
+
+// Scopes are a set (Maskinporten reads the grant's space-separated `scope`
+// as one): sorted, each once.
+std::vector<std::string_view> scope_set(const std::vector<std::string>& scopes) {
+  std::vector<std::string_view> set(scopes.begin(), scopes.end());
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
+  return set;
+}
+
+// What the fetcher gets: scopes as the key sees them, and no min_ttl (it is
+// not part of the key, so it must not reach the grant either).
+protocol::TokenRequest normalised(const protocol::TokenRequest& request) {
+  protocol::TokenRequest copy = request;
+  const std::vector<std::string_view> set = scope_set(request.scopes);
+  copy.scopes.assign(set.begin(), set.end());
+  copy.min_ttl.reset();
+  return copy;
+}
+
+std::int64_t system_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Failures that Maskinporten or Altinn answered, or that reaching them
+// caused: asking again at once would only ask them again.
+bool from_afar(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::unavailable:
+    case ErrorCode::invalid_grant:
+    case ErrorCode::invalid_client:
+    case ErrorCode::invalid_scope:
+    case ErrorCode::forbidden:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string describe(const Error& error) {
+  return std::string(to_string(error.code)) + ": " + error.message;
+}
+
+}  // namespace
+
+std::string cache_key(const std::string& client, const protocol::TokenRequest& request) {
+  std::string key;
+  append_field(key, 'c', client);
+  append_list(key, 's', scope_set(request.scopes));
+  append_list(key, 'r', request.resource);
+  append_optional(key, 'o', request.consumer_org);
+  append_optional(key, 'b', request.iss_onbehalfof);
+  append_optional(key, 'p', request.pid);
+  append_optional(key, 'a', request.authorization_details);
+  append_optional(key, 'x', request.exchange);
+  return key;
+}
+
+namespace {
+
+struct Waiter {
+  std::int64_t min_ttl = 0;
+  TokenCache::Callback done;
+};
+
+// One exchange in progress. The job that runs it holds it, so its waiters
+// are answered even when invalidate() has dropped the entry meanwhile.
+struct Flight {
+  std::vector<Waiter> waiters;  // guarded by Impl::mutex
+};
+
+struct Entry {
+  protocol::TokenRequest request;           // normalised: what the fetcher gets
+  std::optional<AccessToken> token;
+  std::int64_t fetched_at = 0;
+  std::int64_t last_used = 0;
+  std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
+  std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
+  std::int64_t backoff_seconds = 0;         // 0: no failure since the last token
+  std::int64_t backoff_until = 0;
+  std::optional<Error> failure;             // the last exchange's, until one succeeds
+  std::int64_t failed_at = 0;
+  std::list<const std::string*>::iterator lru_position;
+};
+
+}  // namespace
+
+struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
+  using Entries = std::unordered_map<std::string, Entry>;
+
+  Impl(Fetcher f, Scheduler s, TokenCacheOptions o, Clock c)
+      : fetcher(std::move(f)), scheduler(std::move(s)), options(sane(o)),
+        clock(c ? std::move(c) : Clock(system_seconds)), random(std::random_device{}()) {}
+
+  // Set once, read by many threads without the lock.
+  const Fetcher fetcher;
+  const Scheduler scheduler;
+  const TokenCacheOptions options;
+  const Clock clock;
+
+  mutable std::mutex mutex;  // guards everything below; never held across a call out
+  Entries entries;
+  std::list<const std::string*> lru;  // keys of `entries`, most recently used first
+  std::map<std::string, std::string> last_errors;
+  Stats counters;  // entries is filled in by stats()
+  std::minstd_rand random;
+
+  static TokenCacheOptions sane(TokenCacheOptions o) {
+    o.refresh_margin_seconds = std::max(o.refresh_margin_seconds, 0);
+    o.backoff_initial_seconds = std::max(o.backoff_initial_seconds, 1);
+    o.backoff_max_seconds = std::max(o.backoff_max_seconds, o.backoff_initial_seconds);
+    o.failure_hold_max_seconds = std::max(o.failure_hold_max_seconds, 0);
+    o.failure_hold_min_seconds = std::clamp(o.failure_hold_min_seconds, 0, o.failure_hold_max_seconds);
+    o.max_entries = std::max<std::size_t>(o.max_entries, 1);
+    return o;
+  }
+
+  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+           const std::string& owner);
+  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
+  void put(const protocol::TokenRequest& request, const AccessToken& token);
+  bool invalidate(const protocol::TokenRequest& request);
+  void sweep();
+
+ private:
+  std::int64_t uniform(std::int64_t low, std::int64_t high);
+  Entries::iterator find_or_insert(const std::string& key, const protocol::TokenRequest& request,
+                                   std::int64_t now);
+  void evict_least_recently_used_idle();
+  void erase(Entries::iterator it);
+  bool refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now);
+  std::function<void()> start_exchange(const std::string& key, Entry& entry);
+  void finish_exchange(const std::string& key, const std::string& client,
+                       const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
+  static void store(Entry& entry, const AccessToken& token, std::int64_t now);
+  void note_failure(Entry& entry, const Error& error, std::int64_t now);
+  static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
+  std::int64_t hold_until(const Entry& entry) const;
+  Error held_failure(const Entry& entry, std::int64_t now) const;
+};
+
+std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
+  return std::uniform_int_distribution<std::int64_t>(low, high)(random);
+}
+
+void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t min_ttl,
+                           Callback done, const std::string& owner) {
+  const std::int64_t needed = std::max<std::int64_t>(min_ttl, 0);
+  const std::string key = cache_key(request.client, request);
+  std::optional<AccessToken> hit;
+  std::optional<Error> held;  // a recent failure, answered without an exchange
+  std::function<void()> job;  // an exchange to hand to the scheduler once unlocked
+  {
+    std::lock_guard lock(mutex);
+    const std::int64_t now = clock();
+    const auto it = find_or_insert(key, request, now);
+    Entry& entry = it->second;
+    entry.last_used = now;
+    lru.splice(lru.begin(), lru, entry.lru_position);
+    if (entry.token && entry.token->expires_at - now >= needed) {
+      ++counters.hits;
+      hit = *entry.token;
+      if (refresh_is_due(entry, needed, now)) job = start_exchange(it->first, entry);
+    } else if (!entry.flight && now < hold_until(entry)) {
+      ++counters.misses;
+      ++counters.held;
+      held = held_failure(entry, now);
+    } else {
+      ++counters.misses;
+      if (!entry.flight) job = start_exchange(it->first, entry);
+      entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
+    }
+  }
+  if (held) {
+    done(std::move(*held));
+    return;
+  }
+  if (hit) done(std::move(*hit));
+  if (job) scheduler(owner, std::move(job));
+}
+
+std::optional<AccessToken> TokenCache::Impl::peek(const protocol::TokenRequest& request,
+                                                  std::int64_t min_ttl) {
+  std::lock_guard lock(mutex);
+  const auto it = entries.find(cache_key(request.client, request));
+  if (it == entries.end() || !it->second.token) return std::nullopt;
+  Entry& entry = it->second;
+  const std::int64_t now = clock();
+  if (entry.token->expires_at - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
+  entry.last_used = now;
+  lru.splice(lru.begin(), lru, entry.lru_position);
+  return entry.token;
+}
+
+void TokenCache::Impl::put(const protocol::TokenRequest& request, const AccessToken& token) {
+  std::lock_guard lock(mutex);
+  const std::int64_t now = clock();
+  if (token.expires_at <= now) return;
+  const std::string key = cache_key(request.client, request);
+  Entry& entry = find_or_insert(key, request, now)->second;
+  if (entry.token && entry.token->expires_at >= token.expires_at) return;
+  store(entry, token, now);
+}
+
+void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) {
+  entry.token = token;
+  entry.fetched_at = now;
+  entry.refresh_due.reset();
+  entry.backoff_seconds = 0;
+  entry.backoff_until = 0;
+  entry.failure.reset();
+}
+
+TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
+    const std::string& key, const protocol::TokenRequest& request, std::int64_t now) {
+  if (const auto found = entries.find(key); found != entries.end()) return found;
+  while (entries.size() >= options.max_entries && !lru.empty()) {
+    const std::size_t before = entries.size();
+    evict_least_recently_used_idle();
+    if (entries.size() == before) break;  // all busy: exceed the cap until they finish
+  }
+  const auto [it, inserted] = entries.try_emplace(key);
+  Entry& entry = it->second;
+  entry.request = normalised(request);
+  entry.last_used = now;
+  lru.push_front(&it->first);  // node-based map: the key's address is stable
+  entry.lru_position = lru.begin();
+  return it;
+}
+
+void TokenCache::Impl::evict_least_recently_used_idle() {
+  for (auto position = lru.rbegin(); position != lru.rend(); ++position) {
+    const auto it = entries.find(**position);
+    if (!it->second.flight) {
+      erase(it);
+      return;
+    }
+  }
+}
+
+void TokenCache::Impl::erase(Entries::iterator it) {
+  lru.erase(it->second.lru_position);
+  entries.erase(it);
+}
+
+// Refresh ahead while the token still serves this request, once it is
+// within the margin of becoming too short for it (for min_ttl 0: of
+// expiry), so that clients of a busy key never wait for an exchange.
+bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now) {
+  if (entry.flight || now < entry.backoff_until) return false;
+  const AccessToken& token = *entry.token;
+  if (token.expires_at - now - min_ttl > options.refresh_margin_seconds) return false;
+  // Never in the first half of a token's life: a token shorter than
+  // min_ttl + margin would otherwise be exchanged back to back.
+  if (2 * (now - entry.fetched_at) < token.expires_at - entry.fetched_at) return false;
+  if (!entry.refresh_due) {
+    const std::int64_t jitter_limit =
+        std::min<std::int64_t>(options.refresh_margin_seconds / 4, kMaxRefreshJitterSeconds);
+    entry.refresh_due = now + uniform(0, jitter_limit);
+  }
+  return now >= *entry.refresh_due;
+}
+
+std::function<void()> TokenCache::Impl::start_exchange(const std::string& key, Entry& entry) {
+  entry.flight = std::make_shared<Flight>();
+  ++counters.in_flight;
+  ++counters.exchanges;
+  return [self = shared_from_this(), key, request = entry.request, flight = entry.flight] {
+    Result<AccessToken> result = make_error(ErrorCode::internal, "token exchange did not run");
+    try {
+      result = self->fetcher(request);
+    } catch (const std::exception& e) {
+      // Waiters must be answered whatever the fetcher does.
+      result = make_error(ErrorCode::internal, std::string("token exchange failed: ") + e.what());
+    }
+    self->finish_exchange(key, request.client, flight, std::move(result));
+  };
+}
+
+void TokenCache::Impl::finish_exchange(const std::string& key, const std::string& client,
+                                       const std::shared_ptr<Flight>& flight,
+                                       Result<AccessToken> result) {
+  std::vector<Waiter> waiters;
+  std::int64_t now = 0;
+  {
+    std::lock_guard lock(mutex);
+    now = clock();
+    --counters.in_flight;
+    waiters = std::move(flight->waiters);
+    if (!result.ok()) last_errors[client] = describe(result.error());
+    // Only the flight the entry is waiting for may store its token: after
+    // invalidate() the entry is gone or is a newer one.
+    const auto it = entries.find(key);
+    if (it != entries.end() && it->second.flight == flight) {
+      Entry& entry = it->second;
+      entry.flight.reset();
+      if (result.ok()) {
+        store(entry, *result, now);
+      } else if (entry.token || from_afar(result.error().code)) {
+        note_failure(entry, result.error(), now);
+      } else {
+        erase(it);  // nothing to serve, nobody waiting, nothing to hold
+      }
+    }
+  }
+  for (Waiter& waiter : waiters) answer(waiter, result, now);
+}
+
+// Capped exponential back-off with jitter: b, 2b, 4b ... up to the maximum,
+// each shortened by up to a quarter so that agents drift apart.
+void TokenCache::Impl::note_failure(Entry& entry, const Error& error, std::int64_t now) {
+  entry.backoff_seconds =
+      entry.backoff_seconds == 0
+          ? options.backoff_initial_seconds
+          : std::min<std::int64_t>(2 * entry.backoff_seconds, options.backoff_max_seconds);
+  entry.backoff_until = now + entry.backoff_seconds - uniform(0, entry.backoff_seconds / 4);
+  entry.failure = error;
+  entry.failed_at = now;
+}
+
+// Misses get the last failure while the back-off runs, but for at least
+// failure_hold_min_seconds (the first back-offs are a second or two: too
+// short to spare Maskinporten a client retrying in a loop) and at most
+// failure_hold_max_seconds (a person fixing the cause should not wait out
+// a whole refresh back-off).
+std::int64_t TokenCache::Impl::hold_until(const Entry& entry) const {
+  if (!entry.failure || !from_afar(entry.failure->code)) return 0;
+  const std::int64_t backoff = entry.backoff_until - entry.failed_at;
+  return entry.failed_at + std::min<std::int64_t>(std::max<std::int64_t>(
+                                                      backoff, options.failure_hold_min_seconds),
+                                                  options.failure_hold_max_seconds);
+}
+
+Error TokenCache::Impl::held_failure(const Entry& entry, std::int64_t now) const {
+  Error error = *entry.failure;
+  error.message += " (the answer to the agent's last exchange for this request, " +
+                   std::to_string(now - entry.failed_at) + " s ago; it asks again in " +
+                   std::to_string(hold_until(entry) - now) +
+                   " s, or at once after `maskinporten-agent invalidate`)";
+  return error;
+}
+
+void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
+                              std::int64_t now) {
+  if (result.ok()) {
+    const std::int64_t valid_for = result->expires_at - now;
+    if (valid_for < waiter.min_ttl) {
+      waiter.done(make_error(ErrorCode::unavailable,
+                             "Maskinporten issued a token valid for " + std::to_string(valid_for) +
+                                 " s, shorter than min_ttl " + std::to_string(waiter.min_ttl)));
+      return;
+    }
+  }
+  waiter.done(result);
+}
+
+bool TokenCache::Impl::invalidate(const protocol::TokenRequest& request) {
+  std::lock_guard lock(mutex);
+  const auto it = entries.find(cache_key(request.client, request));
+  if (it == entries.end()) return false;
+  erase(it);
+  return true;
+}
+
+void TokenCache::Impl::sweep() {
+  std::lock_guard lock(mutex);
+  const std::int64_t now = clock();
+  for (auto it = entries.begin(); it != entries.end();) {
+    const Entry& entry = it->second;
+    const bool idle = now - entry.last_used >= options.idle_drop_seconds;
+    const bool expired = !entry.token || entry.token->expires_at <= now;
+    const bool holding = now < hold_until(entry);  // its failure answers misses
+    if (!entry.flight && (idle || (expired && !holding))) {
+      lru.erase(entry.lru_position);
+      it = entries.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+TokenCache::TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions options,
+                       Clock clock)
+    : impl_(std::make_shared<Impl>(std::move(fetcher), std::move(scheduler), options,
+                                   std::move(clock))) {}
+
+TokenCache::~TokenCache() = default;
+
+void TokenCache::get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+                     const std::string& owner) {
+  impl_->get(request, min_ttl, std::move(done), owner);
+}
+
+std::optional<AccessToken> TokenCache::peek(const protocol::TokenRequest& request,
+                                            std::int64_t min_ttl) {
+  return impl_->peek(request, min_ttl);
+}
+
+void TokenCache::put(const protocol::TokenRequest& request, const AccessToken& token) {
+  impl_->put(request, token);
+}
+
+bool TokenCache::invalidate(const protocol::TokenRequest& request) {
+  return impl_->invalidate(request);
+}
+
+void TokenCache::sweep() { impl_->sweep(); }
+
+TokenCache::Stats TokenCache::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  Stats stats = impl_->counters;
+  stats.entries = impl_->entries.size();
+  return stats;
+}
+
+std::map<std::string, std::string> TokenCache::last_errors() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_errors;
+}
+
+}  // namespace mpa

@@ -1,0 +1,137 @@
+// The agent's token cache (issue "agent daemon", DESIGN.md "Socket protocol"):
+// keyed by the client and every request field that reaches the grant, so two
+// requests that differ in any of them never share a token. Single-flight per
+// key, no global lock held across an exchange, refresh ahead of expiry with
+// jitter, capped exponential back-off after a failed refresh (the still
+// valid token keeps being served), idle entries dropped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/maskinporten/maskinporten.h"
+#include "common/result.h"
+#include "protocol/messages.h"
+
+namespace mpa {
+
+struct TokenCacheOptions {
+  int refresh_margin_seconds = 30;     // refresh this long before expiry
+  int idle_drop_seconds = 3600;        // drop entries nobody asked for in this long
+  int backoff_initial_seconds = 1;     // after a failed refresh
+  int backoff_max_seconds = 60;
+  // A miss whose exchange failed with an answer from afar (unavailable,
+  // invalid_grant, invalid_client, invalid_scope, forbidden), with no valid
+  // token to serve, is answered with that same error for a while (the
+  // back-off, but at least the minimum and at most the maximum), instead of
+  // a new grant and exchange per request: a client retrying in a loop must
+  // not hammer Maskinporten or Altinn. Local failures (hsm_error: a token
+  // put back should work at once) are not held. invalidate() ends a hold;
+  // a maximum of 0 turns holding off.
+  int failure_hold_min_seconds = 5;
+  int failure_hold_max_seconds = 30;
+  std::size_t max_entries = 10000;     // beyond: least recently used idle entries go
+};
+
+// The canonical cache key of a token request: `client` (resolved, never
+// empty; request.client is not read) and every field that reaches the grant
+// or the exchange, each length-prefixed so that no two different requests
+// share a key. Scopes are a set: sorted, duplicates dropped (the fetcher gets
+// them so too). Resource keeps its order. min_ttl is not part of it.
+std::string cache_key(const std::string& client, const protocol::TokenRequest& request);
+
+class TokenCache {
+ public:
+  // Runs on a worker thread and may block (signing, HTTP). `request.client`
+  // is the resolved client name; `request.scopes` are sorted without
+  // duplicates and `min_ttl` is empty, so equal keys make equal grants.
+  // Errors are passed to the waiting clients as they are.
+  using Fetcher = std::function<Result<AccessToken>(const protocol::TokenRequest& request)>;
+  // Runs `job` on a worker thread (never the socket I/O thread). `owner` is
+  // the get() caller's, so that a scheduler can share workers fairly.
+  using Scheduler = std::function<void(const std::string& owner, std::function<void()> job)>;
+  // Called exactly once per get(), on the caller's thread for a hit, else on
+  // a worker thread.
+  using Callback = std::function<void(Result<AccessToken>)>;
+  using Clock = std::function<std::int64_t()>;  // epoch seconds
+
+  // `clock` defaults to the system clock.
+  TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions options, Clock clock = {});
+  // Waits for nothing. A scheduled exchange keeps the cache's state alive
+  // until it ends, but the fetcher may point at things the daemon destroys:
+  // stop the scheduler (join its workers) before destroying the cache. A
+  // job the scheduler drops unrun leaves its waiters unanswered.
+  ~TokenCache();
+  // Not copyable: a copy would split one cache, and its single flights, in two.
+  TokenCache(const TokenCache&) = delete;
+  TokenCache& operator=(const TokenCache&) = delete;
+
+  // A token valid for at least `min_ttl` more seconds: from the cache, or
+  // after one exchange shared by every concurrent identical request.
+  // `request.client` must be resolved; request.min_ttl is not read.
+  //
+  // A hit that finds the token within refresh_margin_seconds of becoming too
+  // short for this `min_ttl` (for 0: of its expiry), and past half its life,
+  // still answers from the cache and starts one exchange in the background,
+  // after a random delay of up to min(margin/4, 5) s, counted on the cache's
+  // clock and started by the first hit after it. A failed refresh keeps the
+  // token served while it is valid and backs off (initial, doubled up to the
+  // maximum, each up to a quarter shorter) before the next. A miss starts
+  // an exchange, or joins the one in flight; if the new token is still
+  // shorter than `min_ttl` the answer is `unavailable`. For a while after
+  // a failed exchange (its back-off, within failure_hold_min_seconds and
+  // failure_hold_max_seconds) a miss is answered at once with that
+  // failure's code and message, which then says when the agent asks again.
+  // `owner` (who asks: the agent passes the peer's uid) goes to the
+  // scheduler with an exchange this call starts, a refresh ahead included.
+  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+           const std::string& owner = {});
+
+  // The cached token for `request` if it is valid for at least `min_ttl`
+  // more seconds; never starts or waits for an exchange, so a fetcher may
+  // call it for another key. Counts as a use of the entry (it is not
+  // dropped as idle while others live on it), not as a hit or miss.
+  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
+
+  // Stores `token`, fetched outside the cache, as the entry for `request`,
+  // unless the entry already holds one that expires no earlier, or `token`
+  // has expired. An exchange in flight for the entry is left to finish (and
+  // its token then replaces this one). Never waits; a fetcher may call it.
+  void put(const protocol::TokenRequest& request, const AccessToken& token);
+
+  // Drops the entry (an exchange in flight finishes but is not kept).
+  // Returns whether there was one.
+  bool invalidate(const protocol::TokenRequest& request);
+
+  // Drops entries nobody asked for in idle_drop_seconds, and those without
+  // a valid token whose failure no longer answers misses, unless an
+  // exchange for them is in flight; the daemon
+  // calls it now and then. max_entries is kept on insert, by dropping the
+  // least recently used entries with no exchange in flight (while every
+  // entry has one, the cap is exceeded until they end).
+  void sweep();
+
+  struct Stats {
+    std::size_t entries = 0;
+    std::size_t in_flight = 0;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::uint64_t exchanges = 0;
+    std::uint64_t held = 0;  // misses answered with a recent failure, no exchange
+  };
+  Stats stats() const;
+  // The last failed exchange per client name, as "<code>: <message>" (for
+  // `status`); a later success does not clear it.
+  std::map<std::string, std::string> last_errors() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mpa

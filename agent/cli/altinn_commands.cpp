@@ -1,0 +1,129 @@
+// `verify-altinn`: verifies an Altinn consent token offline.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "agent/altinn/altinn.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/args.h"
+
+namespace mpa::cli {
+namespace {
+
+constexpr int kDefaultLeewaySeconds = 60;
+// The token, a line ending and a little slack; more is refused unread.
+constexpr std::size_t kMaxStdinBytes = altinn::kMaxConsentTokenBytes + 2;
+
+constexpr const char* kHelp =
+    "usage: maskinporten-agent verify-altinn --cert PEM [--cert PEM2 ...] [--leeway SECONDS]\n"
+    "                                        [TOKEN | -]\n"
+    "\n"
+    "Verifies an Altinn consent token (the self-contained JWT a data consumer sends a\n"
+    "data source) offline: no network, no agent. On success prints its claims as one\n"
+    "JSON object on stdout, with the Services/ServiceCodes claim also parsed into\n"
+    "  \"services\": [{\"code\":\"4629\",\"edition\":\"2\",\"metadata\":{\"inntektsaar\":\"2016\"}}, ...]\n"
+    "(one entry per service code and edition, with the metadata of all its strings).\n"
+    "\n"
+    "What is checked, in order:\n"
+    "  - at most 16384 bytes, three base64url parts\n"
+    "  - header: alg exactly RS256 (none, HS*, RS384/512, ES*, PS* are refused); no\n"
+    "    jwk, x5c, jku, x5u or crit (a token may not bring its own key); typ JWT\n"
+    "  - signature: RS256 by one of the --cert certificates; when the header has x5t\n"
+    "    (SHA-1 thumbprint), only the certificate with that thumbprint is tried\n"
+    "  - iss is \"altinn.no\"; exp present and not past (allowing the leeway); nbf,\n"
+    "    if present, not in the future (allowing the leeway); ValidToDate, the end of\n"
+    "    the consent, not past (no leeway)\n"
+    "  - Services or ServiceCodes: CODE_EDITION[_name=value] strings; AuthorizationCode\n"
+    "    a GUID; OfferedBy and CoveredBy (and HandledBy if present) an 11-digit national\n"
+    "    identity number (D-numbers too) or a 9-digit organisation number, with valid\n"
+    "    mod-11 check digits\n"
+    "\n"
+    "options:\n"
+    "  --cert PEM         Altinn's public signing certificate (PEM; a file may hold several);\n"
+    "                     repeat during Altinn's certificate rotation\n"
+    "  --leeway SECONDS   clock skew allowed on exp and nbf (0-600, default 60)\n"
+    "  TOKEN              the token; '-' or nothing reads it from stdin. Prefer stdin: a\n"
+    "                     token on the command line is visible to other users in `ps`\n"
+    "\n"
+    "examples:\n"
+    "  maskinporten-agent verify-altinn --cert altinn-prod.pem - < token.jwt\n"
+    "  printf %s \"$TOKEN\" | maskinporten-agent verify-altinn --cert old.pem --cert new.pem\n"
+    "\n"
+    "exit status: 0 the token is valid (claims on stdout), 1 it is not, or a certificate\n"
+    "cannot be used (`error: reason` on stderr), 2 usage error.\n";
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent verify-altinn --help)\n",
+               message.c_str());
+  return kExitUsage;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return kExitFailed;
+}
+
+// Reads stdin up to kMaxStdinBytes; nullopt when there is more.
+std::optional<std::string> read_stdin_bounded() {
+  std::string data(kMaxStdinBytes + 1, '\0');
+  const std::size_t n = std::fread(data.data(), 1, data.size(), stdin);
+  if (n > kMaxStdinBytes) return std::nullopt;
+  data.resize(n);
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r' || data.back() == ' ')) {
+    data.pop_back();
+  }
+  return data;
+}
+
+std::int64_t epoch_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int verify_altinn_command(const std::vector<std::string>& args) {
+  auto parsed = parse_args("verify-altinn", args,
+                           {{"cert", true, true}, {"leeway", true, false}}, 1);
+  if (!parsed) return kExitUsage;
+  if (parsed->has("help")) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  if (!parsed->has("cert")) return usage("at least one --cert PEM is required");
+  long long leeway = kDefaultLeewaySeconds;
+  if (const auto text = parsed->get("leeway")) {
+    const auto number = parse_number(*text, 0, altinn::kMaxLeewaySeconds);
+    if (!number) return usage("--leeway takes whole seconds from 0 to 600");
+    leeway = *number;
+  }
+  auto verifier = altinn::ConsentVerifier::create(parsed->all("cert"), static_cast<int>(leeway));
+  if (!verifier) return fail(verifier.error().message);
+
+  std::string token;
+  if (parsed->positionals.empty() || parsed->positionals[0] == "-") {
+    if (::isatty(STDIN_FILENO) == 1) {
+      std::fputs("reading the token from stdin (end with Ctrl-D)\n", stderr);
+    }
+    auto read = read_stdin_bounded();
+    if (!read) {
+      return fail("the token on stdin is longer than " +
+                  std::to_string(altinn::kMaxConsentTokenBytes) + " bytes");
+    }
+    token = std::move(*read);
+  } else {
+    token = parsed->positionals[0];
+  }
+  if (token.empty()) return usage("no token given (on the command line or stdin)");
+
+  auto claims = (*verifier)->verify(token, epoch_now());
+  if (!claims) return fail(claims.error().message);
+  std::printf("%s\n", claims->c_str());
+  return kExitOk;
+}
+
+}  // namespace mpa::cli

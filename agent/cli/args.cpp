@@ -1,0 +1,101 @@
+#include "agent/cli/args.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace mpa::cli {
+
+std::optional<std::string> ParsedArgs::get(const std::string& name) const {
+  auto it = values.find(name);
+  if (it == values.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::vector<std::string> ParsedArgs::all(const std::string& name) const {
+  auto it = values.find(name);
+  return it == values.end() ? std::vector<std::string>{} : it->second;
+}
+
+namespace {
+
+int usage_error(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
+               command.c_str());
+  return 2;
+}
+
+}  // namespace
+
+std::optional<ParsedArgs> parse_args(const std::string& command,
+                                     const std::vector<std::string>& args,
+                                     const std::vector<OptionSpec>& specs,
+                                     std::size_t max_positionals) {
+  ParsedArgs parsed;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      parsed.values["help"].push_back("");
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      if (arg == "--" && i + 1 < args.size()) {
+        parsed.positionals.insert(parsed.positionals.end(), args.begin() + static_cast<long>(i) + 1,
+                                  args.end());
+        break;
+      }
+      parsed.positionals.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const OptionSpec* spec = nullptr;
+    for (const auto& s : specs) {
+      if (name == s.name) spec = &s;
+    }
+    if (spec == nullptr) {
+      usage_error(command, "unknown option --" + name);
+      return std::nullopt;
+    }
+    if (!spec->repeatable && parsed.has(name)) {
+      usage_error(command, "--" + name + " given twice");
+      return std::nullopt;
+    }
+    if (!spec->takes_value) {
+      if (inline_value) {
+        usage_error(command, "--" + name + " takes no value");
+        return std::nullopt;
+      }
+      parsed.values[name].push_back("");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        usage_error(command, "--" + name + " needs a value");
+        return std::nullopt;
+      }
+      inline_value = args[++i];
+    }
+    parsed.values[name].push_back(*inline_value);
+  }
+  if (!parsed.has("help") && parsed.positionals.size() > max_positionals) {
+    usage_error(command, "unexpected argument '" + parsed.positionals[max_positionals] + "'");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<long long> parse_number(const std::string& text, long long min, long long max) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace mpa::cli

@@ -1,0 +1,62 @@
+#include "agent/cli/cli.h"
+
+#include <cstdio>
+#include <string>
+#include <utility>
+
+namespace mpa::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: maskinporten-agent COMMAND [OPTIONS]\n"
+    "\n"
+    "Maskinporten access tokens from a virksomhetssertifikat key kept on a PKCS#11 token.\n"
+    "\n"
+    "commands:\n"
+    "  run            run the agent in the foreground (serves tokens on a Unix socket)\n"
+    "  token          ask a running agent for an access token\n"
+    "  status         ask a running agent how it is\n"
+    "  invalidate     ask a running agent to drop a cached token\n"
+    "  fetch          one-shot, no agent: build, sign and exchange a grant, print the token\n"
+    "  grant          build and sign one grant and print it (no network)\n"
+    "  check-config   validate a configuration file and the token, key and certificates it names\n"
+    "  verify-altinn  verify an Altinn consent token offline\n"
+    "\n"
+    "`maskinporten-agent COMMAND --help` describes each command.\n"
+    "Exit status: 0 success, 1 the operation failed, 2 usage error.\n";
+
+using Command = int (*)(const std::vector<std::string>&);
+
+constexpr std::pair<const char*, Command> kCommands[] = {
+    {"run", run_command},
+    {"token", token_command},
+    {"status", status_command},
+    {"invalidate", invalidate_command},
+    {"fetch", fetch_command},
+    {"grant", grant_command},
+    {"check-config", check_config_command},
+    {"verify-altinn", verify_altinn_command},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& [name, function] : kCommands) {
+    if (command == name) return function(args);
+  }
+  std::fprintf(stderr, "error: unknown command '%s'; see maskinporten-agent --help\n",
+               command.c_str());
+  return kExitUsage;
+}
+
+}  // namespace mpa::cli

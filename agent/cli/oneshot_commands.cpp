@@ -1,0 +1,293 @@
+// One-shot commands that need no running agent: grant, fetch, check-config.
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/altinn/altinn.h"
+#include "agent/cli/cli.h"
+#include "agent/cli/args.h"
+#include "agent/config/config.h"
+#include "agent/engine/engine.h"
+#include "agent/jwt/jose.h"
+#include "common/log.h"
+
+namespace mpa::cli {
+namespace {
+
+// The options grant and fetch share.
+constexpr const char* kGrantOptionsHelp =
+    "options:\n"
+    "  --config FILE              the agent's configuration (TOML)\n"
+    "  --scope S                  a scope to ask for; repeat for several (required)\n"
+    "  --client NAME              which [[client]] (default: the only one)\n"
+    "  --resource URL             audience restriction; repeat for several\n"
+    "  --consumer-org ORGNO       9-digit organisation number (delegation)\n"
+    "  --iss-onbehalfof NAME      on-behalf-of (not with --consumer-org)\n"
+    "  --pid PID                  11-digit person identifier\n"
+    "  --authorization-details J  a JSON array, e.g. Altinn system user details\n";
+
+constexpr const char* kGrantHelp =
+    "usage: maskinporten-agent grant --config FILE --scope S [--scope S2 ...] [OPTIONS]\n"
+    "\n"
+    "Builds one Maskinporten JWT grant, has the PKCS#11 token sign it, and prints it\n"
+    "(header.body.signature) on stdout. Nothing is sent anywhere: use it to see exactly\n"
+    "what the agent would send, for support and debugging. Paste it into a JWT decoder\n"
+    "or `cut -d. -f2 | base64 -d` to read the claims; it expires within 120 seconds.\n"
+    "\n";
+
+constexpr const char* kGrantHelpEnd =
+    "\n"
+    "exit status: 0 printed a grant, 1 failed (reason on stderr), 2 usage error.\n";
+
+constexpr const char* kFetchHelp =
+    "usage: maskinporten-agent fetch --config FILE --scope S [--scope S2 ...] [OPTIONS]\n"
+    "\n"
+    "One shot, no agent needed: builds a grant, has the PKCS#11 token sign it, exchanges\n"
+    "it at Maskinporten's /token and prints the access token and a newline on stdout.\n"
+    "For cron jobs and first tries; a long-running service should ask the agent\n"
+    "(`maskinporten-agent token`), which caches tokens.\n"
+    "Network errors, 5xx and 429 are retried with backoff (each attempt a fresh grant)\n"
+    "within the client's retry_deadline_seconds; 4xx answers are never retried.\n"
+    "\n";
+
+constexpr const char* kFetchHelpEnd =
+    "  --exchange altinn          print the Altinn token made from the Maskinporten token\n"
+    "  --json                     print access_token, token_type, expires_in, expires_at,\n"
+    "                             scope as one JSON object\n"
+    "\n"
+    "exit status: 0 printed a token, 1 failed (reason on stderr), 2 usage error.\n";
+
+constexpr const char* kCheckHelp =
+    "usage: maskinporten-agent check-config --config FILE\n"
+    "\n"
+    "Validates the configuration file, reads the PIN, loads the PKCS#11 module, opens\n"
+    "the token and logs in (once: a refused PIN is not retried), finds every client's\n"
+    "key, certificate and chain, checks that certificate and key match, signs a test\n"
+    "grant and verifies the signature. Says what it checked on stdout, or what is wrong\n"
+    "on stderr. Makes no network calls.\n"
+    "\n"
+    "exit status: 0 all good, 1 something is wrong (reason on stderr), 2 usage error.\n";
+
+const std::vector<OptionSpec> kGrantOptions = {
+    {"config", true, false},         {"scope", true, true},  {"client", true, false},
+    {"resource", true, true},        {"consumer-org", true, false},
+    {"iss-onbehalfof", true, false}, {"pid", true, false},
+    {"authorization-details", true, false},
+};
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "error: %s\n", error.message.c_str());
+  return kExitFailed;
+}
+
+int usage(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
+               command.c_str());
+  return kExitUsage;
+}
+
+GrantRequest grant_request_from(const ParsedArgs& args) {
+  GrantRequest request;
+  request.scopes = args.all("scope");
+  request.resource = args.all("resource");
+  request.consumer_org = args.get("consumer-org");
+  request.iss_onbehalfof = args.get("iss-onbehalfof");
+  request.pid = args.get("pid");
+  request.authorization_details = args.get("authorization-details");
+  return request;
+}
+
+// Parses the shared grant options; nullopt after a usage message.
+std::optional<ParsedArgs> parse_grant_args(const std::string& command,
+                                           const std::vector<std::string>& args,
+                                           std::vector<OptionSpec> extra) {
+  std::vector<OptionSpec> specs = kGrantOptions;
+  specs.insert(specs.end(), extra.begin(), extra.end());
+  auto parsed = parse_args(command, args, specs);
+  if (!parsed || parsed->has("help")) return parsed;
+  if (!parsed->has("config")) {
+    usage(command, "--config FILE is required");
+    return std::nullopt;
+  }
+  if (!parsed->has("scope")) {
+    usage(command, "at least one --scope is required");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+struct Loaded {
+  std::unique_ptr<Engine> engine;
+  const ClientConfig* client = nullptr;
+};
+
+Result<Loaded> load(const ParsedArgs& args) {
+  auto config = load_config(*args.get("config"));
+  if (!config) return std::move(config).error();
+  auto engine = Engine::create(*config);
+  if (!engine) return std::move(engine).error();
+  auto client = (*engine)->client(args.get("client").value_or(""));
+  if (!client) return std::move(client).error();
+  return Loaded{std::move(*engine), *client};
+}
+
+std::string token_json(const AccessToken& token) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("access_token");
+  w.String(token.access_token.c_str(), static_cast<rapidjson::SizeType>(token.access_token.size()));
+  w.Key("token_type");
+  w.String(token.token_type.c_str(), static_cast<rapidjson::SizeType>(token.token_type.size()));
+  w.Key("expires_in");
+  w.Int64(token.expires_in);
+  w.Key("expires_at");
+  w.Int64(token.expires_at);
+  w.Key("scope");
+  w.String(token.scope.c_str(), static_cast<rapidjson::SizeType>(token.scope.size()));
+  w.EndObject();
+  return buffer.GetString();
+}
+
+std::string utc_date(std::int64_t epoch) {
+  const std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return out;
+}
+
+// Verifies a compact JWS's signature with the leaf certificate's public key,
+// independently of the token: proof that key and certificate belong together.
+Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, JwsAlg alg) {
+  const auto last_dot = jwt.rfind('.');
+  auto signature = jose::base64url_decode(std::string_view(jwt).substr(last_dot + 1));
+  const unsigned char* p = leaf_der.data();
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      d2i_X509(nullptr, &p, static_cast<long>(leaf_der.size())), X509_free);
+  if (!cert || !signature) {
+    return make_error(ErrorCode::internal, "cannot read the certificate or the signature back");
+  }
+  const EVP_MD* md = alg == JwsAlg::RS256   ? EVP_sha256()
+                     : alg == JwsAlg::RS384 ? EVP_sha384()
+                                            : EVP_sha512();
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  const bool ok =
+      ctx && key && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()),
+                       signature->size(), reinterpret_cast<const unsigned char*>(jwt.data()),
+                       last_dot) == 1;
+  if (!ok) {
+    return make_error(ErrorCode::hsm_error,
+                      "the token's signature does not verify with the certificate's public key");
+  }
+  return {};
+}
+
+}  // namespace
+
+int grant_command(const std::vector<std::string>& args) {
+  auto parsed = parse_grant_args("grant", args, {});
+  if (!parsed) return kExitUsage;
+  if (parsed->has("help")) {
+    std::fputs(kGrantHelp, stdout);
+    std::fputs(kGrantOptionsHelp, stdout);
+    std::fputs(kGrantHelpEnd, stdout);
+    return kExitOk;
+  }
+  auto loaded = load(*parsed);
+  if (!loaded) return fail(loaded.error());
+  auto grant = loaded->engine->make_grant(*loaded->client, grant_request_from(*parsed));
+  if (!grant) return fail(grant.error());
+  std::printf("%s\n", grant->jwt.c_str());
+  return kExitOk;
+}
+
+int fetch_command(const std::vector<std::string>& args) {
+  auto parsed = parse_grant_args("fetch", args, {{"json", false, false}, {"exchange", true, false}});
+  if (!parsed) return kExitUsage;
+  if (parsed->has("help")) {
+    std::fputs(kFetchHelp, stdout);
+    std::fputs(kGrantOptionsHelp, stdout);
+    std::fputs(kFetchHelpEnd, stdout);
+    return kExitOk;
+  }
+  const auto exchange = parsed->get("exchange");
+  if (exchange && *exchange != "altinn") {
+    return usage("fetch", "--exchange takes only \"altinn\"");
+  }
+  auto loaded = load(*parsed);
+  if (!loaded) return fail(loaded.error());
+  auto token = loaded->engine->fetch_token(*loaded->client, grant_request_from(*parsed));
+  if (!token) return fail(token.error());
+  if (exchange) {
+    auto altinn_token = altinn::exchange_for_altinn(*loaded->client, token->access_token);
+    if (!altinn_token) return fail(altinn_token.error());
+    token = std::move(*altinn_token);
+  }
+  if (parsed->has("json")) {
+    std::printf("%s\n", token_json(*token).c_str());
+  } else {
+    std::printf("%s\n", token->access_token.c_str());
+  }
+  return kExitOk;
+}
+
+int check_config_command(const std::vector<std::string>& args) {
+  auto parsed = parse_args("check-config", args, {{"config", true, false}});
+  if (!parsed) return kExitUsage;
+  if (parsed->has("help")) {
+    std::fputs(kCheckHelp, stdout);
+    return kExitOk;
+  }
+  if (!parsed->has("config")) return usage("check-config", "--config FILE is required");
+
+  auto config = load_config(*parsed->get("config"));
+  if (!config) return fail(config.error());
+  std::printf("ok: %s parses (%zu client%s)\n", config->path.c_str(), config->clients.size(),
+              config->clients.size() == 1 ? "" : "s");
+
+  auto engine = Engine::create(*config);
+  if (!engine) return fail(engine.error());
+  std::printf("ok: PKCS#11 module %s loaded, token opened, logged in\n", config->module.c_str());
+
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const ClientConfig& client : config->clients) {
+    const SignerInfo info = (*engine)->signer_info(client);
+    std::printf("ok: client \"%s\": key %s\n", client.name.c_str(), client.key.c_str());
+    std::printf("    certificate: %s\n", info.certificate_subject.c_str());
+    std::printf("    valid until %s (%lld days)\n", utc_date(info.certificate_not_after).c_str(),
+                static_cast<long long>((info.certificate_not_after - now) / 86400));
+    std::printf("    grant header: %s, %s\n", std::string(to_string(client.alg)).c_str(),
+                client.kid ? ("kid " + *client.kid).c_str()
+                           : (client.x5c_chain ? "x5c leaf + intermediates" : "x5c leaf"));
+    std::printf("    audience %s, token endpoint %s%s\n", client.issuer.c_str(),
+                client.token_endpoint.c_str(), client.discovery ? " (or discovered)" : "");
+
+    GrantRequest probe;
+    probe.scopes = {client.scopes.front()};
+    auto grant = (*engine)->make_grant(client, probe);
+    if (!grant) return fail(grant.error().with_context("client \"" + client.name + "\": test grant"));
+    const std::vector<Bytes> chain = (*engine)->certificate_chain(client);
+    if (chain.empty()) return fail(make_error(ErrorCode::internal, "no certificate was found"));
+    if (auto verified = verify_with_certificate(grant->jwt, chain.front(), client.alg); !verified) {
+      return fail(verified.error().with_context("client \"" + client.name + "\""));
+    }
+    std::printf("    certificate chain: %zu certificate%s found\n", chain.size(),
+                chain.size() == 1 ? "" : "s");
+    std::printf("ok: client \"%s\": test grant signed on the token; signature verifies\n", client.name.c_str());
+  }
+  std::printf("all checks passed\n");
+  return kExitOk;
+}
+
+}  // namespace mpa::cli

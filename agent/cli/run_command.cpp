@@ -1,0 +1,75 @@
+// `maskinporten-agent run`: the agent in the foreground (agent/daemon.h).
+#include <cstdio>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/args.h"
+#include "agent/daemon/daemon.h"
+#include "common/log.h"
+
+namespace mpa::cli {
+namespace {
+
+constexpr const char* kRunHelp =
+    "usage: maskinporten-agent run --config FILE [--verbose]\n"
+    "\n"
+    "Runs the agent in the foreground. It logs in to the PKCS#11 token once, listens on\n"
+    "the Unix socket named by [agent] socket, and answers local programs that ask for\n"
+    "Maskinporten access tokens (`maskinporten-agent token`, or JSON lines on the\n"
+    "socket). Tokens are cached and refreshed before they expire; the key never leaves\n"
+    "the token and only access tokens leave the agent.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE   the agent's configuration (TOML); `check-config` validates it\n"
+    "  --verbose       also log debug lines (connections, token references)\n"
+    "\n"
+    "The socket: its directory is created with mode 0700 if missing; the socket gets\n"
+    "socket_mode (0600: only this user; 0660 and [[allow]] rules to let a group in).\n"
+    "Every connection's peer is checked (SO_PEERCRED) against [[allow]]; by default\n"
+    "only the agent's own user may connect. A stale socket file left by a dead agent is\n"
+    "replaced; if another agent answers on the path, this one refuses to start.\n"
+    "Under systemd socket activation (maskinporten-agent.socket) the passed socket is\n"
+    "used instead, and the unit's ListenStream=/SocketMode= apply.\n"
+    "\n"
+    "signals:\n"
+    "  SIGTERM, SIGINT  stop accepting, finish requests in flight (at most 20 s),\n"
+    "                   remove the socket, exit 0; a second signal stops at once\n"
+    "  SIGHUP           reload the configuration: the new one (and a fresh login to the\n"
+    "                   token) is built first and used only if all of it is good; a\n"
+    "                   broken file is logged and the running configuration keeps\n"
+    "                   serving. A changed socket path needs a restart.\n"
+    "\n"
+    "Logs go to stderr, one line per event; under systemd with journald priorities.\n"
+    "\"ready: listening on PATH\" is logged once the socket accepts requests. PINs and\n"
+    "whole tokens are never logged (tokens appear as sha256:xxxxxxxx).\n"
+    "\n"
+    "exit status: 0 stopped by a signal, 1 could not start (reason on stderr), 2 usage error.\n";
+
+const std::vector<OptionSpec> kRunOptions = {
+    {"config", true, false},
+    {"verbose", false, false},
+};
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& args) {
+  auto parsed = parse_args("run", args, kRunOptions);
+  if (!parsed) return kExitUsage;
+  if (parsed->has("help")) {
+    std::fputs(kRunHelp, stdout);
+    return kExitOk;
+  }
+  const auto config = parsed->get("config");
+  if (!config) {
+    std::fputs("error: run needs --config FILE\n(see: maskinporten-agent run --help)\n", stderr);
+    return kExitUsage;
+  }
+  log::set_verbose(parsed->has("verbose"));
+  const Status status = run_daemon(DaemonOptions{*config});
+  if (!status) {
+    std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace mpa::cli

@@ -1,0 +1,384 @@
+#include "agent/daemon/agent_handler.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "common/log.h"
+#include "common/version.h"
+
+namespace mpa {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// The scopes as Maskinporten writes them (space-separated), for log lines.
+std::string scopes_text(const std::vector<std::string>& scopes) {
+  std::string text;
+  for (const auto& scope : scopes) text += (text.empty() ? "" : " ") + scope;
+  return text;
+}
+
+GrantRequest grant_request(const protocol::TokenRequest& request) {
+  GrantRequest grant;
+  grant.scopes = request.scopes;
+  grant.resource = request.resource;
+  grant.consumer_org = request.consumer_org;
+  grant.iss_onbehalfof = request.iss_onbehalfof;
+  grant.pid = request.pid;
+  grant.authorization_details = request.authorization_details;
+  return grant;
+}
+
+// The Altinn token lives no longer than the Maskinporten token it is made
+// from, and a request with the default min_ttl (the refresh margin) is
+// refreshed ahead once its token has twice the margin left. So a cached
+// Maskinporten token is made into an Altinn token only while it has more
+// than that, by this much; else the new Altinn token would be due for
+// refresh at once, or fall short of the client's min_ttl.
+constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
+
+Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
+                                       const protocol::TokenRequest& request) {
+  auto token = engine.fetch_token(client, grant_request(request));
+  if (!token) {
+    log::warning("client " + request.client + ": no token for \"" + scopes_text(request.scopes) +
+                 "\": " + token.error().message);
+    return token;
+  }
+  log::debug("client " + request.client + ": token " + log::token_ref(token->access_token) +
+             " for \"" + scopes_text(request.scopes) + "\", expires in " +
+             std::to_string(token->expires_in) + " s");
+  return token;
+}
+
+// What the cache calls on a worker for each miss or refresh ahead.
+class TokenFetcher {
+ public:
+  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
+      : engine_(std::move(engine)),
+        link_(std::make_shared<std::weak_ptr<TokenCache>>()),
+        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
+
+  // The cache this fetcher fills; set once, before the cache is shared.
+  // Weak: the cache owns the fetcher.
+  void attach(const std::shared_ptr<TokenCache>& cache) { *link_ = cache; }
+
+  Result<AccessToken> operator()(const protocol::TokenRequest& request) const {
+    auto client = engine_->client(request.client);
+    if (!client) return client.error();
+    if (!request.exchange) return maskinporten_token(*engine_, **client, request);
+    if (*request.exchange != "altinn") {
+      return make_error(ErrorCode::invalid_request,
+                        "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
+    }
+    return altinn_token(**client, request);
+  }
+
+ private:
+  // The Altinn token is made from the cached Maskinporten token for the
+  // same request without `exchange`, or from a fresh one that is cached in
+  // turn. peek and put never wait for another exchange, so no worker blocks
+  // on another while the pool is bounded.
+  Result<AccessToken> altinn_token(const ClientConfig& client,
+                                   const protocol::TokenRequest& request) const {
+    protocol::TokenRequest plain = request;
+    plain.exchange.reset();
+    const std::shared_ptr<TokenCache> cache = link_->lock();
+    std::optional<AccessToken> source;
+    if (cache) source = cache->peek(plain, reuse_ttl_);
+    const bool from_cache = source.has_value();
+    const auto fresh_source = [&]() -> Status {
+      auto fresh = maskinporten_token(*engine_, client, plain);
+      if (!fresh) return fresh.error();
+      if (cache) cache->put(plain, *fresh);
+      source = std::move(*fresh);
+      return {};
+    };
+    if (!source) {
+      if (auto made = fresh_source(); !made) return made.error();
+    }
+    auto token = altinn::exchange_for_altinn(client, source->access_token);
+    // Altinn refusing a cached Maskinporten token (revoked, or made before a
+    // change at Digdir) must not keep failing until it expires: drop it and
+    // try once more with a fresh one.
+    if (!token && from_cache && token.error().code == ErrorCode::invalid_grant) {
+      log::warning("client " + request.client + ": Altinn refused the cached Maskinporten token " +
+                   log::token_ref(source->access_token) + "; trying once with a fresh one");
+      cache->invalidate(plain);
+      if (auto made = fresh_source(); !made) return made.error();
+      token = altinn::exchange_for_altinn(client, source->access_token);
+    }
+    if (!token) {
+      log::warning("client " + request.client + ": no Altinn token for \"" +
+                   scopes_text(request.scopes) + "\": " + token.error().message);
+      return token.error().with_context("Altinn token exchange");
+    }
+    log::debug("client " + request.client + ": Altinn token " +
+               log::token_ref(token->access_token) + " from Maskinporten token " +
+               log::token_ref(source->access_token) + ", expires in " +
+               std::to_string(token->expires_in) + " s");
+    return token;
+  }
+
+  std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<std::weak_ptr<TokenCache>> link_;  // shared by the copies std::function makes
+  std::int64_t reuse_ttl_;
+};
+
+protocol::TokenResponse token_response(const AccessToken& token, std::int64_t now) {
+  protocol::TokenResponse response;
+  response.access_token = token.access_token;
+  response.token_type = token.token_type;
+  response.expires_at = token.expires_at;
+  response.expires_in = token.expires_at > now ? token.expires_at - now : 0;
+  response.scope = token.scope;
+  return response;
+}
+
+void write_client_status(JsonWriter& json, const AgentState& state, const ClientConfig& client,
+                         const std::map<std::string, std::string>& cache_errors) {
+  const SignerInfo info = state.engine->signer_info(client);
+  json.StartObject();
+  json.Key("name");
+  json.String(client.name.c_str());
+  json.Key("client_id");
+  json.String(client.client_id.c_str());
+  json.Key("token_present");
+  json.Bool(info.token_present);
+  json.Key("logged_in");
+  json.Bool(info.logged_in);
+  json.Key("token_label");
+  json.String(info.token_label.c_str());
+  json.Key("certificate_subject");
+  json.String(info.certificate_subject.c_str());
+  json.Key("certificate_not_after");
+  json.Int64(info.certificate_not_after);
+  json.Key("last_error");
+  const auto cached = cache_errors.find(client.name);
+  const std::string last_error = cached != cache_errors.end() ? cached->second : info.last_error;
+  if (last_error.empty()) {
+    json.Null();
+  } else {
+    json.String(last_error.c_str());
+  }
+  json.EndObject();
+}
+
+std::string status_fields(const AgentState& state, std::int64_t uptime_seconds,
+                          const std::optional<FairScheduler::Stats>& workers) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter json(buffer);
+  json.StartObject();
+  json.Key("version");
+  json.String(kVersion);
+  json.Key("uptime_seconds");
+  json.Int64(uptime_seconds);
+  json.Key("clients");
+  json.StartArray();
+  const auto cache_errors = state.cache->last_errors();
+  for (const ClientConfig& client : state.config.clients) {
+    write_client_status(json, state, client, cache_errors);
+  }
+  json.EndArray();
+  const TokenCache::Stats stats = state.cache->stats();
+  json.Key("cache");
+  json.StartObject();
+  json.Key("entries");
+  json.Uint64(stats.entries);
+  json.Key("in_flight");
+  json.Uint64(stats.in_flight);
+  json.Key("hits");
+  json.Uint64(stats.hits);
+  json.Key("misses");
+  json.Uint64(stats.misses);
+  json.Key("exchanges");
+  json.Uint64(stats.exchanges);
+  json.Key("held");
+  json.Uint64(stats.held);
+  json.EndObject();
+  if (workers) {
+    json.Key("workers");
+    json.StartObject();
+    json.Key("size");
+    json.Uint64(workers->slots);
+    json.Key("exchanging");
+    json.Uint64(workers->running);
+    json.Key("waiting");
+    json.Uint64(workers->queued);
+    json.EndObject();
+  }
+  json.EndObject();
+  return buffer.GetString();
+}
+
+// The client a token or invalidate request names, if the peer may use it
+// for those scopes; `request.client` becomes the resolved name.
+Status authorize(const AgentState& state, const PeerCredentials& peer,
+                 protocol::TokenRequest& request) {
+  auto client = state.engine->client(request.client);
+  if (!client) return client.error();
+  request.client = (*client)->name;
+  return state.policy->check(peer, request.client, request.scopes);
+}
+
+// A token request that the grant builder would refuse (a scope outside the
+// client's list, a bad resource ...) is answered before the cache: it
+// takes no entry and starts no exchange.
+Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
+  auto client = state.engine->client(request.client);
+  if (!client) return client.error();
+  return check_grant_request(request, **client);
+}
+
+// A reply built by our own code failed: our bug, logged, answered `internal`.
+void answer_internal(const Reply& reply, const std::optional<std::string>& id, const char* what) {
+  log::error(std::string("bug: could not build the answer: ") + what);
+  reply(protocol::encode_error(id, make_error(ErrorCode::internal, "the agent failed to answer")));
+}
+
+}  // namespace
+
+std::string exchange_owner(const PeerCredentials& peer) {
+  return "uid " + std::to_string(peer.uid);
+}
+
+Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
+                                                      TokenCache::Scheduler exchanges) {
+  auto engine = Engine::create(config);
+  if (!engine) return engine.error();
+  std::shared_ptr<const altinn::ConsentVerifier> verifier;
+  if (!config.altinn_certificates.empty()) {
+    auto made = altinn::ConsentVerifier::create(config.altinn_certificates,
+                                                config.altinn_leeway_seconds);
+    if (!made) return made.error();
+    verifier = std::move(*made);
+  }
+  auto state = std::make_shared<AgentState>();
+  state->config = config;
+  state->engine = std::shared_ptr<const Engine>(std::move(*engine));
+  state->policy = std::make_shared<const PeerPolicy>(config.allow, ::geteuid());
+  state->altinn_verifier = std::move(verifier);
+  TokenCacheOptions options;
+  options.refresh_margin_seconds = config.refresh_margin_seconds;
+  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
+  state->cache = std::make_shared<TokenCache>(fetcher, std::move(exchanges), options);
+  fetcher.attach(state->cache);
+  return state;
+}
+
+AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
+                           std::int64_t started_at)
+    : state_(std::move(state)), scheduler_(std::move(scheduler)), started_at_(started_at) {}
+
+void AgentHandler::replace_state(std::shared_ptr<AgentState> state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+}
+
+std::shared_ptr<AgentState> AgentHandler::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+void AgentHandler::report_workers(std::function<FairScheduler::Stats()> stats) {
+  worker_stats_ = std::move(stats);
+}
+
+bool AgentHandler::may_connect(const PeerCredentials& peer) const {
+  return state()->policy->may_connect(peer);
+}
+
+void AgentHandler::sweep_cache() const { state()->cache->sweep(); }
+
+void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request, Reply reply) {
+  auto state = this->state();
+  const auto id = request.id_json;
+  try {
+    if (std::holds_alternative<protocol::PingRequest>(request.body)) {
+      reply(protocol::encode_ok(id));
+      return;
+    }
+
+    if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
+      if (auto allowed = authorize(*state, peer, *token); !allowed) {
+        reply(protocol::encode_error(id, allowed.error()));
+        return;
+      }
+      if (auto checked = check_token_request(*state, *token); !checked) {
+        reply(protocol::encode_error(id, checked.error()));
+        return;
+      }
+      const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);
+      auto answer = [state, id, reply](Result<AccessToken> result) {
+        try {
+          if (!result) {
+            reply(protocol::encode_error(id, result.error()));
+          } else {
+            reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
+          }
+        } catch (const std::exception& e) {
+          answer_internal(reply, id, e.what());
+        }
+      };
+      state->cache->get(*token, min_ttl, std::move(answer), exchange_owner(peer));
+      return;
+    }
+
+    if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
+      if (auto allowed = authorize(*state, peer, invalidate->target); !allowed) {
+        reply(protocol::encode_error(id, allowed.error()));
+        return;
+      }
+      const bool dropped = state->cache->invalidate(invalidate->target);
+      reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
+      return;
+    }
+
+    if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
+      // signer_info may talk to the token: not on the I/O thread.
+      const std::int64_t uptime = now_seconds() - started_at_;
+      std::optional<FairScheduler::Stats> workers;
+      if (worker_stats_) workers = worker_stats_();
+      scheduler_([state, id, reply, uptime, workers] {
+        try {
+          reply(protocol::encode_ok(id, status_fields(*state, uptime, workers)));
+        } catch (const std::exception& e) {
+          answer_internal(reply, id, e.what());
+        }
+      });
+      return;
+    }
+
+    auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
+    if (!state->altinn_verifier) {
+      reply(protocol::encode_error(
+          id, make_error(ErrorCode::invalid_request,
+                         "verify_altinn needs [altinn] certificates in the configuration")));
+      return;
+    }
+    scheduler_([state, id, reply, token = std::move(verify.token)] {
+      try {
+        auto claims = state->altinn_verifier->verify(token, now_seconds());
+        if (!claims) {
+          reply(protocol::encode_error(id, claims.error()));
+        } else {
+          reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
+        }
+      } catch (const std::exception& e) {
+        answer_internal(reply, id, e.what());
+      }
+    });
+  } catch (const std::exception& e) {
+    answer_internal(reply, id, e.what());
+  }
+}
+
+}  // namespace mpa

@@ -1,0 +1,69 @@
+// The daemon's answer to each protocol v1 request (DESIGN.md "Socket
+// protocol, version 1"): resolve the client, check the peer's rights, and
+// serve tokens through the cache; signing and HTTP run on the worker pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "agent/altinn/altinn.h"
+#include "agent/config/config.h"
+#include "agent/engine/engine.h"
+#include "agent/daemon/peer_policy.h"
+#include "agent/daemon/fair_scheduler.h"
+#include "agent/daemon/server.h"
+#include "agent/cache/token_cache.h"
+
+namespace mpa {
+
+// Runs a job on the worker pool, never on the socket I/O thread.
+using WorkScheduler = std::function<void(std::function<void()> job)>;
+
+// Everything one configuration makes; built whole or not at all, and
+// swapped as one on reload.
+struct AgentState {
+  Config config;
+  std::shared_ptr<const Engine> engine;
+  std::shared_ptr<TokenCache> cache;
+  std::shared_ptr<const PeerPolicy> policy;
+  std::shared_ptr<const altinn::ConsentVerifier> altinn_verifier;  // null: no [altinn]
+};
+
+// Opens the token and builds engine, cache, policy and verifier from
+// `config`. Errors in words; nothing is kept of a failed build.
+// `exchanges` runs the cache's exchanges on workers, told whose they are.
+Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
+                                                      TokenCache::Scheduler exchanges);
+
+// The owner of a peer's exchanges, for a fair share of the workers: its uid.
+std::string exchange_owner(const PeerCredentials& peer);
+
+class AgentHandler final : public RequestHandler {
+ public:
+  AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
+               std::int64_t started_at);
+
+  void handle(const PeerCredentials& peer, protocol::Request request, Reply reply) override;
+
+  // Requests read from now on use `state`; those in flight finish with the old one.
+  void replace_state(std::shared_ptr<AgentState> state);
+  std::shared_ptr<AgentState> state() const;
+
+  // Where `status` reads how busy the exchange workers are; set once,
+  // before serving. Without it, status has no "workers".
+  void report_workers(std::function<FairScheduler::Stats()> stats);
+
+  bool may_connect(const PeerCredentials& peer) const;
+  void sweep_cache() const;
+
+ private:
+  mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
+  std::shared_ptr<AgentState> state_;
+  WorkScheduler scheduler_;
+  std::function<FairScheduler::Stats()> worker_stats_;
+  std::int64_t started_at_;
+};
+
+}  // namespace mpa

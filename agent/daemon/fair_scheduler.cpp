@@ -1,0 +1,94 @@
+#include "agent/daemon/fair_scheduler.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+
+namespace mpa {
+
+std::shared_ptr<FairScheduler> FairScheduler::create(Run run, std::size_t slots,
+                                                     std::size_t per_owner) {
+  return std::shared_ptr<FairScheduler>(new FairScheduler(std::move(run), slots, per_owner));
+}
+
+FairScheduler::FairScheduler(Run run, std::size_t slots, std::size_t per_owner)
+    : run_(std::move(run)),
+      slots_(std::max<std::size_t>(slots, 1)),
+      per_owner_(std::clamp<std::size_t>(per_owner, 1, std::max<std::size_t>(slots, 1))) {}
+
+bool FairScheduler::may_start(const std::string& owner) const {
+  if (running_ >= slots_) return false;
+  const auto it = running_by_owner_.find(owner);
+  return it == running_by_owner_.end() || it->second < per_owner_;
+}
+
+void FairScheduler::submit(const std::string& owner, std::function<void()> job) {
+  std::unique_lock lock(mutex_);
+  // Behind its own queued jobs, in order; else at once when there is room.
+  const auto queue = queued_.find(owner);
+  if ((queue == queued_.end() || queue->second.empty()) && may_start(owner)) {
+    start(owner, std::move(job));
+    return;
+  }
+  auto& jobs = queued_[owner];
+  if (jobs.empty()) turns_.push_back(owner);
+  jobs.push_back(std::move(job));
+}
+
+// Counts the job as running and hands it to the pool. Called with the
+// mutex held; run_ only posts, it never runs the job on this thread.
+void FairScheduler::start(const std::string& owner, std::function<void()> job) {
+  ++running_;
+  ++running_by_owner_[owner];
+  run_([self = shared_from_this(), owner, job = std::move(job)] {
+    try {
+      job();
+    } catch (const std::exception& e) {
+      log::error(std::string("bug: a worker job threw: ") + e.what());
+    }
+    self->finished(owner);
+  });
+}
+
+void FairScheduler::finished(const std::string& owner) {
+  std::lock_guard lock(mutex_);
+  --running_;
+  if (auto it = running_by_owner_.find(owner); it != running_by_owner_.end() && --it->second == 0) {
+    running_by_owner_.erase(it);
+  }
+  // Fill the free slots: the first owner in turn that is below its share
+  // starts its oldest job and, with more queued, goes to the back.
+  for (std::size_t looked = 0; looked < turns_.size() && running_ < slots_;) {
+    const std::string next = turns_.front();
+    turns_.pop_front();
+    if (!may_start(next)) {
+      turns_.push_back(next);
+      ++looked;
+      continue;
+    }
+    auto it = queued_.find(next);
+    std::function<void()> job = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) {
+      queued_.erase(it);
+    } else {
+      turns_.push_back(next);
+    }
+    start(next, std::move(job));
+    looked = 0;
+  }
+}
+
+FairScheduler::Stats FairScheduler::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats stats;
+  stats.slots = slots_;
+  stats.running = running_;
+  for (const auto& [owner, jobs] : queued_) stats.queued += jobs.size();
+  return stats;
+}
+
+}  // namespace mpa

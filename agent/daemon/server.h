@@ -1,0 +1,90 @@
+// The socket server (DESIGN.md "Socket protocol, version 1"): JSON lines
+// on a Unix stream socket, answered in request order per connection.
+//
+// Threading: everything here runs on the one thread that runs the
+// io_context (socket I/O only). The RequestHandler is called on that
+// thread and must not block: anything that signs or does HTTP goes to a
+// worker pool, and the reply comes back from there; the server posts it
+// to the I/O thread. Replies must not be sent after the io_context is
+// destroyed: stop the workers first.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/daemon/peer_policy.h"
+#include "protocol/limits.h"
+#include "protocol/messages.h"
+
+namespace mpa {
+
+// Requests one connection may have waiting for an answer; past this the
+// server stops reading from it until one is answered (pipelining bound).
+inline constexpr std::size_t kMaxPendingPerConnection = 64;
+// Answered bytes not yet taken by the client; past this the server stops
+// reading from it (a client must read its answers).
+inline constexpr std::size_t kReadPauseUnsentBytes = 64 * 1024;
+// Unsent bytes past which a client that does not read is dropped.
+inline constexpr std::size_t kMaxUnsentBytes = 1024 * 1024;
+// DESIGN.md: beyond this many connections a client is refused with words.
+inline constexpr std::size_t kDefaultMaxConnections = 256;
+// Bytes taken from the socket per read.
+inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
+
+// Sends one response line (ending in '\n'). Call exactly once, from any
+// thread. Dropping it uncalled answers `internal` (a bug of the handler).
+using Reply = std::function<void(std::string response_line)>;
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // Called on the I/O thread; must not block.
+  virtual void handle(const PeerCredentials& peer, protocol::Request request, Reply reply) = 0;
+};
+
+struct ServerOptions {
+  std::size_t max_connections = kDefaultMaxConnections;
+  int idle_timeout_seconds = protocol::kIdleTimeoutSeconds;
+  std::size_t max_line_bytes = protocol::kMaxRequestLineBytes;
+  std::size_t max_pending_per_connection = kMaxPendingPerConnection;
+  // Who may connect at all; empty: everyone the socket's mode lets in.
+  std::function<bool(const PeerCredentials&)> may_connect;
+};
+
+class Server final {
+ public:
+  // Serves on `listen_fd`, a listening Unix stream socket that the server
+  // now owns. Call start() to begin accepting.
+  Server(boost::asio::io_context& io, int listen_fd, std::shared_ptr<RequestHandler> handler,
+         ServerOptions options);
+  // Closes the listening socket and every connection.
+  ~Server();
+  // Connections point back into the server's state.
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+
+  // On the I/O thread: a new limit for connections accepted from now on.
+  void set_max_connections(std::size_t max_connections);
+
+  // Graceful stop: no new connections, no new requests; requests already
+  // read are answered and written, then each connection closes. `drained`
+  // runs on the I/O thread once no connection is left.
+  void shut_down(std::function<void()> drained);
+  // Closes every connection now (after a bounded wait for shut_down).
+  void close_all();
+
+  std::size_t connection_count() const;
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace mpa

@@ -1,0 +1,167 @@
+#include "agent/engine/engine.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <ctime>
+#include <memory>
+#include <mutex>
+
+#include "common/log.h"
+
+namespace mpa {
+
+struct Engine::ClientState {
+  ClientConfig config;
+  std::shared_ptr<Signer> signer;
+  std::unique_ptr<GrantBuilder> builder;
+  std::mutex endpoint_mutex;  // guards the one-time discovery in `maskinporten`
+  bool endpoint_ready = false;
+  std::unique_ptr<MaskinportenClient> maskinporten;
+};
+
+namespace {
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+struct X509StoreDeleter {
+  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
+};
+using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
+
+Result<SecretBytes> read_pin(const Config& config) {
+  if (config.pin_file) return pkcs11::read_pin_file(*config.pin_file);
+  if (config.pin_env) return pkcs11::read_pin_env(*config.pin_env);
+  return make_error(ErrorCode::invalid_config, "needs pin_file or pin_env");
+}
+
+// libcurl reads ca_file only when it connects; a file without a
+// certificate would fail every exchange with a TLS error that does not
+// name it, after the agent had started as if all were well.
+Status check_ca_file(const std::string& path) {
+  X509StorePtr store(X509_STORE_new());
+  if (!store) return make_error(ErrorCode::internal, "X509_STORE_new failed (out of memory?)");
+  const bool loaded = X509_STORE_load_file(store.get(), path.c_str()) == 1;
+  ERR_clear_error();
+  if (!loaded) {
+    return make_error(ErrorCode::invalid_config,
+                      "ca_file " + path +
+                          " holds no PEM certificate; it should hold the CA certificate(s) "
+                          "that issued the endpoint's TLS certificate");
+  }
+  return {};
+}
+
+// The token attributes of a key URI select the token; two clients whose
+// keys name the same token share one login.
+std::string token_selector(const pkcs11::Pkcs11Uri& uri) {
+  std::string s;
+  s += uri.token.value_or("") + '\x1f';
+  s += uri.serial.value_or("") + '\x1f';
+  s += uri.manufacturer.value_or("") + '\x1f';
+  s += uri.model.value_or("");
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
+  auto pin = read_pin(config);
+  if (!pin) return pin.error().with_context(config.path + ": [pkcs11]");
+
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  std::map<std::string, std::shared_ptr<pkcs11::Pkcs11Token>> tokens;
+
+  for (const ClientConfig& client : config.clients) {
+    const std::string where = config.path + ": client \"" + client.name + "\"";
+    auto uri = pkcs11::Pkcs11Uri::parse(client.key);
+    if (!uri) return uri.error().with_context(where + ": key");
+    if (client.ca_file) {
+      if (auto ca = check_ca_file(*client.ca_file); !ca) return ca.error().with_context(where);
+    }
+
+    const std::string selector = token_selector(*uri);
+    auto found = tokens.find(selector);
+    if (found == tokens.end()) {
+      pkcs11::TokenOptions options;
+      options.module_path = config.module;
+      options.pin = *pin;
+      options.warn = [](const std::string& message) { log::warning(message); };
+      auto token = pkcs11::Pkcs11Token::open(std::move(options), *uri);
+      if (!token) return token.error().with_context(where);
+      found = tokens.emplace(selector, std::move(*token)).first;
+      engine->tokens_.push_back(found->second);
+    }
+
+    auto signer = found->second->signer(pkcs11::KeyOptions{client.key, client.chain_file});
+    if (!signer) return signer.error().with_context(where);
+
+    auto state = std::make_shared<ClientState>();
+    state->config = client;
+    state->signer = *signer;
+    state->builder = std::make_unique<GrantBuilder>(client, state->signer);
+    state->maskinporten = std::make_unique<MaskinportenClient>(client);
+    engine->clients_.emplace(client.name, std::move(state));
+  }
+  return engine;
+}
+
+Result<const ClientConfig*> Engine::client(const std::string& name) const {
+  if (name.empty()) {
+    if (clients_.size() == 1) return &clients_.begin()->second->config;
+    return make_error(ErrorCode::unknown_client,
+                      "this agent has " + std::to_string(clients_.size()) +
+                          " clients; say which one with \"client\"");
+  }
+  auto it = clients_.find(name);
+  if (it == clients_.end()) {
+    return make_error(ErrorCode::unknown_client, "no client named \"" + name + "\"");
+  }
+  return &it->second->config;
+}
+
+Result<SignedGrant> Engine::make_grant(const ClientConfig& client,
+                                       const GrantRequest& request) const {
+  auto it = clients_.find(client.name);
+  if (it == clients_.end()) {
+    return make_error(ErrorCode::unknown_client, "no client named \"" + client.name + "\"");
+  }
+  return it->second->builder->build(request, now_seconds());
+}
+
+Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
+                                        const GrantRequest& request) const {
+  auto it = clients_.find(client.name);
+  if (it == clients_.end()) {
+    return make_error(ErrorCode::unknown_client, "no client named \"" + client.name + "\"");
+  }
+  ClientState& state = *it->second;
+  {
+    // Discovery runs once per client, on first use, so that starting the
+    // agent never depends on the network.
+    std::lock_guard lock(state.endpoint_mutex);
+    if (!state.endpoint_ready) {
+      if (auto prepared = state.maskinporten->prepare(); !prepared) return prepared.error();
+      state.endpoint_ready = true;
+    }
+  }
+  const GrantBuilder& builder = *state.builder;
+  auto token = state.maskinporten->exchange(
+      [&]() { return builder.build(request, now_seconds()); });
+  return token;
+}
+
+SignerInfo Engine::signer_info(const ClientConfig& client) const {
+  auto it = clients_.find(client.name);
+  if (it == clients_.end()) return {};
+  return it->second->signer->info();
+}
+
+std::vector<Bytes> Engine::certificate_chain(const ClientConfig& client) const {
+  auto it = clients_.find(client.name);
+  if (it == clients_.end()) return {};
+  return it->second->signer->certificate_chain();
+}
+
+}  // namespace mpa

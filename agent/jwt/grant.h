@@ -1,0 +1,62 @@
+// Builds and signs a Maskinporten JWT grant (RFC 7523 §3, Digdir's grant
+// table; DESIGN.md lists the header and claims).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "common/result.h"
+#include "common/signer.h"
+
+namespace mpa {
+namespace protocol {
+struct TokenRequest;
+}
+
+// Everything a caller may put into a grant beside the client's own fields.
+struct GrantRequest {
+  std::vector<std::string> scopes;                  // non-empty
+  std::vector<std::string> resource;
+  std::optional<std::string> consumer_org;          // 9 digits
+  std::optional<std::string> iss_onbehalfof;        // exclusive with consumer_org
+  std::optional<std::string> pid;                   // 11 digits
+  std::optional<std::string> authorization_details; // JSON array text, shape-checked
+};
+
+struct SignedGrant {
+  std::string jwt;
+  std::string jti;
+  std::int64_t iat = 0;
+  std::int64_t exp = 0;
+};
+
+class GrantBuilder {
+ public:
+  GrantBuilder(ClientConfig client, std::shared_ptr<Signer> signer);
+
+  // Checks the request (scopes within the client's list -> invalid_scope;
+  // bad shapes -> invalid_request) before anything is signed; then builds a
+  // fresh grant: new jti, iat = now, exp = iat + lifetime.
+  Result<SignedGrant> build(const GrantRequest& request, std::int64_t now) const;
+
+ private:
+  ClientConfig client_;
+  std::shared_ptr<Signer> signer_;
+};
+
+// Every check build() makes before it signs: scopes within the client's
+// list (-> invalid_scope), resource, consumer_org / iss_onbehalfof / pid and
+// authorization_details shapes (-> invalid_request). The agent runs it before
+// its cache, so a request that can never succeed takes no cache entry.
+Status check_grant_request(const GrantRequest& request, const ClientConfig& client);
+Status check_grant_request(const protocol::TokenRequest& request, const ClientConfig& client);
+
+// Shape check for authorization_details (array of objects with "type"
+// urn:altinn:systemuser / urn:altinn:consent ...). Errors: invalid_request.
+Status check_authorization_details(std::string_view json_array);
+
+}  // namespace mpa

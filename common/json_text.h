@@ -1,0 +1,59 @@
+// JSON helpers shared by the protocol's encoders and decoders (internal to
+// protocol/; RapidJSON types stay out of the public headers).
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <string_view>
+
+namespace mpa::json {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Strict UTF-8 (RFC 3629 §4): no overlong forms, no surrogates, nothing
+// above U+10FFFF. RapidJSON 1.1 lets a lone "\udc00" escape through as
+// bytes that are not UTF-8, so decoded strings are checked again here.
+bool is_valid_utf8(std::string_view text);
+
+// `text` with every byte that does not start a valid sequence replaced by
+// U+FFFD, so that an upstream server's words can never break a line.
+std::string to_valid_utf8(std::string_view text);
+
+// Writes a string value (or key) after to_valid_utf8; RapidJSON escapes
+// quotes, backslashes and control characters.
+void write_string(Writer& writer, std::string_view text);
+void write_key(Writer& writer, std::string_view key);
+
+// The value of the member `name` of `object` (an object), or nullptr.
+// Members are reached by index, never by comparing MemberIterators: in
+// C++20 those comparisons of RapidJSON 1.1 are ambiguous (clang warns).
+const rapidjson::Value* find(const rapidjson::Value& object, std::string_view name);
+
+// The i-th member of `object`, for loops by index (see find).
+inline const rapidjson::Value::Member& member_at(const rapidjson::Value& object, rapidjson::SizeType i) {
+  return object.MemberBegin()[i];
+}
+
+// The value as compact JSON text.
+std::string compact(const rapidjson::Value& value);
+
+// The string value of `value` (which must be a string), NUL bytes included.
+std::string_view view(const rapidjson::Value& value);
+
+// `text` in double quotes for an error message, cut at a character
+// boundary after a few dozen bytes so a long name cannot flood the answer.
+std::string quoted(std::string_view text);
+
+// Parses `text` strictly: UTF-8 validated, no trailing data, no comments,
+// NaN or Infinity, iterative (no recursion on deep input). On failure,
+// returns words for a person ("missing a comma ... at byte 12").
+std::string parse_strict(rapidjson::Document& document, std::string_view text);
+
+// True if no array or object in `text` nests deeper than `max_depth`.
+// Scans the raw text, so it is safe to run before parsing.
+bool nesting_within(std::string_view text, int max_depth);
+
+}  // namespace mpa::json

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The direction of the layout, checked on every #include "..." outside
+# tests/ (the CMake targets check the same on links):
+#   - pkcs11/'s headers other than pkcs11/pkcs11.h are private to pkcs11/;
+#   - common/ includes only common/; protocol/ and pkcs11/ only themselves
+#     and common/;
+#   - the agent core (config, jwt, http, maskinporten, altinn, cache,
+#     engine) never includes the daemon or the CLI;
+#   - the daemon never includes the CLI.
+# Prints each offending line and exits 1, or prints a count and exits 0.
+#   tests/layout/check_includes.sh [SOURCE_DIR]
+set -euo pipefail
+cd "${1:-$(dirname "$0")/../..}"
+
+bad=0
+refuse() { echo "layout: $1: includes $2 ($3)"; bad=$((bad + 1)); }
+
+checked=0
+while IFS= read -r file; do
+  dir=${file%/*}
+  while IFS= read -r inc; do
+    checked=$((checked + 1))
+    case "$inc" in
+      pkcs11/pkcs11.h) ;;
+      pkcs11/*) [[ $dir == pkcs11 ]] || refuse "$file" "$inc" "pkcs11/ internals are private" ;;
+    esac
+    case "$dir" in
+      common) [[ $inc == common/* ]] || refuse "$file" "$inc" "common/ stands on nothing else" ;;
+      protocol) [[ $inc == common/* || $inc == protocol/* ]] ||
+        refuse "$file" "$inc" "protocol/ stands alone" ;;
+      pkcs11) [[ $inc == common/* || $inc == pkcs11/* ]] ||
+        refuse "$file" "$inc" "pkcs11/ stands alone" ;;
+      agent/config | agent/jwt | agent/http | agent/maskinporten | agent/altinn | agent/cache | agent/engine)
+        [[ $inc == agent/daemon/* || $inc == agent/cli/* ]] &&
+          refuse "$file" "$inc" "the core does not see the daemon or the CLI" ;;
+      agent/daemon) [[ $inc == agent/cli/* ]] && refuse "$file" "$inc" "the daemon does not see the CLI" ;;
+    esac
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
+done < <(git ls-files '*.h' '*.cpp' | grep -vE '^(tests|bench|fuzz)/')
+
+if ((bad)); then
+  echo "layout: $bad include(s) against the direction"
+  exit 1
+fi
+echo "layout: $checked includes follow the direction"

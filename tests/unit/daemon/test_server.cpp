@@ -1,0 +1,619 @@
+#define BOOST_TEST_MODULE server
+#include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/daemon/listen_socket.h"
+#include "agent/daemon/server.h"
+#include "protocol/messages.h"
+
+using namespace mpa;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Only a guard against a hung test, never an assertion on timing.
+constexpr int kHangGuardMs = 20000;
+
+// The message of a failed result, for test output.
+template <class T>
+std::string why(const Result<T>& r) {
+  return r.ok() ? std::string() : r.error().message;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+fs::path make_temp_dir() {
+  char tmpl[] = "/tmp/mpa-server-test-XXXXXX";
+  BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+// Answers ping at once; holds every token request until the test releases
+// it; answers status from another thread; drops the reply of a token
+// request for scope "drop".
+class FakeHandler final : public RequestHandler {
+ public:
+  void handle(const PeerCredentials&, protocol::Request request, Reply reply) override {
+    if (std::holds_alternative<protocol::PingRequest>(request.body)) {
+      reply(protocol::encode_ok(request.id_json));
+      return;
+    }
+    if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
+      std::lock_guard lock(mutex_);
+      threads_.emplace_back([reply, id = request.id_json] { reply(protocol::encode_ok(id)); });
+      return;
+    }
+    auto& token = std::get<protocol::TokenRequest>(request.body);
+    if (!token.scopes.empty() && token.scopes.front() == "drop") return;
+    if (!token.scopes.empty() && token.scopes.front() == "big") {
+      reply(protocol::encode_ok(request.id_json,
+                                "{\"pad\":\"" + std::string(256 * 1024, 'x') + "\"}"));
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    held_.push_back({request.id_json, std::move(reply)});
+    changed_.notify_all();
+  }
+
+  // Joins the threads that answered status. The fixture calls it before
+  // it stops the io_context: a thread that still held a reference to a
+  // connection after the io_context was destroyed would free the server
+  // on that thread, after its io_context (found by ASan in CI).
+  void join_threads() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+
+  void wait_for_held(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    BOOST_TEST_REQUIRE(changed_.wait_for(lock, std::chrono::milliseconds(kHangGuardMs),
+                                         [&] { return held_.size() >= count; }));
+  }
+
+  // Answers the i-th held request (in arrival order).
+  void release(std::size_t index) {
+    Held held;
+    {
+      std::lock_guard lock(mutex_);
+      held = held_.at(index);
+    }
+    held.reply(protocol::encode_ok(held.id, "{\"released\":" + std::to_string(index) + "}"));
+  }
+
+ private:
+  struct Held {
+    std::optional<std::string> id;
+    Reply reply;
+  };
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Held> held_;
+  std::vector<std::thread> threads_;
+};
+
+// A blocking client that reads whole lines.
+class TestClient final {
+ public:
+  explicit TestClient(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    BOOST_TEST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0,
+                       "connect: " << std::strerror(errno));
+  }
+  ~TestClient() { ::close(fd_); }
+  TestClient(const TestClient&) = delete;  // owns the descriptor
+  TestClient& operator=(const TestClient&) = delete;
+
+  void send(const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::send(fd_, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the server closed; reads will show it
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+  // The next line without '\n'; nullopt at end of stream.
+  std::optional<std::string> read_line() {
+    for (;;) {
+      const std::size_t newline = buffer_.find('\n');
+      if (newline != std::string::npos) {
+        std::string line = buffer_.substr(0, newline);
+        buffer_.erase(0, newline + 1);
+        return line;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      BOOST_TEST_REQUIRE(::poll(&p, 1, kHangGuardMs) == 1, "no answer from the server");
+      char chunk[65536];
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::string request(const std::string& line) {
+    send(line + "\n");
+    return read_line().value_or("<closed>");
+  }
+
+  // Half-close: the client has nothing more to send.
+  void finish_sending() { ::shutdown(fd_, SHUT_WR); }
+
+  bool closed_by_server() { return !read_line().has_value(); }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// A server on a fresh socket in a temp directory, its io_context on one thread.
+struct ServerFixture {
+  fs::path dir = make_temp_dir();
+  std::string path = (dir / "run" / "agent.sock").string();
+  boost::asio::io_context io;
+  std::shared_ptr<FakeHandler> handler = std::make_shared<FakeHandler>();
+  std::unique_ptr<Server> server;
+  std::optional<ListeningSocket> listening;
+  std::thread io_thread;
+
+  void start(ServerOptions options = {}) {
+    auto bound = ListeningSocket::bind_path(path, 0600);
+    BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+    listening.emplace(std::move(*bound));
+    server = std::make_unique<Server>(io, listening->release_fd(), handler, std::move(options));
+    server->start();
+    io_thread = std::thread([this] { io.run(); });
+  }
+
+  ~ServerFixture() {
+    handler->join_threads();
+    io.stop();
+    if (io_thread.joinable()) io_thread.join();
+    server.reset();
+    listening.reset();
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+};
+
+std::optional<std::string> id_of(const std::string& line) {
+  const auto at = line.find("\"id\":");
+  if (at == std::string::npos) return std::nullopt;
+  const auto end = line.find_first_of(",}", at);
+  return line.substr(at + 5, end - at - 5);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(SocketServer)
+
+BOOST_FIXTURE_TEST_CASE(AnswersPing, ServerFixture) {
+  start();
+  TestClient client(path);
+  const std::string answer = client.request(R"({"op":"ping","id":7})");
+  BOOST_TEST(contains(answer, "\"ok\":true"));
+  BOOST_TEST(id_of(answer).value_or("") == "7");
+}
+
+BOOST_FIXTURE_TEST_CASE(AnswersPipelinedRequestsInRequestOrderWhenRepliesComeOutOfOrder,
+                        ServerFixture) {
+  start();
+  TestClient client(path);
+  client.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n"
+              "{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":2}\n"
+              "{\"op\":\"ping\",\"id\":3}\n"
+              "{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":4}\n");
+  handler->wait_for_held(3);
+  handler->release(2);
+  handler->release(0);
+  handler->release(1);
+  for (const char* expected : {"1", "2", "3", "4"}) {
+    const auto line = client.read_line();
+    BOOST_TEST_REQUIRE(line.has_value());
+    BOOST_TEST(id_of(*line).value_or("") == expected);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(AnswersRepliesSentFromAnotherThread, ServerFixture) {
+  start();
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"status"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(OversizedLineGetsErrorThenClose, ServerFixture) {
+  start();
+  TestClient client(path);
+  client.send("{\"op\":\"ping\",\"id\":1}\n");
+  client.send("{\"op\":\"ping\",\"pad\":\"" + std::string(protocol::kMaxRequestLineBytes, 'x'));
+  const auto first = client.read_line();
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(contains(*first, "\"ok\":true"));
+  const auto second = client.read_line();
+  BOOST_TEST_REQUIRE(second.has_value());
+  BOOST_TEST(contains(*second, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(*second, "request line longer than 65536 bytes"));
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(LineThatIsNotAnObjectGetsErrorThenClose, ServerFixture) {
+  start();
+  TestClient client(path);
+  BOOST_TEST(contains(client.request("[1,2,3]"), "\"error\":\"invalid_request\""));
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(MalformedJsonGetsErrorThenClose, ServerFixture) {
+  start();
+  TestClient client(path);
+  BOOST_TEST(contains(client.request("{\"op\":"), "\"error\":\"invalid_request\""));
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(UnknownOpGetsErrorAndConnectionStaysOpen, ServerFixture) {
+  start();
+  TestClient client(path);
+  const std::string answer = client.request(R"({"op":"frobnicate","id":"x"})");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(id_of(answer).value_or("") == "\"x\"");
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(UnknownFieldGetsErrorAndConnectionStaysOpen, ServerFixture) {
+  start();
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"ping","scopez":[]})"), "invalid_request"));
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(IdleClientIsDisconnected, ServerFixture) {
+  ServerOptions options;
+  options.idle_timeout_seconds = 1;
+  start(options);
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(ClientWaitingOnSlowHandlerIsNotIdle, ServerFixture) {
+  ServerOptions options;
+  options.idle_timeout_seconds = 1;
+  start(options);
+  TestClient client(path);
+  client.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n");
+  handler->wait_for_held(1);
+  // Past the idle timeout while the handler is busy: still served.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  handler->release(0);
+  const auto line = client.read_line();
+  BOOST_TEST_REQUIRE(line.has_value());
+  BOOST_TEST(contains(*line, "\"released\":0"));
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesConnectionsBeyondTheMaximumWithWords, ServerFixture) {
+  ServerOptions options;
+  options.max_connections = 2;
+  start(options);
+  TestClient first(path);
+  TestClient second(path);
+  BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+  BOOST_TEST(contains(second.request(R"({"op":"ping"})"), "\"ok\":true"));
+  TestClient third(path);
+  const auto refusal = third.read_line();
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  BOOST_TEST(*refusal ==
+             R"({"ok":false,"error":"unavailable","message":"too many connections (2); try again later"})");
+  BOOST_TEST(third.closed_by_server());
+  BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
+  ServerOptions options;
+  options.may_connect = [](const PeerCredentials&) { return false; };
+  start(options);
+  TestClient client(path);
+  client.send("{\"op\":\"ping\"}\n");
+  const auto line = client.read_line();
+  BOOST_TEST_REQUIRE(line.has_value());
+  BOOST_TEST(contains(*line, "\"error\":\"forbidden\""));
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(PolicySeesThePeersRealUid, ServerFixture) {
+  ServerOptions options;
+  options.may_connect = [](const PeerCredentials& peer) {
+    return peer.uid == ::getuid() && peer.pid == ::getpid();
+  };
+  start(options);
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(SlowRequestOnOneConnectionDoesNotDelayAnother, ServerFixture) {
+  start();
+  TestClient slow(path);
+  TestClient quick(path);
+  slow.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n");
+  handler->wait_for_held(1);
+  // Answered while the other connection's request is still held.
+  BOOST_TEST(contains(quick.request(R"({"op":"ping"})"), "\"ok\":true"));
+  handler->release(0);
+  BOOST_TEST(contains(slow.read_line().value_or(""), "\"released\":0"));
+}
+
+BOOST_FIXTURE_TEST_CASE(StopsReadingAtThePipeliningBound, ServerFixture) {
+  ServerOptions options;
+  options.max_pending_per_connection = 2;
+  start(options);
+  TestClient client(path);
+  client.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n"
+              "{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":2}\n"
+              "{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":3}\n");
+  handler->wait_for_held(2);
+  handler->release(0);
+  // The third request is read only once a slot is free.
+  handler->wait_for_held(3);
+  handler->release(1);
+  handler->release(2);
+  for (const char* expected : {"1", "2", "3"}) {
+    BOOST_TEST(id_of(client.read_line().value_or("")).value_or("") == expected);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(DroppedReplyIsAnsweredInternal, ServerFixture) {
+  start();
+  TestClient client(path);
+  const std::string answer = client.request(R"({"op":"token","scopes":["drop"]})");
+  BOOST_TEST(contains(answer, "\"error\":\"internal\""));
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+BOOST_FIXTURE_TEST_CASE(ClientThatDoesNotReadItsAnswersIsDropped, ServerFixture) {
+  start();
+  TestClient client(path);
+  std::string burst;
+  constexpr int kRequests = 32;  // 32 × 256 KiB answers: far past kMaxUnsentBytes
+  for (int i = 0; i < kRequests; ++i) burst += "{\"op\":\"token\",\"scopes\":[\"big\"]}\n";
+  client.send(burst);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the server fill up
+  int answers = 0;
+  while (client.read_line()) ++answers;
+  BOOST_TEST(answers < kRequests);
+}
+
+BOOST_FIXTURE_TEST_CASE(HalfClosedClientStillGetsItsAnswers, ServerFixture) {
+  start();
+  TestClient client(path);
+  client.send("{\"op\":\"ping\",\"id\":1}\n{\"op\":\"status\",\"id\":2}\n");
+  client.finish_sending();
+  BOOST_TEST_REQUIRE(client.read_line().has_value());
+  BOOST_TEST(contains(client.read_line().value_or(""), "\"id\":2"));
+}
+
+BOOST_FIXTURE_TEST_CASE(ShutDownAnswersInFlightRequestsThenReportsDrained, ServerFixture) {
+  start();
+  TestClient client(path);
+  client.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n");
+  handler->wait_for_held(1);
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool drained = false;
+  boost::asio::post(io, [&] {
+    server->shut_down([&] {
+      std::lock_guard lock(mutex);
+      drained = true;
+      cv.notify_all();
+    });
+  });
+  handler->release(0);
+  BOOST_TEST(contains(client.read_line().value_or(""), "\"released\":0"));
+  BOOST_TEST(client.closed_by_server());
+  std::unique_lock lock(mutex);
+  BOOST_TEST(cv.wait_for(lock, std::chrono::milliseconds(kHangGuardMs), [&] { return drained; }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(ListeningSocketFile)
+
+struct TempDir {
+  fs::path dir = make_temp_dir();
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+};
+
+// A socket file with nobody behind it, as a killed agent leaves.
+void make_stale_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  ::close(fd);
+}
+
+BOOST_FIXTURE_TEST_CASE(CreatesMissingDirectory0700AndSocket0600, TempDir) {
+  const std::string path = (dir / "run" / "agent.sock").string();
+  auto bound = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  struct stat st{};
+  BOOST_TEST_REQUIRE(::stat((dir / "run").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0700u);
+  BOOST_TEST_REQUIRE(::lstat(path.c_str(), &st) == 0);
+  BOOST_TEST(S_ISSOCK(st.st_mode));
+  BOOST_TEST((st.st_mode & 07777) == 0600u);
+}
+
+BOOST_FIXTURE_TEST_CASE(AppliesGroupSocketMode, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  auto bound = ListeningSocket::bind_path(path, 0660);
+  BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  struct stat st{};
+  BOOST_TEST_REQUIRE(::lstat(path.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0660u);
+}
+
+BOOST_FIXTURE_TEST_CASE(ReplacesStaleSocket, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  make_stale_socket(path);
+  auto bound = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST(bound.ok(), why(bound));
+}
+
+BOOST_FIXTURE_TEST_CASE(DoesNotStealLiveAgentsSocket, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  auto first = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST_REQUIRE(first.ok(), why(first));
+  auto second = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST_REQUIRE(!second.ok());
+  BOOST_TEST(second.error().message == "another agent is already listening on " + path);
+  struct stat st{};
+  BOOST_TEST(::lstat(path.c_str(), &st) == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(DoesNotRemoveNonSocketFile, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  std::ofstream(path) << "precious";
+  auto bound = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "is not a socket"));
+  std::ifstream in(path);
+  std::string text;
+  in >> text;
+  BOOST_TEST(text == "precious");
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesDirectoryWritableByOthers, TempDir) {
+  const fs::path open_dir = dir / "open";
+  fs::create_directory(open_dir);
+  ::chmod(open_dir.c_str(), 0777);
+  auto bound = ListeningSocket::bind_path((open_dir / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "writable by others"));
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesRelativeAndOverlongPaths, TempDir) {
+  BOOST_TEST(!ListeningSocket::bind_path("agent.sock", 0600).ok());
+  auto long_path = ListeningSocket::bind_path("/tmp/" + std::string(200, 'a'), 0600);
+  BOOST_TEST_REQUIRE(!long_path.ok());
+  BOOST_TEST(contains(long_path.error().message, "longer than 107 bytes"));
+}
+
+BOOST_FIXTURE_TEST_CASE(RemovesItsOwnSocketFileOnClose, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  {
+    auto bound = ListeningSocket::bind_path(path, 0600);
+    BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  }
+  BOOST_TEST(!fs::exists(fs::symlink_status(path)));
+}
+
+BOOST_FIXTURE_TEST_CASE(LeavesANewerSocketAtTheSamePathAlone, TempDir) {
+  const std::string path = (dir / "agent.sock").string();
+  auto bound = ListeningSocket::bind_path(path, 0600);
+  BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  ::unlink(path.c_str());
+  make_stale_socket(path);  // somebody else's file now
+  bound->remove_file();
+  BOOST_TEST(fs::exists(fs::symlink_status(path)));
+}
+
+BOOST_AUTO_TEST_CASE(NotSocketActivatedWithoutListenPid) {
+  ::unsetenv("LISTEN_PID");
+  ::setenv("LISTEN_FDS", "1", 1);
+  auto activated = ListeningSocket::from_systemd();
+  BOOST_TEST_REQUIRE(activated.ok());
+  BOOST_TEST(!activated->has_value());
+  ::unsetenv("LISTEN_FDS");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesActivationWithTwoSockets) {
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", "2", 1);
+  auto activated = ListeningSocket::from_systemd();
+  BOOST_TEST_REQUIRE(!activated.ok());
+  BOOST_TEST(contains(activated.error().message, "exactly one"));
+  BOOST_TEST(std::getenv("LISTEN_PID") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(RefusesActivatedDescriptorThatIsNotAListeningUnixSocket) {
+  // fd 3 as a plain pipe end stands in for a wrong ListenStream=.
+  const int saved = ::dup(3);
+  int pipe_fds[2];
+  BOOST_TEST_REQUIRE(::pipe(pipe_fds) == 0);
+  if (pipe_fds[0] != 3) ::dup2(pipe_fds[0], 3);
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", "1", 1);
+  auto activated = ListeningSocket::from_systemd();
+  if (saved >= 0) {
+    ::dup2(saved, 3);
+    ::close(saved);
+  } else {
+    ::close(3);
+  }
+  if (pipe_fds[0] != 3) ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  BOOST_TEST_REQUIRE(!activated.ok());
+  BOOST_TEST(contains(activated.error().message, "not a listening Unix stream socket"));
+}
+
+BOOST_AUTO_TEST_CASE(AcceptsActivatedListeningUnixSocket) {
+  const fs::path dir = make_temp_dir();
+  const std::string path = (dir / "agent.sock").string();
+  const int saved = ::dup(3);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  BOOST_TEST_REQUIRE(::listen(fd, 4) == 0);
+  if (fd != 3) {
+    ::dup2(fd, 3);
+    ::close(fd);
+  }
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", "1", 1);
+  {
+    auto activated = ListeningSocket::from_systemd();
+    BOOST_TEST_REQUIRE(activated.ok(), why(activated));
+    BOOST_TEST_REQUIRE(activated->has_value());
+    BOOST_TEST((*activated)->path() == path);
+    BOOST_TEST((*activated)->activated());
+  }
+  // Not ours to remove: systemd made it.
+  BOOST_TEST(fs::exists(fs::symlink_status(path)));
+  if (saved >= 0) {
+    ::dup2(saved, 3);
+    ::close(saved);
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,975 @@
+#define BOOST_TEST_MODULE protocol
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <rapidjson/document.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ostream>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/client_commands.h"
+#include "protocol/client.h"
+#include "protocol/limits.h"
+#include "protocol/messages.h"
+
+namespace mpa {
+// Lets BOOST_TEST print an ErrorCode by its wire spelling.
+inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) {
+  return out << to_string(code);
+}
+}  // namespace mpa
+
+using namespace mpa;
+using namespace mpa::protocol;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+template <class T>
+std::string why(const Result<T>& r) {
+  return r.ok() ? std::string() : r.error().message;
+}
+
+Request decoded(std::string_view line) {
+  auto result = decode_request(line);
+  if (const auto* error = std::get_if<DecodeError>(&result)) {
+    BOOST_TEST_REQUIRE(false, "refused: " + error->error.message);
+  }
+  return std::get<Request>(std::move(result));
+}
+
+DecodeError refused(std::string_view line) {
+  auto result = decode_request(line);
+  BOOST_TEST_REQUIRE(std::holds_alternative<DecodeError>(result), "accepted: " + std::string(line));
+  DecodeError error = std::get<DecodeError>(std::move(result));
+  BOOST_TEST(error.error.code == ErrorCode::invalid_request);
+  return error;
+}
+
+// The refusal's message, for checks on its words.
+std::string refusal(std::string_view line) { return refused(line).error.message; }
+
+TokenRequest decoded_token(std::string_view line) {
+  Request request = decoded(line);
+  BOOST_TEST_REQUIRE(std::holds_alternative<TokenRequest>(request.body));
+  return std::get<TokenRequest>(request.body);
+}
+
+bool is_one_json_object_line(const std::string& line) {
+  if (line.empty() || line.back() != '\n' || line.find('\n') != line.size() - 1) return false;
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseValidateEncodingFlag>(line.data(), line.size() - 1);
+  return !document.HasParseError() && document.IsObject();
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char name[] = "/tmp/mpa-protocol-test-XXXXXX";
+    BOOST_TEST_REQUIRE(::mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+// How a FakeAgent ends the conversation once its canned answers are used up.
+enum class AfterAnswers { close, wait_for_client_to_close };
+
+// A stand-in agent on a real Unix socket: accepts one connection, answers
+// each request line with the next canned bytes, records what it was sent.
+class FakeAgent {
+ public:
+  FakeAgent(std::vector<std::string> answers, AfterAnswers after = AfterAnswers::close)
+      : path_(dir_.path / "agent.sock") {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_TEST_REQUIRE(listener_ >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
+    BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    BOOST_TEST_REQUIRE(::listen(listener_, 1) == 0);
+    thread_ = std::thread([this, answers = std::move(answers), after] { serve(answers, after); });
+  }
+  ~FakeAgent() {
+    thread_.join();
+    ::close(listener_);
+  }
+
+  std::string path() const { return path_.string(); }
+  // Safe to read once the client is done with the connection.
+  const std::vector<std::string>& received() const { return received_; }
+
+ private:
+  void serve(const std::vector<std::string>& answers, AfterAnswers after) {
+    // A bound on the wait so that a broken test fails instead of hanging.
+    constexpr int kGiveUpMillis = 20000;
+    pollfd entry{listener_, POLLIN, 0};
+    if (::poll(&entry, 1, kGiveUpMillis) != 1) return;
+    const int connection = ::accept(listener_, nullptr, nullptr);
+    if (connection < 0) return;
+    std::string pending;
+    for (const std::string& answer : answers) {
+      if (!read_line(connection, pending)) break;
+      send_all(connection, answer);
+    }
+    if (after == AfterAnswers::wait_for_client_to_close) {
+      char byte;
+      while (::recv(connection, &byte, 1, 0) > 0) {
+      }
+    }
+    ::close(connection);
+  }
+
+  bool read_line(int connection, std::string& pending) {
+    for (;;) {
+      if (const auto nl = pending.find('\n'); nl != std::string::npos) {
+        received_.push_back(pending.substr(0, nl));
+        pending.erase(0, nl + 1);
+        return true;
+      }
+      char chunk[4096];
+      const ssize_t n = ::recv(connection, chunk, sizeof chunk, 0);
+      if (n <= 0) return false;
+      pending.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  static void send_all(int connection, const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  TempDir dir_;
+  fs::path path_;
+  int listener_ = -1;
+  std::vector<std::string> received_;
+  std::thread thread_;
+};
+
+constexpr std::chrono::milliseconds kTestTimeout{10000};
+constexpr const char* kTokenAnswer =
+    "{\"ok\":true,\"access_token\":\"eyJ.abc.def\",\"token_type\":\"Bearer\",\"expires_in\":118,"
+    "\"expires_at\":1795391934,\"scope\":\"altinn:enduser\"}\n";
+
+AgentClient connected(const FakeAgent& agent, std::chrono::milliseconds timeout = kTestTimeout) {
+  auto client = AgentClient::connect(agent.path(), timeout);
+  BOOST_TEST_REQUIRE(client.ok(), why(client));
+  return std::move(client).value();
+}
+
+TokenRequest scopes_only(std::vector<std::string> scopes) {
+  TokenRequest request;
+  request.scopes = std::move(scopes);
+  return request;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(RequestDecoding)
+
+BOOST_AUTO_TEST_CASE(DecodesTokenRequestWithEveryField) {
+  const TokenRequest r = decoded_token(
+      R"({"op":"token","client":"default","scopes":["altinn:enduser","b:c"],)"
+      R"("resource":["https://tt02.altinn.no"],"consumer_org":"999888777","iss_onbehalfof":"x",)"
+      R"("pid":"12345678901","authorization_details":[ {"type" : "urn:altinn:systemuser",)"
+      R"("systemuser_org":{"authority":"iso6523-actorid-upis","ID":"0192:999888777"}} ],)"
+      R"("min_ttl":30,"exchange":"altinn"})");
+  BOOST_TEST(r.client == "default");
+  BOOST_TEST(r.scopes == (std::vector<std::string>{"altinn:enduser", "b:c"}));
+  BOOST_TEST(r.resource == std::vector<std::string>{"https://tt02.altinn.no"});
+  BOOST_TEST(r.consumer_org.value_or("") == "999888777");
+  BOOST_TEST(r.iss_onbehalfof.value_or("") == "x");
+  BOOST_TEST(r.pid.value_or("") == "12345678901");
+  BOOST_TEST(r.authorization_details.value_or("") ==
+             R"([{"type":"urn:altinn:systemuser","systemuser_org":{"authority":"iso6523-actorid-upis","ID":"0192:999888777"}}])");
+  BOOST_TEST(r.min_ttl.value_or(-1) == 30);
+  BOOST_TEST(r.exchange.value_or("") == "altinn");
+}
+
+BOOST_AUTO_TEST_CASE(TokenRequestWithOnlyScopesLeavesTheRestUnset) {
+  const TokenRequest r = decoded_token(R"({"op":"token","scopes":["altinn:enduser"]})");
+  BOOST_TEST(r.client.empty());
+  BOOST_TEST(r.resource.empty());
+  BOOST_TEST(!r.consumer_org);
+  BOOST_TEST(!r.authorization_details);
+  BOOST_TEST(!r.min_ttl);
+  BOOST_TEST(!r.exchange);
+}
+
+BOOST_AUTO_TEST_CASE(DecodesStatusPingInvalidateAndVerifyAltinn) {
+  BOOST_TEST(std::holds_alternative<StatusRequest>(decoded(R"({"op":"status"})").body));
+  BOOST_TEST(std::holds_alternative<PingRequest>(decoded(R"({"op":"ping"})").body));
+  const Request invalidate =
+      decoded(R"({"op":"invalidate","client":"default","scopes":["altinn:enduser"],"exchange":"altinn"})");
+  BOOST_TEST_REQUIRE(std::holds_alternative<InvalidateRequest>(invalidate.body));
+  BOOST_TEST(std::get<InvalidateRequest>(invalidate.body).target.client == "default");
+  BOOST_TEST(std::get<InvalidateRequest>(invalidate.body).target.exchange.value_or("") == "altinn");
+  const Request verify = decoded(R"({"op":"verify_altinn","token":"eyJ.x.y"})");
+  BOOST_TEST_REQUIRE(std::holds_alternative<VerifyAltinnRequest>(verify.body));
+  BOOST_TEST(std::get<VerifyAltinnRequest>(verify.body).token == "eyJ.x.y");
+}
+
+BOOST_AUTO_TEST_CASE(StringIdIsKeptAsCompactJson) {
+  BOOST_TEST(decoded(R"({"id" : "req-1\"x", "op":"ping"})").id_json.value_or("") == R"("req-1\"x")");
+}
+
+BOOST_AUTO_TEST_CASE(IntegerIdsAreKept) {
+  BOOST_TEST(decoded(R"({"op":"ping","id":42})").id_json.value_or("") == "42");
+  BOOST_TEST(decoded(R"({"op":"ping","id":-7})").id_json.value_or("") == "-7");
+  BOOST_TEST(decoded(R"({"op":"ping","id":18446744073709551615})").id_json.value_or("") ==
+             "18446744073709551615");
+}
+
+BOOST_AUTO_TEST_CASE(NoIdMeansNone) { BOOST_TEST(!decoded(R"({"op":"ping"})").id_json); }
+
+BOOST_AUTO_TEST_CASE(AcceptsNonAsciiUtf8AndSurroundingWhitespace) {
+  BOOST_TEST(decoded_token(" {\"op\":\"token\",\"client\":\"bl\xC3\xA5\",\"scopes\":[\"a\"]} \t").client ==
+             "bl\xC3\xA5");
+}
+
+BOOST_AUTO_TEST_CASE(ErrorKeepsTheIdItCouldRead) {
+  const DecodeError error = refused(R"({"op":"token","id":"abc","scopes":[]})");
+  BOOST_TEST(error.id_json.value_or("") == R"("abc")");
+  BOOST_TEST(refused(R"({"id":7,"op":"nope"})").id_json.value_or("") == "7");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesNonJson) {
+  BOOST_TEST(contains(refusal("op=token"), "not valid JSON"));
+  BOOST_TEST(contains(refusal(""), "not valid JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesArrayAndOtherNonObjects) {
+  BOOST_TEST(contains(refusal(R"([{"op":"ping"}])"), "must be a JSON object, not an array"));
+  BOOST_TEST(contains(refusal(R"("ping")"), "not a string"));
+  BOOST_TEST(contains(refusal("null"), "not null"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesTrailingData) {
+  refused(R"({"op":"ping"} x)");
+  refused(R"({"op":"ping"}{"op":"ping"})");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesMissingOp) {
+  BOOST_TEST(contains(refusal(R"({"scopes":["a"]})"), "needs \"op\""));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesOpThatIsNotAString) {
+  BOOST_TEST(contains(refusal(R"({"op":1})"), "op must be a string, not a number"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesUnknownOpAndSuggestsTheNearest) {
+  BOOST_TEST(contains(refusal(R"({"op":"tokn"})"), "did you mean \"token\"?"));
+  BOOST_TEST(contains(refusal(R"({"op":"shutdown"})"), "the ops are token, status"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesUnknownFieldAndSuggestsTheNearest) {
+  BOOST_TEST(refusal(R"({"op":"token","scope":["a"]})") ==
+             "unknown field \"scope\" in a token request; did you mean \"scopes\"?");
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"colour":"red"})"),
+                      "unknown field \"colour\" in a token request (its fields: scopes, client"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesLongUnknownFieldNameWithoutEchoingAllOfIt) {
+  const std::string name(5000, 'x');
+  const std::string message = refusal(R"({"op":"token","scopes":["a"],")" + name + R"(":1})");
+  BOOST_TEST(contains(message, "unknown field"));
+  BOOST_TEST(message.size() < 300u);
+}
+
+BOOST_AUTO_TEST_CASE(RefusesDuplicateField) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"scopes":["b"]})"),
+                      "\"scopes\" appears twice"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesMissingScopes) {
+  BOOST_TEST(contains(refusal(R"({"op":"token"})"), "scopes is required"));
+  BOOST_TEST(contains(refusal(R"({"op":"invalidate"})"), "scopes is required"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesEmptyScopes) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":[]})"), "at least one scope"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesScopesThatAreNotAnArray) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":"a b"})"), "scopes must be an array of strings, not a string"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesScopesHoldingANumberOrEmptyString) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a",5]})"), "scopes[1] must be a string, not a number"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":[""]})"), "scopes[0] must not be empty"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesScopeWithASpaceSinceTheGrantJoinsScopesWithSpaces) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a b"]})"), "scopes[0] contains a space"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesTooManyOrTooLongScopes) {
+  std::string many = R"({"op":"token","scopes":[)";
+  for (std::size_t i = 0; i <= kMaxScopes; ++i) many += (i ? ",\"s" : "\"s") + std::to_string(i) + "\"";
+  BOOST_TEST(contains(refusal(many + "]}"), "more than 64 entries"));
+  const std::string long_scope(kMaxScopeBytes + 1, 's');
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":[")" + long_scope + "\"]}"), "longer than 256 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesControlCharactersInStrings) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"client":"x\u0001"})"), "control characters"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a\u0000b"]})"), "control characters"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesEmptyClient) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"client":""})"), "client must not be empty"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesResourceThatIsNotAnArrayOfStrings) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"resource":"https://x"})"), "resource must be an array"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"resource":[{}]})"), "resource[0] must be a string"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesNegativeFractionalOrHugeMinTtl) {
+  for (const char* value : {"-1", "30.5", "30.0", "86401", "1e3", "\"30\"", "99999999999999999999"}) {
+    BOOST_TEST(contains(refusal(std::string(R"({"op":"token","scopes":["a"],"min_ttl":)") + value + "}"),
+                        "min_ttl must be a whole number of seconds from 0 to 86400"),
+               value);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(AcceptsMinTtlAtItsBounds) {
+  BOOST_TEST(decoded_token(R"({"op":"token","scopes":["a"],"min_ttl":0})").min_ttl.value_or(-1) == 0);
+  BOOST_TEST(decoded_token(R"({"op":"token","scopes":["a"],"min_ttl":86400})").min_ttl.value_or(-1) == 86400);
+}
+
+BOOST_AUTO_TEST_CASE(RefusesMinTtlInInvalidate) {
+  BOOST_TEST(contains(refusal(R"({"op":"invalidate","scopes":["a"],"min_ttl":5})"),
+                      "unknown field \"min_ttl\" in an invalidate request"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesExchangeOtherThanAltinn) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"exchange":"foo"})"), "exchange must be \"altinn\""));
+  refused(R"({"op":"token","scopes":["a"],"exchange":true})");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAuthorizationDetailsOfTheWrongShape) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"authorization_details":{"type":"x"}})"),
+                      "must be a non-empty array of objects"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"authorization_details":[]})"),
+                      "must be a non-empty array of objects"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"authorization_details":["x"]})"),
+                      "holds a string"));
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"authorization_details":[{"a":{"b":1,"b":2}}]})"),
+                      "key twice"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAuthorizationDetailsOver8KiB) {
+  const std::string big(kMaxAuthorizationDetailsBytes, 'x');
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["a"],"authorization_details":[{"type":")" + big + "\"}]}"),
+                      "longer than 8192 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesStatusAndPingWithExtraFields) {
+  BOOST_TEST(refusal(R"({"op":"status","verbose":true})") ==
+             "unknown field \"verbose\" in a status request (it takes only \"op\" and \"id\")");
+  refused(R"({"op":"ping","scopes":["a"]})");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesVerifyAltinnWithoutOrWithBadToken) {
+  BOOST_TEST(contains(refusal(R"({"op":"verify_altinn"})"), "needs \"token\""));
+  BOOST_TEST(contains(refusal(R"({"op":"verify_altinn","token":5})"), "token must be a string"));
+  const std::string huge(kMaxVerifyTokenBytes + 1, 'e');
+  BOOST_TEST(contains(refusal(R"({"op":"verify_altinn","token":")" + huge + "\"}"), "longer than 16384 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesIdThatIsNotAStringOrInteger) {
+  for (const char* id : {"{}", "[1]", "1.5", "true", "null"}) {
+    const DecodeError error = refused(std::string(R"({"op":"ping","id":)") + id + "}");
+    BOOST_TEST(contains(error.error.message, "id must be a string or an integer"), id);
+    BOOST_TEST(!error.id_json);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RefusesIdLongerThan256Bytes) {
+  BOOST_TEST(contains(refusal(R"({"op":"ping","id":")" + std::string(kMaxIdBytes + 1, 'i') + "\"}"),
+                      "id is longer than 256 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesDeepNestingBeforeParsing) {
+  const std::string deep = std::string(kMaxNestingDepth, '[') + std::string(kMaxNestingDepth, ']');
+  BOOST_TEST(contains(refusal(R"({"op":"ping","id":)" + deep + "}"), "deeper than 16 levels"));
+  const std::string very_deep(kMaxRequestLineBytes, '[');
+  BOOST_TEST(contains(refusal(very_deep), "deeper than 16 levels"));
+}
+
+BOOST_AUTO_TEST_CASE(BracketsInsideStringsDoNotCountAsNesting) {
+  const std::string brackets(100, '[');
+  BOOST_TEST(decoded(R"({"op":"ping","id":")" + brackets + "\"}").id_json.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(RefusesInvalidUtf8) {
+  BOOST_TEST(contains(refusal("{\"op\":\"token\",\"scopes\":[\"a\xFF\"]}"), "not valid JSON"));
+  BOOST_TEST(contains(refusal("{\"op\":\"token\",\"scopes\":[\"\xC0\xAF\"]}"), "not valid JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesLoneSurrogateEscapes) {
+  BOOST_TEST(contains(refusal(R"({"op":"token","scopes":["\udc00"]})"), "not valid UTF-8"));
+  refused(R"({"op":"token","scopes":["\ud800"]})");
+  refused(R"({"op":"ping","id":"\udfff"})");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesOversizedLine) {
+  std::string line = R"({"op":"ping","id":")";
+  line += std::string(kMaxRequestLineBytes, 'x') + "\"}";
+  BOOST_TEST(contains(refusal(line), "longer than 65536 bytes"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(RequestEncoding)
+
+BOOST_AUTO_TEST_CASE(EncodedTokenRequestDecodesToTheSameRequest) {
+  const std::string line =
+      R"({"op":"token","id":"r1","client":"default","scopes":["a:b","c"],"resource":["https://x"],)"
+      R"("consumer_org":"999888777","iss_onbehalfof":"o","pid":"1","authorization_details":[{"type":"t"}],)"
+      R"("min_ttl":60,"exchange":"altinn"})";
+  const std::string encoded = encode_request(decoded(line));
+  BOOST_TEST(encoded == line + "\n");
+  BOOST_TEST(encode_request(decoded(encoded.substr(0, encoded.size() - 1))) == encoded);
+}
+
+BOOST_AUTO_TEST_CASE(EncodesEachOpAsOneLine) {
+  for (const char* line : {R"({"op":"status"})", R"({"op":"ping","id":3})",
+                           R"({"op":"invalidate","scopes":["a"]})", R"({"op":"verify_altinn","token":"t"})"}) {
+    BOOST_TEST(encode_request(decoded(line)) == std::string(line) + "\n");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateNeverCarriesMinTtl) {
+  TokenRequest target = scopes_only({"a"});
+  target.min_ttl = 30;
+  BOOST_TEST(encode_request(Request{std::nullopt, InvalidateRequest{target}}) ==
+             "{\"op\":\"invalidate\",\"scopes\":[\"a\"]}\n");
+}
+
+BOOST_AUTO_TEST_CASE(MalformedAuthorizationDetailsTextStaysJsonAndIsRefused) {
+  TokenRequest request = scopes_only({"a"});
+  request.authorization_details = "[{\"type\":";
+  const std::string line = encode_request(Request{std::nullopt, request});
+  BOOST_TEST(is_one_json_object_line(line));
+  BOOST_TEST(contains(refusal(line), "authorization_details must be a non-empty array"));
+}
+
+BOOST_AUTO_TEST_CASE(NormalizesAuthorizationDetailsToCompactJson) {
+  auto compact = normalize_authorization_details("[ { \"type\" : \"urn:altinn:consent\" } ]\n");
+  BOOST_TEST_REQUIRE(compact.ok(), why(compact));
+  BOOST_TEST(*compact == R"([{"type":"urn:altinn:consent"}])");
+}
+
+BOOST_AUTO_TEST_CASE(NormalizeRefusesNonJsonAndNonArrays) {
+  BOOST_TEST(contains(why(normalize_authorization_details("[{")), "not valid JSON"));
+  BOOST_TEST(contains(why(normalize_authorization_details("{}")), "non-empty array"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(ResponseEncoding)
+
+BOOST_AUTO_TEST_CASE(TokenResponseHasDesignShape) {
+  const TokenResponse response{"eyJ.a.b", "Bearer", 118, 1795391934, "altinn:enduser"};
+  BOOST_TEST(encode_token_response(std::nullopt, response) ==
+             R"({"ok":true,"access_token":"eyJ.a.b","token_type":"Bearer","expires_in":118,)"
+             R"("expires_at":1795391934,"scope":"altinn:enduser"})"
+             "\n");
+}
+
+BOOST_AUTO_TEST_CASE(IdComesRightAfterOk) {
+  BOOST_TEST(encode_error(std::string("\"r1\""), make_error(ErrorCode::invalid_scope, "no")) ==
+             "{\"ok\":false,\"id\":\"r1\",\"error\":\"invalid_scope\",\"message\":\"no\"}\n");
+  BOOST_TEST(encode_ok(std::string("7")) == "{\"ok\":true,\"id\":7}\n");
+}
+
+BOOST_AUTO_TEST_CASE(OkCarriesTheGivenFields) {
+  BOOST_TEST(encode_ok(std::nullopt, R"({"version":"0.1.0","cache":{"entries":3}})") ==
+             "{\"ok\":true,\"version\":\"0.1.0\",\"cache\":{\"entries\":3}}\n");
+}
+
+BOOST_AUTO_TEST_CASE(OkWithBrokenFieldsBecomesInternalError) {
+  for (const char* fields : {"[1]", "{", R"({"ok":false})", R"({"id":2})"}) {
+    const std::string line = encode_ok(std::nullopt, fields);
+    BOOST_TEST(contains(line, "\"ok\":false,\"error\":\"internal\""), fields);
+    BOOST_TEST(is_one_json_object_line(line));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ErrorMessageWithNewlinesAndBadUtf8StaysOneValidLine) {
+  const std::string line =
+      encode_error(std::nullopt, make_error(ErrorCode::invalid_grant, "MP-001\nbad \xFF byte \"quoted\""));
+  BOOST_TEST(is_one_json_object_line(line));
+  BOOST_TEST(contains(line, "bad \xEF\xBF\xBD byte \\\"quoted\\\""));
+}
+
+BOOST_AUTO_TEST_CASE(LocalConfigErrorIsSpelledInternalOnTheWire) {
+  BOOST_TEST(contains(encode_error(std::nullopt, make_error(ErrorCode::invalid_config, "x")), "\"error\":\"internal\""));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(ResponseDecoding)
+
+BOOST_AUTO_TEST_CASE(DecodesTokenAnswer) {
+  auto token = decode_token_response(std::string_view(kTokenAnswer).substr(0, std::strlen(kTokenAnswer) - 1));
+  BOOST_TEST_REQUIRE(token.ok(), why(token));
+  BOOST_TEST(token->access_token == "eyJ.abc.def");
+  BOOST_TEST(token->expires_in == 118);
+  BOOST_TEST(token->expires_at == 1795391934);
+  BOOST_TEST(token->scope == "altinn:enduser");
+}
+
+BOOST_AUTO_TEST_CASE(ErrorAnswerBecomesErrorWithItsCode) {
+  for (ErrorCode code : {ErrorCode::invalid_request, ErrorCode::forbidden, ErrorCode::unknown_client,
+                         ErrorCode::invalid_scope, ErrorCode::invalid_grant, ErrorCode::invalid_client,
+                         ErrorCode::unavailable, ErrorCode::hsm_error, ErrorCode::invalid_token,
+                         ErrorCode::internal}) {
+    const Status status = decode_response_status(encode_error(std::nullopt, make_error(code, "words")));
+    BOOST_TEST_REQUIRE(!status.ok());
+    BOOST_TEST(status.error().code == code);
+    BOOST_TEST(status.error().message == "words");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(UnknownErrorCodeBecomesInternalAndKeepsTheCode) {
+  const Status status = decode_response_status(R"({"ok":false,"error":"quota_exceeded","message":"slow down"})");
+  BOOST_TEST_REQUIRE(!status.ok());
+  BOOST_TEST(status.error().code == ErrorCode::internal);
+  BOOST_TEST(status.error().message == "quota_exceeded: slow down");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAnswersThatAreNotResponses) {
+  BOOST_TEST(contains(why(decode_response_status("nope")), "not JSON"));
+  BOOST_TEST(contains(why(decode_response_status("[]")), "not a JSON object"));
+  BOOST_TEST(contains(why(decode_response_status(R"({"ok":"yes"})")), "no \"ok\""));
+  BOOST_TEST(contains(why(decode_response_status(R"({"ok":false})")), "no error code"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesTokenAnswerWithoutAccessToken) {
+  const auto token = decode_token_response(R"({"ok":true,"token_type":"Bearer","expires_in":1,"expires_at":2,"scope":"a"})");
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(token.error().code == ErrorCode::internal);
+  BOOST_TEST(contains(token.error().message, "access_token"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(Client)
+
+BOOST_AUTO_TEST_CASE(TokenSendsOneRequestLineAndReadsTheAnswer) {
+  std::string access_token;
+  FakeAgent agent({kTokenAnswer});
+  {
+    AgentClient client = connected(agent);
+    TokenRequest request = scopes_only({"altinn:enduser"});
+    request.min_ttl = 30;
+    auto token = client.token(request);
+    BOOST_TEST_REQUIRE(token.ok(), why(token));
+    access_token = token->access_token;
+  }
+  BOOST_TEST(access_token == "eyJ.abc.def");
+  BOOST_TEST_REQUIRE(agent.received().size() == 1u);
+  BOOST_TEST(agent.received()[0] == R"({"op":"token","scopes":["altinn:enduser"],"min_ttl":30})");
+}
+
+BOOST_AUTO_TEST_CASE(AgentErrorComesBackWithItsCode) {
+  FakeAgent agent({"{\"ok\":false,\"error\":\"invalid_scope\",\"message\":\"not yours\"}\n"});
+  AgentClient client = connected(agent);
+  auto token = client.token(scopes_only({"x"}));
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(token.error().code == ErrorCode::invalid_scope);
+  BOOST_TEST(token.error().message == "not yours");
+}
+
+BOOST_AUTO_TEST_CASE(SeveralRequestsShareOneConnectionInOrder) {
+  FakeAgent agent({"{\"ok\":true}\n", "{\"ok\":true,\"version\":\"0.1.0\"}\n", "{\"ok\":true}\n"});
+  {
+    AgentClient client = connected(agent);
+    BOOST_TEST(client.ping().ok());
+    auto status = client.status();
+    BOOST_TEST_REQUIRE(status.ok(), why(status));
+    BOOST_TEST(*status == "{\"ok\":true,\"version\":\"0.1.0\"}");
+    BOOST_TEST(client.invalidate(scopes_only({"a"})).ok());
+  }
+  BOOST_TEST(agent.received() == (std::vector<std::string>{R"({"op":"ping"})", R"({"op":"status"})",
+                                                           R"({"op":"invalidate","scopes":["a"]})"}));
+}
+
+BOOST_AUTO_TEST_CASE(AnswerSplitAcrossWritesIsReassembled) {
+  FakeAgent agent({std::string(kTokenAnswer)});
+  AgentClient client = connected(agent);
+  BOOST_TEST(client.send_raw("{\"op\":").ok());
+  BOOST_TEST(client.send_raw("\"ping\"}\n").ok());
+  auto line = client.read_line();
+  BOOST_TEST_REQUIRE(line.ok(), why(line));
+  BOOST_TEST(*line + "\n" == kTokenAnswer);
+}
+
+BOOST_AUTO_TEST_CASE(AgentThatClosesWithoutAnsweringIsUnavailable) {
+  FakeAgent agent({});
+  AgentClient client = connected(agent);
+  const Status ping = client.ping();
+  BOOST_TEST_REQUIRE(!ping.ok());
+  BOOST_TEST(ping.error().code == ErrorCode::unavailable);
+  BOOST_TEST(contains(ping.error().message, "closed the connection"));
+}
+
+BOOST_AUTO_TEST_CASE(AnswerCutOffBeforeItsNewlineIsAnError) {
+  FakeAgent agent({"{\"ok\":tr"});
+  AgentClient client = connected(agent);
+  BOOST_TEST(contains(why(client.status()), "in the middle of an answer"));
+}
+
+BOOST_AUTO_TEST_CASE(SilentAgentTimesOut) {
+  FakeAgent agent({""}, AfterAnswers::wait_for_client_to_close);
+  AgentClient client = connected(agent, std::chrono::milliseconds(100));
+  const Status ping = client.ping();
+  BOOST_TEST_REQUIRE(!ping.ok());
+  BOOST_TEST(ping.error().code == ErrorCode::unavailable);
+  BOOST_TEST(contains(ping.error().message, "did not answer within 100 ms"));
+}
+
+BOOST_AUTO_TEST_CASE(AnswerLongerThanTheLimitIsRefused) {
+  FakeAgent agent({std::string(kMaxResponseLineBytes + 2, 'a')}, AfterAnswers::wait_for_client_to_close);
+  AgentClient client = connected(agent);
+  BOOST_TEST(contains(why(client.status()), "longer than 1048576 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(ConnectToMissingPathAsksWhetherTheAgentRuns) {
+  TempDir dir;
+  const std::string path = (dir.path / "agent.sock").string();
+  auto client = AgentClient::connect(path, kTestTimeout);
+  BOOST_TEST_REQUIRE(!client.ok());
+  BOOST_TEST(client.error().code == ErrorCode::unavailable);
+  BOOST_TEST(client.error().message ==
+             path + " does not exist; is the agent running? (maskinporten-agent run --config FILE)");
+}
+
+BOOST_AUTO_TEST_CASE(ConnectToRegularFileSaysItIsNotASocket) {
+  TempDir dir;
+  const fs::path path = dir.path / "agent.sock";
+  std::ofstream(path) << "x";
+  BOOST_TEST(contains(why(AgentClient::connect(path.string(), kTestTimeout)), "is not a socket"));
+}
+
+BOOST_AUTO_TEST_CASE(ConnectToLeftoverSocketIsRefusedInWords) {
+  TempDir dir;
+  const std::string path = (dir.path / "agent.sock").string();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  ::close(fd);  // the file stays, nobody listens
+  BOOST_TEST(why(AgentClient::connect(path, kTestTimeout)) ==
+             "no agent is listening on " + path +
+                 ": connection refused (the agent stopped and left its socket behind?)");
+}
+
+BOOST_AUTO_TEST_CASE(ConnectRefusesPathTooLongForAUnixSocket) {
+  BOOST_TEST(contains(why(AgentClient::connect("/tmp/" + std::string(200, 'p'), kTestTimeout)),
+                      "too long for a Unix socket"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(SocketPath)
+
+BOOST_AUTO_TEST_CASE(FlagWinsOverEverything) {
+  cli::SocketPathSources sources{"/flag.sock", "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/flag.sock");
+}
+
+BOOST_AUTO_TEST_CASE(EnvironmentWinsOverConfigAndRuntimeDirectory) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"/from/config.sock\"\n";
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", (dir.path / "agent.toml").string(), "/run/user/1"};
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/env.sock");
+}
+
+BOOST_AUTO_TEST_CASE(ConfigFileSocketComesBeforeRuntimeDirectory) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml")
+      << "[agent]\nsocket = \"/from/config.sock\"\n\n[pkcs11]\nmodule = \"x\"\n";
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), "/run/user/1"};
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/from/config.sock");
+}
+
+BOOST_AUTO_TEST_CASE(BrokenOrSocketlessConfigFileIsSkipped) {
+  TempDir dir;
+  std::ofstream(dir.path / "broken.toml") << "[agent\nsocket = ";
+  std::ofstream(dir.path / "other.toml") << "[agent]\nsocket_mode = \"0600\"\n";
+  std::ofstream(dir.path / "number.toml") << "[agent]\nsocket = 5\n";
+  for (const char* name : {"broken.toml", "other.toml", "number.toml", "missing.toml"}) {
+    cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / name).string(), "/run/user/1"};
+    BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock", name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(EmptyValuesCountAsUnset) {
+  cli::SocketPathSources sources{"", "", "/nonexistent.toml", "/run/user/1"};
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock");
+}
+
+BOOST_AUTO_TEST_CASE(NoSourceAtAllIsAnErrorInWords) {
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, "/nonexistent.toml", std::nullopt};
+  const auto path = cli::resolve_socket_path(sources);
+  BOOST_TEST_REQUIRE(!path.ok());
+  BOOST_TEST(contains(path.error().message, "give --socket PATH or set MASKINPORTEN_AGENT_SOCKET"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(StatusRendering)
+
+constexpr std::int64_t kNow = 1750000000;
+
+BOOST_AUTO_TEST_CASE(SummarisesClientsAndCache) {
+  const std::string json =
+      R"({"ok":true,"version":"0.1.0","uptime_seconds":7500,"clients":[{"name":"default",)"
+      R"("client_id":"0ee1","token_present":true,"logged_in":true,"token_label":"Virksomhet Test",)"
+      R"("certificate_subject":"CN=Test, O=Org","certificate_not_after":)" +
+      std::to_string(kNow + 100 * 86400) +
+      R"(,"last_error":null}],"cache":{"entries":3,"in_flight":0,"hits":120,"misses":5,"exchanges":5}})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "agent 0.1.0, up 2 h 5 min\n"), text);
+  BOOST_TEST(contains(text, "client \"default\" (client id 0ee1)\n"), text);
+  BOOST_TEST(contains(text, "  token: present, logged in (\"Virksomhet Test\")\n"), text);
+  BOOST_TEST(contains(text, "  certificate: CN=Test, O=Org, valid until "), text);
+  BOOST_TEST(contains(text, "(100 days)\n"), text);
+  BOOST_TEST(contains(text, "  last error: none\n"), text);
+  BOOST_TEST(contains(text, "cache: 3 entries, 0 in flight; 120 hits, 5 misses, 5 exchanges"), text);
+  BOOST_TEST(!contains(text, "recent failure"), text);
+}
+
+BOOST_AUTO_TEST_CASE(SaysHowBusyTheWorkersAre) {
+  const std::string json =
+      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
+      R"("cache":{"entries":0,"in_flight":4,"hits":0,"misses":4,"exchanges":4,"held":0},)"
+      R"("workers":{"size":4,"exchanging":3,"waiting":1}})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "\nworkers: 3 of 4 exchanging, 1 exchanges waiting for one\n"), text);
+}
+
+BOOST_AUTO_TEST_CASE(CountsMissesAnsweredWithAHeldFailure) {
+  const std::string json =
+      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
+      R"("cache":{"entries":1,"in_flight":0,"hits":0,"misses":9,"exchanges":2,"held":7}})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "9 misses, 2 exchanges with Maskinporten; 7 misses answered with a "
+                            "recent failure\n"),
+             text);
+}
+
+BOOST_AUTO_TEST_CASE(FlagsMissingTokenExpiredCertificateAndLastError) {
+  const std::string json =
+      R"({"ok":true,"clients":[{"name":"a","token_present":false,"certificate_not_after":)" +
+      std::to_string(kNow - 86400) + R"(,"last_error":"hsm_error: token removed"}]})";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "token: NOT PRESENT"), text);
+  BOOST_TEST(contains(text, "EXPIRED on "), text);
+  BOOST_TEST(contains(text, "last error: hsm_error: token removed"), text);
+}
+
+BOOST_AUTO_TEST_CASE(WarnsAboutCertificateCloseToItsEnd) {
+  const std::string json = R"({"ok":true,"clients":[{"name":"a","token_present":true,"logged_in":false,)"
+                           R"("certificate_not_after":)" +
+                           std::to_string(kNow + 10 * 86400) + "}]}";
+  const std::string text = cli::render_status(json, kNow);
+  BOOST_TEST(contains(text, "NOT logged in"), text);
+  BOOST_TEST(contains(text, "renew it soon"), text);
+}
+
+BOOST_AUTO_TEST_CASE(SaysSoWhenStatusIsNotJson) {
+  BOOST_TEST(cli::render_status("{", kNow) == "the agent's status is not JSON\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+struct Captured {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string file_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs a subcommand in this process with stdout and stderr sent to files.
+Captured run(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
+  TempDir dir;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const int saved_out = ::dup(STDOUT_FILENO);
+  const int saved_err = ::dup(STDERR_FILENO);
+  const int out = ::open((dir.path / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err = ::open((dir.path / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::dup2(out, STDOUT_FILENO);
+  ::dup2(err, STDERR_FILENO);
+  ::close(out);
+  ::close(err);
+  Captured captured;
+  captured.status = command(args);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::dup2(saved_out, STDOUT_FILENO);
+  ::dup2(saved_err, STDERR_FILENO);
+  ::close(saved_out);
+  ::close(saved_err);
+  captured.out = file_text(dir.path / "out");
+  captured.err = file_text(dir.path / "err");
+  return captured;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(Commands)
+
+BOOST_AUTO_TEST_CASE(TokenPrintsTheBareTokenAndANewline) {
+  FakeAgent agent({kTokenAnswer});
+  const Captured c = run(cli::token_command, {"--scope", "altinn:enduser", "--scope=b:c", "--resource",
+                                              "https://x", "--min-ttl", "30", "--exchange", "altinn",
+                                              "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == "eyJ.abc.def\n");
+  BOOST_TEST(c.err == "");
+  BOOST_TEST(agent.received() ==
+             std::vector<std::string>{R"({"op":"token","scopes":["altinn:enduser","b:c"],"resource":["https://x"],"min_ttl":30,"exchange":"altinn"})"});
+}
+
+BOOST_AUTO_TEST_CASE(TokenJsonPrintsTheWholeAnswer) {
+  FakeAgent agent({kTokenAnswer});
+  const Captured c = run(cli::token_command, {"--scope", "a", "--json", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == kTokenAnswer);
+}
+
+BOOST_AUTO_TEST_CASE(TokenFindsTheSocketInTheEnvironment) {
+  FakeAgent agent({kTokenAnswer});
+  ::setenv("MASKINPORTEN_AGENT_SOCKET", agent.path().c_str(), 1);
+  const Captured c = run(cli::token_command, {"--scope", "a"});
+  ::unsetenv("MASKINPORTEN_AGENT_SOCKET");
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == "eyJ.abc.def\n");
+}
+
+BOOST_AUTO_TEST_CASE(TokenRefusedByTheAgentPrintsItsCodeAndWords) {
+  FakeAgent agent({"{\"ok\":false,\"error\":\"invalid_scope\",\"message\":\"scope x is not in this client's list\"}\n"});
+  const Captured c = run(cli::token_command, {"--scope", "x", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitFailed);
+  BOOST_TEST(c.out == "");
+  BOOST_TEST(c.err == "error: invalid_scope: scope x is not in this client's list\n");
+}
+
+BOOST_AUTO_TEST_CASE(TokenWithoutAgentSaysSoInOneLine) {
+  TempDir dir;
+  const std::string path = (dir.path / "agent.sock").string();
+  const Captured c = run(cli::token_command, {"--scope", "a", "--socket", path});
+  BOOST_TEST(c.status == cli::kExitFailed);
+  BOOST_TEST(c.err == "error: " + path +
+                          " does not exist; is the agent running? (maskinporten-agent run --config FILE)\n");
+}
+
+BOOST_AUTO_TEST_CASE(TokenUsageErrorsExitTwoWithoutAskingTheAgent) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"--scope", "a", "--min-ttl", "-1"},
+      {"--scope", "a", "--min-ttl", "soon"},
+      {"--scope", "a", "--exchange", "foo"},
+      {"--scope", "a", "--authorization-details", "[{"},
+      {"--scope", "a", "--colour", "red"},
+      {"--scope", "a", "--socket", ""},
+  };
+  for (const auto& args : cases) {
+    const Captured c = run(cli::token_command, args);
+    BOOST_TEST(c.status == cli::kExitUsage);
+    BOOST_TEST(c.err.rfind("error: ", 0) == 0u, c.err);
+    BOOST_TEST(contains(c.err, "maskinporten-agent token --help"), c.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(EveryCommandExplainsItselfWithHelp) {
+  for (auto command : {cli::token_command, cli::status_command, cli::invalidate_command}) {
+    const Captured c = run(command, {"--help"});
+    BOOST_TEST(c.status == cli::kExitOk);
+    BOOST_TEST(contains(c.out, "usage: maskinporten-agent "));
+    BOOST_TEST(contains(c.out, "MASKINPORTEN_AGENT_SOCKET"));
+    BOOST_TEST(contains(c.out, "exit status: 0"));
+    BOOST_TEST(contains(c.out, "example:"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(StatusPrintsASummary) {
+  FakeAgent agent({"{\"ok\":true,\"version\":\"0.1.0\",\"uptime_seconds\":5,\"clients\":[],"
+                   "\"cache\":{\"entries\":0,\"in_flight\":0,\"hits\":0,\"misses\":0,\"exchanges\":0}}\n"});
+  const Captured c = run(cli::status_command, {"--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == "agent 0.1.0, up 5 s\nno clients configured\n"
+                      "cache: 0 entries, 0 in flight; 0 hits, 0 misses, 0 exchanges with Maskinporten\n");
+  BOOST_TEST(agent.received() == std::vector<std::string>{R"({"op":"status"})"});
+}
+
+BOOST_AUTO_TEST_CASE(StatusJsonPrintsTheAnswer) {
+  FakeAgent agent({"{\"ok\":true,\"version\":\"0.1.0\"}\n"});
+  const Captured c = run(cli::status_command, {"--json", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == "{\"ok\":true,\"version\":\"0.1.0\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(StatusRefusesOptionsItDoesNotHave) {
+  BOOST_TEST(run(cli::status_command, {"--scope", "a"}).status == cli::kExitUsage);
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateSendsTheTargetAndPrintsNothing) {
+  FakeAgent agent({"{\"ok\":true}\n"});
+  const Captured c = run(cli::invalidate_command,
+                         {"--client", "default", "--scope", "altinn:enduser", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out == "");
+  BOOST_TEST(agent.received() ==
+             std::vector<std::string>{R"({"op":"invalidate","client":"default","scopes":["altinn:enduser"]})"});
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateHasNoMinTtl) {
+  BOOST_TEST(run(cli::invalidate_command, {"--scope", "a", "--min-ttl", "5"}).status == cli::kExitUsage);
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateRefusedByTheAgentPrintsItsCode) {
+  FakeAgent agent({"{\"ok\":false,\"error\":\"forbidden\",\"message\":\"not for uid 1001\"}\n"});
+  const Captured c = run(cli::invalidate_command, {"--scope", "a", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitFailed);
+  BOOST_TEST(c.err == "error: forbidden: not for uid 1001\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
