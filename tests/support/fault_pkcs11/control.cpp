@@ -75,6 +75,12 @@ std::optional<std::string> ControlDir::read(const char* name) const {
   return trim(text);
 }
 
+std::optional<std::string> ControlDir::read_value(const char* name) const {
+  auto text = read(name);
+  if (text && text->empty()) return std::nullopt;
+  return text;
+}
+
 void ControlDir::wait_while_present(const char* name) const {
   while (has(name)) std::this_thread::sleep_for(kPollInterval);
 }

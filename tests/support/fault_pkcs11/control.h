@@ -35,6 +35,11 @@ class ControlDir {
   // the first 4 KiB are read.
   std::optional<std::string> read(const char* name) const;
 
+  // read() for a file that holds a value, where an empty file counts as
+  // absent: `echo X >file` truncates before it writes, and a call that reads
+  // in between must not take the empty file for a (bad) value.
+  std::optional<std::string> read_value(const char* name) const;
+
   // Blocks the calling thread while `name` exists, checking every 10 ms (a
   // sleep, not a spin: a hung call must not eat the CPU the test needs).
   void wait_while_present(const char* name) const;

@@ -175,7 +175,7 @@ CK_RV GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   if (token_removed()) return CKR_TOKEN_NOT_PRESENT;
   const CK_RV rv = forward(&CK_FUNCTION_LIST::C_GetTokenInfo, slot, info);
   if (rv != CKR_OK) return rv;
-  const auto text = g_dir.read(kPinFlags);
+  const auto text = g_dir.read_value(kPinFlags);
   if (!text) return rv;
   const auto flags = parse_pin_flags(*text);
   if (!flags) {
@@ -199,7 +199,7 @@ CK_RV OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR application, CK_N
 CK_RV Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len) {
   const CountOnReturn done(kLoginCount);
   if (token_removed()) return CKR_DEVICE_REMOVED;
-  if (const auto text = g_dir.read(kLoginRv)) {
+  if (const auto text = g_dir.read_value(kLoginRv)) {
     if (const auto rv = parse_ckr(*text)) return *rv;
     complain(std::string(kLoginRv) + " holds \"" + *text + "\": not a CKR_ name or number");
     return CKR_GENERAL_ERROR;
@@ -244,7 +244,7 @@ CK_RV make_signature(const Sign& sign) {
   }
   if (token_removed()) return CKR_DEVICE_REMOVED;
   std::optional<std::chrono::milliseconds> latency;
-  if (const auto text = g_dir.read(kSignLatency)) {
+  if (const auto text = g_dir.read_value(kSignLatency)) {
     latency = parse_millis(*text);
     if (!latency) {
       complain(std::string(kSignLatency) + " holds \"" + *text + "\": not milliseconds");
