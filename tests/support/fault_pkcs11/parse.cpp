@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <sstream>
 #include <string_view>
 
@@ -149,6 +150,15 @@ std::optional<CK_RV> parse_ckr(const std::string& text) {
     return whole_number<CK_RV>(view.substr(2), 16);
   }
   return whole_number<CK_RV>(view, 10);
+}
+
+std::string ckr_name(CK_RV rv) {
+  for (const Named& entry : kReturnValues) {
+    if (entry.value == rv) return std::string(entry.name);
+  }
+  char hex[2 + 16 + 1];
+  std::snprintf(hex, sizeof hex, "0x%08lX", rv);
+  return hex;
 }
 
 std::optional<CK_FLAGS> parse_pin_flags(const std::string& text) {

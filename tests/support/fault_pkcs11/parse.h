@@ -15,6 +15,10 @@ namespace mpa_fault {
 // hexadecimal with 0x ("0x000000A0") or decimal ("160").
 std::optional<CK_RV> parse_ckr(const std::string& text);
 
+// The v2.40 name of `rv` ("CKR_PIN_INCORRECT"), or "0x%08lX" for one
+// without a name (vendor-defined values).
+std::string ckr_name(CK_RV rv);
+
 // Space-separated names among CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY
 // and CKF_USER_PIN_LOCKED, OR-ed together; empty text is no flags.
 std::optional<CK_FLAGS> parse_pin_flags(const std::string& text);

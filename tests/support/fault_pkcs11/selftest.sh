@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Proves that libmpa_fault_pkcs11.so does what README.md says, with real
-# processes: a SoftHSM2 token made by softhsm-fixtures/make-token.sh, and
-# OpenSC's pkcs11-tool loading the fault module in front of SoftHSM2.
+# processes: a SoftHSM2 token made by softhsm-fixtures/make-token.sh, OpenSC's
+# pkcs11-tool loading the fault module in front of SoftHSM2, and
+# mpa_fault_probe, a long-lived libp11 client (libp11 is what the agent uses).
 #
-#   tests/support/fault_pkcs11/selftest.sh path/to/libmpa_fault_pkcs11.so
+#   tests/support/fault_pkcs11/selftest.sh path/to/libmpa_fault_pkcs11.so [path/to/mpa_fault_probe]
+#
+# The probe defaults to the one beside the module (the same build directory).
 #
 # Prints "ok - ..." per check and exits non-zero at the first failure.
 # Nothing sleeps for something to happen: every wait polls a condition (a
@@ -11,12 +14,15 @@
 # ended by its PID, and its temporary directory is removed, on any exit.
 set -euo pipefail
 
-[[ $# -eq 1 ]] || { echo "usage: $0 path/to/libmpa_fault_pkcs11.so" >&2; exit 2; }
+usage="usage: $0 path/to/libmpa_fault_pkcs11.so [path/to/mpa_fault_probe]"
+[[ $# -eq 1 || $# -eq 2 ]] || { echo "$usage" >&2; exit 2; }
 [[ -r $1 ]] || { echo "$0: no module at $1" >&2; exit 2; }
 MODULE=$(realpath "$1")
+PROBE_BIN=${2:-$(dirname "$MODULE")/mpa_fault_probe}
+[[ -x $PROBE_BIN ]] || { echo "$0: no probe at $PROBE_BIN" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
-readonly MODULE HERE ROOT
+readonly MODULE PROBE_BIN HERE ROOT
 readonly LABEL="Virksomhet Test"
 readonly KEY_ID=01  # vsert-auth; pkcs11-tool --sign picks its key by id, not by label
 
@@ -81,11 +87,13 @@ sign() {
 
 # start_sign OUT: the same in the background; sets BG to pkcs11-tool's own
 # PID (a simple command, so bash runs no subshell between).
+declare -A LOG_OF  # PID -> its output, for failure messages
 start_sign() {
   sign_args "$1"
   pkcs11-tool "${SIGN_ARGS[@]}" >"$1.log" 2>&1 &
   BG=$!
   PIDS+=("$BG")
+  LOG_OF[$BG]=$1.log
 }
 
 # finish PID: waits for it and sets RC to its exit status (128+N for signal
@@ -99,7 +107,25 @@ verify() { openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$1" "$TMP/in"
 
 # A process is blocked in the module's polling loop: alive, and sleeping.
 process_state() { sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo gone; }
-is_sleeping() { [[ $(process_state "$1") == S ]]; }
+is_running() { [[ ! $(process_state "$1") =~ ^(Z|X|gone)$ ]]; }
+ended_early() { fail "process $1 ended early: $(cat "${LOG_OF[$1]:-/dev/null}")"; }
+# sleeping PID: true while PID sleeps (as in the hang's 10 ms poll).
+sleeping() {
+  is_running "$1" || ended_early "$1"
+  [[ $(process_state "$1") == S ]]
+}
+
+# entered COUNTER N PID...: true once COUNTER has reached N. A PID that has
+# ended before then never will, so that fails the test at once, with its output.
+entered() {
+  local name=$1 want=$2 pid
+  shift 2
+  counter_is "$name" "$want" && return 0
+  for pid; do
+    is_running "$pid" || ended_early "$pid"
+  done
+  return 1
+}
 
 # ---- Fixture ----
 
@@ -162,9 +188,11 @@ ok "login_rv makes C_Login fail with the named or numbered CKR (and still counts
 out=$( (echo CKR_NO_SUCH_THING >"$CTL/login_rv" && login_and_list) 2>&1) && fail "bad login_rv: login succeeded"
 grep -q 'mpa_fault_pkcs11: login_rv holds "CKR_NO_SUCH_THING"' <<<"$out" || fail "bad login_rv not reported: $out"
 grep -q "CKR_GENERAL_ERROR" <<<"$out" || fail "bad login_rv: expected CKR_GENERAL_ERROR: $out"
+: >"$CTL/login_rv"
+login_and_list >/dev/null 2>&1 || fail "an empty login_rv (mid-write) should count as absent"
 rm "$CTL/login_rv"
 login_and_list >/dev/null 2>&1 || fail "login fails after login_rv was removed"
-ok "an unreadable login_rv is reported on stderr and fails C_Login; removing login_rv restores it"
+ok "an unreadable login_rv is reported on stderr and fails C_Login; an empty one is no login_rv"
 
 # ---- pin_flags ----
 
@@ -203,8 +231,8 @@ touch "$CTL/hang_sign"
 entered=$(counter sign_entered) signed=$(counter sign_count) logins=$(counter login_count)
 start_sign "$TMP/sig3"
 hung=$BG
-wait_until "the signer to enter C_Sign" counter_is sign_entered $((entered + 1))
-wait_until "the signer to sleep in the hang" is_sleeping "$hung"
+wait_until "the signer to enter C_Sign" entered sign_entered $((entered + 1)) "$hung"
+wait_until "the signer to sleep in the hang" sleeping "$hung"
 # A complete, independent login in another process, while the signer hangs.
 login_and_list >/dev/null 2>&1 || fail "hang_sign: a login in another process failed"
 expect_counter login_count $((logins + 2)) "hang_sign: the signer's login and the other process's"
@@ -225,8 +253,9 @@ entered=$(counter open_session_entered) opened=$(counter open_session_count)
 pkcs11-tool --module "$MODULE" --token-label "$LABEL" --list-objects >"$TMP/list.log" 2>&1 &
 hung=$!
 PIDS+=("$hung")
-wait_until "the lister to enter C_OpenSession" counter_is open_session_entered $((entered + 1))
-wait_until "the lister to sleep in the hang" is_sleeping "$hung"
+LOG_OF[$hung]=$TMP/list.log
+wait_until "the lister to enter C_OpenSession" entered open_session_entered $((entered + 1)) "$hung"
+wait_until "the lister to sleep in the hang" sleeping "$hung"
 p11 --list-slots >/dev/null || fail "hang_open_session: listing slots in another process failed"
 kill -0 "$hung" 2>/dev/null || fail "hang_open_session: the lister exited: $(<"$TMP/list.log")"
 expect_counter open_session_count "$opened" "hang_open_session: while hanging"
@@ -242,7 +271,7 @@ touch "$CTL/hang_sign"
 entered=$(counter sign_entered)
 start_sign "$TMP/sig4"
 pid=$BG
-wait_until "the signer to enter C_Sign" counter_is sign_entered $((entered + 1))
+wait_until "the signer to enter C_Sign" entered sign_entered $((entered + 1)) "$pid"
 touch "$CTL/removed"
 rm "$CTL/hang_sign"
 finish "$pid"
@@ -271,15 +300,19 @@ ok "abort_sign kills the signing process with SIGABRT inside C_Sign"
 # Two signers are held in hang_sign until both are inside C_Sign, then let
 # go together, so both want the card at the same time. sign_log, written
 # under the card lock, must show one whole signature after the other.
+# The second starts once the first is held: SoftHSM2's file store is not
+# safe for two processes that log in at once (C_GetTokenInfo then fails now
+# and then with CKR_GENERAL_ERROR, without this module too).
 echo 50 >"$CTL/sign_latency_ms"
 touch "$CTL/hang_sign"
 entered=$(counter sign_entered)
 lines=$(wc -l <"$CTL/sign_log")
 start_sign "$TMP/sig7"
 first=$BG
+wait_until "the first signer to enter C_Sign" entered sign_entered $((entered + 1)) "$first"
 start_sign "$TMP/sig8"
 second=$BG
-wait_until "both signers to enter C_Sign" counter_is sign_entered $((entered + 2))
+wait_until "the second signer to enter C_Sign" entered sign_entered $((entered + 2)) "$first" "$second"
 started=$(date +%s%N)
 rm "$CTL/hang_sign"
 finish "$first"
@@ -299,6 +332,102 @@ a=${log[0]#begin } b=${log[2]#begin }
 ((elapsed_ms >= 100)) || fail "sign_latency_ms: two signatures took $elapsed_ms ms, less than 2 x 50"
 rm "$CTL/sign_latency_ms"
 ok "sign_latency_ms=50 serialises two concurrent signers: begin/end, begin/end in sign_log (${elapsed_ms} ms)"
+
+# ---- libp11, in one long-lived process ----
+
+coproc PROBE { exec "$PROBE_BIN" "$MODULE"; }
+# Copied: bash unsets PROBE and PROBE_PID as soon as the coprocess ends.
+probe_pid=$PROBE_PID PROBE_IN=${PROBE[1]} PROBE_OUT=${PROBE[0]}
+PIDS+=("$probe_pid")
+
+# tell COMMAND...: sends a command to the probe without waiting for it.
+tell() { echo "$*" >&"$PROBE_IN"; }
+# answer: reads the probe's answer to the last command into ANSWER.
+answer() { IFS= read -r -t 60 ANSWER <&"$PROBE_OUT" || fail "the probe did not answer"; }
+# expect WANT COMMAND...: the probe answers COMMAND with exactly WANT.
+expect() {
+  local want=$1
+  shift
+  tell "$@"
+  answer
+  [[ $ANSWER == "$want" ]] || fail "probe: \"$1\" answered \"$ANSWER\", expected \"$want\""
+}
+# expect_error CKR COMMAND...: the probe's answer is an error that starts with CKR.
+expect_error() {
+  local want=$1
+  shift
+  tell "$@"
+  answer
+  [[ $ANSWER == "error $want"* ]] || fail "probe: \"$1\" answered \"$ANSWER\", expected $want"
+}
+# reload: what the agent does to recover: a new context, login and key.
+reload() {
+  expect ok open "$LABEL"
+  expect ok login "$PIN"
+  expect ok key "$KEY_ID"
+}
+
+logins=$(counter login_count)
+reload
+expect ok sign
+expect_counter login_count $((logins + 1)) "libp11: one login"
+ok "libp11: module loaded, logged in, key found, RS256 signature made and verified"
+
+echo "CKF_USER_PIN_FINAL_TRY CKF_USER_PIN_COUNT_LOW" >"$CTL/pin_flags"
+expect "present count_low final_try" present "$LABEL"
+echo CKF_USER_PIN_LOCKED >"$CTL/pin_flags"
+expect "present locked" present "$LABEL"
+rm "$CTL/pin_flags"
+expect present present "$LABEL"
+ok "libp11: a fresh enumeration reports the pin_flags in PKCS11_TOKEN"
+
+touch "$CTL/removed"
+expect_error CKR_DEVICE_REMOVED sign
+expect absent present "$LABEL"
+rm "$CTL/removed"
+expect present present "$LABEL"
+expect_error CKR_SESSION_HANDLE_INVALID sign
+ok "libp11: removed fails C_Sign (CKR_DEVICE_REMOVED) and empties the slot; after reinsertion the old session is gone (CKR_SESSION_HANDLE_INVALID)"
+
+reload
+expect ok sign
+expect_counter login_count $((logins + 2)) "libp11: a second login after reinsertion"
+ok "libp11: after reinsertion a reload and a new login sign again"
+
+echo CKR_PIN_INCORRECT >"$CTL/login_rv"
+expect ok open "$LABEL"
+expect_error CKR_PIN_INCORRECT login "$PIN"
+rm "$CTL/login_rv"
+reload
+expect ok sign
+ok "libp11: login_rv reaches PKCS11_login as a CKR error"
+
+# The smartcard model inside one process: two threads, held in hang_sign
+# until both are in C_Sign, then let go together.
+echo 50 >"$CTL/sign_latency_ms"
+touch "$CTL/hang_sign"
+entered=$(counter sign_entered)
+lines=$(wc -l <"$CTL/sign_log")
+tell sign2
+wait_until "both probe threads to enter C_Sign" entered sign_entered $((entered + 2)) "$probe_pid"
+rm "$CTL/hang_sign"
+answer
+[[ $ANSWER == ok ]] || fail "libp11: sign2 answered $ANSWER"
+rm "$CTL/sign_latency_ms"
+mapfile -t log < <(tail -n +"$((lines + 1))" "$CTL/sign_log")
+[[ ${#log[@]} -eq 4 ]] || fail "libp11 sign2: expected 4 sign_log lines, got: ${log[*]}"
+a=${log[0]#begin } b=${log[2]#begin }
+[[ ${log[0]} == "begin $a" && ${log[1]} == "end $a" && ${log[2]} == "begin $b" && ${log[3]} == "end $b" ]] ||
+  fail "libp11 sign2: signatures overlapped: ${log[*]}"
+[[ ${a% *} == "$probe_pid" && ${b% *} == "$probe_pid" && ${a#* } != "${b#* }" ]] ||
+  fail "libp11 sign2: expected two threads of process $probe_pid in: ${log[*]}"
+ok "libp11: with sign_latency_ms two threads of one process sign one after the other"
+
+expect ok close
+exec {PROBE_IN}>&-
+finish "$probe_pid"
+[[ $RC -eq 0 ]] || fail "the probe exited with $RC"
+ok "libp11: the probe unloaded the module and exited cleanly"
 
 # ---- Configuration errors ----
 
