@@ -28,10 +28,10 @@ readonly KEY_ID=01  # vsert-auth; pkcs11-tool --sign picks its key by id, not by
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fault-selftest.XXXXXX")
 readonly TMP
-PIDS=()
+declare -A RUNNING  # PIDs started and not yet reaped; a reaped PID may be reused
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do
+  for pid in "${!RUNNING[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -92,7 +92,7 @@ start_sign() {
   sign_args "$1"
   pkcs11-tool "${SIGN_ARGS[@]}" >"$1.log" 2>&1 &
   BG=$!
-  PIDS+=("$BG")
+  RUNNING[$BG]=1
   LOG_OF[$BG]=$1.log
 }
 
@@ -101,11 +101,12 @@ start_sign() {
 finish() {
   RC=0
   { wait "$1"; } 2>/dev/null || RC=$?
+  unset "RUNNING[$1]"
 }
 
 verify() { openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$1" "$TMP/in" >/dev/null; }
 
-# A process is blocked in the module's polling loop: alive, and sleeping.
+# The one-letter state of a process (R, S, Z, …), or "gone".
 process_state() { sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo gone; }
 is_running() { [[ ! $(process_state "$1") =~ ^(Z|X|gone)$ ]]; }
 ended_early() { fail "process $1 ended early: $(cat "${LOG_OF[$1]:-/dev/null}")"; }
@@ -252,7 +253,7 @@ touch "$CTL/hang_open_session"
 entered=$(counter open_session_entered) opened=$(counter open_session_count)
 pkcs11-tool --module "$MODULE" --token-label "$LABEL" --list-objects >"$TMP/list.log" 2>&1 &
 hung=$!
-PIDS+=("$hung")
+RUNNING[$hung]=1
 LOG_OF[$hung]=$TMP/list.log
 wait_until "the lister to enter C_OpenSession" entered open_session_entered $((entered + 1)) "$hung"
 wait_until "the lister to sleep in the hang" sleeping "$hung"
@@ -338,7 +339,7 @@ ok "sign_latency_ms=50 serialises two concurrent signers: begin/end, begin/end i
 coproc PROBE { exec "$PROBE_BIN" "$MODULE"; }
 # Copied: bash unsets PROBE and PROBE_PID as soon as the coprocess ends.
 probe_pid=$PROBE_PID PROBE_IN=${PROBE[1]} PROBE_OUT=${PROBE[0]}
-PIDS+=("$probe_pid")
+RUNNING[$probe_pid]=1
 
 # tell COMMAND...: sends a command to the probe without waiting for it.
 tell() { echo "$*" >&"$PROBE_IN"; }
