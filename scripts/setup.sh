@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config ninja-build
-  libp11-dev libssl-dev openssl libcurl4-openssl-dev rapidjson-dev
+  libp11-dev libp11-kit-dev libssl-dev openssl libcurl4-openssl-dev rapidjson-dev
   libboost-dev libboost-test-dev libtomlplusplus-dev
   softhsm2 opensc opensc-pkcs11 ca-certificates
   python3 python3-jwt python3-cryptography
