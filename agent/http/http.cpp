@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <string_view>
 
 #include "agent/http/curl_handles.h"
+#include "common/file_read.h"
 #include "common/version.h"
 
 namespace mpa {
@@ -48,23 +46,20 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// CA bundles are public material and often symlinks (/etc/ssl/certs).
 Result<std::string> read_bounded_file(const std::string& path, std::size_t max_bytes,
                                       const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return make_error(ErrorCode::invalid_config,
-                      "cannot read " + what + " " + path + ": " + std::strerror(errno));
+  auto read = read_file(path, {max_bytes, FileModeCheck::none, true});
+  if (read) return std::move(read.bytes());
+  const FileProblem& problem = read.problem();
+  if (problem.kind == FileProblem::Kind::too_large) {
+    return make_error(ErrorCode::invalid_config, what + " " + path + " is larger than " +
+                                                     std::to_string(max_bytes / 1024) + " KiB");
   }
-  std::string text;
-  char chunk[16 * 1024];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > max_bytes) {
-      return make_error(ErrorCode::invalid_config, what + " " + path + " is larger than " +
-                                                       std::to_string(max_bytes / 1024) + " KiB");
-    }
-  }
-  return text;
+  const std::string why = problem.kind == FileProblem::Kind::not_regular_file
+                              ? std::string("not a regular file")
+                              : errno_text(problem.error_number);
+  return make_error(ErrorCode::invalid_config, "cannot read " + what + " " + path + ": " + why);
 }
 
 // The trust set for a request with ca_file: the system bundle plus ca_file.
@@ -189,7 +184,7 @@ Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
   // Declared before the handle, so that they outlive it.
   Transfer transfer;
   char error_words[CURL_ERROR_SIZE] = {};
-  curl::UniquePtr<CURL> handle(curl_easy_init());
+  Handle<CURL> handle(curl_easy_init());
   if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
   curl_blob blob{bundle.data(), bundle.size(), CURL_BLOB_COPY};
 
@@ -240,8 +235,8 @@ Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
   return std::move(transfer.response);
 }
 
-Result<curl::UniquePtr<curl_slist>> header_list(const std::vector<std::string>& headers) {
-  curl::UniquePtr<curl_slist> list;
+Result<Handle<curl_slist>> header_list(const std::vector<std::string>& headers) {
+  Handle<curl_slist> list;
   for (const std::string& header : headers) {
     curl_slist* longer = curl_slist_append(list.get(), header.c_str());
     if (longer == nullptr) return make_error(ErrorCode::internal, "out of memory for headers");
