@@ -24,9 +24,9 @@ std::chrono::steady_clock::time_point steady_now();
 std::int64_t epoch_seconds_now();
 
 enum class UtcFormat {
-  iso8601,    // 2026-11-24T10:00:00Z (logs, messages about tokens)
-  readable,   // 2026-11-24 10:00:00Z (command output)
-  date,       // 2026-11-24
+  iso8601,   // 2026-11-24T10:00:00Z (logs, messages about tokens)
+  readable,  // 2026-11-24 10:00:00Z (command output)
+  date,      // 2026-11-24
 };
 
 // `epoch_seconds` in UTC; "epoch second N" outside years 1970..9999, which

@@ -34,12 +34,12 @@ struct FileLimits {
 
 struct FileProblem {
   enum class Kind {
-    cannot_open,             // error_number says why
+    cannot_open,  // error_number says why
     not_regular_file,
-    writable_by_others,      // mode says how
-    readable_by_others,      // group or other bits set; mode says which
-    too_large,               // size is what was seen (fstat, or bytes read)
-    cannot_read,             // error_number says why
+    writable_by_others,  // mode says how
+    readable_by_others,  // group or other bits set; mode says which
+    too_large,           // size is what was seen (fstat, or bytes read)
+    cannot_read,         // error_number says why
   };
   Kind kind = Kind::cannot_open;
   int error_number = 0;
@@ -51,7 +51,7 @@ struct FileProblem {
 template <class Bytes>
 class [[nodiscard]] FileRead {
  public:
-  FileRead(Bytes bytes) : v_(std::move(bytes)) {}        // NOLINT implicit
+  FileRead(Bytes bytes) : v_(std::move(bytes)) {}            // NOLINT implicit
   FileRead(FileProblem problem) : v_(std::move(problem)) {}  // NOLINT implicit
 
   bool ok() const { return v_.index() == 0; }

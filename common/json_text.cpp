@@ -131,8 +131,8 @@ std::optional<JsonProblem> parse_strict_json(rapidjson::Document& document, std:
                                              int max_depth) {
   using Kind = JsonProblem::Kind;
   if (!nesting_within(text, max_depth)) {
-    return JsonProblem{Kind::too_deep, "nests deeper than " + std::to_string(max_depth) + " levels",
-                       {}};
+    return JsonProblem{
+        Kind::too_deep, "nests deeper than " + std::to_string(max_depth) + " levels", {}};
   }
   if (std::string why = parse_strict(document, text); !why.empty()) {
     return JsonProblem{Kind::not_json, std::move(why), {}};

@@ -89,11 +89,11 @@ using Status = Result<void>;
 
 // Returns the error of a failed Status (or Result) from the enclosing
 // function, which must return a Status or a Result.
-#define MPA_RETURN_IF_ERROR(expr)                                  \
-  do {                                                             \
-    if (auto mpa_status_ = (expr); !mpa_status_) {                 \
-      return std::move(mpa_status_).error();                       \
-    }                                                              \
+#define MPA_RETURN_IF_ERROR(expr)                  \
+  do {                                             \
+    if (auto mpa_status_ = (expr); !mpa_status_) { \
+      return std::move(mpa_status_).error();       \
+    }                                              \
   } while (false)
 
 #define MPA_CONCAT_INNER_(a, b) a##b

@@ -126,8 +126,7 @@ Status check_issuer(const rapidjson::Value& claims) {
       std::string_view(it->value.GetString(), it->value.GetStringLength()) != kIssuer) {
     const std::string shown =
         it->value.IsString()
-            ? "\"" + printable({it->value.GetString(), it->value.GetStringLength()}, 64) +
-                  "\""
+            ? "\"" + printable({it->value.GetString(), it->value.GetStringLength()}, 64) + "\""
             : std::string("not a string");
     return refuse("iss is " + shown + "; only \"altinn.no\" is accepted");
   }

@@ -70,7 +70,8 @@ Result<Service> parse_service(std::string_view entry) {
     if (eq == std::string_view::npos) return malformed("metadata without '='");
     const std::string key(pair.substr(0, eq)), value(pair.substr(eq + 1));
     if (!metadata_key_ok(key)) return malformed("metadata name is not letters and digits");
-    if (!metadata_value_ok(value)) return malformed("metadata value is empty or has control characters");
+    if (!metadata_value_ok(value))
+      return malformed("metadata value is empty or has control characters");
     service.metadata.emplace_back(key, value);
     if (comma == std::string_view::npos) return service;
     rest = rest.substr(comma + 1);
@@ -138,8 +139,8 @@ rapidjson::Value services_json(const std::vector<Service>& services,
   for (const auto& s : services) {
     rapidjson::Value metadata(rapidjson::kObjectType);
     for (const auto& [key, value] : s.metadata) {
-      metadata.AddMember(rapidjson::Value(key.c_str(), alloc), rapidjson::Value(value.c_str(), alloc),
-                         alloc);
+      metadata.AddMember(rapidjson::Value(key.c_str(), alloc),
+                         rapidjson::Value(value.c_str(), alloc), alloc);
     }
     rapidjson::Value item(rapidjson::kObjectType);
     item.AddMember("code", rapidjson::Value(s.code.c_str(), alloc), alloc);
@@ -149,6 +150,5 @@ rapidjson::Value services_json(const std::vector<Service>& services,
   }
   return list;
 }
-
 
 }  // namespace mpa::altinn::detail

@@ -20,14 +20,13 @@
 #include "common/clock.h"
 #include "common/file_read.h"
 #include "common/log.h"
-#include "common/text.h"
 #include "common/openssl_handles.h"
+#include "common/text.h"
 
 namespace mpa::altinn {
 namespace {
 
 using detail::refuse;
-
 
 // A certificate file larger than this is not a handful of PEM certificates.
 constexpr std::size_t kMaxCertificateFileBytes = 1024 * 1024;
@@ -308,7 +307,8 @@ std::optional<std::string> AltinnConsentVerifier::outside_validity(
   }
   if (now < certificate.not_before - leeway_seconds_) {
     return "signed by Altinn certificate " + certificate.subject + ", which is not valid before " +
-           format_utc(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) + " s)";
+           format_utc(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) +
+           " s)";
   }
   return std::nullopt;
 }

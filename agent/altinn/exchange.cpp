@@ -37,8 +37,8 @@ std::string what_altinn_said(const HttpResponse& response) {
   if (!body.empty()) said = printable(body, kMaxBodyExcerptBytes);
   if (response.www_authenticate && !trim(*response.www_authenticate).empty()) {
     if (!said.empty()) said += "; ";
-    said += "WWW-Authenticate: " +
-            printable(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
+    said +=
+        "WWW-Authenticate: " + printable(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
   }
   return said.empty() ? "(empty body)" : said;
 }
@@ -147,10 +147,10 @@ Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
   };
   RetryReport report;
   report.give_up = [&](const Error& last, int attempts, std::optional<int>) {
-    return make_error(ErrorCode::unavailable,
-                      "Altinn token exchange failed after " + std::to_string(attempts) +
-                          " attempt(s) within " + std::to_string(client.retry_deadline_seconds) +
-                          " s; last: " + last.message);
+    return make_error(ErrorCode::unavailable, "Altinn token exchange failed after " +
+                                                  std::to_string(attempts) + " attempt(s) within " +
+                                                  std::to_string(client.retry_deadline_seconds) +
+                                                  " s; last: " + last.message);
   };
   report.retrying = [](const Error& last, int n, std::chrono::milliseconds wait) {
     log::warning("Altinn token exchange attempt " + std::to_string(n) + " failed, retrying in " +

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "agent/altinn/altinn.h"
-#include "agent/cli/cli.h"
 #include "agent/cli/args.h"
+#include "agent/cli/cli.h"
 #include "common/clock.h"
 
 namespace mpa::cli {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "agent/altinn/altinn.h"
-#include "agent/cli/cli.h"
 #include "agent/cli/args.h"
+#include "agent/cli/cli.h"
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
@@ -185,16 +185,21 @@ Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, Jw
   return {};
 }
 
+// grant's and fetch's help: their own lines around the options they share.
+int print_grant_help(const char* intro, const char* end) {
+  std::fputs(intro, stdout);
+  std::fputs(kGrantOptionsHelp, stdout);
+  std::fputs(end, stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 int grant_command(const std::vector<std::string>& args) {
   auto parsed = parse_grant_args("grant", args, {});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
-    std::fputs(kGrantHelp, stdout);
-    std::fputs(kGrantOptionsHelp, stdout);
-    std::fputs(kGrantHelpEnd, stdout);
-    return kExitOk;
+    return print_grant_help(kGrantHelp, kGrantHelpEnd);
   }
   auto loaded = load(*parsed);
   if (!loaded) return fail(loaded.error());
@@ -208,10 +213,7 @@ int fetch_command(const std::vector<std::string>& args) {
   auto parsed = parse_grant_args("fetch", args, {{"json", false, false}, {"exchange", true, false}});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
-    std::fputs(kFetchHelp, stdout);
-    std::fputs(kGrantOptionsHelp, stdout);
-    std::fputs(kFetchHelpEnd, stdout);
-    return kExitOk;
+    return print_grant_help(kFetchHelp, kFetchHelpEnd);
   }
   const auto exchange = parsed->get("exchange");
   if (exchange && *exchange != "altinn") {
@@ -257,7 +259,8 @@ int check_config_command(const std::vector<std::string>& args) {
     const SignerInfo info = (*engine)->signer_info(client);
     std::printf("ok: client \"%s\": key %s\n", client.name.c_str(), client.key.c_str());
     std::printf("    certificate: %s\n", info.certificate_subject.c_str());
-    std::printf("    valid until %s (%lld days)\n", format_utc(info.certificate_not_after, UtcFormat::readable).c_str(),
+    std::printf("    valid until %s (%lld days)\n",
+                format_utc(info.certificate_not_after, UtcFormat::readable).c_str(),
                 static_cast<long long>((info.certificate_not_after - now) / 86400));
     std::printf("    grant header: %s, %s\n", std::string(to_string(client.alg)).c_str(),
                 client.kid ? ("kid " + *client.kid).c_str()

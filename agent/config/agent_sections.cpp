@@ -36,13 +36,13 @@ Status read_socket_mode(const ConfigTable& section, std::uint32_t& out) {
       text.size() >= 3 && text.size() <= 4 &&
       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
   if (!octal || (text.size() == 4 && text[0] != '0')) {
-    return section.error("socket_mode",
-                         quoted(text, kMaxQuotedValueBytes) + " is not a permission mode; " + kExpected);
+    return section.error("socket_mode", quoted(text, kMaxQuotedValueBytes) +
+                                            " is not a permission mode; " + kExpected);
   }
   const auto mode = static_cast<std::uint32_t>(std::stoul(text, nullptr, 8));
   if ((mode & 0007) != 0) {
-    return section.error("socket_mode",
-                         quoted(text, kMaxQuotedValueBytes) + " gives access to other users; " + kExpected);
+    return section.error("socket_mode", quoted(text, kMaxQuotedValueBytes) +
+                                            " gives access to other users; " + kExpected);
   }
   if ((mode & 0111) != 0) {
     return section.error("socket_mode", quoted(text, kMaxQuotedValueBytes) +
@@ -51,8 +51,8 @@ Status read_socket_mode(const ConfigTable& section, std::uint32_t& out) {
                                             kExpected);
   }
   if (mode != 0600 && mode != 0660) {
-    return section.error("socket_mode",
-                         quoted(text, kMaxQuotedValueBytes) + ": connecting needs read and write; " + kExpected);
+    return section.error("socket_mode", quoted(text, kMaxQuotedValueBytes) +
+                                            ": connecting needs read and write; " + kExpected);
   }
   out = mode;
   return {};
@@ -71,13 +71,15 @@ Status read_socket(const ConfigTable& section, const Origin& origin, std::string
                            "socket = \"/run/maskinporten-agent/agent.sock\"");
     }
     if (runtime_dir[0] != '/') {
-      return section.error("socket", "is not set and XDG_RUNTIME_DIR (" + quoted(runtime_dir, kMaxQuotedValueBytes) +
+      return section.error("socket", "is not set and XDG_RUNTIME_DIR (" +
+                                         quoted(runtime_dir, kMaxQuotedValueBytes) +
                                          ") is not an absolute path; give the socket's path");
     }
     out = (fs::path(runtime_dir) / "maskinporten-agent" / "agent.sock").lexically_normal().string();
   }
   if (out.size() > kMaxSocketPathBytes) {
-    return section.error("socket", quoted(out, kMaxQuotedValueBytes) + " is " + std::to_string(out.size()) +
+    return section.error("socket", quoted(out, kMaxQuotedValueBytes) + " is " +
+                                       std::to_string(out.size()) +
                                        " bytes long; a Unix socket path holds at most " +
                                        std::to_string(kMaxSocketPathBytes));
   }

@@ -44,37 +44,34 @@ bool names_no_entry(int rc) {
   return rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM;
 }
 
-Status resolve_user(const ConfigTable& section, const std::string& name, std::uint32_t& uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  const int rc = lookup_name([&name](passwd* e, char* b, std::size_t n,
-                                     passwd** r) { return getpwnam_r(name.c_str(), e, b, n, r); },
-                             entry, found);
+// The id of the user or group (`what`) called `name`, looked up with
+// getpwnam_r or getgrnam_r (`lookup`); `id_of` reads the id from the entry.
+template <class Entry, class Lookup, class IdOf>
+Status resolve_name(const ConfigTable& section, const std::string& what, const std::string& name,
+                    Lookup lookup, IdOf id_of, std::uint32_t& id) {
+  Entry entry{};
+  Entry* found = nullptr;
+  const int rc = lookup_name(
+      [&](Entry* e, char* b, std::size_t n, Entry** r) { return lookup(name.c_str(), e, b, n, r); },
+      entry, found);
   if (found != nullptr) {
-    uid = found->pw_uid;
+    id = id_of(*found);
     return {};
   }
-  if (names_no_entry(rc)) {
-    return section.error("user", "no user " + quoted(name, kMaxQuotedValueBytes) + " on this system");
-  }
-  return section.error("user", "cannot look up user " + quoted(name, kMaxQuotedValueBytes) + ": " + errno_text(rc));
+  const std::string shown = quoted(name, kMaxQuotedValueBytes);
+  if (names_no_entry(rc))
+    return section.error(what, "no " + what + " " + shown + " on this system");
+  return section.error(what, "cannot look up " + what + " " + shown + ": " + errno_text(rc));
+}
+
+Status resolve_user(const ConfigTable& section, const std::string& name, std::uint32_t& uid) {
+  return resolve_name<passwd>(
+      section, "user", name, getpwnam_r, [](const passwd& e) { return e.pw_uid; }, uid);
 }
 
 Status resolve_group(const ConfigTable& section, const std::string& name, std::uint32_t& gid) {
-  group entry{};
-  group* found = nullptr;
-  const int rc = lookup_name([&name](group* e, char* b, std::size_t n,
-                                     group** r) { return getgrnam_r(name.c_str(), e, b, n, r); },
-                             entry, found);
-  if (found != nullptr) {
-    gid = found->gr_gid;
-    return {};
-  }
-  if (names_no_entry(rc)) {
-    return section.error("group", "no group " + quoted(name, kMaxQuotedValueBytes) + " on this system");
-  }
-  return section.error("group",
-                       "cannot look up group " + quoted(name, kMaxQuotedValueBytes) + ": " + errno_text(rc));
+  return resolve_name<group>(
+      section, "group", name, getgrnam_r, [](const group& e) { return e.gr_gid; }, gid);
 }
 
 Status read_principal(const ConfigTable& section, AllowRule& rule) {
@@ -129,7 +126,8 @@ Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<Clien
   for (const std::string& name : rule.clients) {
     const ClientConfig* client = client_named(clients, name);
     if (client == nullptr) {
-      return section.error("clients", quoted(name, kMaxQuotedValueBytes) + " is not a configured [[client]] name");
+      return section.error(
+          "clients", quoted(name, kMaxQuotedValueBytes) + " is not a configured [[client]] name");
     }
     listed.push_back(client);
   }
@@ -140,9 +138,9 @@ Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<Clien
   for (const std::string& scope : rule.scopes) {
     for (const ClientConfig* client : listed) {
       if (std::find(client->scopes.begin(), client->scopes.end(), scope) == client->scopes.end()) {
-        return section.error(
-            "scopes",
-            quoted(scope, kMaxQuotedValueBytes) + " is not among the scopes of client \"" + client->name + "\"");
+        return section.error("scopes", quoted(scope, kMaxQuotedValueBytes) +
+                                           " is not among the scopes of client \"" + client->name +
+                                           "\"");
       }
     }
   }

@@ -51,9 +51,9 @@ Status read_client_name(const ConfigTable& section, bool only_client, std::strin
     return {};
   }
   if (out.size() > kMaxClientNameBytes || !std::all_of(out.begin(), out.end(), is_name_char)) {
-    return section.error("name", quoted(out, kMaxQuotedValueBytes) + " is not a client name; use up to " +
-                                     std::to_string(kMaxClientNameBytes) +
-                                     " letters, digits, '-', '_' or '.'");
+    return section.error(
+        "name", quoted(out, kMaxQuotedValueBytes) + " is not a client name; use up to " +
+                    std::to_string(kMaxClientNameBytes) + " letters, digits, '-', '_' or '.'");
   }
   return {};
 }
@@ -70,7 +70,8 @@ Status read_environment(const ConfigTable& section, ClientConfig& client) {
   } else if (text == "custom") {
     client.environment = Environment::custom;
   } else {
-    return section.error("environment", quoted(text, kMaxQuotedValueBytes) + " is not known; use " + kHint);
+    return section.error("environment",
+                         quoted(text, kMaxQuotedValueBytes) + " is not known; use " + kHint);
   }
   return {};
 }
@@ -155,7 +156,8 @@ Status read_alg(const ConfigTable& section, JwsAlg& out) {
     }
   }
   // Maskinporten accepts only these (Digdir's JWT grant table).
-  return section.error("alg", quoted(text, kMaxQuotedValueBytes) + " is not allowed; use RS256, RS384 or RS512");
+  return section.error(
+      "alg", quoted(text, kMaxQuotedValueBytes) + " is not allowed; use RS256, RS384 or RS512");
 }
 
 Status read_proxy(const ConfigTable& section, std::optional<std::string>& out) {

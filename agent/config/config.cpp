@@ -110,10 +110,11 @@ Status check_top_level(const ConfigTable& root, const toml::table& document) {
                            "the PIN never goes in the configuration file; "
                            "use pin_file or pin_env in [pkcs11]");
     }
-    const std::string what = node.is_table() ? "unknown table [" + std::string(name) + "]"
-                             : node.is_array_of_tables()
-                                 ? "unknown table [[" + std::string(name) + "]]"
-                                 : "unknown key " + quoted(name, kMaxQuotedValueBytes) + " outside any table";
+    const std::string what =
+        node.is_table() ? "unknown table [" + std::string(name) + "]"
+        : node.is_array_of_tables()
+            ? "unknown table [[" + std::string(name) + "]]"
+            : "unknown key " + quoted(name, kMaxQuotedValueBytes) + " outside any table";
     return root.error_at(node, "",
                          what +
                              "; expected [agent], [pkcs11], [[client]], [altinn] "

@@ -82,7 +82,8 @@ Status ConfigTable::only_keys(std::initializer_list<std::string_view> known) con
         break;
       }
     }
-    return error_at(node, quoted(name, kMaxQuotedValueBytes), what + " (known here: " + join(known) + ")");
+    return error_at(node, quoted(name, kMaxQuotedValueBytes),
+                    what + " (known here: " + join(known) + ")");
   }
   return {};
 }

@@ -72,15 +72,18 @@ Status check_https_url(const ConfigTable& section, std::string_view key, const s
   }
   const std::string_view rest = std::string_view(url).substr(kScheme.size());
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.empty()) return section.error(key, quoted(url, kMaxQuotedValueBytes) + " has no host");
+  if (authority.empty())
+    return section.error(key, quoted(url, kMaxQuotedValueBytes) + " has no host");
   if (authority.find('@') != std::string_view::npos) {
     return section.error(key, "must not carry a user name or password");
   }
   if (std::any_of(url.begin(), url.end(), [](char c) { return c == ' '; })) {
-    return section.error(key, quoted(url, kMaxQuotedValueBytes) + " contains a space (write it as %20)");
+    return section.error(key,
+                         quoted(url, kMaxQuotedValueBytes) + " contains a space (write it as %20)");
   }
   if (url.find('#') != std::string::npos) {
-    return section.error(key, quoted(url, kMaxQuotedValueBytes) + " has a #fragment, which an endpoint never has");
+    return section.error(
+        key, quoted(url, kMaxQuotedValueBytes) + " has a #fragment, which an endpoint never has");
   }
   return {};
 }

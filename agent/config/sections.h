@@ -44,7 +44,6 @@ Status read_altinn(const ConfigTable& section, const Origin& origin, Config& con
 Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<ClientConfig>& clients);
 
 // The client called `name`, or nullptr.
-const ClientConfig* client_named(const std::vector<ClientConfig>& clients,
-                                 const std::string& name);
+const ClientConfig* client_named(const std::vector<ClientConfig>& clients, const std::string& name);
 
 }  // namespace mpa::config_internal

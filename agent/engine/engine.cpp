@@ -141,8 +141,8 @@ Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
     }
   }
   const GrantBuilder& builder = *state.builder;
-  auto token = state.maskinporten->exchange(
-      [&]() { return builder.build(request, epoch_seconds_now()); });
+  auto token =
+      state.maskinporten->exchange([&]() { return builder.build(request, epoch_seconds_now()); });
   return token;
 }
 

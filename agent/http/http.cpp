@@ -167,72 +167,92 @@ Status check_proxy(const std::string& proxy) {
   return {};
 }
 
-Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
-                             const std::string* form_body, const HttpOptions& options) {
-  if (auto ready = init_curl_once(); !ready) return std::move(ready).error();
-  if (auto good = check_url(url); !good) return std::move(good).error();
-  if (options.proxy) {
-    if (auto good = check_proxy(*options.proxy); !good) return std::move(good).error();
-  }
-  std::string bundle;
-  if (options.ca_file) {
-    auto made = trust_bundle_with(*options.ca_file);
-    if (!made) return std::move(made).error();
-    bundle = std::move(*made);
-  }
+Status check_request(const std::string& url, const HttpOptions& options) {
+  MPA_RETURN_IF_ERROR(init_curl_once());
+  MPA_RETURN_IF_ERROR(check_url(url));
+  if (options.proxy) MPA_RETURN_IF_ERROR(check_proxy(*options.proxy));
+  return {};
+}
 
-  // Declared before the handle, so that they outlive it.
+// One request's inputs and the buffers libcurl writes into; it outlives
+// the handle that points at them.
+struct Exchange {
+  Exchange(const std::string& u, curl_slist* h, const std::string* f, const HttpOptions& o)
+      : url(u), headers(h), form_body(f), options(o) {}
+
+  const std::string& url;
+  curl_slist* headers;
+  const std::string* form_body;
+  const HttpOptions& options;
+  std::string bundle;  // system CAs + ca_file, when ca_file is set
+  curl_blob blob{};
   Transfer transfer;
   char error_words[CURL_ERROR_SIZE] = {};
-  Handle<CURL> handle(curl_easy_init());
-  if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
-  curl_blob blob{bundle.data(), bundle.size(), CURL_BLOB_COPY};
+};
 
-  CurlOptions set(handle.get());
-  set.set(CURLOPT_URL, url.c_str())
-      .set(CURLOPT_ERRORBUFFER, error_words)
+Status configure(CURL* handle, Exchange& x) {
+  x.blob = curl_blob{x.bundle.data(), x.bundle.size(), CURL_BLOB_COPY};
+  CurlOptions set(handle);
+  set.set(CURLOPT_URL, x.url.c_str())
+      .set(CURLOPT_ERRORBUFFER, x.error_words)
       .set(CURLOPT_NOSIGNAL, 1L)  // several threads; no SIGALRM for DNS time-outs
       .set(CURLOPT_PROTOCOLS_STR, "https")
       .set(CURLOPT_FOLLOWLOCATION, 0L)
       .set(CURLOPT_SSL_VERIFYPEER, 1L)
       .set(CURLOPT_SSL_VERIFYHOST, 2L)
-      .set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout_seconds))
-      .set(CURLOPT_TIMEOUT, static_cast<long>(options.timeout_seconds))
+      .set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(x.options.connect_timeout_seconds))
+      .set(CURLOPT_TIMEOUT, static_cast<long>(x.options.timeout_seconds))
       .set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxHttpResponseBytes))
       .set(CURLOPT_USERAGENT, kUserAgent.c_str())
-      .set(CURLOPT_HTTPHEADER, headers)
+      .set(CURLOPT_HTTPHEADER, x.headers)
       .set(CURLOPT_WRITEFUNCTION, on_body)
-      .set(CURLOPT_WRITEDATA, &transfer)
+      .set(CURLOPT_WRITEDATA, &x.transfer)
       .set(CURLOPT_HEADERFUNCTION, on_header)
-      .set(CURLOPT_HEADERDATA, &transfer);
-  if (options.proxy) set.set(CURLOPT_PROXY, options.proxy->c_str());
-  if (options.ca_file) set.set(CURLOPT_CAINFO_BLOB, &blob);
-  if (form_body) {
-    set.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(form_body->size()))
-        .set(CURLOPT_COPYPOSTFIELDS, form_body->c_str());
+      .set(CURLOPT_HEADERDATA, &x.transfer);
+  if (x.options.proxy) set.set(CURLOPT_PROXY, x.options.proxy->c_str());
+  if (x.options.ca_file) set.set(CURLOPT_CAINFO_BLOB, &x.blob);
+  if (x.form_body) {
+    set.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(x.form_body->size()))
+        .set(CURLOPT_COPYPOSTFIELDS, x.form_body->c_str());
   }
   if (set.result() != CURLE_OK) {
     return make_error(ErrorCode::internal, std::string("libcurl refused an option: ") +
                                                curl_easy_strerror(set.result()));
   }
+  return {};
+}
 
-  const CURLcode code = curl_easy_perform(handle.get());
-  if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
-    return make_error(ErrorCode::unavailable, url + ": response larger than " +
-                                                  std::to_string(kMaxHttpResponseBytes / 1024) +
-                                                  " KiB");
+Status transfer_status(CURLcode code, const Exchange& x) {
+  if (x.transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    return make_error(
+        ErrorCode::unavailable,
+        x.url + ": response larger than " + std::to_string(kMaxHttpResponseBytes / 1024) + " KiB");
   }
-  if (transfer.headers_too_large) {
-    return make_error(ErrorCode::unavailable, url + ": response headers larger than " +
+  if (x.transfer.headers_too_large) {
+    return make_error(ErrorCode::unavailable, x.url + ": response headers larger than " +
                                                   std::to_string(kMaxResponseHeaderBytes / 1024) +
                                                   " KiB");
   }
   if (code != CURLE_OK) {
-    const std::string words = error_words[0] != '\0' ? error_words : curl_easy_strerror(code);
-    return make_error(ErrorCode::unavailable, "cannot reach " + url + ": " + words);
+    const std::string words = x.error_words[0] != '\0' ? x.error_words : curl_easy_strerror(code);
+    return make_error(ErrorCode::unavailable, "cannot reach " + x.url + ": " + words);
   }
-  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &transfer.response.status);
-  return std::move(transfer.response);
+  return {};
+}
+
+Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
+                             const std::string* form_body, const HttpOptions& options) {
+  MPA_RETURN_IF_ERROR(check_request(url, options));
+  Exchange x(url, headers, form_body, options);
+  if (options.ca_file) {
+    MPA_ASSIGN_OR_RETURN(x.bundle, trust_bundle_with(*options.ca_file));
+  }
+  Handle<CURL> handle(curl_easy_init());
+  if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
+  MPA_RETURN_IF_ERROR(configure(handle.get(), x));
+  MPA_RETURN_IF_ERROR(transfer_status(curl_easy_perform(handle.get()), x));
+  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &x.transfer.response.status);
+  return std::move(x.transfer.response);
 }
 
 Result<Handle<curl_slist>> header_list(const std::vector<std::string>& headers) {

@@ -65,7 +65,9 @@ class RetryPolicy {
 
   // The deadline is `budget` from now on `clock`.
   RetryPolicy(std::chrono::seconds budget, Clock clock, Sleep sleep)
-      : clock_(std::move(clock)), sleep_(std::move(sleep)), deadline_(clock_.steady_now() + budget) {}
+      : clock_(std::move(clock)),
+        sleep_(std::move(sleep)),
+        deadline_(clock_.steady_now() + budget) {}
 
   // The time-out of the next attempt: the seconds left, within 1..cap.
   int attempt_timeout_seconds(int cap) const;

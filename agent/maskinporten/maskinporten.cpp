@@ -131,7 +131,8 @@ std::optional<OAuthError> oauth_error(const HttpResponse& response) {
   const rapidjson::Value* code = json::find(document, "error");
   const rapidjson::Value* description = json::find(document, "error_description");
   OAuthError error;
-  if (code != nullptr && code->IsString()) error.code = printable(json::view(*code), kMaxErrorCodeBytes);
+  if (code != nullptr && code->IsString())
+    error.code = printable(json::view(*code), kMaxErrorCodeBytes);
   if (description != nullptr && description->IsString()) {
     error.description = printable(json::view(*description), kMaxDescriptionBytes);
   }
@@ -348,9 +349,8 @@ Result<AccessToken> MaskinportenClient::exchange(
                                      std::to_string(budget.count()) + " s)");
   };
   report.retrying = [&](const Error& last, int n, milliseconds wait) {
-    log::warning("Maskinporten attempt " + std::to_string(n) + " (jti " + jti +
-                 ") failed: " + last.message + "; retrying in " + std::to_string(wait.count()) +
-                 " ms");
+    log::warning("Maskinporten attempt " + std::to_string(n) + " (jti " + jti + ") failed: " +
+                 last.message + "; retrying in " + std::to_string(wait.count()) + " ms");
   };
   return policy.run<AccessToken>(attempt, report);
 }

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "agent/config/config.h"
-#include "agent/jwt/grant.h"
 #include "agent/http/http.h"
 #include "agent/http/retry_policy.h"
+#include "agent/jwt/grant.h"
 #include "common/clock.h"
 #include "common/result.h"
 

@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE clock
 #include <boost/test/unit_test.hpp>
-
 #include <chrono>
 
 #include "common/clock.h"
@@ -37,7 +36,8 @@ BOOST_AUTO_TEST_CASE(AnInjectedClockIsWhatTheTestSays) {
   std::chrono::steady_clock::time_point now{};
   const Clock clock{[&now] { return now; }, [] { return std::int64_t{42}; }};
   now += std::chrono::seconds(5);
-  BOOST_TEST((clock.steady_now() == std::chrono::steady_clock::time_point(std::chrono::seconds(5))));
+  BOOST_TEST(
+      (clock.steady_now() == std::chrono::steady_clock::time_point(std::chrono::seconds(5))));
   BOOST_TEST(clock.epoch_seconds() == 42);
 }
 

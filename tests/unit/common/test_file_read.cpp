@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE file_read
-#include <boost/test/unit_test.hpp>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -114,7 +113,8 @@ BOOST_AUTO_TEST_CASE(NotWritableByOthersRefusesWorldWritable) {
   auto read = read_file(dir.write("c", "x", 0646), {64, FileModeCheck::not_writable_by_others});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::writable_by_others));
-  BOOST_TEST(read_file(dir.write("d", "x", 0644), {64, FileModeCheck::not_writable_by_others}).ok());
+  BOOST_TEST(
+      read_file(dir.write("d", "x", 0644), {64, FileModeCheck::not_writable_by_others}).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE json_text
 #include <boost/test/unit_test.hpp>
-
 #include <string>
 
 #include "common/json_text.h"
@@ -45,7 +44,8 @@ BOOST_AUTO_TEST_CASE(SameNameInDifferentObjectsIsFine) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesNestingBeyondTheBound) {
-  const std::string ok = std::string(json::kMaxJsonDepth, '[') + std::string(json::kMaxJsonDepth, ']');
+  const std::string ok =
+      std::string(json::kMaxJsonDepth, '[') + std::string(json::kMaxJsonDepth, ']');
   BOOST_TEST(!parse(ok));
   const std::string deep = "[" + ok + "]";
   const auto problem = parse(deep);
@@ -55,7 +55,8 @@ BOOST_AUTO_TEST_CASE(RefusesNestingBeyondTheBound) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesTrailingDataCommentsAndBadUtf8) {
-  for (const char* text : {R"({"a":1} x)", R"({"a":1}/* c */)", "{\"a\":\"\xFF\"}", "{\"a\":NaN}", ""}) {
+  for (const char* text :
+       {R"({"a":1} x)", R"({"a":1}/* c */)", "{\"a\":\"\xFF\"}", "{\"a\":NaN}", ""}) {
     BOOST_TEST(kind_of(text) == static_cast<int>(Kind::not_json), text);
   }
 }

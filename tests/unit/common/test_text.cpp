@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE text
 #include <boost/test/unit_test.hpp>
-
 #include <string>
 
 #include "common/text.h"
@@ -24,9 +23,13 @@ BOOST_AUTO_TEST_CASE(QuotesAndBackslashesAreHiddenOnlyInsideQuotes) {
 }
 
 BOOST_AUTO_TEST_CASE(ValidUtf8IsKeptAndInvalidBytesAreNot) {
-  const std::string norwegian = "bl\xC3\xA5" "b\xC3\xA6" "r";  // blåbær
+  const std::string norwegian =
+      "bl\xC3\xA5"
+      "b\xC3\xA6"
+      "r";  // blåbær
   BOOST_TEST(printable(norwegian) == norwegian);
-  BOOST_TEST(printable("a\xFF" "b\xC3") == "a?b?");
+  BOOST_TEST(printable("a\xFF"
+                       "b\xC3") == "a?b?");
   BOOST_TEST(printable("\xED\xA0\x80") == "???");  // a surrogate is not UTF-8
 }
 

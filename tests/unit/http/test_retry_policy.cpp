@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE retry_policy
 #include <boost/test/unit_test.hpp>
-
 #include <chrono>
 #include <vector>
 
@@ -59,7 +58,9 @@ BOOST_AUTO_TEST_CASE(SuccessAfterFailuresSleepsBetweenAttempts) {
   const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
   int calls = 0;
   const auto result = policy.run<int>(
-      [&](int) -> AttemptOutcome<int> { return ++calls < 3 ? failure(true) : AttemptOutcome<int>{5}; },
+      [&](int) -> AttemptOutcome<int> {
+        return ++calls < 3 ? failure(true) : AttemptOutcome<int>{5};
+      },
       plain_report());
   BOOST_TEST_REQUIRE(result.ok());
   BOOST_TEST(*result == 5);
@@ -71,7 +72,12 @@ BOOST_AUTO_TEST_CASE(NonRetryableFailureStopsAtOnce) {
   FakeTime time;
   const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
   int calls = 0;
-  const auto result = policy.run<int>([&](int) { ++calls; return failure(false); }, plain_report());
+  const auto result = policy.run<int>(
+      [&](int) {
+        ++calls;
+        return failure(false);
+      },
+      plain_report());
   BOOST_TEST(!result.ok());
   BOOST_TEST(result.error().message == "busy");
   BOOST_TEST(calls == 1);
@@ -83,7 +89,9 @@ BOOST_AUTO_TEST_CASE(RetryAfterIsHonouredExactly) {
   const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
   int calls = 0;
   const auto result = policy.run<int>(
-      [&](int) -> AttemptOutcome<int> { return ++calls == 1 ? failure(true, 7) : AttemptOutcome<int>{1}; },
+      [&](int) -> AttemptOutcome<int> {
+        return ++calls == 1 ? failure(true, 7) : AttemptOutcome<int>{1};
+      },
       plain_report());
   BOOST_TEST(result.ok());
   BOOST_TEST_REQUIRE(time.sleeps.size() == 1u);
@@ -111,7 +119,12 @@ BOOST_AUTO_TEST_CASE(RetriesStayWithinTheDeadline) {
   const auto start = time.now;
   const RetryPolicy policy(std::chrono::seconds(20), time.clock(), time.sleep());
   int calls = 0;
-  const auto result = policy.run<int>([&](int) { ++calls; return failure(true); }, plain_report());
+  const auto result = policy.run<int>(
+      [&](int) {
+        ++calls;
+        return failure(true);
+      },
+      plain_report());
   BOOST_TEST(!result.ok());
   BOOST_TEST(calls > 2);
   BOOST_TEST((time.now - start <= std::chrono::seconds(20)));
