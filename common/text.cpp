@@ -1,9 +1,10 @@
 #include "common/text.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace mpa {
 namespace {
-
-bool is_control(unsigned char byte) { return byte < 0x20 || byte == 0x7f; }
 
 std::string printable_text(std::string_view text, std::size_t max_bytes, bool in_quotes) {
   std::string out;
@@ -12,7 +13,7 @@ std::string printable_text(std::string_view text, std::size_t max_bytes, bool in
     const std::size_t length = utf8_sequence_length(text, at);
     if (at + std::max<std::size_t>(length, 1) > max_bytes) break;
     const auto byte = static_cast<unsigned char>(text[at]);
-    const bool hidden = length == 0 || (length == 1 && is_control(byte)) ||
+    const bool hidden = length == 0 || (length == 1 && is_control(text[at])) ||
                         (in_quotes && (byte == '"' || byte == '\\'));
     if (hidden) {
       out += '?';
@@ -62,6 +63,29 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
     if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
   }
   return length;
+}
+
+std::string_view trim_whitespace(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_control(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte < 0x20 || byte == 0x7f;
 }
 
 std::string printable(std::string_view text, std::size_t max_bytes) {

@@ -23,6 +23,20 @@ std::string printable(std::string_view text, std::size_t max_bytes = kMaxQuotedB
 // shown as '?', so the quoted part cannot seem to end early.
 std::string quoted(std::string_view text, std::size_t max_bytes = kMaxQuotedBytes);
 
+// `text` without the spaces, tabs, CRs and LFs around it (HTTP's OWS and
+// line ends).
+std::string_view trim_whitespace(std::string_view text);
+
+// Whether `text` starts with `prefix`, ASCII letters compared without case
+// (URL schemes, HTTP header names).
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix);
+
+// True for a non-empty run of ASCII digits.
+bool all_digits(std::string_view text);
+
+// True for the C0 controls and DEL.
+bool is_control(char c);
+
 // Length of the valid UTF-8 sequence that starts at text[at], or 0
 // (the well-formed byte sequences of RFC 3629 §4).
 std::size_t utf8_sequence_length(std::string_view text, std::size_t at);

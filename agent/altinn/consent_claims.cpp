@@ -21,7 +21,6 @@
 namespace mpa::altinn {
 namespace {
 
-using detail::all_digits;
 using detail::refuse;
 
 constexpr std::string_view kIssuer = "altinn.no";

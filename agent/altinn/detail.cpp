@@ -22,11 +22,4 @@ Result<rapidjson::Document> parse_strict_object(std::string_view json, std::stri
   return doc;
 }
 
-bool all_digits(std::string_view s) {
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return !s.empty();
-}
-
 }  // namespace mpa::altinn::detail

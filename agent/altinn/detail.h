@@ -19,9 +19,6 @@ namespace mpa::altinn::detail {
 // Errors: invalid_token "<what> is not ...".
 Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what);
 
-// True for a non-empty run of ASCII digits.
-bool all_digits(std::string_view s);
-
 // One service of the Services claim: "4629_2_inntektsaar=2016" is code
 // 4629, edition 2, metadata {inntektsaar: 2016}.
 struct Service {

@@ -21,24 +21,17 @@ constexpr std::size_t kMaxAltinnTokenBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyExcerptBytes = 200;
 using Attempt = AttemptOutcome<AccessToken>;
 
-std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // What Altinn said: the body, and the WWW-Authenticate header where a 401
 // from an OAuth resource server carries its reason (RFC 6750 §3), e.g.
 // `Bearer error="invalid_token", error_description="The token expired ..."`.
 std::string what_altinn_said(const HttpResponse& response) {
-  const std::string_view body = trim(response.body);
+  const std::string_view body = trim_whitespace(response.body);
   std::string said;
   if (!body.empty()) said = printable(body, kMaxBodyExcerptBytes);
-  if (response.www_authenticate && !trim(*response.www_authenticate).empty()) {
+  if (response.www_authenticate && !trim_whitespace(*response.www_authenticate).empty()) {
     if (!said.empty()) said += "; ";
     said +=
-        "WWW-Authenticate: " + printable(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
+        "WWW-Authenticate: " + printable(trim_whitespace(*response.www_authenticate), kMaxBodyExcerptBytes);
   }
   return said.empty() ? "(empty body)" : said;
 }
@@ -67,7 +60,7 @@ Result<rapidjson::Document> unverified_payload(std::string_view jwt) {
 }
 
 Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
-  std::string_view jwt = trim(body);
+  std::string_view jwt = trim_whitespace(body);
   // Some versions of the endpoint answer with the JWT as a JSON string.
   if (jwt.size() >= 2 && jwt.front() == '"' && jwt.back() == '"') {
     jwt = jwt.substr(1, jwt.size() - 2);

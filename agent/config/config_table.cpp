@@ -11,11 +11,6 @@ namespace {
 // Unknown keys this close to a known one get a "did you mean".
 constexpr std::size_t kMaxSuggestionDistance = 2;
 
-bool is_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-
 std::string join(std::initializer_list<std::string_view> words) {
   std::string out;
   for (std::string_view word : words) {

@@ -8,6 +8,7 @@
 
 #include "agent/config/sections.h"
 #include "common/file_read.h"
+#include "common/text.h"
 
 namespace mpa::config_internal {
 
@@ -48,14 +49,6 @@ Status read_existing_file(const ConfigTable& section, const Origin& origin, std:
   if (!out) return {};
   out = resolve(origin, *out);
   return check_readable_file(section, key, *out);
-}
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
 }
 
 // TLS is always used and always verified (DESIGN.md), so every endpoint is

@@ -30,9 +30,6 @@ Status check_readable_file(const ConfigTable& section, std::string_view key,
 Status read_existing_file(const ConfigTable& section, const Origin& origin, std::string_view key,
                           std::optional<std::string>& out);
 
-// `prefix` must be lower case.
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix);
-
 // A key holding an https:// endpoint with a host (TLS is always verified).
 Status read_https_url(const ConfigTable& section, std::string_view key, std::string& out);
 

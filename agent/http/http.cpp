@@ -6,6 +6,7 @@
 
 #include "agent/http/curl_handles.h"
 #include "common/file_read.h"
+#include "common/text.h"
 #include "common/version.h"
 
 namespace mpa {
@@ -30,20 +31,6 @@ Status init_curl_once() {
                       std::string("libcurl failed to initialise: ") + curl_easy_strerror(code));
   }
   return {};
-}
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  });
-}
-
-std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // CA bundles are public material and often symlinks (/etc/ssl/certs).
@@ -122,8 +109,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return n;
-  const std::string_view name = trim(line.substr(0, colon));
-  const std::string_view value = trim(line.substr(colon + 1));
+  const std::string_view name = trim_whitespace(line.substr(0, colon));
+  const std::string_view value = trim_whitespace(line.substr(colon + 1));
   if (value.size() > kMaxCapturedHeaderBytes) return n;
   const auto is = [&](std::string_view wanted) {
     return name.size() == wanted.size() && starts_with_ignoring_case(name, wanted);

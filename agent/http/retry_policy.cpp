@@ -7,16 +7,13 @@
 #include <random>
 #include <thread>
 
+#include "common/text.h"
+
 namespace mpa {
 namespace {
 
 // Delta-seconds longer than this many digits is capped without parsing.
 constexpr std::size_t kMaxRetryAfterDigits = 9;
-
-bool all_digits(const std::string& text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 // RFC 9110 §5.6.7 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as epoch
 // seconds. libcurl parses; the text must then be exactly the IMF-fixdate

@@ -44,6 +44,25 @@ BOOST_AUTO_TEST_CASE(CutNeverSplitsACharacter) {
   BOOST_TEST(printable("a\xC3\xA5z", 2) == "a...");
 }
 
+BOOST_AUTO_TEST_CASE(TrimRemovesOnlySurroundingWhitespace) {
+  BOOST_TEST(trim_whitespace(" \t a b\r\n") == "a b");
+  BOOST_TEST(trim_whitespace("\r\n").empty());
+}
+
+BOOST_AUTO_TEST_CASE(PrefixComparisonIgnoresCase) {
+  BOOST_TEST(starts_with_ignoring_case("HTTPS://host", "https://"));
+  BOOST_TEST(starts_with_ignoring_case("Retry-After: 5", "retry-after"));
+  BOOST_TEST(!starts_with_ignoring_case("http://host", "https://"));
+  BOOST_TEST(!starts_with_ignoring_case("htt", "http"));
+}
+
+BOOST_AUTO_TEST_CASE(AllDigitsNeedsAtLeastOneDigit) {
+  BOOST_TEST(all_digits("0123"));
+  BOOST_TEST(!all_digits(""));
+  BOOST_TEST(!all_digits("12a"));
+  BOOST_TEST(!all_digits("-1"));
+}
+
 BOOST_AUTO_TEST_CASE(EditDistanceCountsEdits) {
   BOOST_TEST(edit_distance("socket", "sokcet") == 2u);
   BOOST_TEST(edit_distance("", "abc") == 3u);
