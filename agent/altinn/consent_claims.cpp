@@ -91,30 +91,25 @@ Result<std::optional<std::int64_t>> time_claim(const rapidjson::Value& claims, c
 }
 
 Status check_lifetime(const rapidjson::Value& claims, std::int64_t now, int leeway) {
-  auto exp = time_claim(claims, "exp", false);
-  if (!exp) return std::move(exp).error();
-  if (!*exp) return refuse("the token has no exp (expiry) claim; Altinn's tokens always do");
+  MPA_ASSIGN_OR_RETURN(const auto exp, time_claim(claims, "exp", false));
+  if (!exp) return refuse("the token has no exp (expiry) claim; Altinn's tokens always do");
   // now - leeway cannot overflow (now is a clock reading); exp + leeway could.
-  if (**exp < now - leeway) {
-    return refuse("token expired at " + format_utc(**exp) + " (leeway " + std::to_string(leeway) +
+  if (*exp < now - leeway) {
+    return refuse("token expired at " + format_utc(*exp) + " (leeway " + std::to_string(leeway) +
                   " s)");
   }
-  auto nbf = time_claim(claims, "nbf", false);
-  if (!nbf) return std::move(nbf).error();
-  if (*nbf && **nbf > now + leeway) {
-    return refuse("token not valid before " + format_utc(**nbf) + " (leeway " +
+  MPA_ASSIGN_OR_RETURN(const auto nbf, time_claim(claims, "nbf", false));
+  if (nbf && *nbf > now + leeway) {
+    return refuse("token not valid before " + format_utc(*nbf) + " (leeway " +
                   std::to_string(leeway) + " s)");
   }
-  auto iat = time_claim(claims, "iat", false);
-  if (!iat) return std::move(iat).error();
-  auto valid_to = time_claim(claims, "ValidToDate", true);
-  if (!valid_to) return std::move(valid_to).error();
+  MPA_RETURN_IF_ERROR(time_claim(claims, "iat", false));
+  MPA_ASSIGN_OR_RETURN(const auto valid_to, time_claim(claims, "ValidToDate", true));
   // The consent's own end: a business date, so no clock-skew leeway.
-  if (*valid_to && **valid_to < now) {
-    return refuse("the consent ended at " + format_utc(**valid_to) + " (ValidToDate)");
+  if (valid_to && *valid_to < now) {
+    return refuse("the consent ended at " + format_utc(*valid_to) + " (ValidToDate)");
   }
-  auto delegated = time_claim(claims, "DelegatedDate", true);
-  if (!delegated) return std::move(delegated).error();
+  MPA_RETURN_IF_ERROR(time_claim(claims, "DelegatedDate", true));
   return {};
 }
 

@@ -99,22 +99,17 @@ Result<AccessToken> parse_success(const HttpResponse& response, std::int64_t now
   if (!document.IsObject()) return bad_success("is not a JSON object");
 
   AccessToken token;
-  auto access_token = string_field(document, "access_token", kMaxAccessTokenBytes, is_token_text);
-  if (!access_token) return std::move(access_token).error();
-  auto token_type = string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text);
-  if (!token_type) return std::move(token_type).error();
-  auto expires_in = expires_in_field(document);
-  if (!expires_in) return std::move(expires_in).error();
+  MPA_ASSIGN_OR_RETURN(token.access_token, string_field(document, "access_token",
+                                                        kMaxAccessTokenBytes, is_token_text));
+  MPA_ASSIGN_OR_RETURN(token.token_type,
+                       string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text));
+  MPA_ASSIGN_OR_RETURN(token.expires_in, expires_in_field(document));
   // Maskinporten always sends scope; a missing one is taken as "".
   if (json::find(document, "scope") != nullptr) {
-    auto scope = string_field(document, "scope", kMaxScopeBytes, is_visible_text);
-    if (!scope) return std::move(scope).error();
-    token.scope = std::move(*scope);
+    MPA_ASSIGN_OR_RETURN(token.scope,
+                         string_field(document, "scope", kMaxScopeBytes, is_visible_text));
   }
-  token.access_token = std::move(*access_token);
-  token.token_type = std::move(*token_type);
-  token.expires_in = *expires_in;
-  token.expires_at = now + *expires_in;
+  token.expires_at = now + token.expires_in;
   return token;
 }
 
