@@ -59,41 +59,37 @@ Result<const toml::table*> single_table(const ConfigTable& root, const toml::tab
 
 Status read_clients(const ConfigTable& root, const toml::table& document, const Origin& origin,
                     Config& config) {
-  auto array = array_of_tables(root, document, "client");
-  if (!array) return std::move(array).error();
-  if (*array == nullptr || (*array)->empty()) {
+  MPA_ASSIGN_OR_RETURN(const toml::array* array, array_of_tables(root, document, "client"));
+  if (array == nullptr || array->empty()) {
     return root.error("",
                       "has no [[client]] table; add one with client_id, environment, key "
                       "and scopes");
   }
-  const bool only_client = (*array)->size() == 1;
-  for (std::size_t i = 0; i < (*array)->size(); ++i) {
-    ConfigTable section(*(*array)->get(i)->as_table(), origin.file,
+  const bool only_client = array->size() == 1;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    ConfigTable section(*array->get(i)->as_table(), origin.file,
                         "[[client]] #" + std::to_string(i + 1));
-    auto client = read_client(section, origin, only_client);
-    if (!client) return std::move(client).error();
-    if (client_named(config.clients, client->name) != nullptr) {
+    MPA_ASSIGN_OR_RETURN(ClientConfig client, read_client(section, origin, only_client));
+    if (client_named(config.clients, client.name) != nullptr) {
       section.set_label("[[client]] #" + std::to_string(i + 1));
-      return section.error("name", "\"" + client->name +
+      return section.error("name", "\"" + client.name +
                                        "\" is used by an earlier [[client]]; "
                                        "client names must be unique");
     }
-    config.clients.push_back(std::move(*client));
+    config.clients.push_back(std::move(client));
   }
   return {};
 }
 
 Status read_allow_rules(const ConfigTable& root, const toml::table& document, const Origin& origin,
                         Config& config) {
-  auto array = array_of_tables(root, document, "allow");
-  if (!array) return std::move(array).error();
-  if (*array == nullptr) return {};
-  for (std::size_t i = 0; i < (*array)->size(); ++i) {
-    ConfigTable section(*(*array)->get(i)->as_table(), origin.file,
+  MPA_ASSIGN_OR_RETURN(const toml::array* array, array_of_tables(root, document, "allow"));
+  if (array == nullptr) return {};
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    ConfigTable section(*array->get(i)->as_table(), origin.file,
                         "[[allow]] #" + std::to_string(i + 1));
-    auto rule = read_allow(section, config.clients);
-    if (!rule) return std::move(rule).error();
-    config.allow.push_back(std::move(*rule));
+    MPA_ASSIGN_OR_RETURN(AllowRule rule, read_allow(section, config.clients));
+    config.allow.push_back(std::move(rule));
   }
   return {};
 }
@@ -129,26 +125,22 @@ Result<Config> read_document(const toml::table& document, const Origin& origin) 
   Config config;
   config.path = origin.file;
 
-  auto agent = single_table(root, document, "agent");
-  if (!agent) return std::move(agent).error();
+  MPA_ASSIGN_OR_RETURN(const toml::table* agent, single_table(root, document, "agent"));
   const toml::table empty;
   MPA_RETURN_IF_ERROR(
-      read_agent(ConfigTable(*agent ? **agent : empty, origin.file, "[agent]"), origin, config));
+      read_agent(ConfigTable(agent ? *agent : empty, origin.file, "[agent]"), origin, config));
 
-  auto pkcs11 = single_table(root, document, "pkcs11");
-  if (!pkcs11) return std::move(pkcs11).error();
-  if (*pkcs11 == nullptr) {
+  MPA_ASSIGN_OR_RETURN(const toml::table* pkcs11, single_table(root, document, "pkcs11"));
+  if (pkcs11 == nullptr) {
     return root.error("", "has no [pkcs11] table; it needs module, and pin_file or pin_env");
   }
-  MPA_RETURN_IF_ERROR(read_pkcs11(ConfigTable(**pkcs11, origin.file, "[pkcs11]"), origin, config));
+  MPA_RETURN_IF_ERROR(read_pkcs11(ConfigTable(*pkcs11, origin.file, "[pkcs11]"), origin, config));
 
   MPA_RETURN_IF_ERROR(read_clients(root, document, origin, config));
 
-  auto altinn = single_table(root, document, "altinn");
-  if (!altinn) return std::move(altinn).error();
-  if (*altinn != nullptr) {
-    MPA_RETURN_IF_ERROR(
-        read_altinn(ConfigTable(**altinn, origin.file, "[altinn]"), origin, config));
+  MPA_ASSIGN_OR_RETURN(const toml::table* altinn, single_table(root, document, "altinn"));
+  if (altinn != nullptr) {
+    MPA_RETURN_IF_ERROR(read_altinn(ConfigTable(*altinn, origin.file, "[altinn]"), origin, config));
   }
   MPA_RETURN_IF_ERROR(read_allow_rules(root, document, origin, config));
   return config;
