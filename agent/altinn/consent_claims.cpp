@@ -204,18 +204,17 @@ Result<std::string> check_consent_claims(std::string_view claims_json, std::int6
   auto parsed = detail::parse_strict_object(claims_json, "the payload");
   if (!parsed) return std::move(parsed).error();
   rapidjson::Document& claims = *parsed;
-  if (auto s = check_issuer(claims); !s) return s.error();
-  if (auto s = check_lifetime(claims, now, leeway_seconds); !s) return s.error();
-  auto services = detail::services_of(claims);
-  if (!services) return std::move(services).error();
-  if (auto s = check_authorization_code(claims); !s) return s.error();
-  if (auto s = check_party(claims, "OfferedBy", true); !s) return s.error();
-  if (auto s = check_party(claims, "CoveredBy", true); !s) return s.error();
-  if (auto s = check_party(claims, "HandledBy", false); !s) return s.error();
+  MPA_RETURN_IF_ERROR(check_issuer(claims));
+  MPA_RETURN_IF_ERROR(check_lifetime(claims, now, leeway_seconds));
+  MPA_ASSIGN_OR_RETURN(const std::vector<detail::Service> services, detail::services_of(claims));
+  MPA_RETURN_IF_ERROR(check_authorization_code(claims));
+  MPA_RETURN_IF_ERROR(check_party(claims, "OfferedBy", true));
+  MPA_RETURN_IF_ERROR(check_party(claims, "CoveredBy", true));
+  MPA_RETURN_IF_ERROR(check_party(claims, "HandledBy", false));
   if (claims.HasMember("services")) {
     return refuse("the token carries a claim named \"services\", which the output reserves");
   }
-  claims.AddMember("services", detail::services_json(*services, claims.GetAllocator()),
+  claims.AddMember("services", detail::services_json(services, claims.GetAllocator()),
                    claims.GetAllocator());
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

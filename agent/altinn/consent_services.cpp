@@ -110,9 +110,9 @@ Status add_services(const rapidjson::Value& value, const char* name, std::vector
   }
   for (const auto* entry : entries) {
     if (!entry->IsString()) return refuse(std::string(name) + " holds something not a string");
-    auto service = parse_service({entry->GetString(), entry->GetStringLength()});
-    if (!service) return std::move(service).error();
-    if (auto merged = merge_service(out, std::move(*service)); !merged) return merged;
+    MPA_ASSIGN_OR_RETURN(Service service,
+                         parse_service({entry->GetString(), entry->GetStringLength()}));
+    MPA_RETURN_IF_ERROR(merge_service(out, std::move(service)));
   }
   return {};
 }

@@ -124,9 +124,8 @@ Status load_file(const std::string& path, std::vector<TrustedCertificate>& out) 
   while (true) {
     Handle<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
-    auto t = trusted(std::move(cert), path);
-    if (!t) return std::move(t).error();
-    out.push_back(std::move(*t));
+    MPA_ASSIGN_OR_RETURN(TrustedCertificate t, trusted(std::move(cert), path));
+    out.push_back(std::move(t));
     ++found;
   }
   // Reading stops with "no start line" at the end of the file; anything

@@ -259,17 +259,16 @@ Result<HttpResponse> http_post_form(const std::string& url, const std::string& f
                                     const HttpOptions& options) {
   // "Expect:" stops libcurl's 100-continue round trip for bodies over 1 KiB
   // (a grant with an x5c chain is several KiB).
-  auto headers = header_list({"Content-Type: application/x-www-form-urlencoded",
-                              "Accept: application/json", "Expect:"});
-  if (!headers) return std::move(headers).error();
-  return perform(url, headers->get(), &form_body, options);
+  MPA_ASSIGN_OR_RETURN(const Handle<curl_slist> list,
+                       header_list({"Content-Type: application/x-www-form-urlencoded",
+                                    "Accept: application/json", "Expect:"}));
+  return perform(url, list.get(), &form_body, options);
 }
 
 Result<HttpResponse> http_get(const std::string& url, const std::vector<std::string>& headers,
                               const HttpOptions& options) {
-  auto list = header_list(headers);
-  if (!list) return std::move(list).error();
-  return perform(url, list->get(), nullptr, options);
+  MPA_ASSIGN_OR_RETURN(const Handle<curl_slist> list, header_list(headers));
+  return perform(url, list.get(), nullptr, options);
 }
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {

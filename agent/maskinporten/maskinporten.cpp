@@ -282,9 +282,8 @@ Status MaskinportenClient::prepare() {
   const std::string url = client_.issuer + kMetadataPath;
   auto response = io_.get(url);
   if (!response) return std::move(response).error().with_context("discovery");
-  auto endpoint = parse_authorization_server_metadata(*response, client_.issuer, url);
-  if (!endpoint) return std::move(endpoint).error();
-  token_endpoint_ = std::move(*endpoint);
+  MPA_ASSIGN_OR_RETURN(token_endpoint_,
+                       parse_authorization_server_metadata(*response, client_.issuer, url));
   return {};
 }
 
