@@ -2,57 +2,20 @@
 
 #include <rapidjson/error/en.h>
 
+#include <set>
+
+#include "common/text.h"
+
 namespace mpa::json {
 namespace {
 
-// How much of a name from the input goes into an error message.
-constexpr std::size_t kMaxQuotedBytes = 64;
-
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence that starts at text[at], or 0
-// (the well-formed byte sequences of RFC 3629 §4).
-std::size_t sequence_length(std::string_view text, std::size_t at) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[at + k]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char second_min = 0x80;
-  unsigned char second_max = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead == 0xE0) {
-    length = 3;
-    second_min = 0xA0;  // no overlong forms
-  } else if (lead == 0xED) {
-    length = 3;
-    second_max = 0x9F;  // no surrogates
-  } else if (lead >= 0xE1 && lead <= 0xEF) {
-    length = 3;
-  } else if (lead == 0xF0) {
-    length = 4;
-    second_min = 0x90;  // no overlong forms
-  } else if (lead >= 0xF1 && lead <= 0xF3) {
-    length = 4;
-  } else if (lead == 0xF4) {
-    length = 4;
-    second_max = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (text.size() - at < length) return 0;
-  if (byte(1) < second_min || byte(1) > second_max) return 0;
-  for (std::size_t k = 2; k < length; ++k) {
-    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
-  }
-  return length;
-}
 
 }  // namespace
 
 bool is_valid_utf8(std::string_view text) {
   for (std::size_t at = 0; at < text.size();) {
-    const std::size_t length = sequence_length(text, at);
+    const std::size_t length = utf8_sequence_length(text, at);
     if (length == 0) return false;
     at += length;
   }
@@ -63,7 +26,7 @@ std::string to_valid_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t at = 0; at < text.size();) {
-    const std::size_t length = sequence_length(text, at);
+    const std::size_t length = utf8_sequence_length(text, at);
     if (length == 0) {
       out += kReplacementCharacter;
       ++at;
@@ -128,15 +91,7 @@ std::string_view view(const rapidjson::Value& value) {
   return std::string_view(value.GetString(), value.GetStringLength());
 }
 
-std::string quoted(std::string_view text) {
-  std::string valid = to_valid_utf8(text);
-  if (valid.size() <= kMaxQuotedBytes) return "\"" + valid + "\"";
-  std::size_t cut = kMaxQuotedBytes;
-  // Step back over continuation bytes to the start of a character.
-  while (cut > 0 && (static_cast<unsigned char>(valid[cut]) & 0xC0) == 0x80) --cut;
-  valid.resize(cut);
-  return "\"" + valid + "...\"";
-}
+std::string quoted(std::string_view text) { return mpa::quoted(text); }
 
 std::string parse_strict(rapidjson::Document& document, std::string_view text) {
   constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
@@ -147,6 +102,46 @@ std::string parse_strict(rapidjson::Document& document, std::string_view text) {
   if (!words.empty() && words.back() == '.') words.pop_back();
   if (!words.empty() && words[0] >= 'A' && words[0] <= 'Z') words[0] = static_cast<char>(words[0] - 'A' + 'a');
   return words + " (at byte " + std::to_string(document.GetErrorOffset()) + ")";
+}
+
+namespace {
+
+// The first member name repeated within one object of `value`, at any level.
+// Recursion is bounded: the text's nesting was checked before parsing.
+const rapidjson::Value* repeated_member(const rapidjson::Value& value) {
+  if (value.IsArray()) {
+    for (const auto& item : value.GetArray()) {
+      if (const auto* name = repeated_member(item)) return name;
+    }
+    return nullptr;
+  }
+  if (!value.IsObject()) return nullptr;
+  std::set<std::string_view> names;
+  for (rapidjson::SizeType i = 0; i < value.MemberCount(); ++i) {
+    const auto& member = member_at(value, i);
+    if (!names.insert(view(member.name)).second) return &member.name;
+    if (const auto* name = repeated_member(member.value)) return name;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<JsonProblem> parse_strict_json(rapidjson::Document& document, std::string_view text,
+                                             int max_depth) {
+  using Kind = JsonProblem::Kind;
+  if (!nesting_within(text, max_depth)) {
+    return JsonProblem{
+        Kind::too_deep, "nests deeper than " + std::to_string(max_depth) + " levels", {}};
+  }
+  if (std::string why = parse_strict(document, text); !why.empty()) {
+    return JsonProblem{Kind::not_json, std::move(why), {}};
+  }
+  if (const rapidjson::Value* name = repeated_member(document)) {
+    const std::string member(view(*name));
+    return JsonProblem{Kind::duplicate_member, "repeats the member " + mpa::quoted(member), member};
+  }
+  return std::nullopt;
 }
 
 bool nesting_within(std::string_view text, int max_depth) {

@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,11 +44,33 @@ std::string compact(const rapidjson::Value& value);
 // The string value of `value` (which must be a string), NUL bytes included.
 std::string_view view(const rapidjson::Value& value);
 
-// `text` in double quotes for an error message, cut at a character
-// boundary after a few dozen bytes so a long name cannot flood the answer.
+// Forwards to mpa::quoted (common/text.h), the one quoting rule; kept
+// while protocol/ still calls it by this name.
 std::string quoted(std::string_view text);
 
-// Parses `text` strictly: UTF-8 validated, no trailing data, no comments,
+// How deep JSON from outside may nest (a socket line, a JWT header or
+// claims, a server's answer): real ones nest three or four levels; deeper
+// is an attack on a recursive reader or a bug.
+inline constexpr int kMaxJsonDepth = 16;
+
+// Why parse_strict_json refused a text.
+struct JsonProblem {
+  enum class Kind { too_deep, not_json, duplicate_member };
+  Kind kind = Kind::not_json;
+  std::string words;   // "nests deeper than 16 levels", "missing a comma ... (at byte 12)",
+                       // "repeats the member \"iss\""
+  std::string member;  // duplicate_member: the repeated name (not for messages unquoted)
+};
+
+// The one strict parse of JSON from outside: nesting bounded on the raw
+// text before parsing, then parse_strict's rules, then no object at any
+// level repeating a member name (RFC 8259 §4 leaves that open; two parsers
+// reading one text differently is how token checks get bypassed).
+std::optional<JsonProblem> parse_strict_json(rapidjson::Document& document, std::string_view text,
+                                             int max_depth = kMaxJsonDepth);
+
+// The syntax step of parse_strict_json, for callers that word duplicate
+// members themselves. Parses `text` strictly: UTF-8 validated, no trailing data, no comments,
 // NaN or Infinity, iterative (no recursion on deep input). On failure,
 // returns words for a person ("missing a comma ... at byte 12").
 std::string parse_strict(rapidjson::Document& document, std::string_view text);

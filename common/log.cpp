@@ -8,6 +8,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/clock.h"
+
 namespace mpa::log {
 namespace {
 
@@ -38,12 +40,8 @@ void write(Level level, std::string_view message) {
     std::fprintf(stderr, "<%d>%.*s\n", static_cast<int>(level), static_cast<int>(message.size()),
                  message.data());
   } else {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::fprintf(stderr, "%s maskinporten-agent %s: %.*s\n", stamp, level_word(level),
+    const std::string stamp = format_utc(epoch_seconds_now());
+    std::fprintf(stderr, "%s maskinporten-agent %s: %.*s\n", stamp.c_str(), level_word(level),
                  static_cast<int>(message.size()), message.data());
   }
   std::fflush(stderr);

@@ -85,6 +85,31 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
+}  // namespace mpa
+
+// Returns the error of a failed Status (or Result) from the enclosing
+// function, which must return a Status or a Result.
+#define MPA_RETURN_IF_ERROR(expr)                  \
+  do {                                             \
+    if (auto mpa_status_ = (expr); !mpa_status_) { \
+      return std::move(mpa_status_).error();       \
+    }                                              \
+  } while (false)
+
+#define MPA_CONCAT_INNER_(a, b) a##b
+#define MPA_CONCAT_(a, b) MPA_CONCAT_INNER_(a, b)
+
+// `MPA_ASSIGN_OR_RETURN(auto x, f());` declares x from the value of a
+// successful Result, or returns its error from the enclosing function.
+#define MPA_ASSIGN_OR_RETURN(lhs, expr) \
+  MPA_ASSIGN_OR_RETURN_IMPL_(MPA_CONCAT_(mpa_result_, __LINE__), lhs, expr)
+#define MPA_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                               \
+  if (!result) return std::move(result).error();      \
+  lhs = std::move(result).value()
+
+namespace mpa {
+
 inline std::string_view to_string(ErrorCode code) {
   switch (code) {
     case ErrorCode::invalid_request: return "invalid_request";

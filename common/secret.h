@@ -35,11 +35,4 @@ inline SecretBytes make_secret(std::string_view s) { return SecretBytes(s.begin(
 
 inline std::string_view view(const SecretBytes& s) { return {s.data(), s.size()}; }
 
-// Constant-time comparison: the time taken does not depend on where the
-// first difference is.
-inline bool secret_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace mpa

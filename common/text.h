@@ -3,10 +3,43 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace mpa {
+
+// How much outside text goes into one message unless a caller says
+// otherwise: enough to recognise a name, too little to flood a log line.
+inline constexpr std::size_t kMaxQuotedBytes = 64;
+
+// Outside text (a value from a file, a peer's name, a server's words) made
+// safe for a message or a log line, by one rule: valid UTF-8 is kept;
+// control characters and bytes that are not UTF-8 become '?'; the text is
+// cut after `max_bytes` at a character boundary, with "..." when cut.
+std::string printable(std::string_view text, std::size_t max_bytes = kMaxQuotedBytes);
+
+// printable() in double quotes, with quotes and backslashes inside also
+// shown as '?', so the quoted part cannot seem to end early.
+std::string quoted(std::string_view text, std::size_t max_bytes = kMaxQuotedBytes);
+
+// `text` without the spaces, tabs, CRs and LFs around it (HTTP's OWS and
+// line ends).
+std::string_view trim_whitespace(std::string_view text);
+
+// Whether `text` starts with `prefix`, ASCII letters compared without case
+// (URL schemes, HTTP header names).
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix);
+
+// True for a non-empty run of ASCII digits.
+bool all_digits(std::string_view text);
+
+// True for the C0 controls and DEL.
+bool is_control(char c);
+
+// Length of the valid UTF-8 sequence that starts at text[at], or 0
+// (the well-formed byte sequences of RFC 3629 §4).
+std::size_t utf8_sequence_length(std::string_view text, std::size_t at);
 
 // Levenshtein distance, for "did you mean" on unknown names. Only called
 // with short names (keys, field names): O(|a|·|b|).

@@ -1,14 +1,10 @@
 // Reading the PIN: from a file only its owner can read, or from the
 // environment. The PIN is never in the configuration itself or in argv.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
+#include "common/file_read.h"
 #include "pkcs11/pkcs11.h"
 
 namespace mpa::pkcs11 {
@@ -21,57 +17,35 @@ void strip_trailing_newline(SecretBytes& pin) {
   while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
 }
 
-std::string mode_text(mode_t mode) {
-  char b[8];
-  std::snprintf(b, sizeof b, "%04o", static_cast<unsigned>(mode & 07777));
-  return b;
-}
-
 }  // namespace
 
 Result<SecretBytes> read_pin_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    return make_error(ErrorCode::invalid_config,
-                      "cannot open pin_file " + path + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return make_error(ErrorCode::invalid_config, "pin_file " + path + " is not a regular file");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return make_error(ErrorCode::invalid_config,
-                      "pin_file " + path + " is readable by group or others (mode " +
-                          mode_text(st.st_mode) + "); make it 0400 or 0600");
-  }
-  SecretBytes pin(kMaxPinBytes + 1);
-  std::size_t used = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, pin.data() + used, pin.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      return make_error(ErrorCode::invalid_config,
-                        "cannot read pin_file " + path + ": " + std::strerror(saved));
+  const auto refuse = [](const std::string& what) {
+    return make_error(ErrorCode::invalid_config, what);
+  };
+  auto read = read_secret_file(path, {kMaxPinBytes, FileModeCheck::owner_only, false});
+  if (!read) {
+    const FileProblem& problem = read.problem();
+    switch (problem.kind) {
+      case FileProblem::Kind::cannot_open:
+        return refuse("cannot open pin_file " + path + ": " + errno_text(problem.error_number));
+      case FileProblem::Kind::cannot_read:
+        return refuse("cannot read pin_file " + path + ": " + errno_text(problem.error_number));
+      case FileProblem::Kind::too_large:
+        return refuse("pin_file " + path + " is longer than " + std::to_string(kMaxPinBytes) +
+                      " bytes; it should hold only the PIN");
+      case FileProblem::Kind::readable_by_others:
+      case FileProblem::Kind::writable_by_others:
+        return refuse("pin_file " + path + " is readable by group or others (mode " +
+                      mode_text(problem.mode) + "); make it 0400 or 0600");
+      case FileProblem::Kind::not_regular_file:
+        break;
     }
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-    if (used == pin.size()) break;
+    return refuse("pin_file " + path + " is not a regular file");
   }
-  ::close(fd);
-  if (used > kMaxPinBytes) {
-    return make_error(ErrorCode::invalid_config,
-                      "pin_file " + path + " is longer than " + std::to_string(kMaxPinBytes) +
-                          " bytes; it should hold only the PIN");
-  }
-  pin.resize(used);
+  SecretBytes pin = std::move(read.bytes());
   strip_trailing_newline(pin);
-  if (pin.empty()) {
-    return make_error(ErrorCode::invalid_config, "pin_file " + path + " is empty");
-  }
+  if (pin.empty()) return refuse("pin_file " + path + " is empty");
   return pin;
 }
 

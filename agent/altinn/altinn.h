@@ -13,6 +13,7 @@
 #include "agent/config/config.h"
 #include "agent/http/http.h"
 #include "agent/maskinporten/maskinporten.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace mpa::altinn {
@@ -53,9 +54,8 @@ struct ExchangeTransport {
                                      const std::vector<std::string>& headers,
                                      const HttpOptions& options)>
       get;
-  std::function<std::chrono::steady_clock::time_point()> monotonic_now;  // the retry deadline
+  Clock clock;  // steady: the retry deadline; epoch: expires_in
   std::function<void(std::chrono::milliseconds)> sleep;
-  std::function<std::int64_t()> epoch_now;  // seconds, for expires_in
 };
 
 // libcurl's http_get, the steady clock, a real sleep and the system clock.
@@ -63,7 +63,7 @@ ExchangeTransport system_exchange_transport();
 
 // GET <client.altinn_exchange_endpoint> with the Maskinporten token as
 // Bearer; the body is the Altinn JWT, whose `exp` gives expires_at.
-// 5xx, 429 and network errors retried with backoff and jitter within the
+// 5xx, 429 and network errors retried under RetryPolicy within the
 // client's retry deadline (then unavailable); 401 -> invalid_grant,
 // 403 -> forbidden, in words.
 Result<AccessToken> exchange_for_altinn(const ClientConfig& client,

@@ -1,12 +1,10 @@
 // The claims of an Altinn consent token, checked once its signature holds.
 // Claim names and formats: Altinn's "Informasjon om token" page for data
 // sources (altinn.github.io/docs/utviklingsguider/samtykke/datakilde/bruk-av-token).
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <chrono>
-#include <ctime>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,112 +14,20 @@
 
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
+#include "common/clock.h"
 #include "common/json_text.h"
+#include "common/text.h"
 
 namespace mpa::altinn {
-namespace detail {
 namespace {
 
-// Whether no object in `value` repeats a member name (and, again, that it
-// nests at most `depth_left` deep: recursion stops at the limit).
-bool well_formed(const rapidjson::Value& value, int depth_left) {
-  if (!value.IsObject() && !value.IsArray()) return true;
-  if (depth_left <= 0) return false;
-  if (value.IsArray()) {
-    for (const auto& item : value.GetArray()) {
-      if (!well_formed(item, depth_left - 1)) return false;
-    }
-    return true;
-  }
-  std::set<std::string_view> names;
-  for (const auto& member : value.GetObject()) {
-    if (!names.emplace(member.name.GetString(), member.name.GetStringLength()).second) {
-      return false;
-    }
-    if (!well_formed(member.value, depth_left - 1)) return false;
-  }
-  return true;
-}
-
-
-}  // namespace
-
-Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what) {
-  // Bounded before RapidJSON's recursive parser sees it, so deep nesting
-  // cannot exhaust the stack.
-  if (!json::nesting_within(json, kMaxJsonDepth)) {
-    return refuse(std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) +
-                  " levels");
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return refuse(std::string(what) + " is not JSON (" +
-                  rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
-                  std::to_string(doc.GetErrorOffset()) + ")");
-  }
-  if (!doc.IsObject()) return refuse(std::string(what) + " is not a JSON object");
-  if (!well_formed(doc, kMaxJsonDepth)) {
-    return refuse(std::string(what) + " repeats a member name");
-  }
-  return doc;
-}
-
-std::string utc_time(std::int64_t epoch_seconds) {
-  // Four-digit years only: anything else is not a date a person can use.
-  constexpr std::int64_t kYear10000 = 253402300800;
-  if (epoch_seconds < 0 || epoch_seconds >= kYear10000) {
-    return "epoch second " + std::to_string(epoch_seconds);
-  }
-  const auto t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
-}
-
-std::string printable_excerpt(std::string_view text, std::size_t max) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
-    const char c = text[i];
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
-
-}  // namespace detail
-
-namespace {
-
-using detail::printable_excerpt;
 using detail::refuse;
-using detail::utc_time;
 
 constexpr std::string_view kIssuer = "altinn.no";
-// A consent covers a handful of services; more is not Altinn's token.
-constexpr std::size_t kMaxServices = 64;
-constexpr std::size_t kMaxServiceEntryBytes = 256;
-constexpr std::size_t kMaxCodeDigits = 10;
-constexpr std::size_t kMaxMetadataKeyBytes = 64;
 // Europe/Oslo is UTC+1 or UTC+2: a date-time without an offset (older Altinn
 // tokens) is read as the earliest instant it can mean, so a consent is never
 // taken to last longer than Altinn meant.
 constexpr std::int64_t kOsloMaxOffsetSeconds = 2 * 3600;
-
-struct Service {
-  std::string code;
-  std::string edition;
-  std::vector<std::pair<std::string, std::string>> metadata;
-};
-
-bool all_digits(std::string_view s) {
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return !s.empty();
-}
 
 std::optional<int> two_digits(std::string_view s, std::size_t at) {
   if (at + 2 > s.size() || !all_digits(s.substr(at, 2))) return std::nullopt;
@@ -176,7 +82,7 @@ Result<std::optional<std::int64_t>> time_claim(const rapidjson::Value& claims, c
   if (strings_allowed && it->value.IsString()) {
     const std::string_view text(it->value.GetString(), it->value.GetStringLength());
     if (auto epoch = parse_date_time(text)) return std::optional<std::int64_t>{*epoch};
-    return refuse(std::string(name) + " \"" + printable_excerpt(text, 40) +
+    return refuse(std::string(name) + " \"" + printable(text, 40) +
                   "\" is not a date-time (YYYY-MM-DDTHH:MM:SS)");
   }
   return refuse(std::string(name) + (strings_allowed
@@ -185,30 +91,25 @@ Result<std::optional<std::int64_t>> time_claim(const rapidjson::Value& claims, c
 }
 
 Status check_lifetime(const rapidjson::Value& claims, std::int64_t now, int leeway) {
-  auto exp = time_claim(claims, "exp", false);
-  if (!exp) return std::move(exp).error();
-  if (!*exp) return refuse("the token has no exp (expiry) claim; Altinn's tokens always do");
+  MPA_ASSIGN_OR_RETURN(const auto exp, time_claim(claims, "exp", false));
+  if (!exp) return refuse("the token has no exp (expiry) claim; Altinn's tokens always do");
   // now - leeway cannot overflow (now is a clock reading); exp + leeway could.
-  if (**exp < now - leeway) {
-    return refuse("token expired at " + utc_time(**exp) + " (leeway " + std::to_string(leeway) +
+  if (*exp < now - leeway) {
+    return refuse("token expired at " + format_utc(*exp) + " (leeway " + std::to_string(leeway) +
                   " s)");
   }
-  auto nbf = time_claim(claims, "nbf", false);
-  if (!nbf) return std::move(nbf).error();
-  if (*nbf && **nbf > now + leeway) {
-    return refuse("token not valid before " + utc_time(**nbf) + " (leeway " +
+  MPA_ASSIGN_OR_RETURN(const auto nbf, time_claim(claims, "nbf", false));
+  if (nbf && *nbf > now + leeway) {
+    return refuse("token not valid before " + format_utc(*nbf) + " (leeway " +
                   std::to_string(leeway) + " s)");
   }
-  auto iat = time_claim(claims, "iat", false);
-  if (!iat) return std::move(iat).error();
-  auto valid_to = time_claim(claims, "ValidToDate", true);
-  if (!valid_to) return std::move(valid_to).error();
+  MPA_RETURN_IF_ERROR(time_claim(claims, "iat", false));
+  MPA_ASSIGN_OR_RETURN(const auto valid_to, time_claim(claims, "ValidToDate", true));
   // The consent's own end: a business date, so no clock-skew leeway.
-  if (*valid_to && **valid_to < now) {
-    return refuse("the consent ended at " + utc_time(**valid_to) + " (ValidToDate)");
+  if (valid_to && *valid_to < now) {
+    return refuse("the consent ended at " + format_utc(*valid_to) + " (ValidToDate)");
   }
-  auto delegated = time_claim(claims, "DelegatedDate", true);
-  if (!delegated) return std::move(delegated).error();
+  MPA_RETURN_IF_ERROR(time_claim(claims, "DelegatedDate", true));
   return {};
 }
 
@@ -219,8 +120,7 @@ Status check_issuer(const rapidjson::Value& claims) {
       std::string_view(it->value.GetString(), it->value.GetStringLength()) != kIssuer) {
     const std::string shown =
         it->value.IsString()
-            ? "\"" + printable_excerpt({it->value.GetString(), it->value.GetStringLength()}, 64) +
-                  "\""
+            ? "\"" + printable({it->value.GetString(), it->value.GetStringLength()}, 64) + "\""
             : std::string("not a string");
     return refuse("iss is " + shown + "; only \"altinn.no\" is accepted");
   }
@@ -297,135 +197,6 @@ Status check_authorization_code(const rapidjson::Value& claims) {
   return {};
 }
 
-bool metadata_key_ok(std::string_view key) {
-  if (key.empty() || key.size() > kMaxMetadataKeyBytes) return false;
-  for (char c : key) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Control characters have no business in metadata; UTF-8 is already valid.
-bool metadata_value_ok(std::string_view value) {
-  for (char c : value) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-  }
-  return !value.empty();
-}
-
-// "CODE_EDITION" or "CODE_EDITION_key=value[,key=value...]"; Altinn has
-// also used ',' where '_' stands, so either separates code, edition and
-// metadata. Metadata values may hold '_' (e.g. "fraOgMed=2017_06").
-Result<Service> parse_service(std::string_view entry) {
-  const auto malformed = [&](const std::string& why) {
-    return refuse("Services entry \"" + printable_excerpt(entry, 64) +
-                  "\" is not CODE_EDITION[_key=value]: " + why);
-  };
-  if (entry.size() > kMaxServiceEntryBytes) return malformed("too long");
-  const auto is_separator = [](char c) { return c == '_' || c == ','; };
-  std::size_t i = 0;
-  while (i < entry.size() && !is_separator(entry[i])) ++i;
-  Service service;
-  service.code = entry.substr(0, i);
-  if (!all_digits(service.code) || service.code.size() > kMaxCodeDigits) {
-    return malformed("the service code is not digits");
-  }
-  if (i == entry.size()) return malformed("no edition");
-  const std::size_t edition_start = ++i;
-  while (i < entry.size() && !is_separator(entry[i])) ++i;
-  service.edition = entry.substr(edition_start, i - edition_start);
-  if (!all_digits(service.edition) || service.edition.size() > kMaxCodeDigits) {
-    return malformed("the edition is not digits");
-  }
-  if (i == entry.size()) return service;
-  std::string_view rest = entry.substr(i + 1);
-  while (true) {
-    const std::size_t comma = rest.find(',');
-    const std::string_view pair = rest.substr(0, comma);
-    const std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) return malformed("metadata without '='");
-    const std::string key(pair.substr(0, eq)), value(pair.substr(eq + 1));
-    if (!metadata_key_ok(key)) return malformed("metadata name is not letters and digits");
-    if (!metadata_value_ok(value)) return malformed("metadata value is empty or has control characters");
-    service.metadata.emplace_back(key, value);
-    if (comma == std::string_view::npos) return service;
-    rest = rest.substr(comma + 1);
-  }
-}
-
-// One list entry per (code, edition), in order of first appearance, with
-// the metadata of every string for it: ["4629_2", "4629_2_inntektsaar=2016"]
-// is one service with {"inntektsaar": "2016"}.
-Status merge_service(std::vector<Service>& services, Service parsed) {
-  for (auto& s : services) {
-    if (s.code != parsed.code || s.edition != parsed.edition) continue;
-    for (auto& [key, value] : parsed.metadata) {
-      for (const auto& [k, v] : s.metadata) {
-        if (k == key && v != value) {
-          return refuse("Services gives " + s.code + "_" + s.edition + " two values for " + key);
-        }
-      }
-      s.metadata.emplace_back(std::move(key), std::move(value));
-    }
-    return {};
-  }
-  services.push_back(std::move(parsed));
-  return {};
-}
-
-Status add_services(const rapidjson::Value& value, const char* name, std::vector<Service>& out) {
-  std::vector<const rapidjson::Value*> entries;
-  if (value.IsString()) {
-    entries.push_back(&value);
-  } else if (value.IsArray() && !value.Empty() && value.Size() <= kMaxServices) {
-    for (const auto& item : value.GetArray()) entries.push_back(&item);
-  } else {
-    return refuse(std::string(name) + " must be a string or a non-empty array of at most " +
-                  std::to_string(kMaxServices) + " strings");
-  }
-  for (const auto* entry : entries) {
-    if (!entry->IsString()) return refuse(std::string(name) + " holds something not a string");
-    auto service = parse_service({entry->GetString(), entry->GetStringLength()});
-    if (!service) return std::move(service).error();
-    if (auto merged = merge_service(out, std::move(*service)); !merged) return merged;
-  }
-  return {};
-}
-
-// Altinn has called the claim both "Services" and "ServiceCodes".
-Result<std::vector<Service>> services_of(const rapidjson::Value& claims) {
-  std::vector<Service> services;
-  bool found = false;
-  for (const char* name : {"Services", "ServiceCodes"}) {
-    const auto it = claims.FindMember(name);
-    if (it == claims.MemberEnd()) continue;
-    found = true;
-    if (auto added = add_services(it->value, name, services); !added) return added.error();
-  }
-  if (!found) return refuse("the token has neither a Services nor a ServiceCodes claim");
-  return services;
-}
-
-rapidjson::Value services_json(const std::vector<Service>& services,
-                               rapidjson::Document::AllocatorType& alloc) {
-  rapidjson::Value list(rapidjson::kArrayType);
-  for (const auto& s : services) {
-    rapidjson::Value metadata(rapidjson::kObjectType);
-    for (const auto& [key, value] : s.metadata) {
-      metadata.AddMember(rapidjson::Value(key.c_str(), alloc), rapidjson::Value(value.c_str(), alloc),
-                         alloc);
-    }
-    rapidjson::Value item(rapidjson::kObjectType);
-    item.AddMember("code", rapidjson::Value(s.code.c_str(), alloc), alloc);
-    item.AddMember("edition", rapidjson::Value(s.edition.c_str(), alloc), alloc);
-    item.AddMember("metadata", metadata, alloc);
-    list.PushBack(item, alloc);
-  }
-  return list;
-}
-
 }  // namespace
 
 Result<std::string> check_consent_claims(std::string_view claims_json, std::int64_t now,
@@ -433,18 +204,17 @@ Result<std::string> check_consent_claims(std::string_view claims_json, std::int6
   auto parsed = detail::parse_strict_object(claims_json, "the payload");
   if (!parsed) return std::move(parsed).error();
   rapidjson::Document& claims = *parsed;
-  if (auto s = check_issuer(claims); !s) return s.error();
-  if (auto s = check_lifetime(claims, now, leeway_seconds); !s) return s.error();
-  auto services = services_of(claims);
-  if (!services) return std::move(services).error();
-  if (auto s = check_authorization_code(claims); !s) return s.error();
-  if (auto s = check_party(claims, "OfferedBy", true); !s) return s.error();
-  if (auto s = check_party(claims, "CoveredBy", true); !s) return s.error();
-  if (auto s = check_party(claims, "HandledBy", false); !s) return s.error();
+  MPA_RETURN_IF_ERROR(check_issuer(claims));
+  MPA_RETURN_IF_ERROR(check_lifetime(claims, now, leeway_seconds));
+  MPA_ASSIGN_OR_RETURN(const std::vector<detail::Service> services, detail::services_of(claims));
+  MPA_RETURN_IF_ERROR(check_authorization_code(claims));
+  MPA_RETURN_IF_ERROR(check_party(claims, "OfferedBy", true));
+  MPA_RETURN_IF_ERROR(check_party(claims, "CoveredBy", true));
+  MPA_RETURN_IF_ERROR(check_party(claims, "HandledBy", false));
   if (claims.HasMember("services")) {
     return refuse("the token carries a claim named \"services\", which the output reserves");
   }
-  claims.AddMember("services", services_json(*services, claims.GetAllocator()),
+  claims.AddMember("services", detail::services_json(services, claims.GetAllocator()),
                    claims.GetAllocator());
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -8,43 +8,25 @@
 #include <openssl/x509.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <optional>
-#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
 #include "agent/jwt/jose.h"
+#include "common/clock.h"
+#include "common/file_read.h"
 #include "common/log.h"
+#include "common/openssl_handles.h"
+#include "common/text.h"
 
 namespace mpa::altinn {
 namespace {
 
-using detail::printable_excerpt;
 using detail::refuse;
-using detail::utc_time;
-
-template <class T>
-struct Deleter;
-template <>
-struct Deleter<X509> {
-  void operator()(X509* p) const { X509_free(p); }
-};
-template <>
-struct Deleter<EVP_MD_CTX> {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-template <>
-struct Deleter<BIO> {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-template <class T>
-using UniquePtr = std::unique_ptr<T, Deleter<T>>;
 
 // A certificate file larger than this is not a handful of PEM certificates.
 constexpr std::size_t kMaxCertificateFileBytes = 1024 * 1024;
@@ -64,7 +46,7 @@ struct TrustedCertificate {
   std::array<unsigned char, kSha1Bytes> sha1{};
   std::int64_t not_before = 0;  // epoch seconds
   std::int64_t not_after = 0;
-  UniquePtr<X509> cert;  // owns the public key used to verify
+  Handle<X509> cert;  // owns the public key used to verify
 };
 
 std::optional<std::int64_t> epoch_seconds(const ASN1_TIME* time) {
@@ -80,25 +62,24 @@ std::string openssl_reason() {
   return out;
 }
 
-Result<std::string> read_bounded_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return make_error(ErrorCode::invalid_config,
-                      path + ": cannot read the Altinn certificate file (" + std::strerror(errno) +
-                          ")");
-  }
-  std::string data(kMaxCertificateFileBytes + 1, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  if (data.size() > kMaxCertificateFileBytes) {
+// Certificates are public material and often symlinks (/etc/ssl/certs).
+Result<std::string> read_certificate_file(const std::string& path) {
+  auto read = read_file(path, {kMaxCertificateFileBytes, FileModeCheck::none, true});
+  if (read) return std::move(read.bytes());
+  const FileProblem& problem = read.problem();
+  if (problem.kind == FileProblem::Kind::too_large) {
     return make_error(ErrorCode::invalid_config,
                       path + ": larger than " + std::to_string(kMaxCertificateFileBytes) +
                           " bytes; expected PEM certificates");
   }
-  return data;
+  const std::string why = problem.kind == FileProblem::Kind::not_regular_file
+                              ? std::string("not a regular file")
+                              : errno_text(problem.error_number);
+  return make_error(ErrorCode::invalid_config,
+                    path + ": cannot read the Altinn certificate file (" + why + ")");
 }
 
-Result<TrustedCertificate> trusted(UniquePtr<X509> cert, const std::string& path) {
+Result<TrustedCertificate> trusted(Handle<X509> cert, const std::string& path) {
   TrustedCertificate t;
   char subject[256];
   X509_NAME_oneline(X509_get_subject_name(cert.get()), subject, sizeof subject);
@@ -134,18 +115,17 @@ Result<TrustedCertificate> trusted(UniquePtr<X509> cert, const std::string& path
 
 // Every certificate in one PEM file (at least one).
 Status load_file(const std::string& path, std::vector<TrustedCertificate>& out) {
-  auto data = read_bounded_file(path);
+  auto data = read_certificate_file(path);
   if (!data) return std::move(data).error();
-  UniquePtr<BIO> bio(BIO_new_mem_buf(data->data(), static_cast<int>(data->size())));
+  Handle<BIO> bio(BIO_new_mem_buf(data->data(), static_cast<int>(data->size())));
   if (!bio) return make_error(ErrorCode::internal, "out of memory reading " + path);
   ERR_clear_error();
   std::size_t found = 0;
   while (true) {
-    UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    Handle<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
-    auto t = trusted(std::move(cert), path);
-    if (!t) return std::move(t).error();
-    out.push_back(std::move(*t));
+    MPA_ASSIGN_OR_RETURN(TrustedCertificate t, trusted(std::move(cert), path));
+    out.push_back(std::move(t));
     ++found;
   }
   // Reading stops with "no start line" at the end of the file; anything
@@ -181,7 +161,7 @@ class AltinnConsentVerifier final : public ConsentVerifier {
     for (const auto& file : files) {
       if (auto loaded = load_file(file, certificates); !loaded) return loaded.error();
     }
-    warn_about_validity(certificates, static_cast<std::int64_t>(std::time(nullptr)));
+    warn_about_validity(certificates, epoch_seconds_now());
     return std::shared_ptr<const ConsentVerifier>(
         new AltinnConsentVerifier(std::move(certificates), leeway_seconds));
   }
@@ -207,13 +187,13 @@ class AltinnConsentVerifier final : public ConsentVerifier {
                                   std::int64_t now) {
     for (const auto& c : certificates) {
       if (c.not_after < now) {
-        log::warning("Altinn certificate " + c.subject + " expired on " + utc_time(c.not_after) +
+        log::warning("Altinn certificate " + c.subject + " expired on " + format_utc(c.not_after) +
                      "; tokens signed by it are refused");
       } else if (c.not_before > now) {
         log::warning("Altinn certificate " + c.subject + " is not valid before " +
-                     utc_time(c.not_before) + "; tokens signed by it are refused until then");
+                     format_utc(c.not_before) + "; tokens signed by it are refused until then");
       } else if (c.not_after - now < kExpiryWarningSeconds) {
-        log::warning("Altinn certificate " + c.subject + " expires on " + utc_time(c.not_after) +
+        log::warning("Altinn certificate " + c.subject + " expires on " + format_utc(c.not_after) +
                      "; configure Altinn's next certificate beside it");
       }
     }
@@ -262,7 +242,7 @@ Status check_header(const rapidjson::Document& header) {
   }
   const std::string_view name = string_member(header, "alg");
   if (name != "RS256") {
-    return refuse("alg \"" + printable_excerpt(name, 32) +
+    return refuse("alg \"" + printable(name, 32) +
                   "\" is refused; only RS256 (Altinn's algorithm) is accepted");
   }
   for (const char* parameter : kRefusedHeaderParameters) {
@@ -274,7 +254,7 @@ Status check_header(const rapidjson::Document& header) {
   const auto typ = header.FindMember("typ");
   if (typ != header.MemberEnd() && string_member(header, "typ") != "JWT") {
     return refuse("typ must be \"JWT\" when present, found \"" +
-                  printable_excerpt(string_member(header, "typ"), 32) + "\"");
+                  printable(string_member(header, "typ"), 32) + "\"");
   }
   return {};
 }
@@ -303,7 +283,7 @@ Result<std::vector<const TrustedCertificate*>> AltinnConsentVerifier::candidates
 
 // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
 bool signature_verifies(const TrustedCertificate& trusted, const CompactJws& jws) {
-  UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY* key = X509_get0_pubkey(trusted.cert.get());
   const bool ok =
       ctx && key && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
@@ -321,12 +301,13 @@ std::optional<std::string> AltinnConsentVerifier::outside_validity(
     const TrustedCertificate& certificate, std::int64_t now) const {
   if (now > certificate.not_after + leeway_seconds_) {
     return "signed by Altinn certificate " + certificate.subject + ", which expired on " +
-           utc_time(certificate.not_after) + " (leeway " + std::to_string(leeway_seconds_) +
+           format_utc(certificate.not_after) + " (leeway " + std::to_string(leeway_seconds_) +
            " s); configure Altinn's current certificate";
   }
   if (now < certificate.not_before - leeway_seconds_) {
     return "signed by Altinn certificate " + certificate.subject + ", which is not valid before " +
-           utc_time(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) + " s)";
+           format_utc(certificate.not_before) + " (leeway " + std::to_string(leeway_seconds_) +
+           " s)";
   }
   return std::nullopt;
 }

@@ -7,26 +7,32 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 
 namespace mpa::altinn::detail {
 
-// Deeper JSON than this is not a JWT header or Altinn's claims.
-inline constexpr int kMaxJsonDepth = 16;
-
-// A JSON object, strictly: valid UTF-8, nothing after it, no duplicate
-// member names at any level (two parsers reading one token differently is
-// how JWT checks get bypassed), nested at most kMaxJsonDepth deep.
+// A JSON object, parsed by json::parse_strict_json (duplicate members
+// refused at every level, nesting bounded), in Altinn's words.
 // Errors: invalid_token "<what> is not ...".
 Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what);
 
-// "2026-11-24T10:00:00Z", or "epoch second N" when out of calendar range.
-std::string utc_time(std::int64_t epoch_seconds);
+// One service of the Services claim: "4629_2_inntektsaar=2016" is code
+// 4629, edition 2, metadata {inntektsaar: 2016}.
+struct Service {
+  std::string code;
+  std::string edition;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
 
-// At most `max` bytes of `text`, anything outside printable ASCII as '?',
-// with "..." when cut: safe to put into a message or a log line.
-std::string printable_excerpt(std::string_view text, std::size_t max);
+// The services of the "Services" and/or "ServiceCodes" claims, merged.
+// Errors: invalid_token, quoting the bad entry.
+Result<std::vector<Service>> services_of(const rapidjson::Value& claims);
+// The services as the JSON array verify() adds as "services".
+rapidjson::Value services_json(const std::vector<Service>& services,
+                               rapidjson::Document::AllocatorType& alloc);
 
 inline Error refuse(std::string message) {
   return make_error(ErrorCode::invalid_token, std::move(message));

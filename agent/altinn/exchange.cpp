@@ -2,49 +2,36 @@
 // endpoint with the Maskinporten token as Bearer (Altinn Authentication,
 // /authentication/api/v1/exchange/maskinporten); the body is the Altinn JWT.
 #include <algorithm>
-#include <random>
 #include <string>
 
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
+#include "agent/http/retry_policy.h"
 #include "agent/jwt/jose.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace mpa::altinn {
 namespace {
-
-using namespace std::chrono_literals;
 
 // Altinn tokens are a few KiB; a body beyond this is not one.
 constexpr std::size_t kMaxAltinnTokenBytes = 64 * 1024;
 // Enough of an error body to say what Altinn meant, not a page of HTML.
 constexpr std::size_t kMaxBodyExcerptBytes = 200;
-constexpr std::chrono::milliseconds kFirstBackoff = 500ms;
-constexpr std::chrono::milliseconds kMaxBackoff = 8s;
-
-struct Attempt {
-  Result<AccessToken> result;
-  bool retry = false;
-};
-
-std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using Attempt = AttemptOutcome<AccessToken>;
 
 // What Altinn said: the body, and the WWW-Authenticate header where a 401
 // from an OAuth resource server carries its reason (RFC 6750 §3), e.g.
 // `Bearer error="invalid_token", error_description="The token expired ..."`.
 std::string what_altinn_said(const HttpResponse& response) {
-  const std::string_view body = trim(response.body);
+  const std::string_view body = trim_whitespace(response.body);
   std::string said;
-  if (!body.empty()) said = detail::printable_excerpt(body, kMaxBodyExcerptBytes);
-  if (response.www_authenticate && !trim(*response.www_authenticate).empty()) {
+  if (!body.empty()) said = printable(body, kMaxBodyExcerptBytes);
+  if (response.www_authenticate && !trim_whitespace(*response.www_authenticate).empty()) {
     if (!said.empty()) said += "; ";
-    said += "WWW-Authenticate: " +
-            detail::printable_excerpt(trim(*response.www_authenticate), kMaxBodyExcerptBytes);
+    said +=
+        "WWW-Authenticate: " + printable(trim_whitespace(*response.www_authenticate), kMaxBodyExcerptBytes);
   }
   return said.empty() ? "(empty body)" : said;
 }
@@ -73,7 +60,7 @@ Result<rapidjson::Document> unverified_payload(std::string_view jwt) {
 }
 
 Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
-  std::string_view jwt = trim(body);
+  std::string_view jwt = trim_whitespace(body);
   // Some versions of the endpoint answer with the JWT as a JSON string.
   if (jwt.size() >= 2 && jwt.front() == '"' && jwt.back() == '"') {
     jwt = jwt.substr(1, jwt.size() - 2);
@@ -90,7 +77,7 @@ Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
   }
   if (exp->value.GetInt64() <= now) {
     return make_error(ErrorCode::unavailable, "Altinn answered with a token that expired at " +
-                                                  detail::utc_time(exp->value.GetInt64()));
+                                                  format_utc(exp->value.GetInt64()));
   }
   AccessToken token;
   token.access_token = std::string(jwt);
@@ -133,14 +120,6 @@ Attempt classify(const Result<HttpResponse>& response, std::int64_t now) {
           false};
 }
 
-// Full backoff halved at random ("equal jitter"), so that many agents
-// restarted together do not retry in step.
-std::chrono::milliseconds with_jitter(std::chrono::milliseconds backoff) {
-  thread_local std::mt19937 generator{std::random_device{}()};
-  std::uniform_int_distribution<long long> half(0, backoff.count() / 2);
-  return backoff / 2 + std::chrono::milliseconds(half(generator));
-}
-
 }  // namespace
 
 Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
@@ -152,31 +131,25 @@ Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
   }
   const std::vector<std::string> headers = {"Authorization: Bearer " + maskinporten_token,
                                             "Accept: application/json, text/plain"};
-  HttpOptions options;
-  options.ca_file = client.ca_file;
-  options.proxy = client.proxy;
-  options.connect_timeout_seconds = client.connect_timeout_seconds;
-  options.timeout_seconds = client.timeout_seconds;
-  const auto deadline =
-      transport.monotonic_now() + std::chrono::seconds(client.retry_deadline_seconds);
-  auto backoff = kFirstBackoff;
-  for (int attempt = 1;; ++attempt) {
-    Attempt outcome = classify(transport.get(client.altinn_exchange_endpoint, headers, options),
-                               transport.epoch_now());
-    if (!outcome.retry) return std::move(outcome.result);
-    const auto delay = with_jitter(backoff);
-    if (transport.monotonic_now() + delay >= deadline) {
-      return make_error(ErrorCode::unavailable,
-                        "Altinn token exchange failed after " + std::to_string(attempt) +
-                            " attempt(s) within " + std::to_string(client.retry_deadline_seconds) +
-                            " s; last: " + outcome.result.error().message);
-    }
-    log::warning("Altinn token exchange attempt " + std::to_string(attempt) +
-                 " failed, retrying in " + std::to_string(delay.count()) +
-                 " ms: " + outcome.result.error().message);
-    transport.sleep(delay);
-    backoff = std::min(backoff * 2, kMaxBackoff);
-  }
+  const HttpOptions options = http_options(client);
+  const RetryPolicy policy(std::chrono::seconds(client.retry_deadline_seconds), transport.clock,
+                           transport.sleep);
+  const auto attempt = [&](int) {
+    return classify(transport.get(client.altinn_exchange_endpoint, headers, options),
+                    transport.clock.epoch_seconds());
+  };
+  RetryReport report;
+  report.give_up = [&](const Error& last, int attempts, std::optional<int>) {
+    return make_error(ErrorCode::unavailable, "Altinn token exchange failed after " +
+                                                  std::to_string(attempts) + " attempt(s) within " +
+                                                  std::to_string(client.retry_deadline_seconds) +
+                                                  " s; last: " + last.message);
+  };
+  report.retrying = [](const Error& last, int n, std::chrono::milliseconds wait) {
+    log::warning("Altinn token exchange attempt " + std::to_string(n) + " failed, retrying in " +
+                 std::to_string(wait.count()) + " ms: " + last.message);
+  };
+  return policy.run<AccessToken>(attempt, report);
 }
 
 }  // namespace mpa::altinn

@@ -12,13 +12,8 @@ ExchangeTransport system_exchange_transport() {
   ExchangeTransport transport;
   transport.get = [](const std::string& url, const std::vector<std::string>& headers,
                      const HttpOptions& options) { return http_get(url, headers, options); };
-  transport.monotonic_now = [] { return std::chrono::steady_clock::now(); };
+  transport.clock = Clock::system();
   transport.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
-  transport.epoch_now = [] {
-    return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
-  };
   return transport;
 }
 

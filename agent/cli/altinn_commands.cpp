@@ -7,8 +7,9 @@
 #include <vector>
 
 #include "agent/altinn/altinn.h"
-#include "agent/cli/cli.h"
 #include "agent/cli/args.h"
+#include "agent/cli/cli.h"
+#include "common/clock.h"
 
 namespace mpa::cli {
 namespace {
@@ -78,12 +79,6 @@ std::optional<std::string> read_stdin_bounded() {
   return data;
 }
 
-std::int64_t epoch_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int verify_altinn_command(const std::vector<std::string>& args) {
@@ -120,7 +115,7 @@ int verify_altinn_command(const std::vector<std::string>& args) {
   }
   if (token.empty()) return usage("no token given (on the command line or stdin)");
 
-  auto claims = (*verifier)->verify(token, epoch_now());
+  auto claims = (*verifier)->verify(token, epoch_seconds_now());
   if (!claims) return fail(claims.error().message);
   std::printf("%s\n", claims->c_str());
   return kExitOk;

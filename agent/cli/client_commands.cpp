@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iterator>
 #include <toml++/toml.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/args.h"
 #include "protocol/client.h"
+#include "common/file_read.h"
 #include "common/json_text.h"
 
 namespace mpa::cli {
@@ -359,13 +359,9 @@ SocketPathSources SocketPathSources::from_environment(std::optional<std::string>
 }
 
 std::optional<std::string> socket_from_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text;
-  text.resize(kMaxConfigFileBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad() || static_cast<std::size_t>(in.gcount()) > kMaxConfigFileBytes) return std::nullopt;
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  auto read = read_file(path, {kMaxConfigFileBytes, FileModeCheck::none, true});
+  if (!read) return std::nullopt;
+  const std::string& text = read.bytes();
   // toml++ reports parse errors by exception; none may leave this function.
   try {
     const toml::table table = toml::parse(text, path);

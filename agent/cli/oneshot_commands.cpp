@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "agent/altinn/altinn.h"
-#include "agent/cli/cli.h"
 #include "agent/cli/args.h"
+#include "agent/cli/cli.h"
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/openssl_handles.h"
 
 namespace mpa::cli {
 namespace {
@@ -156,30 +158,20 @@ std::string token_json(const AccessToken& token) {
   return buffer.GetString();
 }
 
-std::string utc_date(std::int64_t epoch) {
-  const std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return out;
-}
-
 // Verifies a compact JWS's signature with the leaf certificate's public key,
 // independently of the token: proof that key and certificate belong together.
 Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, JwsAlg alg) {
   const auto last_dot = jwt.rfind('.');
   auto signature = jose::base64url_decode(std::string_view(jwt).substr(last_dot + 1));
   const unsigned char* p = leaf_der.data();
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      d2i_X509(nullptr, &p, static_cast<long>(leaf_der.size())), X509_free);
+  Handle<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(leaf_der.size())));
   if (!cert || !signature) {
     return make_error(ErrorCode::internal, "cannot read the certificate or the signature back");
   }
   const EVP_MD* md = alg == JwsAlg::RS256   ? EVP_sha256()
                      : alg == JwsAlg::RS384 ? EVP_sha384()
                                             : EVP_sha512();
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY* key = X509_get0_pubkey(cert.get());
   const bool ok =
       ctx && key && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) == 1 &&
@@ -193,16 +185,21 @@ Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, Jw
   return {};
 }
 
+// grant's and fetch's help: their own lines around the options they share.
+int print_grant_help(const char* intro, const char* end) {
+  std::fputs(intro, stdout);
+  std::fputs(kGrantOptionsHelp, stdout);
+  std::fputs(end, stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 int grant_command(const std::vector<std::string>& args) {
   auto parsed = parse_grant_args("grant", args, {});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
-    std::fputs(kGrantHelp, stdout);
-    std::fputs(kGrantOptionsHelp, stdout);
-    std::fputs(kGrantHelpEnd, stdout);
-    return kExitOk;
+    return print_grant_help(kGrantHelp, kGrantHelpEnd);
   }
   auto loaded = load(*parsed);
   if (!loaded) return fail(loaded.error());
@@ -216,10 +213,7 @@ int fetch_command(const std::vector<std::string>& args) {
   auto parsed = parse_grant_args("fetch", args, {{"json", false, false}, {"exchange", true, false}});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
-    std::fputs(kFetchHelp, stdout);
-    std::fputs(kGrantOptionsHelp, stdout);
-    std::fputs(kFetchHelpEnd, stdout);
-    return kExitOk;
+    return print_grant_help(kFetchHelp, kFetchHelpEnd);
   }
   const auto exchange = parsed->get("exchange");
   if (exchange && *exchange != "altinn") {
@@ -260,12 +254,13 @@ int check_config_command(const std::vector<std::string>& args) {
   if (!engine) return fail(engine.error());
   std::printf("ok: PKCS#11 module %s loaded, token opened, logged in\n", config->module.c_str());
 
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = epoch_seconds_now();
   for (const ClientConfig& client : config->clients) {
     const SignerInfo info = (*engine)->signer_info(client);
     std::printf("ok: client \"%s\": key %s\n", client.name.c_str(), client.key.c_str());
     std::printf("    certificate: %s\n", info.certificate_subject.c_str());
-    std::printf("    valid until %s (%lld days)\n", utc_date(info.certificate_not_after).c_str(),
+    std::printf("    valid until %s (%lld days)\n",
+                format_utc(info.certificate_not_after, UtcFormat::readable).c_str(),
                 static_cast<long long>((info.certificate_not_after - now) / 86400));
     std::printf("    grant header: %s, %s\n", std::string(to_string(client.alg)).c_str(),
                 client.kid ? ("kid " + *client.kid).c_str()

@@ -8,15 +8,8 @@
 namespace mpa {
 namespace {
 
-// Values quoted back in messages are cut here: enough to recognise them.
-constexpr std::size_t kMaxQuotedBytes = 256;
 // Unknown keys this close to a known one get a "did you mean".
 constexpr std::size_t kMaxSuggestionDistance = 2;
-
-bool is_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
 
 std::string join(std::initializer_list<std::string_view> words) {
   std::string out;
@@ -28,24 +21,6 @@ std::string join(std::initializer_list<std::string_view> words) {
 }
 
 }  // namespace
-
-std::string quote_value(std::string_view text) {
-  static constexpr const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxQuotedBytes; ++i) {
-    const char c = text[i];
-    if (is_control(c) || c == '"' || c == '\\') {
-      const auto u = static_cast<unsigned char>(c);
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > kMaxQuotedBytes) out += "...";
-  return out + "\"";
-}
 
 std::string_view toml_type_name(toml::node_type type) {
   switch (type) {
@@ -102,7 +77,8 @@ Status ConfigTable::only_keys(std::initializer_list<std::string_view> known) con
         break;
       }
     }
-    return error_at(node, quote_value(name), what + " (known here: " + join(known) + ")");
+    return error_at(node, quoted(name, kMaxQuotedValueBytes),
+                    what + " (known here: " + join(known) + ")");
   }
   return {};
 }

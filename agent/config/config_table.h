@@ -14,20 +14,13 @@
 #include <vector>
 
 #include "common/result.h"
-
-// Returns the error of a failed Status from the enclosing function.
-#define MPA_RETURN_IF_ERROR(expr)                   \
-  do {                                              \
-    if (::mpa::Status status_ = (expr); !status_) { \
-      return std::move(status_).error();            \
-    }                                               \
-  } while (false)
+#include "common/text.h"
 
 namespace mpa {
 
-// A value from the file, quoted for a message: cut short, control bytes
-// and quotes escaped.
-std::string quote_value(std::string_view text);
+// Values from the file quoted back in messages (with mpa::quoted) are cut
+// here: paths are long, and enough of one must show to recognise it.
+inline constexpr std::size_t kMaxQuotedValueBytes = 256;
 
 // "a string", "an integer", ...: what the file had where something else
 // was expected.

@@ -3,11 +3,12 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include <ctime>
 #include <memory>
 #include <mutex>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/openssl_handles.h"
 
 namespace mpa {
 
@@ -22,13 +23,6 @@ struct Engine::ClientState {
 
 namespace {
 
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-struct X509StoreDeleter {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
-
 Result<SecretBytes> read_pin(const Config& config) {
   if (config.pin_file) return pkcs11::read_pin_file(*config.pin_file);
   if (config.pin_env) return pkcs11::read_pin_env(*config.pin_env);
@@ -39,7 +33,7 @@ Result<SecretBytes> read_pin(const Config& config) {
 // certificate would fail every exchange with a TLS error that does not
 // name it, after the agent had started as if all were well.
 Status check_ca_file(const std::string& path) {
-  X509StorePtr store(X509_STORE_new());
+  Handle<X509_STORE> store(X509_STORE_new());
   if (!store) return make_error(ErrorCode::internal, "X509_STORE_new failed (out of memory?)");
   const bool loaded = X509_STORE_load_file(store.get(), path.c_str()) == 1;
   ERR_clear_error();
@@ -127,7 +121,7 @@ Result<SignedGrant> Engine::make_grant(const ClientConfig& client,
   if (it == clients_.end()) {
     return make_error(ErrorCode::unknown_client, "no client named \"" + client.name + "\"");
   }
-  return it->second->builder->build(request, now_seconds());
+  return it->second->builder->build(request, epoch_seconds_now());
 }
 
 Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
@@ -147,8 +141,8 @@ Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
     }
   }
   const GrantBuilder& builder = *state.builder;
-  auto token = state.maskinporten->exchange(
-      [&]() { return builder.build(request, now_seconds()); });
+  auto token =
+      state.maskinporten->exchange([&]() { return builder.build(request, epoch_seconds_now()); });
   return token;
 }
 

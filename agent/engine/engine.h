@@ -25,8 +25,6 @@ class Engine {
   // deferred to the first exchange). Errors in words.
   static Result<std::unique_ptr<Engine>> create(const Config& config);
 
-  const Config& config() const { return config_; }
-
   // The client called `name` (empty: the only one). Errors: unknown_client.
   Result<const ClientConfig*> client(const std::string& name) const;
 

@@ -1,26 +1,12 @@
-// One Deleter per libcurl handle type the agent owns, and one unique_ptr
-// alias (the shape of pkcs11/handles.h). Private to agent/http/http.cpp.
+// Handle<T> for the libcurl types the agent owns (see common/handle.h).
+// Private to agent/http/.
 #pragma once
 
 #include <curl/curl.h>
 
-#include <memory>
+#include "common/handle.h"
 
-namespace mpa::curl {
-
-template <class T>
-struct Deleter;
-
-template <>
-struct Deleter<CURL> {
-  void operator()(CURL* p) const noexcept { curl_easy_cleanup(p); }
-};
-template <>
-struct Deleter<curl_slist> {
-  void operator()(curl_slist* p) const noexcept { curl_slist_free_all(p); }
-};
-
-template <class T>
-using UniquePtr = std::unique_ptr<T, Deleter<T>>;
-
-}  // namespace mpa::curl
+// libcurl's public header makes CURL a typedef of void, so this is
+// Deleter<void>: no other void handle may get one.
+MPA_HANDLE_DELETER(CURL, curl_easy_cleanup);
+MPA_HANDLE_DELETER(curl_slist, curl_slist_free_all);

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <string_view>
 
 #include "agent/http/curl_handles.h"
+#include "common/file_read.h"
+#include "common/text.h"
 #include "common/version.h"
 
 namespace mpa {
@@ -34,37 +33,20 @@ Status init_curl_once() {
   return {};
 }
 
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  });
-}
-
-std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
+// CA bundles are public material and often symlinks (/etc/ssl/certs).
 Result<std::string> read_bounded_file(const std::string& path, std::size_t max_bytes,
                                       const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return make_error(ErrorCode::invalid_config,
-                      "cannot read " + what + " " + path + ": " + std::strerror(errno));
+  auto read = read_file(path, {max_bytes, FileModeCheck::none, true});
+  if (read) return std::move(read.bytes());
+  const FileProblem& problem = read.problem();
+  if (problem.kind == FileProblem::Kind::too_large) {
+    return make_error(ErrorCode::invalid_config, what + " " + path + " is larger than " +
+                                                     std::to_string(max_bytes / 1024) + " KiB");
   }
-  std::string text;
-  char chunk[16 * 1024];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > max_bytes) {
-      return make_error(ErrorCode::invalid_config, what + " " + path + " is larger than " +
-                                                       std::to_string(max_bytes / 1024) + " KiB");
-    }
-  }
-  return text;
+  const std::string why = problem.kind == FileProblem::Kind::not_regular_file
+                              ? std::string("not a regular file")
+                              : errno_text(problem.error_number);
+  return make_error(ErrorCode::invalid_config, "cannot read " + what + " " + path + ": " + why);
 }
 
 // The trust set for a request with ca_file: the system bundle plus ca_file.
@@ -127,8 +109,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return n;
-  const std::string_view name = trim(line.substr(0, colon));
-  const std::string_view value = trim(line.substr(colon + 1));
+  const std::string_view name = trim_whitespace(line.substr(0, colon));
+  const std::string_view value = trim_whitespace(line.substr(colon + 1));
   if (value.size() > kMaxCapturedHeaderBytes) return n;
   const auto is = [&](std::string_view wanted) {
     return name.size() == wanted.size() && starts_with_ignoring_case(name, wanted);
@@ -172,76 +154,96 @@ Status check_proxy(const std::string& proxy) {
   return {};
 }
 
-Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
-                             const std::string* form_body, const HttpOptions& options) {
-  if (auto ready = init_curl_once(); !ready) return std::move(ready).error();
-  if (auto good = check_url(url); !good) return std::move(good).error();
-  if (options.proxy) {
-    if (auto good = check_proxy(*options.proxy); !good) return std::move(good).error();
-  }
-  std::string bundle;
-  if (options.ca_file) {
-    auto made = trust_bundle_with(*options.ca_file);
-    if (!made) return std::move(made).error();
-    bundle = std::move(*made);
-  }
+Status check_request(const std::string& url, const HttpOptions& options) {
+  MPA_RETURN_IF_ERROR(init_curl_once());
+  MPA_RETURN_IF_ERROR(check_url(url));
+  if (options.proxy) MPA_RETURN_IF_ERROR(check_proxy(*options.proxy));
+  return {};
+}
 
-  // Declared before the handle, so that they outlive it.
+// One request's inputs and the buffers libcurl writes into; it outlives
+// the handle that points at them.
+struct Exchange {
+  Exchange(const std::string& u, curl_slist* h, const std::string* f, const HttpOptions& o)
+      : url(u), headers(h), form_body(f), options(o) {}
+
+  const std::string& url;
+  curl_slist* headers;
+  const std::string* form_body;
+  const HttpOptions& options;
+  std::string bundle;  // system CAs + ca_file, when ca_file is set
+  curl_blob blob{};
   Transfer transfer;
   char error_words[CURL_ERROR_SIZE] = {};
-  curl::UniquePtr<CURL> handle(curl_easy_init());
-  if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
-  curl_blob blob{bundle.data(), bundle.size(), CURL_BLOB_COPY};
+};
 
-  CurlOptions set(handle.get());
-  set.set(CURLOPT_URL, url.c_str())
-      .set(CURLOPT_ERRORBUFFER, error_words)
+Status configure(CURL* handle, Exchange& x) {
+  x.blob = curl_blob{x.bundle.data(), x.bundle.size(), CURL_BLOB_COPY};
+  CurlOptions set(handle);
+  set.set(CURLOPT_URL, x.url.c_str())
+      .set(CURLOPT_ERRORBUFFER, x.error_words)
       .set(CURLOPT_NOSIGNAL, 1L)  // several threads; no SIGALRM for DNS time-outs
       .set(CURLOPT_PROTOCOLS_STR, "https")
       .set(CURLOPT_FOLLOWLOCATION, 0L)
       .set(CURLOPT_SSL_VERIFYPEER, 1L)
       .set(CURLOPT_SSL_VERIFYHOST, 2L)
-      .set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout_seconds))
-      .set(CURLOPT_TIMEOUT, static_cast<long>(options.timeout_seconds))
+      .set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(x.options.connect_timeout_seconds))
+      .set(CURLOPT_TIMEOUT, static_cast<long>(x.options.timeout_seconds))
       .set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxHttpResponseBytes))
       .set(CURLOPT_USERAGENT, kUserAgent.c_str())
-      .set(CURLOPT_HTTPHEADER, headers)
+      .set(CURLOPT_HTTPHEADER, x.headers)
       .set(CURLOPT_WRITEFUNCTION, on_body)
-      .set(CURLOPT_WRITEDATA, &transfer)
+      .set(CURLOPT_WRITEDATA, &x.transfer)
       .set(CURLOPT_HEADERFUNCTION, on_header)
-      .set(CURLOPT_HEADERDATA, &transfer);
-  if (options.proxy) set.set(CURLOPT_PROXY, options.proxy->c_str());
-  if (options.ca_file) set.set(CURLOPT_CAINFO_BLOB, &blob);
-  if (form_body) {
-    set.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(form_body->size()))
-        .set(CURLOPT_COPYPOSTFIELDS, form_body->c_str());
+      .set(CURLOPT_HEADERDATA, &x.transfer);
+  if (x.options.proxy) set.set(CURLOPT_PROXY, x.options.proxy->c_str());
+  if (x.options.ca_file) set.set(CURLOPT_CAINFO_BLOB, &x.blob);
+  if (x.form_body) {
+    set.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(x.form_body->size()))
+        .set(CURLOPT_COPYPOSTFIELDS, x.form_body->c_str());
   }
   if (set.result() != CURLE_OK) {
     return make_error(ErrorCode::internal, std::string("libcurl refused an option: ") +
                                                curl_easy_strerror(set.result()));
   }
+  return {};
+}
 
-  const CURLcode code = curl_easy_perform(handle.get());
-  if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
-    return make_error(ErrorCode::unavailable, url + ": response larger than " +
-                                                  std::to_string(kMaxHttpResponseBytes / 1024) +
-                                                  " KiB");
+Status transfer_status(CURLcode code, const Exchange& x) {
+  if (x.transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    return make_error(
+        ErrorCode::unavailable,
+        x.url + ": response larger than " + std::to_string(kMaxHttpResponseBytes / 1024) + " KiB");
   }
-  if (transfer.headers_too_large) {
-    return make_error(ErrorCode::unavailable, url + ": response headers larger than " +
+  if (x.transfer.headers_too_large) {
+    return make_error(ErrorCode::unavailable, x.url + ": response headers larger than " +
                                                   std::to_string(kMaxResponseHeaderBytes / 1024) +
                                                   " KiB");
   }
   if (code != CURLE_OK) {
-    const std::string words = error_words[0] != '\0' ? error_words : curl_easy_strerror(code);
-    return make_error(ErrorCode::unavailable, "cannot reach " + url + ": " + words);
+    const std::string words = x.error_words[0] != '\0' ? x.error_words : curl_easy_strerror(code);
+    return make_error(ErrorCode::unavailable, "cannot reach " + x.url + ": " + words);
   }
-  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &transfer.response.status);
-  return std::move(transfer.response);
+  return {};
 }
 
-Result<curl::UniquePtr<curl_slist>> header_list(const std::vector<std::string>& headers) {
-  curl::UniquePtr<curl_slist> list;
+Result<HttpResponse> perform(const std::string& url, curl_slist* headers,
+                             const std::string* form_body, const HttpOptions& options) {
+  MPA_RETURN_IF_ERROR(check_request(url, options));
+  Exchange x(url, headers, form_body, options);
+  if (options.ca_file) {
+    MPA_ASSIGN_OR_RETURN(x.bundle, trust_bundle_with(*options.ca_file));
+  }
+  Handle<CURL> handle(curl_easy_init());
+  if (!handle) return make_error(ErrorCode::internal, "libcurl could not make a handle");
+  MPA_RETURN_IF_ERROR(configure(handle.get(), x));
+  MPA_RETURN_IF_ERROR(transfer_status(curl_easy_perform(handle.get()), x));
+  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &x.transfer.response.status);
+  return std::move(x.transfer.response);
+}
+
+Result<Handle<curl_slist>> header_list(const std::vector<std::string>& headers) {
+  Handle<curl_slist> list;
   for (const std::string& header : headers) {
     curl_slist* longer = curl_slist_append(list.get(), header.c_str());
     if (longer == nullptr) return make_error(ErrorCode::internal, "out of memory for headers");
@@ -257,17 +259,16 @@ Result<HttpResponse> http_post_form(const std::string& url, const std::string& f
                                     const HttpOptions& options) {
   // "Expect:" stops libcurl's 100-continue round trip for bodies over 1 KiB
   // (a grant with an x5c chain is several KiB).
-  auto headers = header_list({"Content-Type: application/x-www-form-urlencoded",
-                              "Accept: application/json", "Expect:"});
-  if (!headers) return std::move(headers).error();
-  return perform(url, headers->get(), &form_body, options);
+  MPA_ASSIGN_OR_RETURN(const Handle<curl_slist> list,
+                       header_list({"Content-Type: application/x-www-form-urlencoded",
+                                    "Accept: application/json", "Expect:"}));
+  return perform(url, list.get(), &form_body, options);
 }
 
 Result<HttpResponse> http_get(const std::string& url, const std::vector<std::string>& headers,
                               const HttpOptions& options) {
-  auto list = header_list(headers);
-  if (!list) return std::move(list).error();
-  return perform(url, list->get(), nullptr, options);
+  MPA_ASSIGN_OR_RETURN(const Handle<curl_slist> list, header_list(headers));
+  return perform(url, list.get(), nullptr, options);
 }
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {

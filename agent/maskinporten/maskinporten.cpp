@@ -1,15 +1,13 @@
 #include "agent/maskinporten/maskinporten.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
-#include <array>
-#include <ctime>
-#include <random>
 #include <thread>
 
+#include "common/json_text.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace mpa {
 namespace {
@@ -28,32 +26,9 @@ constexpr std::size_t kMaxUrlBytes = 2048;
 // How much of an error code / description / header we repeat to a person.
 constexpr std::size_t kMaxErrorCodeBytes = 64;
 constexpr std::size_t kMaxDescriptionBytes = 512;
-// Backoff between attempts: exponential from the first, capped, full jitter
-// ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
-constexpr milliseconds kFirstBackoff{500};
-constexpr milliseconds kMaxBackoff{8000};
-// Delta-seconds longer than this many digits is capped without parsing.
-constexpr std::size_t kMaxRetryAfterDigits = 9;
 
 constexpr const char* kJwtBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 constexpr const char* kMetadataPath = ".well-known/oauth-authorization-server";
-
-// Text from outside, made safe to put in a message or a log line: control
-// characters become spaces, and it is cut at `max` bytes (on a UTF-8
-// boundary; RapidJSON has validated the encoding).
-std::string printable(std::string_view text, std::size_t max) {
-  std::string out(text.substr(0, max));
-  if (text.size() > max) {
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
-    out += "...";
-  }
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7F) c = ' ';
-  }
-  return out;
-}
 
 // RFC 6749 Appendix A.12: access-token = 1*VSCHAR; we also refuse the space,
 // because the token goes into "Authorization: Bearer <token>" headers.
@@ -62,30 +37,6 @@ bool is_token_text(std::string_view text) {
 }
 
 bool is_https_url(std::string_view url) { return url.rfind("https://", 0) == 0 && url.size() > 8; }
-
-// Strict JSON: one value, nothing after it but whitespace, valid UTF-8, no
-// NaN or comments; iterative, so deep nesting cannot exhaust the stack.
-bool parse_json(const std::string& text, rapidjson::Document& document) {
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-  document.Parse<kFlags>(text.data(), text.size());
-  return !document.HasParseError();
-}
-
-// The member called `name`, nullptr when absent; `duplicate` is set when it
-// appears twice (RFC 8259 §4 leaves that to us; we refuse it).
-const rapidjson::Value* member(const rapidjson::Value& object, const char* name, bool& duplicate) {
-  const rapidjson::Value* found = nullptr;
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) != name) continue;
-    if (found != nullptr) duplicate = true;
-    found = &it->value;
-  }
-  return found;
-}
-
-std::string_view as_view(const rapidjson::Value& value) {
-  return {value.GetString(), value.GetStringLength()};
-}
 
 std::string describe_body(const HttpResponse& response) {
   std::string words = std::to_string(response.body.size()) + " bytes";
@@ -107,12 +58,10 @@ Error bad_success(const std::string& what) {
 // characters; never repeats the value (it may be the token).
 Result<std::string> string_field(const rapidjson::Value& object, const char* name,
                                  std::size_t max_bytes, bool (*allowed)(std::string_view)) {
-  bool duplicate = false;
-  const rapidjson::Value* value = member(object, name, duplicate);
-  if (duplicate) return bad_success(std::string("has ") + name + " twice");
+  const rapidjson::Value* value = json::find(object, name);
   if (value == nullptr) return bad_success(std::string("has no ") + name);
   if (!value->IsString()) return bad_success(std::string("has a ") + name + " that is not a string");
-  const std::string_view text = as_view(*value);
+  const std::string_view text = json::view(*value);
   if (text.empty()) return bad_success(std::string("has an empty ") + name);
   if (text.size() > max_bytes) {
     return bad_success(std::string("has a ") + name + " longer than " + std::to_string(max_bytes) +
@@ -130,9 +79,7 @@ bool is_visible_text(std::string_view text) {
 }
 
 Result<std::int64_t> expires_in_field(const rapidjson::Value& object) {
-  bool duplicate = false;
-  const rapidjson::Value* value = member(object, "expires_in", duplicate);
-  if (duplicate) return bad_success("has expires_in twice");
+  const rapidjson::Value* value = json::find(object, "expires_in");
   if (value == nullptr) return bad_success("has no expires_in");
   if (!value->IsInt64()) return bad_success("has an expires_in that is not an integer");
   const std::int64_t seconds = value->GetInt64();
@@ -145,27 +92,24 @@ Result<std::int64_t> expires_in_field(const rapidjson::Value& object) {
 
 Result<AccessToken> parse_success(const HttpResponse& response, std::int64_t now) {
   rapidjson::Document document;
-  if (!parse_json(response.body, document)) return not_json(response);
+  if (const auto problem = json::parse_strict_json(document, response.body)) {
+    if (problem->kind != json::JsonProblem::Kind::duplicate_member) return not_json(response);
+    return bad_success("has " + printable(problem->member) + " twice");
+  }
   if (!document.IsObject()) return bad_success("is not a JSON object");
 
   AccessToken token;
-  auto access_token = string_field(document, "access_token", kMaxAccessTokenBytes, is_token_text);
-  if (!access_token) return std::move(access_token).error();
-  auto token_type = string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text);
-  if (!token_type) return std::move(token_type).error();
-  auto expires_in = expires_in_field(document);
-  if (!expires_in) return std::move(expires_in).error();
+  MPA_ASSIGN_OR_RETURN(token.access_token, string_field(document, "access_token",
+                                                        kMaxAccessTokenBytes, is_token_text));
+  MPA_ASSIGN_OR_RETURN(token.token_type,
+                       string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text));
+  MPA_ASSIGN_OR_RETURN(token.expires_in, expires_in_field(document));
   // Maskinporten always sends scope; a missing one is taken as "".
-  bool duplicate = false;
-  if (member(document, "scope", duplicate) != nullptr || duplicate) {
-    auto scope = string_field(document, "scope", kMaxScopeBytes, is_visible_text);
-    if (!scope) return std::move(scope).error();
-    token.scope = std::move(*scope);
+  if (json::find(document, "scope") != nullptr) {
+    MPA_ASSIGN_OR_RETURN(token.scope,
+                         string_field(document, "scope", kMaxScopeBytes, is_visible_text));
   }
-  token.access_token = std::move(*access_token);
-  token.token_type = std::move(*token_type);
-  token.expires_in = *expires_in;
-  token.expires_at = now + *expires_in;
+  token.expires_at = now + token.expires_in;
   return token;
 }
 
@@ -178,15 +122,14 @@ struct OAuthError {
 
 std::optional<OAuthError> oauth_error(const HttpResponse& response) {
   rapidjson::Document document;
-  if (!parse_json(response.body, document) || !document.IsObject()) return std::nullopt;
-  bool duplicate = false;
-  const rapidjson::Value* code = member(document, "error", duplicate);
-  const rapidjson::Value* description = member(document, "error_description", duplicate);
-  if (duplicate) return std::nullopt;
+  if (json::parse_strict_json(document, response.body) || !document.IsObject()) return std::nullopt;
+  const rapidjson::Value* code = json::find(document, "error");
+  const rapidjson::Value* description = json::find(document, "error_description");
   OAuthError error;
-  if (code != nullptr && code->IsString()) error.code = printable(as_view(*code), kMaxErrorCodeBytes);
+  if (code != nullptr && code->IsString())
+    error.code = printable(json::view(*code), kMaxErrorCodeBytes);
   if (description != nullptr && description->IsString()) {
-    error.description = printable(as_view(*description), kMaxDescriptionBytes);
+    error.description = printable(json::view(*description), kMaxDescriptionBytes);
   }
   return error;
 }
@@ -232,76 +175,8 @@ Error server_trouble(const HttpResponse& response) {
 
 bool is_retryable_status(long status) { return status == 429 || status >= 500; }
 
-int digit(char c) { return c >= '0' && c <= '9' ? c - '0' : -1; }
-
-// Fixed-width decimal field of `text`; -1 when any character is no digit.
-int number_at(std::string_view text, std::size_t at, std::size_t width) {
-  int n = 0;
-  for (std::size_t i = at; i < at + width; ++i) {
-    const int d = digit(text[i]);
-    if (d < 0) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-template <std::size_t N>
-int index_of(std::string_view word, const std::array<std::string_view, N>& names) {
-  for (std::size_t i = 0; i < N; ++i) {
-    if (names[i] == word) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-// RFC 9110 §5.6.7 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", as epoch
-// seconds; the weekday must match the date.
-std::optional<std::int64_t> parse_imf_fixdate(std::string_view text) {
-  static constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
-                                                             "Thu", "Fri", "Sat"};
-  static constexpr std::array<std::string_view, 12> kMonths = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
-      text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
-    return std::nullopt;
-  }
-  const int weekday = index_of(text.substr(0, 3), kDays);
-  const int day = number_at(text, 5, 2);
-  const int month = index_of(text.substr(8, 3), kMonths);
-  const int year = number_at(text, 12, 4);
-  const int hour = number_at(text, 17, 2);
-  const int minute = number_at(text, 20, 2);
-  const int second = number_at(text, 23, 2);
-  if (weekday < 0 || day < 0 || month < 0 || year < 0 || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 60) {
-    return std::nullopt;
-  }
-  using namespace std::chrono;
-  const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month + 1)},
-                            std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok()) return std::nullopt;
-  const sys_days days{date};
-  if (std::chrono::weekday{days}.c_encoding() != static_cast<unsigned>(weekday)) return std::nullopt;
-  return days.time_since_epoch().count() * std::int64_t{86400} + hour * 3600 + minute * 60 + second;
-}
-
-// Full jitter needs no cryptographic randomness; a per-thread engine keeps
-// exchange() free of shared state.
-milliseconds jittered_backoff(int attempt) {
-  thread_local std::minstd_rand engine(static_cast<std::minstd_rand::result_type>(
-      std::chrono::steady_clock::now().time_since_epoch().count() ^
-      static_cast<std::int64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))));
-  const int doublings = std::min(attempt - 1, 16);
-  const milliseconds ceiling = std::min(kMaxBackoff, kFirstBackoff * (std::int64_t{1} << doublings));
-  std::uniform_int_distribution<std::int64_t> pick(0, ceiling.count());
-  return milliseconds(pick(engine));
-}
-
 MaskinportenIo real_io(const ClientConfig& client) {
-  HttpOptions options;
-  options.ca_file = client.ca_file;
-  options.proxy = client.proxy;
-  options.connect_timeout_seconds = client.connect_timeout_seconds;
-  options.timeout_seconds = client.timeout_seconds;
+  const HttpOptions options = http_options(client);
   MaskinportenIo io;
   io.post_form = [options](const std::string& url, const std::string& body, int timeout_seconds) {
     HttpOptions attempt = options;
@@ -312,8 +187,7 @@ MaskinportenIo real_io(const ClientConfig& client) {
     return http_get(url, {"Accept: application/json"}, options);
   };
   io.sleep = [](milliseconds duration) { std::this_thread::sleep_for(duration); };
-  io.monotonic_now = [] { return std::chrono::steady_clock::now(); };
-  io.epoch_now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  io.clock = Clock::system();
   return io;
 }
 
@@ -333,17 +207,13 @@ Result<AccessToken> parse_token_response(const HttpResponse& response, std::int6
                         ", not a token (redirects are not followed; check token_endpoint)");
 }
 
-std::optional<int> parse_retry_after(const std::string& value, std::int64_t now) {
-  if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return digit(c) >= 0; })) {
-    if (value.size() > kMaxRetryAfterDigits) return kMaxRetryAfterSeconds;
-    const int seconds = number_at(value, 0, value.size());
-    return std::min(seconds, kMaxRetryAfterSeconds);
-  }
-  const auto date = parse_imf_fixdate(value);
-  if (!date) return std::nullopt;
-  const std::int64_t wait = std::clamp<std::int64_t>(*date - now, 0, kMaxRetryAfterSeconds);
-  return static_cast<int>(wait);
+HttpOptions http_options(const ClientConfig& client) {
+  HttpOptions options;
+  options.ca_file = client.ca_file;
+  options.proxy = client.proxy;
+  options.connect_timeout_seconds = client.connect_timeout_seconds;
+  options.timeout_seconds = client.timeout_seconds;
+  return options;
 }
 
 Result<std::string> parse_authorization_server_metadata(const HttpResponse& response,
@@ -355,14 +225,15 @@ Result<std::string> parse_authorization_server_metadata(const HttpResponse& resp
                                                   describe_body(response) + ")");
   }
   rapidjson::Document document;
-  if (!parse_json(response.body, document) || !document.IsObject()) {
+  const auto problem = json::parse_strict_json(document, response.body);
+  const bool duplicate = problem && problem->kind == json::JsonProblem::Kind::duplicate_member;
+  if ((problem && !duplicate) || (!problem && !document.IsObject())) {
     return make_error(ErrorCode::unavailable,
                       "discovery at " + url + " answered something that is not a JSON object (" +
                           describe_body(response) + ")");
   }
-  bool duplicate = false;
-  const rapidjson::Value* named_issuer = member(document, "issuer", duplicate);
-  const rapidjson::Value* endpoint = member(document, "token_endpoint", duplicate);
+  const rapidjson::Value* named_issuer = duplicate ? nullptr : json::find(document, "issuer");
+  const rapidjson::Value* endpoint = duplicate ? nullptr : json::find(document, "token_endpoint");
   if (duplicate || named_issuer == nullptr || !named_issuer->IsString() || endpoint == nullptr ||
       !endpoint->IsString()) {
     return make_error(ErrorCode::invalid_config,
@@ -371,13 +242,13 @@ Result<std::string> parse_authorization_server_metadata(const HttpResponse& resp
   }
   // RFC 8414 §3.3: the issuer in the metadata must be identical to the one
   // the metadata was fetched for.
-  if (as_view(*named_issuer) != issuer) {
+  if (json::view(*named_issuer) != issuer) {
     return make_error(ErrorCode::invalid_config,
                       "discovery at " + url + " names issuer \"" +
-                          printable(as_view(*named_issuer), kMaxUrlBytes) +
+                          printable(json::view(*named_issuer), kMaxUrlBytes) +
                           "\", not the configured \"" + issuer + "\"");
   }
-  const std::string_view token_endpoint = as_view(*endpoint);
+  const std::string_view token_endpoint = json::view(*endpoint);
   if (token_endpoint.size() > kMaxUrlBytes || !is_https_url(token_endpoint) ||
       !is_token_text(token_endpoint)) {
     return make_error(ErrorCode::invalid_config,
@@ -411,9 +282,8 @@ Status MaskinportenClient::prepare() {
   const std::string url = client_.issuer + kMetadataPath;
   auto response = io_.get(url);
   if (!response) return std::move(response).error().with_context("discovery");
-  auto endpoint = parse_authorization_server_metadata(*response, client_.issuer, url);
-  if (!endpoint) return std::move(endpoint).error();
-  token_endpoint_ = std::move(*endpoint);
+  MPA_ASSIGN_OR_RETURN(token_endpoint_,
+                       parse_authorization_server_metadata(*response, client_.issuer, url));
   return {};
 }
 
@@ -421,11 +291,7 @@ namespace {
 
 // One attempt's verdict: the token or the error, and whether another grant
 // may do better.
-struct Attempt {
-  Result<AccessToken> result;
-  bool retryable = false;
-  std::optional<int> retry_after;
-};
+using Attempt = AttemptOutcome<AccessToken>;
 
 Attempt judge(const Result<HttpResponse>& response, std::int64_t now) {
   if (!response) {
@@ -455,40 +321,32 @@ Result<AccessToken> MaskinportenClient::exchange(
     return make_error(ErrorCode::internal, "exchange() before prepare() succeeded");
   }
   const std::chrono::seconds budget(client_.retry_deadline_seconds);
-  const auto deadline = io_.monotonic_now() + budget;
-  for (int attempt = 1;; ++attempt) {
+  const RetryPolicy policy(budget, io_.clock, io_.sleep);
+  std::string jti;  // of the latest grant, for the log
+  const auto attempt = [&](int) -> Attempt {
     // Each attempt is a new grant (new jti, iat, signature): Maskinporten
     // refuses a jti it has seen, and a retried grant may have been used.
     auto grant = make_grant();
-    if (!grant) return std::move(grant).error();
-
-    const auto remaining =
-        std::chrono::ceil<std::chrono::seconds>(deadline - io_.monotonic_now()).count();
-    const int timeout = static_cast<int>(
-        std::clamp<std::int64_t>(remaining, 1, std::max(1, client_.timeout_seconds)));
+    if (!grant) return {std::move(grant).error(), false, std::nullopt};
+    jti = grant->jti;
     const std::string form =
         form_encode({{"grant_type", kJwtBearerGrantType}, {"assertion", grant->jwt}});
-    Attempt outcome = judge(io_.post_form(token_endpoint_, form, timeout), io_.epoch_now());
-    if (outcome.result.ok() || !outcome.retryable) return std::move(outcome.result);
-
-    const Error& error = outcome.result.error();
-    const milliseconds wait = outcome.retry_after
-                                  ? milliseconds(std::chrono::seconds(*outcome.retry_after))
-                                  : jittered_backoff(attempt);
-    if (io_.monotonic_now() + wait >= deadline) {
-      std::string why = outcome.retry_after
-                            ? "; it asks to wait " + std::to_string(*outcome.retry_after) +
-                                  " s, past the retry deadline"
-                            : "";
-      return make_error(error.code, error.message + why + " (gave up after " +
-                                        attempts_words(attempt) + " within " +
-                                        std::to_string(budget.count()) + " s)");
-    }
-    log::warning("Maskinporten attempt " + std::to_string(attempt) + " (jti " + grant->jti +
-                 ") failed: " + error.message + "; retrying in " +
-                 std::to_string(wait.count()) + " ms");
-    io_.sleep(wait);
-  }
+    const int timeout = policy.attempt_timeout_seconds(client_.timeout_seconds);
+    return judge(io_.post_form(token_endpoint_, form, timeout), io_.clock.epoch_seconds());
+  };
+  RetryReport report;
+  report.give_up = [&](const Error& last, int attempts, std::optional<int> asked) {
+    const std::string why =
+        asked ? "; it asks to wait " + std::to_string(*asked) + " s, past the retry deadline" : "";
+    return make_error(last.code, last.message + why + " (gave up after " +
+                                     attempts_words(attempts) + " within " +
+                                     std::to_string(budget.count()) + " s)");
+  };
+  report.retrying = [&](const Error& last, int n, milliseconds wait) {
+    log::warning("Maskinporten attempt " + std::to_string(n) + " (jti " + jti + ") failed: " +
+                 last.message + "; retrying in " + std::to_string(wait.count()) + " ms");
+  };
+  return policy.run<AccessToken>(attempt, report);
 }
 
 }  // namespace mpa

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "agent/config/config.h"
-#include "agent/jwt/grant.h"
 #include "agent/http/http.h"
+#include "agent/http/retry_policy.h"
+#include "agent/jwt/grant.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace mpa {
@@ -28,11 +30,9 @@ struct AccessToken {
 // garbage -> unavailable.
 Result<AccessToken> parse_token_response(const HttpResponse& response, std::int64_t now);
 
-// Seconds to wait from a Retry-After value (delta-seconds or HTTP-date);
-// nullopt when absent or unparseable. Large values are capped at
-// kMaxRetryAfterSeconds; a date in the past is 0.
-inline constexpr int kMaxRetryAfterSeconds = 3600;
-std::optional<int> parse_retry_after(const std::string& value, std::int64_t now);
+// The HTTP options of every request made for `client` (Maskinporten's and
+// Altinn's): trust, proxy and time-outs from its configuration.
+HttpOptions http_options(const ClientConfig& client);
 
 // The token endpoint from an RFC 8414 authorization server metadata answer
 // fetched from `url`: its "issuer" must equal `issuer` exactly (§3.3) and
@@ -51,8 +51,7 @@ struct MaskinportenIo {
       post_form;
   std::function<Result<HttpResponse>(const std::string& url)> get;
   std::function<void(std::chrono::milliseconds)> sleep;
-  std::function<std::chrono::steady_clock::time_point()> monotonic_now;  // the deadline
-  std::function<std::int64_t()> epoch_now;  // expires_at, Retry-After dates
+  Clock clock;  // steady: the deadline; epoch: expires_at, Retry-After dates
 };
 
 class MaskinportenClient {
@@ -65,7 +64,7 @@ class MaskinportenClient {
 
   // Posts grants made by `make_grant` until one succeeds or the deadline
   // passes. Each attempt is a fresh grant. Network errors, 5xx and 429 are
-  // retried with exponential backoff and jitter (429 honours Retry-After);
+  // retried under RetryPolicy (429 honours Retry-After);
   // 4xx is never retried; errors from `make_grant` are returned at once.
   // Safe to call from several threads at once after prepare().
   Result<AccessToken> exchange(const std::function<Result<SignedGrant>()>& make_grant);

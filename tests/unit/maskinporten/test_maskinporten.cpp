@@ -109,8 +109,7 @@ struct FakeWorld {
       sleeps.push_back(duration);
       clock += duration;
     };
-    io.monotonic_now = [this] { return clock; };
-    io.epoch_now = [] { return kNow; };
+    io.clock = Clock{[this] { return clock; }, [] { return kNow; }};
     return io;
   }
 

@@ -1,0 +1,143 @@
+#define BOOST_TEST_MODULE retry_policy
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <vector>
+
+#include "agent/http/retry_policy.h"
+
+using namespace mpa;
+using std::chrono::milliseconds;
+
+namespace {
+
+// A clock that moves only when the policy sleeps.
+struct FakeTime {
+  std::chrono::steady_clock::time_point now{};
+  std::vector<milliseconds> sleeps;
+  Clock clock() {
+    return Clock{[this] { return now; }, [] { return std::int64_t{1700000000}; }};
+  }
+  RetryPolicy::Sleep sleep() {
+    return [this](milliseconds wait) {
+      sleeps.push_back(wait);
+      now += wait;
+    };
+  }
+};
+
+RetryReport plain_report() {
+  RetryReport report;
+  report.give_up = [](const Error& last, int attempts, std::optional<int>) {
+    return make_error(last.code, last.message + " after " + std::to_string(attempts));
+  };
+  report.retrying = [](const Error&, int, milliseconds) {};
+  return report;
+}
+
+AttemptOutcome<int> failure(bool retryable, std::optional<int> retry_after = std::nullopt) {
+  return {make_error(ErrorCode::unavailable, "busy"), retryable, retry_after};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(Retries)
+
+BOOST_AUTO_TEST_CASE(BackoffIsFullJitterUnderADoublingCappedCeiling) {
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    const auto ceiling = std::min(kMaxBackoff, kFirstBackoff * (1 << (attempt - 1)));
+    for (int i = 0; i < 50; ++i) {
+      const milliseconds wait = backoff_with_jitter(attempt);
+      BOOST_TEST(wait.count() >= 0);
+      BOOST_TEST(wait.count() <= ceiling.count());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(SuccessAfterFailuresSleepsBetweenAttempts) {
+  FakeTime time;
+  const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
+  int calls = 0;
+  const auto result = policy.run<int>(
+      [&](int) -> AttemptOutcome<int> {
+        return ++calls < 3 ? failure(true) : AttemptOutcome<int>{5};
+      },
+      plain_report());
+  BOOST_TEST_REQUIRE(result.ok());
+  BOOST_TEST(*result == 5);
+  BOOST_TEST(calls == 3);
+  BOOST_TEST(time.sleeps.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(NonRetryableFailureStopsAtOnce) {
+  FakeTime time;
+  const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
+  int calls = 0;
+  const auto result = policy.run<int>(
+      [&](int) {
+        ++calls;
+        return failure(false);
+      },
+      plain_report());
+  BOOST_TEST(!result.ok());
+  BOOST_TEST(result.error().message == "busy");
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(time.sleeps.empty());
+}
+
+BOOST_AUTO_TEST_CASE(RetryAfterIsHonouredExactly) {
+  FakeTime time;
+  const RetryPolicy policy(std::chrono::seconds(30), time.clock(), time.sleep());
+  int calls = 0;
+  const auto result = policy.run<int>(
+      [&](int) -> AttemptOutcome<int> {
+        return ++calls == 1 ? failure(true, 7) : AttemptOutcome<int>{1};
+      },
+      plain_report());
+  BOOST_TEST(result.ok());
+  BOOST_TEST_REQUIRE(time.sleeps.size() == 1u);
+  BOOST_TEST(time.sleeps[0].count() == 7000);
+}
+
+BOOST_AUTO_TEST_CASE(GivesUpBeforeAWaitWouldPassTheDeadline) {
+  FakeTime time;
+  const RetryPolicy policy(std::chrono::seconds(10), time.clock(), time.sleep());
+  std::optional<int> asked;
+  RetryReport report = plain_report();
+  report.give_up = [&](const Error& last, int attempts, std::optional<int> wait) {
+    asked = wait;
+    return make_error(last.code, "gave up after " + std::to_string(attempts));
+  };
+  const auto result = policy.run<int>([](int) { return failure(true, 60); }, report);
+  BOOST_TEST_REQUIRE(!result.ok());
+  BOOST_TEST(result.error().message == "gave up after 1");
+  BOOST_TEST(asked.value_or(-1) == 60);
+  BOOST_TEST(time.sleeps.empty());
+}
+
+BOOST_AUTO_TEST_CASE(RetriesStayWithinTheDeadline) {
+  FakeTime time;
+  const auto start = time.now;
+  const RetryPolicy policy(std::chrono::seconds(20), time.clock(), time.sleep());
+  int calls = 0;
+  const auto result = policy.run<int>(
+      [&](int) {
+        ++calls;
+        return failure(true);
+      },
+      plain_report());
+  BOOST_TEST(!result.ok());
+  BOOST_TEST(calls > 2);
+  BOOST_TEST((time.now - start <= std::chrono::seconds(20)));
+}
+
+BOOST_AUTO_TEST_CASE(AttemptTimeoutIsWhatIsLeftWithinOneToCap) {
+  FakeTime time;
+  const RetryPolicy policy(std::chrono::seconds(20), time.clock(), time.sleep());
+  BOOST_TEST(policy.attempt_timeout_seconds(15) == 15);
+  time.now += std::chrono::milliseconds(12500);
+  BOOST_TEST(policy.attempt_timeout_seconds(15) == 8);
+  time.now += std::chrono::seconds(30);
+  BOOST_TEST(policy.attempt_timeout_seconds(15) == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
