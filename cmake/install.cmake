@@ -27,12 +27,17 @@ set(MPA_SYSUSERS_DIR "${mpa_pc_sysusers_dir}" CACHE PATH "Where the sysusers.d f
 
 # The service in packaging/ names /usr/local/bin, so that it can be copied
 # as it is (README, "systemd"); the installed one names the binary wherever
-# the prefix put it.
-file(READ packaging/maskinporten-agent.service mpa_service)
-string(REPLACE "/usr/local/bin/maskinporten-agent" "${CMAKE_INSTALL_FULL_BINDIR}/maskinporten-agent"
-       mpa_service "${mpa_service}")
-file(WRITE ${PROJECT_BINARY_DIR}/packaging/maskinporten-agent.service "${mpa_service}")
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS packaging/maskinporten-agent.service)
+# the prefix put it, also with `cmake --install build --prefix DIR`, so the
+# path is made at install time.
+install(CODE "
+  set(bindir \"${CMAKE_INSTALL_BINDIR}\")
+  if(NOT IS_ABSOLUTE \"\${bindir}\")
+    set(bindir \"\${CMAKE_INSTALL_PREFIX}/\${bindir}\")
+  endif()
+  file(READ \"${PROJECT_SOURCE_DIR}/packaging/maskinporten-agent.service\" unit)
+  string(REPLACE \"/usr/local/bin/maskinporten-agent\" \"\${bindir}/maskinporten-agent\" unit \"\${unit}\")
+  file(WRITE \"${PROJECT_BINARY_DIR}/packaging/maskinporten-agent.service\" \"\${unit}\")
+")
 install(FILES ${PROJECT_BINARY_DIR}/packaging/maskinporten-agent.service
               packaging/maskinporten-agent.socket
         DESTINATION ${MPA_SYSTEMD_UNIT_DIR})
