@@ -65,10 +65,12 @@ start_standin() {
     --trusted-ca "$HSM/pki/root-ca.pem" \
     --client "$CLIENT_ID=altinn:enduser,altinn:instances.read,skatteetaten:test,nav:test/api" \
     "$@" 2>"$STANDIN_DIR/log" &
-  track_pid $!
-  local i
-  for i in $(seq 1 100); do
+  local pid=$! i
+  track_pid $pid
+  # Up to 60 s: it makes an RSA TLS key first, slow on a loaded machine.
+  for i in $(seq 1 600); do
     [[ -s "$STANDIN_DIR/port" ]] && break
+    kill -0 $pid 2>/dev/null || break
     sleep 0.1
   done
   [[ -s "$STANDIN_DIR/port" ]] || { echo "stand-in did not start:" >&2; cat "$STANDIN_DIR/log" >&2; return 1; }
@@ -171,4 +173,19 @@ wait_for() {
     sleep 0.1
   done
   return 1
+}
+
+# standin_held N: true when exactly N requests wait at the stand-in for a
+# release (POST _control/hold, tests/standin/README.md).
+standin_held() { [[ "$(json_get "$(standin_control stats)" 'j["held"]')" == "$1" ]]; }
+
+# wait_until_epoch SECONDS: returns once the system clock reads SECONDS
+# (Unix time) or later: for a condition that is the clock itself, such as a
+# token's expiry. Refuses a moment more than 120 s ahead.
+wait_until_epoch() {
+  if (($1 - $(date +%s) > 120)); then
+    echo "wait_until_epoch: $1 is more than 120 s ahead" >&2
+    return 1
+  fi
+  while (($(date +%s) < $1)); do sleep 0.1; done
 }

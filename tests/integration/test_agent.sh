@@ -10,11 +10,11 @@ write_config "$CONF"
 # limit can be seen; mode 0660 in a directory others may pass through, so
 # that another uid reaches the socket and SO_PEERCRED decides.
 sed -i 's/^refresh_margin_seconds = 30/refresh_margin_seconds = 5\nmax_connections = 64\nsocket_mode = "0660"/' "$CONF"
-sed -i 's/^retry_deadline_seconds = 20/retry_deadline_seconds = 3/' "$CONF"
 mkdir -m 0711 "$WORK/run"
 chmod 0711 "$WORK"
 start_agent "$CONF"
 received_count() { json_get "$(standin_control stats)" 'j["token_requests"]'; }
+cache_misses() { json_get "$("$MPA_BIN" status --socket "$SOCK" --json)" 'j["cache"]["misses"]'; }
 SOCK_PY="$MPA_SOURCE_DIR/tests/integration/sock.py"
 
 # --- the CLI client, and caching ---
@@ -38,14 +38,25 @@ expect_eq "a scope outside the client's list exits 1" "$rc" 1
 expect_contains "and says invalid_scope" "$out" "invalid_scope"
 
 # --- single flight: 60 identical concurrent misses, one grant ---
+# The stand-in holds the exchange until all 60 requests wait in the agent.
+# (An exchange may wait up to timeout_seconds, 15 s, here: the 3 s retry
+# deadline comes later.)
+single_flight='{"op":"token","scopes":["nav:test/api"]}'
 standin_control reset '{}' >/dev/null
-standin_control settings '{"delay": 1}' >/dev/null
+standin_control hold '{}' >/dev/null
 before="$(received_count)"
-answers="$("$PY" "$SOCK_PY" "$SOCK" parallel 60 '{"op":"token","scopes":["nav:test/api"]}')"
+misses_before="$(cache_misses)"
+"$PY" "$SOCK_PY" "$SOCK" parallel 60 "$single_flight" >"$WORK/parallel.out" &
+parallel_pid=$!
+all_waiting() { standin_held 1 && (( $(cache_misses) - misses_before == 60 )); }
+wait_for all_waiting && ok "60 concurrent identical requests wait for one held exchange" \
+  || not_ok "60 concurrent identical requests wait for one held exchange"
+standin_control release '{}' >/dev/null
+wait "$parallel_pid" || true
+answers="$(cat "$WORK/parallel.out")"
 expect_eq "60 concurrent identical requests all succeed" "$(grep -c '"ok":true' <<<"$answers")" 60
 expect_eq "and share one token" "$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$answers" | sort -u | wc -l)" 1
 expect_eq "60 concurrent identical requests make one grant" "$(( $(received_count) - before ))" 1
-standin_control settings '{"delay": 0}' >/dev/null
 
 # --- status and invalidate ---
 status="$("$MPA_BIN" status --socket "$SOCK" --json)"
@@ -87,8 +98,8 @@ expect_not_contains "and gets no token" "$out" 'access_token'
 cp "$CONF" "$WORK/good.toml"
 printf '\n[[allow]]\nuid = 65534\nclients = ["default"]\nscopes = ["altinn:instances.read"]\n' >>"$CONF"
 kill -HUP "$AGENT_PID"
-wait_for grep -q "reloaded" "$AGENT_LOG"
-sleep 0.5
+# The agent logs this line once the new configuration serves.
+wait_for grep -q "reloaded the configuration" "$AGENT_LOG"
 out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:instances.read"]}' 2>&1)"
 expect_contains "an [[allow]] rule lets that uid in after SIGHUP" "$out" '"ok":true'
 out="$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:enduser"]}' 2>&1)"
@@ -101,7 +112,12 @@ wait_for grep -q "keeping" "$AGENT_LOG"
 expect_contains "a broken file on SIGHUP is logged" "$(cat "$AGENT_LOG")" "keeping"
 expect_contains "and the old configuration keeps serving" \
   "$(as_nobody "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"token","scopes":["altinn:instances.read"]}' 2>&1)" '"ok":true'
-cp "$WORK/good.toml" "$CONF"
+# From here exchanges give up after 3 s, so that a failing refresh shows
+# within a short token's life.
+sed 's/^retry_deadline_seconds = 20/retry_deadline_seconds = 3/' "$WORK/good.toml" >"$CONF"
+kill -HUP "$AGENT_PID"
+reloaded_twice() { (($(grep -c "reloaded the configuration" "$AGENT_LOG") == 2)); }
+wait_for reloaded_twice || not_ok "the agent reloads the 3 s retry deadline"
 
 # --- idle clients are disconnected after 30 s (runs while the rest goes on) ---
 "$PY" "$SOCK_PY" "$SOCK" idle 30 >"$WORK/idle.out" &
@@ -109,9 +125,14 @@ idle_pid=$!
 
 # --- refresh ahead, and a failed refresh keeps serving the valid token ---
 standin_control settings '{"token_lifetime": 9}' >/dev/null
-short="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0)"
+# token_field JSON NAME: one field of a `token --json` answer.
+token_field() { json_get "$1" "j[\"$2\"]"; }
+short_json="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0 --json)"
+short="$(token_field "$short_json" access_token)"
 before="$(received_count)"
-sleep 5   # now within refresh_margin_seconds (5) of expiry
+# Within refresh_margin_seconds (5) of expiry, and past the first half of
+# the token's life (before that the agent never refreshes).
+wait_until_epoch "$(( $(token_field "$short_json" expires_at) - 4 ))"
 again="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0)"
 expect_eq "within the margin the cached token is still served at once" "$again" "$short"
 # The refresh starts at the first request after a random delay of up to
@@ -123,9 +144,11 @@ wait_for refreshed && ok "a busy key gets its token refreshed ahead of expiry" \
   || not_ok "a busy key gets its token refreshed ahead of expiry"
 expect_eq "by exactly one background exchange" "$(( $(received_count) - before ))" 1
 
-fresh="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example)"
+fresh_json="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example --json)"
+fresh="$(token_field "$fresh_json" access_token)"
+fresh_expiry="$(token_field "$fresh_json" expires_at)"
 standin_control fail '{"mode":"500","count":1000}' >/dev/null
-sleep 5
+wait_until_epoch "$((fresh_expiry - 4))"   # within the margin, as above
 kept="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example)"
 expect_eq "a failed refresh keeps serving the still valid token" "$kept" "$fresh"
 refresh_failed() {
@@ -134,7 +157,7 @@ refresh_failed() {
 }
 wait_for refresh_failed && ok "the failed refresh is recorded" || not_ok "the failed refresh is recorded"
 expect_contains "status shows the last error" "$("$MPA_BIN" status --socket "$SOCK" --json)" "500"
-sleep 5
+wait_until_epoch "$((fresh_expiry + 1))"   # the token has expired
 out="$("$MPA_BIN" token --socket "$SOCK" --scope nav:test/api --min-ttl 0 --resource https://refresh.example 2>&1)" && rc=0 || rc=$?
 expect_eq "once it expired, the client gets an error" "$rc" 1
 expect_contains "unavailable, in words" "$out" "unavailable"

@@ -265,7 +265,7 @@ done
 wait "${pids[@]}"
 expect_eq "delayed answers to concurrent requests all succeed" "$(cat "$WORK"/parallel.* | sort | uniq -c | tr -s ' ')" " 5 200"
 expect_eq "stats count requests and tokens" "$(standin_control stats)" \
-  '{"token_requests": 6, "tokens_issued": 6, "exchanges": 0}'
+  '{"token_requests": 6, "tokens_issued": 6, "exchanges": 0, "held": 0}'
 standin_control reset '{}' >/dev/null
 post_token "$(grant)"
 expect_eq "reset restores the default lifetime" "$(json_get "$BODY" 'j["expires_in"]')" 120
@@ -315,9 +315,26 @@ expect_eq "401 injected on the exchange path" "$CODE" 401
 standin_control settings '{"token_lifetime":1}' >/dev/null
 post_token "$(grant)"
 short_token="$(json_get "$BODY" 'j["access_token"]')"
-sleep 2
+wait_until_epoch "$(json_get "$(jwt_part "$short_token" 1)" 'j["exp"]')"
 exchange -H "Authorization: Bearer $short_token"
 expect_eq "exchange with an expired bearer: 401" "$CODE" 401
+standin_control reset '{}' >/dev/null
+
+# --- hold and release: a slow answer, for exactly as long as a test wants ------------------------
+standin_control hold '{}' >/dev/null
+held_grant="$(grant)"
+(post_token "$held_grant"; echo "$CODE" >"$WORK/held.code") &
+held_pid=$!
+wait_for standin_held 1 && ok "a held /token request waits, and stats count it" \
+  || not_ok "a held /token request waits, and stats count it"
+kill -0 "$held_pid" 2>/dev/null && ok "it is not answered while held" || not_ok "it is not answered while held"
+expect_eq "release answers the one held request" "$(json_get "$(standin_control release '{}')" 'j["released"]')" 1
+wait "$held_pid" || true
+expect_eq "which then gets its token" "$(cat "$WORK/held.code")" 200
+expect_eq "nothing is held after the release" "$(json_get "$(standin_control stats)" 'j["held"]')" 0
+post_token "$(grant)"
+expect_eq "and later requests are not held" "$CODE" 200
+expect_contains "hold refuses an unknown path" "$(standin_control hold '{"path":"/nope"}')" "path must be"
 standin_control reset '{}' >/dev/null
 
 # --- bad input never takes it down --------------------------------------------------------------

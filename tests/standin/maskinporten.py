@@ -169,6 +169,8 @@ class ControlState:
     def __init__(self, token_lifetime):
         self.default_lifetime = token_lifetime
         self.lock = threading.Lock()
+        self.hold_changed = threading.Condition(self.lock)
+        self.held = {"/token": 0, EXCHANGE_PATH: 0}   # requests waiting now, per path
         self.reset()
 
     def reset(self):
@@ -177,7 +179,22 @@ class ControlState:
             self.failures = []
             self.token_lifetime = self.default_lifetime
             self.delay = 0.0
+            self.holding = set()      # paths whose requests wait for a release
+            self.hold_changed.notify_all()
             self.stats = {"token_requests": 0, "tokens_issued": 0, "exchanges": 0}
+
+    def wait_if_held(self, path):
+        """Keeps a request on a held path waiting until the path is released
+        (or reset), at most MAX_INJECTED_DELAY s; `held` counts the waiting."""
+        with self.lock:
+            if path not in self.holding:
+                return False
+            self.held[path] += 1
+            try:
+                self.hold_changed.wait_for(lambda: path not in self.holding, MAX_INJECTED_DELAY)
+            finally:
+                self.held[path] -= 1
+            return True
 
     def record(self, entry):
         with self.lock:
@@ -336,6 +353,8 @@ class StandIn:
             ("POST", "/_control/reset"): self.control_reset,
             ("POST", "/_control/fail"): self.control_fail,
             ("POST", "/_control/settings"): self.control_settings,
+            ("POST", "/_control/hold"): self.control_hold,
+            ("POST", "/_control/release"): self.control_release,
         }
         handler = routes.get((method, path))
         if handler is not None:
@@ -395,6 +414,8 @@ class StandIn:
             h.send_json(r.status, {"error": r.error, "error_description": r.description})
             return
         entry["header"], entry["claims"] = header, claims
+        if self.control.wait_if_held("/token"):
+            h.note += " held"
         with self.control.lock:
             lifetime, delay = self.control.token_lifetime, self.control.delay
         amr = "virksomhetssertifikat" if "x5c" in header else "private_key_jwt"
@@ -503,6 +524,8 @@ class StandIn:
         except jwt.PyJWTError as e:
             return self.unauthorized(h, entry, "%s: %s" % (type(e).__name__, e))
         entry["claims"] = claims
+        if self.control.wait_if_held(EXCHANGE_PATH):
+            h.note += " held"
         with self.control.lock:
             lifetime = self.control.token_lifetime
         token = self.signer.altinn_token(claims, lifetime)
@@ -524,7 +547,7 @@ class StandIn:
 
     def control_stats(self, h):
         with self.control.lock:
-            stats = dict(self.control.stats)
+            stats = dict(self.control.stats, held=sum(self.control.held.values()))
         h.send_json(200, stats)
 
     def control_body(self, h):
@@ -558,6 +581,37 @@ class StandIn:
             self.control.failures.append(failure)
         h.note += " %s x%d on %s" % (failure["mode"], failure["count"], failure["path"])
         h.send_json(200, {"ok": True, "failure": failure})
+
+    def hold_paths(self, h):
+        body = self.control_body(h)
+        if set(body) - {"path"}:
+            raise ValueError("unknown keys %s" % sorted(set(body) - {"path"}))
+        path = body.get("path", "/token")
+        if path not in ("/token", EXCHANGE_PATH):
+            raise ValueError("path must be /token or %s" % EXCHANGE_PATH)
+        return path
+
+    def control_hold(self, h):
+        try:
+            path = self.hold_paths(h)
+        except ValueError as e:
+            return h.send_json(400, {"error": str(e)})
+        with self.control.lock:
+            self.control.holding.add(path)
+        h.note += " holding %s" % path
+        h.send_json(200, {"ok": True, "holding": path})
+
+    def control_release(self, h):
+        try:
+            path = self.hold_paths(h)
+        except ValueError as e:
+            return h.send_json(400, {"error": str(e)})
+        with self.control.lock:
+            self.control.holding.discard(path)
+            self.control.hold_changed.notify_all()
+            released = self.control.held[path]
+        h.note += " released %s" % path
+        h.send_json(200, {"ok": True, "released": released})
 
     def control_settings(self, h):
         try:
