@@ -213,10 +213,10 @@ Status read_optional_text(const Value& object, const char* name, std::size_t max
 }
 
 // The optional string fields of a token request other than "client".
-const std::pair<const char*, std::optional<std::string> TokenRequest::*> kOptionalTextFields[] = {
-    {"consumer_org", &TokenRequest::consumer_org},
-    {"iss_onbehalfof", &TokenRequest::iss_onbehalfof},
-    {"pid", &TokenRequest::pid},
+const std::pair<const char*, std::optional<std::string> GrantRequest::*> kOptionalTextFields[] = {
+    {"consumer_org", &GrantRequest::consumer_org},
+    {"iss_onbehalfof", &GrantRequest::iss_onbehalfof},
+    {"pid", &GrantRequest::pid},
 };
 
 Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
@@ -225,25 +225,25 @@ Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
   if (scopes == nullptr) return invalid("scopes is required: an array of scope names");
   auto scope_list = read_scopes(*scopes);
   if (!scope_list) return std::move(scope_list).error();
-  request.scopes = std::move(*scope_list);
+  request.grant.scopes = std::move(*scope_list);
 
   std::optional<std::string> client;
   if (auto s = read_optional_text(object, "client", kMaxNameBytes, client); !s) return std::move(s).error();
   request.client = client.value_or("");
   for (const auto& [name, field] : kOptionalTextFields) {
-    if (auto s = read_optional_text(object, name, kMaxNameBytes, request.*field); !s) {
+    if (auto s = read_optional_text(object, name, kMaxNameBytes, request.grant.*field); !s) {
       return std::move(s).error();
     }
   }
   if (const Value* m = json::find(object, "resource")) {
     auto resource = read_text_array(*m, "resource", kMaxResources, kMaxResourceBytes);
     if (!resource) return std::move(resource).error();
-    request.resource = std::move(*resource);
+    request.grant.resource = std::move(*resource);
   }
   if (const Value* m = json::find(object, "authorization_details")) {
     auto details = read_authorization_details(*m);
     if (!details) return std::move(details).error();
-    request.authorization_details = std::move(*details);
+    request.grant.authorization_details = std::move(*details);
   }
   if (const Value* m = json::find(object, "min_ttl"); with_min_ttl && m != nullptr) {
     auto min_ttl = read_min_ttl(*m);
@@ -325,19 +325,19 @@ void write_optional(json::Writer& writer, std::string_view key, const std::optio
 
 void write_token_fields(json::Writer& writer, const TokenRequest& request, bool with_min_ttl) {
   if (!request.client.empty()) write_optional(writer, "client", request.client);
-  write_text_array(writer, "scopes", request.scopes);
-  if (!request.resource.empty()) write_text_array(writer, "resource", request.resource);
-  write_optional(writer, "consumer_org", request.consumer_org);
-  write_optional(writer, "iss_onbehalfof", request.iss_onbehalfof);
-  write_optional(writer, "pid", request.pid);
-  if (request.authorization_details) {
+  write_text_array(writer, "scopes", request.grant.scopes);
+  if (!request.grant.resource.empty()) write_text_array(writer, "resource", request.grant.resource);
+  write_optional(writer, "consumer_org", request.grant.consumer_org);
+  write_optional(writer, "iss_onbehalfof", request.grant.iss_onbehalfof);
+  write_optional(writer, "pid", request.grant.pid);
+  if (request.grant.authorization_details) {
     json::write_key(writer, "authorization_details");
-    auto details = normalize_authorization_details(*request.authorization_details);
+    auto details = normalize_authorization_details(*request.grant.authorization_details);
     if (details) {
       writer.RawValue(details->data(), details->size(), rapidjson::kArrayType);
     } else {
       // Sent as a string, which the agent refuses with words: the line stays JSON.
-      json::write_string(writer, *request.authorization_details);
+      json::write_string(writer, *request.grant.authorization_details);
     }
   }
   if (with_min_ttl && request.min_ttl) {
@@ -360,9 +360,9 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
                                " bytes"),
                        std::nullopt};
   }
-  if (!json::nesting_within(line, kMaxNestingDepth)) {
+  if (!json::nesting_within(line, kMaxRequestNestingDepth)) {
     return DecodeError{invalid("the request nests arrays or objects deeper than " +
-                               std::to_string(kMaxNestingDepth) + " levels"),
+                               std::to_string(kMaxRequestNestingDepth) + " levels"),
                        std::nullopt};
   }
   rapidjson::Document document;
@@ -413,8 +413,8 @@ Result<std::string> normalize_authorization_details(std::string_view json_text) 
     return invalid("authorization_details is longer than " +
                    std::to_string(kMaxAuthorizationDetailsBytes) + " bytes");
   }
-  if (!json::nesting_within(json_text, kMaxNestingDepth)) {
-    return invalid("authorization_details nests deeper than " + std::to_string(kMaxNestingDepth) +
+  if (!json::nesting_within(json_text, kMaxAuthorizationDetailsDepth)) {
+    return invalid("authorization_details nests deeper than " + std::to_string(kMaxAuthorizationDetailsDepth) +
                    " levels");
   }
   rapidjson::Document document;

@@ -43,7 +43,7 @@ Error bad_answer(std::string what) {
 // Parses a response line into `document`; an {"ok":false} line becomes its Error.
 Status read_response(rapidjson::Document& document, std::string_view line) {
   if (line.size() > kMaxResponseLineBytes) return bad_answer("is too long");
-  if (!json::nesting_within(line, kMaxNestingDepth)) return bad_answer("nests too deep");
+  if (!json::nesting_within(line, kMaxResponseNestingDepth)) return bad_answer("nests too deep");
   if (std::string why = json::parse_strict(document, line); !why.empty()) {
     return bad_answer("is not JSON: " + why);
   }

@@ -162,23 +162,23 @@ std::optional<std::string> environment_variable(const char* name) {
 std::optional<protocol::TokenRequest> token_request_from(const std::string& command,
                                                          const ParsedArgs& args) {
   protocol::TokenRequest request;
-  request.scopes = args.all("scope");
-  if (request.scopes.empty()) {
+  request.grant.scopes = args.all("scope");
+  if (request.grant.scopes.empty()) {
     usage(command, "at least one --scope is required");
     return std::nullopt;
   }
   request.client = args.get("client").value_or("");
-  request.resource = args.all("resource");
-  request.consumer_org = args.get("consumer-org");
-  request.iss_onbehalfof = args.get("iss-onbehalfof");
-  request.pid = args.get("pid");
+  request.grant.resource = args.all("resource");
+  request.grant.consumer_org = args.get("consumer-org");
+  request.grant.iss_onbehalfof = args.get("iss-onbehalfof");
+  request.grant.pid = args.get("pid");
   if (const auto details = args.get("authorization-details")) {
     auto normalized = protocol::normalize_authorization_details(*details);
     if (!normalized) {
       usage(command, "--authorization-details: " + normalized.error().message);
       return std::nullopt;
     }
-    request.authorization_details = std::move(*normalized);
+    request.grant.authorization_details = std::move(*normalized);
   }
   request.exchange = args.get("exchange");
   if (request.exchange && *request.exchange != "altinn") {

@@ -26,15 +26,8 @@ std::string scopes_text(const std::vector<std::string>& scopes) {
   return text;
 }
 
-GrantRequest grant_request(const protocol::TokenRequest& request) {
-  GrantRequest grant;
-  grant.scopes = request.scopes;
-  grant.resource = request.resource;
-  grant.consumer_org = request.consumer_org;
-  grant.iss_onbehalfof = request.iss_onbehalfof;
-  grant.pid = request.pid;
-  grant.authorization_details = request.authorization_details;
-  return grant;
+TokenTarget token_target(const protocol::TokenRequest& request) {
+  return TokenTarget{request.client, request.grant, request.exchange};
 }
 
 // The Altinn token lives no longer than the Maskinporten token it is made
@@ -46,15 +39,15 @@ GrantRequest grant_request(const protocol::TokenRequest& request) {
 constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
 
 Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
-                                       const protocol::TokenRequest& request) {
-  auto token = engine.fetch_token(client, grant_request(request));
+                                       const TokenTarget& target) {
+  auto token = engine.fetch_token(client, target.grant);
   if (!token) {
-    log::warning("client " + request.client + ": no token for \"" + scopes_text(request.scopes) +
-                 "\": " + token.error().message);
+    log::warning("client " + target.client + ": no token for \"" +
+                 scopes_text(target.grant.scopes) + "\": " + token.error().message);
     return token;
   }
-  log::debug("client " + request.client + ": token " + log::token_ref(token->access_token) +
-             " for \"" + scopes_text(request.scopes) + "\", expires in " +
+  log::debug("client " + target.client + ": token " + log::token_ref(token->access_token) +
+             " for \"" + scopes_text(target.grant.scopes) + "\", expires in " +
              std::to_string(token->expires_in) + " s");
   return token;
 }
@@ -71,15 +64,15 @@ class TokenFetcher {
   // Weak: the cache owns the fetcher.
   void attach(const std::shared_ptr<TokenCache>& cache) { *link_ = cache; }
 
-  Result<AccessToken> operator()(const protocol::TokenRequest& request) const {
-    auto client = engine_->client(request.client);
+  Result<AccessToken> operator()(const TokenTarget& target) const {
+    auto client = engine_->client(target.client);
     if (!client) return client.error();
-    if (!request.exchange) return maskinporten_token(*engine_, **client, request);
-    if (*request.exchange != "altinn") {
+    if (!target.exchange) return maskinporten_token(*engine_, **client, target);
+    if (*target.exchange != "altinn") {
       return make_error(ErrorCode::invalid_request,
-                        "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
+                        "exchange must be \"altinn\", not \"" + *target.exchange + "\"");
     }
-    return altinn_token(**client, request);
+    return altinn_token(**client, target);
   }
 
  private:
@@ -87,9 +80,8 @@ class TokenFetcher {
   // same request without `exchange`, or from a fresh one that is cached in
   // turn. peek and put never wait for another exchange, so no worker blocks
   // on another while the pool is bounded.
-  Result<AccessToken> altinn_token(const ClientConfig& client,
-                                   const protocol::TokenRequest& request) const {
-    protocol::TokenRequest plain = request;
+  Result<AccessToken> altinn_token(const ClientConfig& client, const TokenTarget& target) const {
+    TokenTarget plain = target;
     plain.exchange.reset();
     const std::shared_ptr<TokenCache> cache = link_->lock();
     std::optional<AccessToken> source;
@@ -110,18 +102,18 @@ class TokenFetcher {
     // change at Digdir) must not keep failing until it expires: drop it and
     // try once more with a fresh one.
     if (!token && from_cache && token.error().code == ErrorCode::invalid_grant) {
-      log::warning("client " + request.client + ": Altinn refused the cached Maskinporten token " +
+      log::warning("client " + target.client + ": Altinn refused the cached Maskinporten token " +
                    log::token_ref(source->access_token) + "; trying once with a fresh one");
       cache->invalidate(plain);
       if (auto made = fresh_source(); !made) return made.error();
       token = altinn::exchange_for_altinn(client, source->access_token);
     }
     if (!token) {
-      log::warning("client " + request.client + ": no Altinn token for \"" +
-                   scopes_text(request.scopes) + "\": " + token.error().message);
+      log::warning("client " + target.client + ": no Altinn token for \"" +
+                   scopes_text(target.grant.scopes) + "\": " + token.error().message);
       return token.error().with_context("Altinn token exchange");
     }
-    log::debug("client " + request.client + ": Altinn token " +
+    log::debug("client " + target.client + ": Altinn token " +
                log::token_ref(token->access_token) + " from Maskinporten token " +
                log::token_ref(source->access_token) + ", expires in " +
                std::to_string(token->expires_in) + " s");
@@ -226,7 +218,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
   request.client = (*client)->name;
-  return state.policy->check(peer, request.client, request.scopes);
+  return state.policy->check(peer, request.client, request.grant.scopes);
 }
 
 // A token request that the grant builder would refuse (a scope outside the
@@ -235,7 +227,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
 Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
-  return check_grant_request(request, **client);
+  return check_grant_request(request.grant, **client);
 }
 
 // A reply built by our own code failed: our bug, logged, answered `internal`.
@@ -328,7 +320,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
           answer_internal(reply, id, e.what());
         }
       };
-      state->cache->get(*token, min_ttl, std::move(answer), exchange_owner(peer));
+      state->cache->get(token_target(*token), min_ttl, std::move(answer), exchange_owner(peer));
       return;
     }
 
@@ -337,7 +329,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
         reply(protocol::encode_error(id, allowed.error()));
         return;
       }
-      const bool dropped = state->cache->invalidate(invalidate->target);
+      const bool dropped = state->cache->invalidate(token_target(invalidate->target));
       reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
       return;
     }

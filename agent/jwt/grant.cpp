@@ -12,32 +12,18 @@
 #include <utility>
 
 #include "agent/jwt/jose.h"
-#include "protocol/messages.h"
 
 namespace mpa {
 namespace {
 
 // Digdir's grant table: Maskinporten refuses a grant whose exp - iat exceeds 120 s.
 constexpr int kMaxGrantLifetimeSeconds = 120;
-// A client asks for a handful of scopes; more than this is a mistake, not a need.
-constexpr std::size_t kMaxScopes = 32;
-// Longer than any scope Maskinporten registers ("prefix:sub/scope.name").
-constexpr std::size_t kMaxScopeLength = 256;
-// Each resource becomes an audience of the token; a few are plenty.
-constexpr std::size_t kMaxResources = 16;
-// Bounds one URL or URN in the grant (common URL length limits are ~2 KiB).
-constexpr std::size_t kMaxResourceLength = 2048;
 // An onbehalfof value is a short identifier registered on the client.
 constexpr std::size_t kMaxOnBehalfOfLength = 255;
 // A Norwegian organisation number (Enhetsregisteret) has 9 digits.
 constexpr std::size_t kOrgNumberDigits = 9;
 // A Norwegian national identity number (fødselsnummer / D-number) has 11 digits.
 constexpr std::size_t kPidDigits = 11;
-// authorization_details goes into a JWT sent in a form body; a few entries suffice.
-constexpr std::size_t kMaxAuthorizationDetailsBytes = 8 * 1024;
-constexpr std::size_t kMaxAuthorizationDetailsEntries = 8;
-// Array > object > object > value is as deep as Altinn's types go; leave room.
-constexpr int kMaxAuthorizationDetailsDepth = 8;
 // How much of an untrusted value an error message repeats.
 constexpr std::size_t kMaxQuotedLength = 64;
 
@@ -82,7 +68,7 @@ Error invalid_request(std::string message) {
 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 bool is_scope_token(std::string_view scope) {
-  return !scope.empty() && scope.size() <= kMaxScopeLength &&
+  return !scope.empty() && scope.size() <= kMaxScopeBytes &&
          std::all_of(scope.begin(), scope.end(),
                      [](char c) { return is_visible_ascii(c) && c != '"' && c != '\\'; });
 }
@@ -121,7 +107,7 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 // Maskinporten takes absolute URIs as resource indicators (RFC 8707 §2):
 // an http(s) URL with a host, or a URN ("urn:" NID ":" NSS).
 bool is_resource_indicator(std::string_view resource) {
-  if (resource.empty() || resource.size() > kMaxResourceLength) return false;
+  if (resource.empty() || resource.size() > kMaxResourceBytes) return false;
   if (!std::all_of(resource.begin(), resource.end(), is_visible_ascii)) return false;
   if (resource.find('#') != std::string_view::npos) return false;  // RFC 8707 §2: no fragment
   for (std::string_view scheme : {std::string_view("https://"), std::string_view("http://")}) {
@@ -148,16 +134,13 @@ Status check_resources(const std::vector<std::string>& resources) {
       return invalid_request("resource " + quoted(resource) +
                              " is not an absolute https://, http:// or urn: URI without "
                              "spaces or fragment (at most " +
-                             std::to_string(kMaxResourceLength) + " characters)");
+                             std::to_string(kMaxResourceBytes) + " characters)");
     }
   }
   return {};
 }
 
-// GrantRequest, or the socket's TokenRequest (same field names): the agent
-// checks a request before its cache without copying it.
-template <class Request>
-Status check_parties(const Request& request) {
+Status check_parties(const GrantRequest& request) {
   if (request.consumer_org && request.iss_onbehalfof) {
     return invalid_request(
         "consumer_org and iss_onbehalfof were both given; only one is allowed in a grant");
@@ -409,8 +392,7 @@ Status check_client(const ClientConfig& client) {
 
 // The request's own checks; a present authorization_details is parsed
 // into `authorization_details` for the body.
-template <class Request>
-Status check_request(const Request& request, const ClientConfig& client,
+Status check_request(const GrantRequest& request, const ClientConfig& client,
                      rapidjson::Document& authorization_details) {
   if (auto checked = check_scopes(request.scopes, client); !checked) return checked;
   if (auto checked = check_resources(request.resource); !checked) return checked;
@@ -423,17 +405,7 @@ Status check_request(const Request& request, const ClientConfig& client,
 
 }  // namespace
 
-Status check_authorization_details(std::string_view json_array) {
-  rapidjson::Document document;
-  return parse_authorization_details(json_array, document);
-}
-
 Status check_grant_request(const GrantRequest& request, const ClientConfig& client) {
-  rapidjson::Document authorization_details;
-  return check_request(request, client, authorization_details);
-}
-
-Status check_grant_request(const protocol::TokenRequest& request, const ClientConfig& client) {
   rapidjson::Document authorization_details;
   return check_request(request, client, authorization_details);
 }

@@ -63,8 +63,8 @@ class FakeHandler final : public RequestHandler {
       return;
     }
     auto& token = std::get<protocol::TokenRequest>(request.body);
-    if (!token.scopes.empty() && token.scopes.front() == "drop") return;
-    if (!token.scopes.empty() && token.scopes.front() == "big") {
+    if (!token.grant.scopes.empty() && token.grant.scopes.front() == "drop") return;
+    if (!token.grant.scopes.empty() && token.grant.scopes.front() == "big") {
       reply(protocol::encode_ok(request.id_json,
                                 "{\"pad\":\"" + std::string(256 * 1024, 'x') + "\"}"));
       return;
