@@ -44,10 +44,13 @@ struct Request {
 };
 
 // A decode failure keeps the id if one could be read, so the error
-// response can echo it.
+// response can echo it, and says whether the connection must close after
+// the error: DESIGN.md closes it for a line too long or one that is not a
+// JSON object; an object with a bad op or field leaves it open.
 struct DecodeError {
   Error error;
   std::optional<std::string> id_json;
+  bool close_connection = false;
 };
 
 // Decodes one request line (without its '\n'). Every failure is

@@ -1,6 +1,5 @@
 #include "agent/daemon/server.h"
 
-#include <rapidjson/document.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -74,15 +73,6 @@ namespace {
 
 std::string error_line(ErrorCode code, std::string message) {
   return protocol::encode_error(std::nullopt, make_error(code, std::move(message)));
-}
-
-// Only the error path calls this, to tell a line that is not a JSON object
-// (the connection closes, DESIGN.md) from a well-formed object with an
-// unknown op or field (it stays open). Iterative: no recursion on nesting.
-bool is_json_object(const std::string& line) {
-  rapidjson::Document document;
-  document.Parse<rapidjson::kParseIterativeFlag>(line.data(), line.size());
-  return !document.HasParseError() && document.IsObject();
 }
 
 std::optional<PeerCredentials> peer_credentials(int fd) {
@@ -360,10 +350,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     auto decoded = protocol::decode_request(line);
     if (auto* bad = std::get_if<protocol::DecodeError>(&decoded)) {
       std::string answer = protocol::encode_error(bad->id_json, bad->error);
-      if (is_json_object(line)) {
-        complete(seq, std::move(answer), false);
-      } else {
+      if (bad->close_connection) {
         finish_with_error(seq, std::move(answer));
+      } else {
+        complete(seq, std::move(answer), false);
       }
       return;
     }

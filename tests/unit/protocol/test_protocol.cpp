@@ -422,6 +422,23 @@ BOOST_AUTO_TEST_CASE(RefusesDeepNestingBeforeParsing) {
   BOOST_TEST(contains(refusal(very_deep), "the request nests arrays or objects deeper than 9 levels"));
 }
 
+BOOST_AUTO_TEST_CASE(SaysWhetherTheConnectionMustClose) {
+  const std::string deep = std::string(kMaxRequestNestingDepth, '[') + std::string(kMaxRequestNestingDepth, ']');
+  // DESIGN.md: a line too long, or one that is not a JSON object, closes it.
+  for (const std::string& line : {std::string(kMaxRequestLineBytes + 1, ' '), std::string("{"),
+                                  std::string("[1]"), std::string("\"op\""), deep}) {
+    const DecodeError error = refused(line);
+    BOOST_TEST(error.close_connection, line.substr(0, 20) + ": " + error.error.message);
+  }
+  // An object with a bad op, field or id, or nested too deep, leaves it open.
+  for (const std::string& line : {std::string(R"({"op":"nope"})"), std::string(R"({"op":"ping","x":1})"),
+                                  std::string(R"({"op":"ping","id":true})"),
+                                  R"({"op":"ping","id":)" + deep + "}"}) {
+    const DecodeError error = refused(line);
+    BOOST_TEST(!error.close_connection, line + ": " + error.error.message);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(BracketsInsideStringsDoNotCountAsNesting) {
   const std::string brackets(100, '[');
   BOOST_TEST(decoded(R"({"op":"ping","id":")" + brackets + "\"}").id_json.has_value());
