@@ -7,6 +7,7 @@
 #include "common/json_text.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
+#include "protocol/response_reader.h"
 
 namespace mpa::protocol {
 namespace {
@@ -21,7 +22,9 @@ constexpr std::array kWireCodes = {
     ErrorCode::internal,
 };
 
-void begin(json::Writer& writer, bool ok, const std::optional<std::string>& id_json) {
+}  // namespace
+
+void begin_response(json::Writer& writer, bool ok, const std::optional<std::string>& id_json) {
   writer.StartObject();
   writer.Key("ok");
   writer.Bool(ok);
@@ -31,16 +34,35 @@ void begin(json::Writer& writer, bool ok, const std::optional<std::string>& id_j
   }
 }
 
-std::string finish(json::Writer& writer, const rapidjson::StringBuffer& buffer) {
+std::string finish_response(json::Writer& writer, const rapidjson::StringBuffer& buffer) {
   writer.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
+
+namespace {
 
 Error bad_answer(std::string what) {
   return make_error(ErrorCode::internal, "the agent's answer " + std::move(what));
 }
 
-// Parses a response line into `document`; an {"ok":false} line becomes its Error.
+Result<std::string> string_member(const Value& object, const char* name) {
+  const Value* member = json::find(object, name);
+  if (member == nullptr || !member->IsString()) {
+    return bad_answer("has no string \"" + std::string(name) + "\"");
+  }
+  return std::string(json::view(*member));
+}
+
+Result<std::int64_t> integer_member(const Value& object, const char* name) {
+  const Value* member = json::find(object, name);
+  if (member == nullptr || !member->IsInt64()) {
+    return bad_answer("has no integer \"" + std::string(name) + "\"");
+  }
+  return member->GetInt64();
+}
+
+}  // namespace
+
 Status read_response(rapidjson::Document& document, std::string_view line) {
   if (line.size() > kMaxResponseLineBytes) return bad_answer("is too long");
   if (!json::nesting_within(line, kMaxResponseNestingDepth)) return bad_answer("nests too deep");
@@ -62,40 +84,22 @@ Status read_response(rapidjson::Document& document, std::string_view line) {
   return make_error(ErrorCode::internal, json::to_valid_utf8(code_text) + ": " + words);
 }
 
-Result<std::string> string_member(const Value& object, const char* name) {
-  const Value* member = json::find(object, name);
-  if (member == nullptr || !member->IsString()) {
-    return bad_answer("has no string \"" + std::string(name) + "\"");
-  }
-  return std::string(json::view(*member));
-}
-
-Result<std::int64_t> integer_member(const Value& object, const char* name) {
-  const Value* member = json::find(object, name);
-  if (member == nullptr || !member->IsInt64()) {
-    return bad_answer("has no integer \"" + std::string(name) + "\"");
-  }
-  return member->GetInt64();
-}
-
-}  // namespace
-
 std::string encode_error(const std::optional<std::string>& id_json, const Error& error) {
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, false, id_json);
+  begin_response(writer, false, id_json);
   writer.Key("error");
   json::write_string(writer, to_string(error.code));
   writer.Key("message");
   json::write_string(writer, error.message);
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::string encode_token_response(const std::optional<std::string>& id_json,
                                   const TokenResponse& response) {
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, true, id_json);
+  begin_response(writer, true, id_json);
   writer.Key("access_token");
   json::write_string(writer, response.access_token);
   writer.Key("token_type");
@@ -106,7 +110,7 @@ std::string encode_token_response(const std::optional<std::string>& id_json,
   writer.Int64(response.expires_at);
   writer.Key("scope");
   json::write_string(writer, response.scope);
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::string encode_ok(const std::optional<std::string>& id_json, std::string_view fields_json) {
@@ -119,13 +123,13 @@ std::string encode_ok(const std::optional<std::string>& id_json, std::string_vie
   }
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, true, id_json);
+  begin_response(writer, true, id_json);
   for (rapidjson::SizeType i = 0; i < fields.MemberCount(); ++i) {
     const auto& member = json::member_at(fields, i);
     json::write_key(writer, json::view(member.name));
     member.value.Accept(writer);
   }
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::optional<ErrorCode> error_code_from_string(std::string_view text) {

@@ -1,7 +1,5 @@
 #include "agent/daemon/agent_handler.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -11,11 +9,10 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "protocol/status.h"
 
 namespace mpa {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -135,80 +132,42 @@ protocol::TokenResponse token_response(const AccessToken& token, std::int64_t no
   return response;
 }
 
-void write_client_status(JsonWriter& json, const AgentState& state, const ClientConfig& client,
-                         const std::map<std::string, std::string>& cache_errors) {
+protocol::ClientStatus client_status(const AgentState& state, const ClientConfig& client,
+                                     const std::map<std::string, std::string>& cache_errors) {
   const SignerInfo info = state.engine->signer_info(client);
-  json.StartObject();
-  json.Key("name");
-  json.String(client.name.c_str());
-  json.Key("client_id");
-  json.String(client.client_id.c_str());
-  json.Key("token_present");
-  json.Bool(info.token_present);
-  json.Key("logged_in");
-  json.Bool(info.logged_in);
-  json.Key("token_label");
-  json.String(info.token_label.c_str());
-  json.Key("certificate_subject");
-  json.String(info.certificate_subject.c_str());
-  json.Key("certificate_not_after");
-  json.Int64(info.certificate_not_after);
-  json.Key("last_error");
+  protocol::ClientStatus status;
+  status.name = client.name;
+  status.client_id = client.client_id;
+  status.token_present = info.token_present;
+  status.logged_in = info.logged_in;
+  status.token_label = info.token_label;
+  status.certificate_subject = info.certificate_subject;
+  status.certificate_not_after = info.certificate_not_after;
   const auto cached = cache_errors.find(client.name);
-  const std::string last_error = cached != cache_errors.end() ? cached->second : info.last_error;
-  if (last_error.empty()) {
-    json.Null();
-  } else {
-    json.String(last_error.c_str());
-  }
-  json.EndObject();
+  status.last_error = cached != cache_errors.end() ? cached->second : info.last_error;
+  return status;
 }
 
-std::string status_fields(const AgentState& state, std::int64_t uptime_seconds,
-                          const std::optional<FairScheduler::Stats>& workers) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter json(buffer);
-  json.StartObject();
-  json.Key("version");
-  json.String(kVersion);
-  json.Key("uptime_seconds");
-  json.Int64(uptime_seconds);
-  json.Key("clients");
-  json.StartArray();
+protocol::StatusResponse agent_status(const AgentState& state, std::int64_t uptime_seconds,
+                                      const std::optional<FairScheduler::Stats>& workers) {
+  protocol::StatusResponse status;
+  status.version = kVersion;
+  status.uptime_seconds = uptime_seconds;
+  status.clients.emplace();
   const auto cache_errors = state.cache->last_errors();
   for (const ClientConfig& client : state.config.clients) {
-    write_client_status(json, state, client, cache_errors);
+    status.clients->push_back(client_status(state, client, cache_errors));
   }
-  json.EndArray();
   const TokenCache::Stats stats = state.cache->stats();
-  json.Key("cache");
-  json.StartObject();
-  json.Key("entries");
-  json.Uint64(stats.entries);
-  json.Key("in_flight");
-  json.Uint64(stats.in_flight);
-  json.Key("hits");
-  json.Uint64(stats.hits);
-  json.Key("misses");
-  json.Uint64(stats.misses);
-  json.Key("exchanges");
-  json.Uint64(stats.exchanges);
-  json.Key("held");
-  json.Uint64(stats.held);
-  json.EndObject();
+  const auto count = [](auto n) { return static_cast<std::int64_t>(n); };
+  status.cache = protocol::CacheStatus{count(stats.entries), count(stats.in_flight),
+                                       count(stats.hits),    count(stats.misses),
+                                       count(stats.exchanges), count(stats.held)};
   if (workers) {
-    json.Key("workers");
-    json.StartObject();
-    json.Key("size");
-    json.Uint64(workers->slots);
-    json.Key("exchanging");
-    json.Uint64(workers->running);
-    json.Key("waiting");
-    json.Uint64(workers->queued);
-    json.EndObject();
+    status.workers = protocol::WorkerStatus{count(workers->slots), count(workers->running),
+                                            count(workers->queued)};
   }
-  json.EndObject();
-  return buffer.GetString();
+  return status;
 }
 
 // The client a token or invalidate request names, if the peer may use it
@@ -341,7 +300,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
       if (worker_stats_) workers = worker_stats_();
       scheduler_([state, id, reply, uptime, workers] {
         try {
-          reply(protocol::encode_ok(id, status_fields(*state, uptime, workers)));
+          reply(protocol::encode_status_response(id, agent_status(*state, uptime, workers)));
         } catch (const std::exception& e) {
           answer_internal(reply, id, e.what());
         }
