@@ -255,81 +255,94 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
   try {
     if (std::holds_alternative<protocol::PingRequest>(request.body)) {
       reply(protocol::encode_ok(id));
-      return;
+    } else if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
+      handle_token(state, peer, id, *token, reply);
+    } else if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
+      handle_invalidate(*state, peer, id, *invalidate, reply);
+    } else if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
+      handle_status(state, id, reply);
+    } else {
+      auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
+      handle_verify_altinn(state, id, std::move(verify.token), reply);
     }
-
-    if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
-      if (auto allowed = authorize(*state, peer, *token); !allowed) {
-        reply(protocol::encode_error(id, allowed.error()));
-        return;
-      }
-      if (auto checked = check_token_request(*state, *token); !checked) {
-        reply(protocol::encode_error(id, checked.error()));
-        return;
-      }
-      const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);
-      auto answer = [state, id, reply](Result<AccessToken> result) {
-        try {
-          if (!result) {
-            reply(protocol::encode_error(id, result.error()));
-          } else {
-            reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
-          }
-        } catch (const std::exception& e) {
-          answer_internal(reply, id, e.what());
-        }
-      };
-      state->cache->get(token_target(*token), min_ttl, std::move(answer), exchange_owner(peer));
-      return;
-    }
-
-    if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
-      if (auto allowed = authorize(*state, peer, invalidate->target); !allowed) {
-        reply(protocol::encode_error(id, allowed.error()));
-        return;
-      }
-      const bool dropped = state->cache->invalidate(token_target(invalidate->target));
-      reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
-      return;
-    }
-
-    if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
-      // signer_info may talk to the token: not on the I/O thread.
-      const std::int64_t uptime = now_seconds() - started_at_;
-      std::optional<FairScheduler::Stats> workers;
-      if (worker_stats_) workers = worker_stats_();
-      scheduler_([state, id, reply, uptime, workers] {
-        try {
-          reply(protocol::encode_status_response(id, agent_status(*state, uptime, workers)));
-        } catch (const std::exception& e) {
-          answer_internal(reply, id, e.what());
-        }
-      });
-      return;
-    }
-
-    auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
-    if (!state->altinn_verifier) {
-      reply(protocol::encode_error(
-          id, make_error(ErrorCode::invalid_request,
-                         "verify_altinn needs [altinn] certificates in the configuration")));
-      return;
-    }
-    scheduler_([state, id, reply, token = std::move(verify.token)] {
-      try {
-        auto claims = state->altinn_verifier->verify(token, now_seconds());
-        if (!claims) {
-          reply(protocol::encode_error(id, claims.error()));
-        } else {
-          reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
-        }
-      } catch (const std::exception& e) {
-        answer_internal(reply, id, e.what());
-      }
-    });
   } catch (const std::exception& e) {
     answer_internal(reply, id, e.what());
   }
+}
+
+void AgentHandler::handle_token(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
+                                const std::optional<std::string>& id, protocol::TokenRequest& token,
+                                Reply reply) const {
+  if (auto allowed = authorize(*state, peer, token); !allowed) {
+    reply(protocol::encode_error(id, allowed.error()));
+    return;
+  }
+  if (auto checked = check_token_request(*state, token); !checked) {
+    reply(protocol::encode_error(id, checked.error()));
+    return;
+  }
+  const std::int64_t min_ttl = token.min_ttl.value_or(state->config.refresh_margin_seconds);
+  auto answer = [state, id, reply](Result<AccessToken> result) {
+    try {
+      if (!result) {
+        reply(protocol::encode_error(id, result.error()));
+      } else {
+        reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
+      }
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  };
+  state->cache->get(token_target(token), min_ttl, std::move(answer), exchange_owner(peer));
+}
+
+void AgentHandler::handle_invalidate(const AgentState& state, const PeerCredentials& peer,
+                                     const std::optional<std::string>& id,
+                                     protocol::InvalidateRequest& invalidate, const Reply& reply) const {
+  if (auto allowed = authorize(state, peer, invalidate.target); !allowed) {
+    reply(protocol::encode_error(id, allowed.error()));
+    return;
+  }
+  const bool dropped = state.cache->invalidate(token_target(invalidate.target));
+  reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
+}
+
+void AgentHandler::handle_status(const std::shared_ptr<AgentState>& state,
+                                 const std::optional<std::string>& id, Reply reply) const {
+  // signer_info may talk to the token: not on the I/O thread.
+  const std::int64_t uptime = now_seconds() - started_at_;
+  std::optional<FairScheduler::Stats> workers;
+  if (worker_stats_) workers = worker_stats_();
+  scheduler_([state, id, reply, uptime, workers] {
+    try {
+      reply(protocol::encode_status_response(id, agent_status(*state, uptime, workers)));
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  });
+}
+
+void AgentHandler::handle_verify_altinn(const std::shared_ptr<AgentState>& state,
+                                        const std::optional<std::string>& id, std::string token,
+                                        Reply reply) const {
+  if (!state->altinn_verifier) {
+    reply(protocol::encode_error(
+        id, make_error(ErrorCode::invalid_request,
+                       "verify_altinn needs [altinn] certificates in the configuration")));
+    return;
+  }
+  scheduler_([state, id, reply, token = std::move(token)] {
+    try {
+      auto claims = state->altinn_verifier->verify(token, now_seconds());
+      if (!claims) {
+        reply(protocol::encode_error(id, claims.error()));
+      } else {
+        reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
+      }
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  });
 }
 
 }  // namespace mpa
