@@ -128,12 +128,6 @@ const std::vector<OptionSpec> kRequestOptions = {
     {"exchange", true, false},       {"socket", true, false},
 };
 
-int usage(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
-               command.c_str());
-  return kExitUsage;
-}
-
 // A failure on this side (no socket, no connection, no answer).
 int fail(const Error& error) {
   std::fprintf(stderr, "error: %s\n", error.message.c_str());
@@ -159,7 +153,7 @@ std::optional<protocol::TokenRequest> token_request_from(const std::string& comm
   protocol::TokenRequest request;
   request.grant.scopes = args.all("scope");
   if (request.grant.scopes.empty()) {
-    usage(command, "at least one --scope is required");
+    usage_error(command, "at least one --scope is required");
     return std::nullopt;
   }
   request.client = args.get("client").value_or("");
@@ -170,20 +164,20 @@ std::optional<protocol::TokenRequest> token_request_from(const std::string& comm
   if (const auto details = args.get("authorization-details")) {
     auto normalized = protocol::normalize_authorization_details(*details);
     if (!normalized) {
-      usage(command, "--authorization-details: " + normalized.error().message);
+      usage_error(command, "--authorization-details: " + normalized.error().message);
       return std::nullopt;
     }
     request.grant.authorization_details = std::move(*normalized);
   }
   request.exchange = args.get("exchange");
   if (request.exchange && *request.exchange != "altinn") {
-    usage(command, "--exchange takes only \"altinn\"");
+    usage_error(command, "--exchange takes only \"altinn\"");
     return std::nullopt;
   }
   if (const auto min_ttl = args.get("min-ttl")) {
     const auto seconds = parse_number(*min_ttl, 0, protocol::kMaxMinTtlSeconds);
     if (!seconds) {
-      usage(command, "--min-ttl takes whole seconds from 0 to " +
+      usage_error(command, "--min-ttl takes whole seconds from 0 to " +
                          std::to_string(protocol::kMaxMinTtlSeconds) + ", not '" + *min_ttl + "'");
       return std::nullopt;
     }
@@ -223,7 +217,7 @@ std::optional<ParsedArgs> parse_or_exit(const std::string& command, const std::v
     return std::nullopt;
   }
   if (const auto socket = parsed->get("socket"); socket && socket->empty()) {
-    exit_status = usage(command, "--socket needs a path");
+    exit_status = usage_error(command, "--socket needs a path");
     return std::nullopt;
   }
   return parsed;
