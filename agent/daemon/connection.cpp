@@ -125,6 +125,11 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   // read our answers. Waiting on our own handler is not the client's fault.
   void on_timer() {
     if (closed_) return;
+    check_idle();
+    if (shared_->options.idle_checked) shared_->options.idle_checked();
+  }
+
+  void check_idle() {
     const int idle_seconds = shared_->options.idle_timeout_seconds;
     if (!slots_.empty() && unsent() == 0) {
       touch();
