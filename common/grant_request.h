@@ -23,6 +23,8 @@ inline constexpr std::size_t kMaxScopeBytes = 256;
 inline constexpr std::size_t kMaxResources = 16;
 // One resource URL or URN (common URL length limits are ~2 KiB).
 inline constexpr std::size_t kMaxResourceBytes = 2048;
+// An onbehalfof value is a short identifier registered on the client.
+inline constexpr std::size_t kMaxOnBehalfOfBytes = 255;
 // authorization_details as compact JSON goes into a JWT sent in a form body:
 // Altinn's system user and consent objects are a few hundred bytes.
 inline constexpr std::size_t kMaxAuthorizationDetailsBytes = 8 * 1024;

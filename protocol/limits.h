@@ -28,11 +28,12 @@ inline constexpr std::size_t kMaxIdBytes = 256;
 // Scopes, resources and authorization_details: the grant's own limits
 // (common/grant_request.h), so the socket refuses what the grant would.
 using mpa::kMaxAuthorizationDetailsBytes;
+using mpa::kMaxOnBehalfOfBytes;
 using mpa::kMaxResourceBytes;
 using mpa::kMaxResources;
 using mpa::kMaxScopeBytes;
 using mpa::kMaxScopes;
-// client, consumer_org, iss_onbehalfof, pid: names and numbers, all short.
+// client, consumer_org, pid: names and numbers, all short.
 inline constexpr std::size_t kMaxNameBytes = 256;
 // min_ttl: no Maskinporten token lives longer than a day.
 inline constexpr std::int64_t kMaxMinTtlSeconds = 86400;

@@ -122,10 +122,15 @@ Status read_optional_text(const Value& object, const char* name, std::size_t max
 }
 
 // The optional string fields of a token request other than "client".
-const std::pair<const char*, std::optional<std::string> GrantRequest::*> kOptionalTextFields[] = {
-    {"consumer_org", &GrantRequest::consumer_org},
-    {"iss_onbehalfof", &GrantRequest::iss_onbehalfof},
-    {"pid", &GrantRequest::pid},
+struct OptionalTextField {
+  const char* name;
+  std::optional<std::string> GrantRequest::*field;
+  std::size_t max_bytes;
+};
+const OptionalTextField kOptionalTextFields[] = {
+    {"consumer_org", &GrantRequest::consumer_org, kMaxNameBytes},
+    {"iss_onbehalfof", &GrantRequest::iss_onbehalfof, kMaxOnBehalfOfBytes},
+    {"pid", &GrantRequest::pid, kMaxNameBytes},
 };
 
 Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
@@ -139,8 +144,8 @@ Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
   std::optional<std::string> client;
   if (auto s = read_optional_text(object, "client", kMaxNameBytes, client); !s) return std::move(s).error();
   request.client = client.value_or("");
-  for (const auto& [name, field] : kOptionalTextFields) {
-    if (auto s = read_optional_text(object, name, kMaxNameBytes, request.grant.*field); !s) {
+  for (const auto& [name, field, max_bytes] : kOptionalTextFields) {
+    if (auto s = read_optional_text(object, name, max_bytes, request.grant.*field); !s) {
       return std::move(s).error();
     }
   }

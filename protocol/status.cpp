@@ -1,6 +1,7 @@
 // The `status` answer on the wire (DESIGN.md "status").
 #include "protocol/status.h"
 
+#include <initializer_list>
 #include <utility>
 
 #include "protocol/response_reader.h"
@@ -46,25 +47,25 @@ void write_client(json::Writer& writer, const ClientStatus& client) {
   writer.EndObject();
 }
 
-void write_cache(json::Writer& writer, const CacheStatus& cache) {
-  writer.Key("cache");
+using NamedNumber = std::pair<std::string_view, std::optional<std::int64_t>>;
+
+// "key":{"name":number,...}, leaving out the numbers that are unset.
+void write_numbers(json::Writer& writer, std::string_view key, std::initializer_list<NamedNumber> numbers) {
+  json::write_key(writer, key);
   writer.StartObject();
-  write_number(writer, "entries", cache.entries);
-  write_number(writer, "in_flight", cache.in_flight);
-  write_number(writer, "hits", cache.hits);
-  write_number(writer, "misses", cache.misses);
-  write_number(writer, "exchanges", cache.exchanges);
-  write_number(writer, "held", cache.held);
+  for (const auto& [name, number] : numbers) write_number(writer, name, number);
   writer.EndObject();
 }
 
+void write_cache(json::Writer& writer, const CacheStatus& cache) {
+  write_numbers(writer, "cache", {{"entries", cache.entries}, {"in_flight", cache.in_flight},
+                                  {"hits", cache.hits}, {"misses", cache.misses},
+                                  {"exchanges", cache.exchanges}, {"held", cache.held}});
+}
+
 void write_workers(json::Writer& writer, const WorkerStatus& workers) {
-  writer.Key("workers");
-  writer.StartObject();
-  write_number(writer, "size", workers.size);
-  write_number(writer, "exchanging", workers.exchanging);
-  write_number(writer, "waiting", workers.waiting);
-  writer.EndObject();
+  write_numbers(writer, "workers", {{"size", workers.size}, {"exchanging", workers.exchanging},
+                                    {"waiting", workers.waiting}});
 }
 
 std::optional<std::string> text_of(const Value& object, const char* name) {

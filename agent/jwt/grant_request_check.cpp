@@ -14,8 +14,6 @@
 namespace mpa {
 namespace {
 
-// An onbehalfof value is a short identifier registered on the client.
-constexpr std::size_t kMaxOnBehalfOfLength = 255;
 // A Norwegian organisation number (Enhetsregisteret) has 9 digits.
 constexpr std::size_t kOrgNumberDigits = 9;
 // A Norwegian national identity number (fødselsnummer / D-number) has 11 digits.
@@ -125,10 +123,10 @@ Status check_parties(const GrantRequest& request) {
   }
   if (request.iss_onbehalfof) {
     const std::string& value = *request.iss_onbehalfof;
-    if (value.empty() || value.size() > kMaxOnBehalfOfLength ||
+    if (value.empty() || value.size() > kMaxOnBehalfOfBytes ||
         !std::all_of(value.begin(), value.end(), is_printable_ascii)) {
       return invalid_request("iss_onbehalfof " + quote_untrusted(value) +
-                             " must be 1 to " + std::to_string(kMaxOnBehalfOfLength) +
+                             " must be 1 to " + std::to_string(kMaxOnBehalfOfBytes) +
                              " printable ASCII characters");
     }
   }

@@ -703,6 +703,7 @@ BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
   BOOST_TEST_REQUIRE(answers.size() == 1u);
   BOOST_TEST(!answers.at(0).ok());
   BOOST_TEST(answers.at(0).error().code == ErrorCode::internal);
+  BOOST_TEST(answers.at(0).error().message == "token exchange failed: boom");
   BOOST_TEST(throwing.stats().in_flight == 0u);
 }
 

@@ -280,14 +280,18 @@ BOOST_FIXTURE_TEST_CASE(OversizedLineGetsErrorThenClose, ServerFixture) {
 BOOST_FIXTURE_TEST_CASE(LineThatIsNotAnObjectGetsErrorThenClose, ServerFixture) {
   start();
   TestClient client(path);
-  BOOST_TEST(contains(client.request("[1,2,3]"), "\"error\":\"invalid_request\""));
+  const std::string answer = client.request("[1,2,3]");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "a request must be a JSON object, not an array"), answer);
   BOOST_TEST(client.closed_by_server());
 }
 
 BOOST_FIXTURE_TEST_CASE(MalformedJsonGetsErrorThenClose, ServerFixture) {
   start();
   TestClient client(path);
-  BOOST_TEST(contains(client.request("{\"op\":"), "\"error\":\"invalid_request\""));
+  const std::string answer = client.request("{\"op\":");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "the request is not valid JSON: "), answer);
   BOOST_TEST(client.closed_by_server());
 }
 
@@ -296,6 +300,7 @@ BOOST_FIXTURE_TEST_CASE(UnknownOpGetsErrorAndConnectionStaysOpen, ServerFixture)
   TestClient client(path);
   const std::string answer = client.request(R"({"op":"frobnicate","id":"x"})");
   BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "unknown op \\\"frobnicate\\\""), answer);
   BOOST_TEST(id_of(answer).value_or("") == "\"x\"");
   BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
@@ -373,6 +378,7 @@ BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
   const auto line = client.read_line();
   BOOST_TEST_REQUIRE(line.has_value());
   BOOST_TEST(contains(*line, "\"error\":\"forbidden\""));
+  BOOST_TEST(contains(*line, "you may not use this agent"), *line);
   BOOST_TEST(client.closed_by_server());
 }
 
@@ -422,6 +428,7 @@ BOOST_FIXTURE_TEST_CASE(DroppedReplyIsAnsweredInternal, ServerFixture) {
   TestClient client(path);
   const std::string answer = client.request(R"({"op":"token","scopes":["drop"]})");
   BOOST_TEST(contains(answer, "\"error\":\"internal\""));
+  BOOST_TEST(contains(answer, "the agent lost this request; please report it"), answer);
   BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
 
