@@ -14,29 +14,11 @@
 
 #include "agent/jwt/grant.h"
 #include "agent/jwt/jose.h"
+#include "common/openssl_handles.h"
 
 using namespace mpa;
 
 namespace {
-
-// --- OpenSSL handles, freed by RAII -------------------------------------------
-
-template <class T>
-struct Deleter;
-template <>
-struct Deleter<EVP_PKEY> {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-template <>
-struct Deleter<X509> {
-  void operator()(X509* p) const noexcept { X509_free(p); }
-};
-template <>
-struct Deleter<EVP_MD_CTX> {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-template <class T>
-using UniquePtr = std::unique_ptr<T, Deleter<T>>;
 
 const EVP_MD* digest_for(JwsAlg alg) {
   switch (alg) {
@@ -47,15 +29,15 @@ const EVP_MD* digest_for(JwsAlg alg) {
   return nullptr;
 }
 
-UniquePtr<EVP_PKEY> make_rsa_key() {
-  UniquePtr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
+Handle<EVP_PKEY> make_rsa_key() {
+  Handle<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
   BOOST_TEST_REQUIRE(key != nullptr);
   return key;
 }
 
 // A self-signed certificate for `key`, DER-encoded.
 Bytes make_certificate(EVP_PKEY* key, const char* common_name, long serial) {
-  UniquePtr<X509> cert(X509_new());
+  Handle<X509> cert(X509_new());
   BOOST_TEST_REQUIRE(cert != nullptr);
   BOOST_TEST_REQUIRE(X509_set_version(cert.get(), 2) == 1);
   BOOST_TEST_REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial) == 1);
@@ -78,7 +60,7 @@ Bytes make_certificate(EVP_PKEY* key, const char* common_name, long serial) {
 
 // One key and two certificates for the whole run: RSA key generation is slow.
 struct TestPki {
-  UniquePtr<EVP_PKEY> key = make_rsa_key();
+  Handle<EVP_PKEY> key = make_rsa_key();
   Bytes leaf = make_certificate(key.get(), "Virksomhet Test leaf", 1);
   Bytes intermediate = make_certificate(key.get(), "Virksomhet Test intermediate", 2);
 
@@ -99,7 +81,7 @@ class FakeSigner final : public Signer {
   Result<Bytes> sign(JwsAlg alg, std::string_view data) override {
     ++sign_calls;
     if (fail) return make_error(ErrorCode::hsm_error, "the token is not present");
-    UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+    Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
     if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, digest_for(alg), nullptr,
                                              TestPki::get().key.get()) != 1) {
       return make_error(ErrorCode::hsm_error, "EVP_DigestSignInit failed");
@@ -247,9 +229,9 @@ bool signature_verifies(const SignedGrant& grant, const EVP_MD* md) {
   const std::string signature = decoded_part(grant.jwt, 2);
   const Bytes der = x5c_entry(header_of(grant), 0);
   const unsigned char* p = der.data();
-  UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  Handle<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   BOOST_TEST_REQUIRE(cert != nullptr);
-  UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   BOOST_TEST_REQUIRE(EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr,
                                           X509_get0_pubkey(cert.get())) == 1);
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
