@@ -55,7 +55,7 @@ void check_answers(const Request& request, std::string_view input) {
                      ErrorCode::invalid_grant);
   const auto* token = std::get_if<TokenRequest>(&request.body);
   if (token == nullptr) return;
-  const TokenResponse response{token->scopes.front(), "Bearer", token->min_ttl.value_or(0), 1, token->client};
+  const TokenResponse response{token->grant.scopes.front(), "Bearer", token->min_ttl.value_or(0), 1, token->client};
   const std::string answer = encode_token_response(request.id_json, response);
   require(read_back(answer).ok());
   const auto decoded = decode_token_response(std::string_view(answer).substr(0, answer.size() - 1));

@@ -182,36 +182,4 @@ Result<std::string> AgentClient::request(const Request& request) {
   return read_line();
 }
 
-Result<TokenResponse> AgentClient::token(const TokenRequest& token_request) {
-  auto line = request(Request{std::nullopt, token_request});
-  if (!line) return std::move(line).error();
-  return decode_token_response(*line);
-}
-
-Result<std::string> AgentClient::status() {
-  auto line = request(Request{std::nullopt, StatusRequest{}});
-  if (!line) return line;
-  if (auto status = decode_response_status(*line); !status) return std::move(status).error();
-  return line;
-}
-
-Status AgentClient::invalidate(const TokenRequest& target) {
-  auto line = request(Request{std::nullopt, InvalidateRequest{target}});
-  if (!line) return std::move(line).error();
-  return decode_response_status(*line);
-}
-
-Status AgentClient::ping() {
-  auto line = request(Request{std::nullopt, PingRequest{}});
-  if (!line) return std::move(line).error();
-  return decode_response_status(*line);
-}
-
-Result<std::string> AgentClient::verify_altinn(const std::string& token) {
-  auto line = request(Request{std::nullopt, VerifyAltinnRequest{token}});
-  if (!line) return line;
-  if (auto status = decode_response_status(*line); !status) return std::move(status).error();
-  return line;
-}
-
 }  // namespace mpa::protocol

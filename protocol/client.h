@@ -1,6 +1,7 @@
 // The client side of socket protocol v1 (DESIGN.md): connects to a running
 // agent's Unix socket and asks it things, one request at a time. Used by the
-// `token`, `status` and `invalidate` commands and by the tests.
+// `token`, `status` and `invalidate` commands and by the tests; the answer
+// lines are read with the decoders of protocol/messages.h and status.h.
 #pragma once
 
 #include <chrono>
@@ -28,14 +29,6 @@ class AgentClient final {
   // Sends the request and returns the answer line (without '\n'), whether
   // it says ok or not. Transport failures are `unavailable`.
   Result<std::string> request(const Request& request);
-
-  // Typed helpers: an {"ok":false,...} answer becomes its Error, with the
-  // code parsed back from its spelling.
-  Result<TokenResponse> token(const TokenRequest& request);
-  Result<std::string> status();  // the whole answer line (JSON)
-  Status invalidate(const TokenRequest& target);
-  Status ping();
-  Result<std::string> verify_altinn(const std::string& token);  // the whole answer line
 
   // Raw access for tests of the agent: sends `bytes` exactly as given, and
   // reads one answer line.

@@ -10,22 +10,20 @@
 #include <variant>
 #include <vector>
 
+#include "common/grant_request.h"
 #include "common/result.h"
 
 namespace mpa::protocol {
 
-// Every field of a token request that reaches the grant or the answer.
-// Two requests that differ in any of them never share a cached token.
+// A token request on the socket: the grant it asks for, plus what only the
+// agent reads (which client, how long the token must stay valid, and the
+// exchange after Maskinporten). Two requests that differ in anything but
+// min_ttl never share a cached token.
 struct TokenRequest {
-  std::string client;                                // empty: the agent's only client
-  std::vector<std::string> scopes;                   // required, non-empty
-  std::vector<std::string> resource;
-  std::optional<std::string> consumer_org;
-  std::optional<std::string> iss_onbehalfof;
-  std::optional<std::string> pid;
-  std::optional<std::string> authorization_details;  // compact JSON text of the array
-  std::optional<std::int64_t> min_ttl;               // seconds; default: refresh margin
-  std::optional<std::string> exchange;               // "altinn"
+  std::string client;                   // empty: the agent's only client
+  GrantRequest grant;                   // grant.scopes is required, non-empty
+  std::optional<std::int64_t> min_ttl;  // seconds; default: refresh margin
+  std::optional<std::string> exchange;  // "altinn"
 };
 
 struct StatusRequest {};
@@ -46,10 +44,13 @@ struct Request {
 };
 
 // A decode failure keeps the id if one could be read, so the error
-// response can echo it.
+// response can echo it, and says whether the connection must close after
+// the error: DESIGN.md closes it for a line too long or one that is not a
+// JSON object; an object with a bad op or field leaves it open.
 struct DecodeError {
   Error error;
   std::optional<std::string> id_json;
+  bool close_connection = false;
 };
 
 // Decodes one request line (without its '\n'). Every failure is

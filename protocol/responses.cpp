@@ -7,6 +7,7 @@
 #include "common/json_text.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
+#include "protocol/response_reader.h"
 
 namespace mpa::protocol {
 namespace {
@@ -21,7 +22,9 @@ constexpr std::array kWireCodes = {
     ErrorCode::internal,
 };
 
-void begin(json::Writer& writer, bool ok, const std::optional<std::string>& id_json) {
+}  // namespace
+
+void begin_response(json::Writer& writer, bool ok, const std::optional<std::string>& id_json) {
   writer.StartObject();
   writer.Key("ok");
   writer.Bool(ok);
@@ -31,35 +34,15 @@ void begin(json::Writer& writer, bool ok, const std::optional<std::string>& id_j
   }
 }
 
-std::string finish(json::Writer& writer, const rapidjson::StringBuffer& buffer) {
+std::string finish_response(json::Writer& writer, const rapidjson::StringBuffer& buffer) {
   writer.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
+namespace {
+
 Error bad_answer(std::string what) {
   return make_error(ErrorCode::internal, "the agent's answer " + std::move(what));
-}
-
-// Parses a response line into `document`; an {"ok":false} line becomes its Error.
-Status read_response(rapidjson::Document& document, std::string_view line) {
-  if (line.size() > kMaxResponseLineBytes) return bad_answer("is too long");
-  if (!json::nesting_within(line, kMaxNestingDepth)) return bad_answer("nests too deep");
-  if (std::string why = json::parse_strict(document, line); !why.empty()) {
-    return bad_answer("is not JSON: " + why);
-  }
-  if (!document.IsObject()) return bad_answer("is not a JSON object");
-  const Value* ok = json::find(document, "ok");
-  if (ok == nullptr || !ok->IsBool()) return bad_answer("has no \"ok\" true or false");
-  if (ok->GetBool()) return {};
-
-  const Value* code = json::find(document, "error");
-  const Value* message = json::find(document, "message");
-  if (code == nullptr || !code->IsString()) return bad_answer("has no error code");
-  std::string words = message != nullptr && message->IsString() ? json::to_valid_utf8(json::view(*message))
-                                                                 : std::string("(no message)");
-  const std::string_view code_text = json::view(*code);
-  if (const auto known = error_code_from_string(code_text)) return make_error(*known, std::move(words));
-  return make_error(ErrorCode::internal, json::to_valid_utf8(code_text) + ": " + words);
 }
 
 Result<std::string> string_member(const Value& object, const char* name) {
@@ -80,22 +63,43 @@ Result<std::int64_t> integer_member(const Value& object, const char* name) {
 
 }  // namespace
 
+Status read_response(rapidjson::Document& document, std::string_view line) {
+  if (line.size() > kMaxResponseLineBytes) return bad_answer("is too long");
+  if (!json::nesting_within(line, kMaxResponseNestingDepth)) return bad_answer("nests too deep");
+  if (std::string why = json::parse_strict(document, line); !why.empty()) {
+    return bad_answer("is not JSON: " + why);
+  }
+  if (!document.IsObject()) return bad_answer("is not a JSON object");
+  const Value* ok = json::find(document, "ok");
+  if (ok == nullptr || !ok->IsBool()) return bad_answer("has no \"ok\" true or false");
+  if (ok->GetBool()) return {};
+
+  const Value* code = json::find(document, "error");
+  const Value* message = json::find(document, "message");
+  if (code == nullptr || !code->IsString()) return bad_answer("has no error code");
+  std::string words = message != nullptr && message->IsString() ? json::to_valid_utf8(json::view(*message))
+                                                                 : std::string("(no message)");
+  const std::string_view code_text = json::view(*code);
+  if (const auto known = error_code_from_string(code_text)) return make_error(*known, std::move(words));
+  return make_error(ErrorCode::internal, json::to_valid_utf8(code_text) + ": " + words);
+}
+
 std::string encode_error(const std::optional<std::string>& id_json, const Error& error) {
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, false, id_json);
+  begin_response(writer, false, id_json);
   writer.Key("error");
   json::write_string(writer, to_string(error.code));
   writer.Key("message");
   json::write_string(writer, error.message);
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::string encode_token_response(const std::optional<std::string>& id_json,
                                   const TokenResponse& response) {
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, true, id_json);
+  begin_response(writer, true, id_json);
   writer.Key("access_token");
   json::write_string(writer, response.access_token);
   writer.Key("token_type");
@@ -106,7 +110,7 @@ std::string encode_token_response(const std::optional<std::string>& id_json,
   writer.Int64(response.expires_at);
   writer.Key("scope");
   json::write_string(writer, response.scope);
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::string encode_ok(const std::optional<std::string>& id_json, std::string_view fields_json) {
@@ -119,13 +123,13 @@ std::string encode_ok(const std::optional<std::string>& id_json, std::string_vie
   }
   rapidjson::StringBuffer buffer;
   json::Writer writer(buffer);
-  begin(writer, true, id_json);
+  begin_response(writer, true, id_json);
   for (rapidjson::SizeType i = 0; i < fields.MemberCount(); ++i) {
     const auto& member = json::member_at(fields, i);
     json::write_key(writer, json::view(member.name));
     member.value.Accept(writer);
   }
-  return finish(writer, buffer);
+  return finish_response(writer, buffer);
 }
 
 std::optional<ErrorCode> error_code_from_string(std::string_view text) {

@@ -18,61 +18,6 @@ namespace {
 // of the margin), so that many agents, or many keys, do not refresh together.
 constexpr std::int64_t kMaxRefreshJitterSeconds = 5;
 
-// ---- cache key -----------------------------------------------------------
-// Every value is written as <length>:<bytes>, lists as <count>* then their
-// values, an absent optional as '-' and a present one as '+' then its value,
-// in a fixed field order. Each part thus ends where its own header says, so
-// no two different requests can give the same string, whatever bytes the
-// values hold. The one-letter tags only make keys readable in a debugger.
-
-void append_value(std::string& key, std::string_view value) {
-  key += std::to_string(value.size());
-  key += ':';
-  key += value;
-}
-
-void append_field(std::string& key, char tag, std::string_view value) {
-  key += tag;
-  append_value(key, value);
-}
-
-template <class Strings>
-void append_list(std::string& key, char tag, const Strings& values) {
-  key += tag;
-  key += std::to_string(values.size());
-  key += '*';
-  for (const auto& value : values) append_value(key, value);
-}
-
-void append_optional(std::string& key, char tag, const std::optional<std::string>& value) {
-  key += tag;
-  if (!value) {
-    key += '-';
-    return;
-  }
-  key += '+';
-  append_value(key, *value);
-}
-
-// Scopes are a set (Maskinporten reads the grant's space-separated `scope`
-// as one): sorted, each once.
-std::vector<std::string_view> scope_set(const std::vector<std::string>& scopes) {
-  std::vector<std::string_view> set(scopes.begin(), scopes.end());
-  std::sort(set.begin(), set.end());
-  set.erase(std::unique(set.begin(), set.end()), set.end());
-  return set;
-}
-
-// What the fetcher gets: scopes as the key sees them, and no min_ttl (it is
-// not part of the key, so it must not reach the grant either).
-protocol::TokenRequest normalised(const protocol::TokenRequest& request) {
-  protocol::TokenRequest copy = request;
-  const std::vector<std::string_view> set = scope_set(request.scopes);
-  copy.scopes.assign(set.begin(), set.end());
-  copy.min_ttl.reset();
-  return copy;
-}
-
 std::int64_t system_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -98,23 +43,6 @@ std::string describe(const Error& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
 }
 
-}  // namespace
-
-std::string cache_key(const std::string& client, const protocol::TokenRequest& request) {
-  std::string key;
-  append_field(key, 'c', client);
-  append_list(key, 's', scope_set(request.scopes));
-  append_list(key, 'r', request.resource);
-  append_optional(key, 'o', request.consumer_org);
-  append_optional(key, 'b', request.iss_onbehalfof);
-  append_optional(key, 'p', request.pid);
-  append_optional(key, 'a', request.authorization_details);
-  append_optional(key, 'x', request.exchange);
-  return key;
-}
-
-namespace {
-
 struct Waiter {
   std::int64_t min_ttl = 0;
   TokenCache::Callback done;
@@ -127,7 +55,7 @@ struct Flight {
 };
 
 struct Entry {
-  protocol::TokenRequest request;           // normalised: what the fetcher gets
+  TokenTarget target;                       // normalised: what the fetcher gets
   std::optional<AccessToken> token;
   std::int64_t fetched_at = 0;
   std::int64_t last_used = 0;
@@ -172,16 +100,16 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     return o;
   }
 
-  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+  void get(const TokenTarget& target, std::int64_t min_ttl, Callback done,
            const std::string& owner);
-  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
-  void put(const protocol::TokenRequest& request, const AccessToken& token);
-  bool invalidate(const protocol::TokenRequest& request);
+  std::optional<AccessToken> peek(const TokenTarget& target, std::int64_t min_ttl);
+  void put(const TokenTarget& target, const AccessToken& token);
+  bool invalidate(const TokenTarget& target);
   void sweep();
 
  private:
   std::int64_t uniform(std::int64_t low, std::int64_t high);
-  Entries::iterator find_or_insert(const std::string& key, const protocol::TokenRequest& request,
+  Entries::iterator find_or_insert(const std::string& key, const TokenTarget& target,
                                    std::int64_t now);
   void evict_least_recently_used_idle();
   void erase(Entries::iterator it);
@@ -200,17 +128,17 @@ std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
   return std::uniform_int_distribution<std::int64_t>(low, high)(random);
 }
 
-void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t min_ttl,
+void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
                            Callback done, const std::string& owner) {
   const std::int64_t needed = std::max<std::int64_t>(min_ttl, 0);
-  const std::string key = cache_key(request.client, request);
+  const std::string key = cache_key(target);
   std::optional<AccessToken> hit;
   std::optional<Error> held;  // a recent failure, answered without an exchange
   std::function<void()> job;  // an exchange to hand to the scheduler once unlocked
   {
     std::lock_guard lock(mutex);
     const std::int64_t now = clock();
-    const auto it = find_or_insert(key, request, now);
+    const auto it = find_or_insert(key, target, now);
     Entry& entry = it->second;
     entry.last_used = now;
     lru.splice(lru.begin(), lru, entry.lru_position);
@@ -236,10 +164,10 @@ void TokenCache::Impl::get(const protocol::TokenRequest& request, std::int64_t m
   if (job) scheduler(owner, std::move(job));
 }
 
-std::optional<AccessToken> TokenCache::Impl::peek(const protocol::TokenRequest& request,
+std::optional<AccessToken> TokenCache::Impl::peek(const TokenTarget& target,
                                                   std::int64_t min_ttl) {
   std::lock_guard lock(mutex);
-  const auto it = entries.find(cache_key(request.client, request));
+  const auto it = entries.find(cache_key(target));
   if (it == entries.end() || !it->second.token) return std::nullopt;
   Entry& entry = it->second;
   const std::int64_t now = clock();
@@ -249,12 +177,12 @@ std::optional<AccessToken> TokenCache::Impl::peek(const protocol::TokenRequest& 
   return entry.token;
 }
 
-void TokenCache::Impl::put(const protocol::TokenRequest& request, const AccessToken& token) {
+void TokenCache::Impl::put(const TokenTarget& target, const AccessToken& token) {
   std::lock_guard lock(mutex);
   const std::int64_t now = clock();
   if (token.expires_at <= now) return;
-  const std::string key = cache_key(request.client, request);
-  Entry& entry = find_or_insert(key, request, now)->second;
+  const std::string key = cache_key(target);
+  Entry& entry = find_or_insert(key, target, now)->second;
   if (entry.token && entry.token->expires_at >= token.expires_at) return;
   store(entry, token, now);
 }
@@ -269,7 +197,7 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
-    const std::string& key, const protocol::TokenRequest& request, std::int64_t now) {
+    const std::string& key, const TokenTarget& target, std::int64_t now) {
   if (const auto found = entries.find(key); found != entries.end()) return found;
   while (entries.size() >= options.max_entries && !lru.empty()) {
     const std::size_t before = entries.size();
@@ -278,7 +206,7 @@ TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
   }
   const auto [it, inserted] = entries.try_emplace(key);
   Entry& entry = it->second;
-  entry.request = normalised(request);
+  entry.target = normalised(target);
   entry.last_used = now;
   lru.push_front(&it->first);  // node-based map: the key's address is stable
   entry.lru_position = lru.begin();
@@ -322,15 +250,15 @@ std::function<void()> TokenCache::Impl::start_exchange(const std::string& key, E
   entry.flight = std::make_shared<Flight>();
   ++counters.in_flight;
   ++counters.exchanges;
-  return [self = shared_from_this(), key, request = entry.request, flight = entry.flight] {
+  return [self = shared_from_this(), key, target = entry.target, flight = entry.flight] {
     Result<AccessToken> result = make_error(ErrorCode::internal, "token exchange did not run");
     try {
-      result = self->fetcher(request);
+      result = self->fetcher(target);
     } catch (const std::exception& e) {
       // Waiters must be answered whatever the fetcher does.
       result = make_error(ErrorCode::internal, std::string("token exchange failed: ") + e.what());
     }
-    self->finish_exchange(key, request.client, flight, std::move(result));
+    self->finish_exchange(key, target.client, flight, std::move(result));
   };
 }
 
@@ -411,9 +339,9 @@ void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
   waiter.done(result);
 }
 
-bool TokenCache::Impl::invalidate(const protocol::TokenRequest& request) {
+bool TokenCache::Impl::invalidate(const TokenTarget& target) {
   std::lock_guard lock(mutex);
-  const auto it = entries.find(cache_key(request.client, request));
+  const auto it = entries.find(cache_key(target));
   if (it == entries.end()) return false;
   erase(it);
   return true;
@@ -443,22 +371,22 @@ TokenCache::TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions o
 
 TokenCache::~TokenCache() = default;
 
-void TokenCache::get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+void TokenCache::get(const TokenTarget& target, std::int64_t min_ttl, Callback done,
                      const std::string& owner) {
-  impl_->get(request, min_ttl, std::move(done), owner);
+  impl_->get(target, min_ttl, std::move(done), owner);
 }
 
-std::optional<AccessToken> TokenCache::peek(const protocol::TokenRequest& request,
+std::optional<AccessToken> TokenCache::peek(const TokenTarget& target,
                                             std::int64_t min_ttl) {
-  return impl_->peek(request, min_ttl);
+  return impl_->peek(target, min_ttl);
 }
 
-void TokenCache::put(const protocol::TokenRequest& request, const AccessToken& token) {
-  impl_->put(request, token);
+void TokenCache::put(const TokenTarget& target, const AccessToken& token) {
+  impl_->put(target, token);
 }
 
-bool TokenCache::invalidate(const protocol::TokenRequest& request) {
-  return impl_->invalidate(request);
+bool TokenCache::invalidate(const TokenTarget& target) {
+  return impl_->invalidate(target);
 }
 
 void TokenCache::sweep() { impl_->sweep(); }

@@ -16,7 +16,7 @@
 
 #include "agent/maskinporten/maskinporten.h"
 #include "common/result.h"
-#include "protocol/messages.h"
+#include "agent/cache/token_target.h"
 
 namespace mpa {
 
@@ -38,20 +38,12 @@ struct TokenCacheOptions {
   std::size_t max_entries = 10000;     // beyond: least recently used idle entries go
 };
 
-// The canonical cache key of a token request: `client` (resolved, never
-// empty; request.client is not read) and every field that reaches the grant
-// or the exchange, each length-prefixed so that no two different requests
-// share a key. Scopes are a set: sorted, duplicates dropped (the fetcher gets
-// them so too). Resource keeps its order. min_ttl is not part of it.
-std::string cache_key(const std::string& client, const protocol::TokenRequest& request);
-
 class TokenCache {
  public:
-  // Runs on a worker thread and may block (signing, HTTP). `request.client`
-  // is the resolved client name; `request.scopes` are sorted without
-  // duplicates and `min_ttl` is empty, so equal keys make equal grants.
+  // Runs on a worker thread and may block (signing, HTTP). The target's
+  // scopes are sorted without duplicates, so equal keys make equal grants.
   // Errors are passed to the waiting clients as they are.
-  using Fetcher = std::function<Result<AccessToken>(const protocol::TokenRequest& request)>;
+  using Fetcher = std::function<Result<AccessToken>(const TokenTarget& target)>;
   // Runs `job` on a worker thread (never the socket I/O thread). `owner` is
   // the get() caller's, so that a scheduler can share workers fairly.
   using Scheduler = std::function<void(const std::string& owner, std::function<void()> job)>;
@@ -73,7 +65,6 @@ class TokenCache {
 
   // A token valid for at least `min_ttl` more seconds: from the cache, or
   // after one exchange shared by every concurrent identical request.
-  // `request.client` must be resolved; request.min_ttl is not read.
   //
   // A hit that finds the token within refresh_margin_seconds of becoming too
   // short for this `min_ttl` (for 0: of its expiry), and past half its life,
@@ -89,24 +80,24 @@ class TokenCache {
   // failure's code and message, which then says when the agent asks again.
   // `owner` (who asks: the agent passes the peer's uid) goes to the
   // scheduler with an exchange this call starts, a refresh ahead included.
-  void get(const protocol::TokenRequest& request, std::int64_t min_ttl, Callback done,
+  void get(const TokenTarget& target, std::int64_t min_ttl, Callback done,
            const std::string& owner = {});
 
-  // The cached token for `request` if it is valid for at least `min_ttl`
+  // The cached token for `target` if it is valid for at least `min_ttl`
   // more seconds; never starts or waits for an exchange, so a fetcher may
   // call it for another key. Counts as a use of the entry (it is not
   // dropped as idle while others live on it), not as a hit or miss.
-  std::optional<AccessToken> peek(const protocol::TokenRequest& request, std::int64_t min_ttl);
+  std::optional<AccessToken> peek(const TokenTarget& target, std::int64_t min_ttl);
 
-  // Stores `token`, fetched outside the cache, as the entry for `request`,
+  // Stores `token`, fetched outside the cache, as the entry for `target`,
   // unless the entry already holds one that expires no earlier, or `token`
   // has expired. An exchange in flight for the entry is left to finish (and
   // its token then replaces this one). Never waits; a fetcher may call it.
-  void put(const protocol::TokenRequest& request, const AccessToken& token);
+  void put(const TokenTarget& target, const AccessToken& token);
 
   // Drops the entry (an exchange in flight finishes but is not kept).
   // Returns whether there was one.
-  bool invalidate(const protocol::TokenRequest& request);
+  bool invalidate(const TokenTarget& target);
 
   // Drops entries nobody asked for in idle_drop_seconds, and those without
   // a valid token whose failure no longer answers misses, unless an

@@ -16,12 +16,53 @@ std::vector<std::string> ParsedArgs::all(const std::string& name) const {
   return it == values.end() ? std::vector<std::string>{} : it->second;
 }
 
-namespace {
-
 int usage_error(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
                command.c_str());
   return 2;
+}
+
+namespace {
+
+// Takes the option args[i] ("--name", "--name=value" or "--name value",
+// then moving i past the value); false after a usage message.
+bool take_option(const std::string& command, const std::vector<std::string>& args, std::size_t& i,
+                 const std::vector<OptionSpec>& specs, ParsedArgs& parsed) {
+  std::string name = args[i].substr(2);
+  std::optional<std::string> inline_value;
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    inline_value = name.substr(eq + 1);
+    name.resize(eq);
+  }
+  const OptionSpec* spec = nullptr;
+  for (const auto& s : specs) {
+    if (name == s.name) spec = &s;
+  }
+  if (spec == nullptr) {
+    usage_error(command, "unknown option --" + name);
+    return false;
+  }
+  if (!spec->repeatable && parsed.has(name)) {
+    usage_error(command, "--" + name + " given twice");
+    return false;
+  }
+  if (!spec->takes_value) {
+    if (inline_value) {
+      usage_error(command, "--" + name + " takes no value");
+      return false;
+    }
+    parsed.values[name].push_back("");
+    return true;
+  }
+  if (!inline_value) {
+    if (i + 1 >= args.size()) {
+      usage_error(command, "--" + name + " needs a value");
+      return false;
+    }
+    inline_value = args[++i];
+  }
+  parsed.values[name].push_back(*inline_value);
+  return true;
 }
 
 }  // namespace
@@ -46,40 +87,7 @@ std::optional<ParsedArgs> parse_args(const std::string& command,
       parsed.positionals.push_back(arg);
       continue;
     }
-    std::string name = arg.substr(2);
-    std::optional<std::string> inline_value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      inline_value = name.substr(eq + 1);
-      name.resize(eq);
-    }
-    const OptionSpec* spec = nullptr;
-    for (const auto& s : specs) {
-      if (name == s.name) spec = &s;
-    }
-    if (spec == nullptr) {
-      usage_error(command, "unknown option --" + name);
-      return std::nullopt;
-    }
-    if (!spec->repeatable && parsed.has(name)) {
-      usage_error(command, "--" + name + " given twice");
-      return std::nullopt;
-    }
-    if (!spec->takes_value) {
-      if (inline_value) {
-        usage_error(command, "--" + name + " takes no value");
-        return std::nullopt;
-      }
-      parsed.values[name].push_back("");
-      continue;
-    }
-    if (!inline_value) {
-      if (i + 1 >= args.size()) {
-        usage_error(command, "--" + name + " needs a value");
-        return std::nullopt;
-      }
-      inline_value = args[++i];
-    }
-    parsed.values[name].push_back(*inline_value);
+    if (!take_option(command, args, i, specs, parsed)) return std::nullopt;
   }
   if (!parsed.has("help") && parsed.positionals.size() > max_positionals) {
     usage_error(command, "unexpected argument '" + parsed.positionals[max_positionals] + "'");

@@ -25,8 +25,13 @@ struct ParsedArgs {
   std::vector<std::string> all(const std::string& name) const;
 };
 
+// Prints "error: MESSAGE" and where to read more on stderr; returns the
+// usage exit status (2).
+int usage_error(const std::string& command, const std::string& message);
+
 // On a usage error, prints "error: ..." and a hint naming `command` to
 // stderr and returns nullopt. "--help"/"-h" sets the "help" flag.
+
 std::optional<ParsedArgs> parse_args(const std::string& command,
                                      const std::vector<std::string>& args,
                                      const std::vector<OptionSpec>& specs,

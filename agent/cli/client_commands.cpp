@@ -2,8 +2,6 @@
 // invalidate (DESIGN.md "Command line").
 #include "agent/cli/client_commands.h"
 
-#include <rapidjson/document.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,7 +13,7 @@
 #include "agent/cli/args.h"
 #include "protocol/client.h"
 #include "common/file_read.h"
-#include "common/json_text.h"
+#include "protocol/status.h"
 
 namespace mpa::cli {
 namespace {
@@ -28,9 +26,6 @@ constexpr std::chrono::seconds kTokenTimeout{90};
 constexpr std::chrono::seconds kQuickTimeout{10};
 // The configuration file read for [agent] socket; real ones are a few KiB.
 constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
-// A certificate closer than this to its end gets a warning in `status`.
-constexpr std::int64_t kCertificateWarningDays = 30;
-constexpr std::int64_t kSecondsPerDay = 86400;
 
 constexpr const char* kSocketHelp =
     "the socket: --socket PATH, else $MASKINPORTEN_AGENT_SOCKET, else `socket` in the\n"
@@ -133,12 +128,6 @@ const std::vector<OptionSpec> kRequestOptions = {
     {"exchange", true, false},       {"socket", true, false},
 };
 
-int usage(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
-               command.c_str());
-  return kExitUsage;
-}
-
 // A failure on this side (no socket, no connection, no answer).
 int fail(const Error& error) {
   std::fprintf(stderr, "error: %s\n", error.message.c_str());
@@ -162,33 +151,33 @@ std::optional<std::string> environment_variable(const char* name) {
 std::optional<protocol::TokenRequest> token_request_from(const std::string& command,
                                                          const ParsedArgs& args) {
   protocol::TokenRequest request;
-  request.scopes = args.all("scope");
-  if (request.scopes.empty()) {
-    usage(command, "at least one --scope is required");
+  request.grant.scopes = args.all("scope");
+  if (request.grant.scopes.empty()) {
+    usage_error(command, "at least one --scope is required");
     return std::nullopt;
   }
   request.client = args.get("client").value_or("");
-  request.resource = args.all("resource");
-  request.consumer_org = args.get("consumer-org");
-  request.iss_onbehalfof = args.get("iss-onbehalfof");
-  request.pid = args.get("pid");
+  request.grant.resource = args.all("resource");
+  request.grant.consumer_org = args.get("consumer-org");
+  request.grant.iss_onbehalfof = args.get("iss-onbehalfof");
+  request.grant.pid = args.get("pid");
   if (const auto details = args.get("authorization-details")) {
     auto normalized = protocol::normalize_authorization_details(*details);
     if (!normalized) {
-      usage(command, "--authorization-details: " + normalized.error().message);
+      usage_error(command, "--authorization-details: " + normalized.error().message);
       return std::nullopt;
     }
-    request.authorization_details = std::move(*normalized);
+    request.grant.authorization_details = std::move(*normalized);
   }
   request.exchange = args.get("exchange");
   if (request.exchange && *request.exchange != "altinn") {
-    usage(command, "--exchange takes only \"altinn\"");
+    usage_error(command, "--exchange takes only \"altinn\"");
     return std::nullopt;
   }
   if (const auto min_ttl = args.get("min-ttl")) {
     const auto seconds = parse_number(*min_ttl, 0, protocol::kMaxMinTtlSeconds);
     if (!seconds) {
-      usage(command, "--min-ttl takes whole seconds from 0 to " +
+      usage_error(command, "--min-ttl takes whole seconds from 0 to " +
                          std::to_string(protocol::kMaxMinTtlSeconds) + ", not '" + *min_ttl + "'");
       return std::nullopt;
     }
@@ -228,111 +217,10 @@ std::optional<ParsedArgs> parse_or_exit(const std::string& command, const std::v
     return std::nullopt;
   }
   if (const auto socket = parsed->get("socket"); socket && socket->empty()) {
-    exit_status = usage(command, "--socket needs a path");
+    exit_status = usage_error(command, "--socket needs a path");
     return std::nullopt;
   }
   return parsed;
-}
-
-// ---- status rendering ----
-
-std::string member_text(const rapidjson::Value& object, const char* name, const char* fallback) {
-  const rapidjson::Value* member = json::find(object, name);
-  if (member == nullptr || !member->IsString()) return fallback;
-  return std::string(json::view(*member));
-}
-
-std::optional<std::int64_t> member_number(const rapidjson::Value& object, const char* name) {
-  const rapidjson::Value* member = json::find(object, name);
-  if (member == nullptr || !member->IsInt64()) return std::nullopt;
-  return member->GetInt64();
-}
-
-std::optional<bool> member_bool(const rapidjson::Value& object, const char* name) {
-  const rapidjson::Value* member = json::find(object, name);
-  if (member == nullptr || !member->IsBool()) return std::nullopt;
-  return member->GetBool();
-}
-
-std::string duration_words(std::int64_t seconds) {
-  const std::int64_t days = seconds / kSecondsPerDay;
-  const std::int64_t hours = seconds % kSecondsPerDay / 3600;
-  const std::int64_t minutes = seconds % 3600 / 60;
-  if (days > 0) return std::to_string(days) + " d " + std::to_string(hours) + " h";
-  if (hours > 0) return std::to_string(hours) + " h " + std::to_string(minutes) + " min";
-  if (minutes > 0) return std::to_string(minutes) + " min";
-  return std::to_string(seconds) + " s";
-}
-
-std::string utc_date(std::int64_t epoch) {
-  const auto t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d", &tm);
-  return out;
-}
-
-std::string token_line(const rapidjson::Value& client) {
-  const auto present = member_bool(client, "token_present");
-  const auto logged_in = member_bool(client, "logged_in");
-  const std::string label = member_text(client, "token_label", "");
-  std::string line = "  token: ";
-  if (!present) return line + "unknown\n";
-  if (!*present) return line + "NOT PRESENT (removed, or the module cannot see it)\n";
-  line += "present";
-  if (logged_in) line += *logged_in ? ", logged in" : ", NOT logged in";
-  if (!label.empty()) line += " (\"" + label + "\")";
-  return line + "\n";
-}
-
-std::string certificate_line(const rapidjson::Value& client, std::int64_t now) {
-  std::string line = "  certificate: " + member_text(client, "certificate_subject", "unknown");
-  const auto not_after = member_number(client, "certificate_not_after");
-  if (!not_after) return line + "\n";
-  const std::int64_t days = (*not_after - now) / kSecondsPerDay;
-  if (*not_after <= now) return line + ", EXPIRED on " + utc_date(*not_after) + "\n";
-  line += ", valid until " + utc_date(*not_after) + " (" + std::to_string(days) + " day" +
-          (days == 1 ? "" : "s");
-  if (days < kCertificateWarningDays) line += "; renew it soon";
-  return line + ")\n";
-}
-
-std::string client_lines(const rapidjson::Value& client, std::int64_t now) {
-  std::string lines = "client \"" + member_text(client, "name", "?") + "\"";
-  const std::string client_id = member_text(client, "client_id", "");
-  if (!client_id.empty()) lines += " (client id " + client_id + ")";
-  // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive)
-  // on "literal" + std::string&& at -O3.
-  lines += '\n';
-  lines += token_line(client);
-  lines += certificate_line(client, now);
-  const std::string last_error = member_text(client, "last_error", "");
-  lines += "  last error: " + (last_error.empty() ? std::string("none") : last_error) + "\n";
-  return lines;
-}
-
-std::string cache_line(const rapidjson::Value& cache) {
-  const auto number = [&](const char* name) {
-    const auto value = member_number(cache, name);
-    return value ? std::to_string(*value) : std::string("?");
-  };
-  std::string line = "cache: " + number("entries") + " entries, " + number("in_flight") +
-                     " in flight; " + number("hits") + " hits, " + number("misses") + " misses, " +
-                     number("exchanges") + " exchanges with Maskinporten";
-  if (const auto held = member_number(cache, "held"); held && *held > 0) {
-    line += "; " + std::to_string(*held) + " misses answered with a recent failure";
-  }
-  return line + "\n";
-}
-
-std::string workers_line(const rapidjson::Value& workers) {
-  const auto number = [&](const char* name) {
-    const auto value = member_number(workers, name);
-    return value ? std::to_string(*value) : std::string("?");
-  };
-  return "workers: " + number("exchanging") + " of " + number("size") +
-         " exchanging, " + number("waiting") + " exchanges waiting for one\n";
 }
 
 int run_token(const ParsedArgs& args) {
@@ -385,31 +273,6 @@ Result<std::string> resolve_socket_path(const SocketPathSources& sources) {
                         sources.config_file + " names none, and XDG_RUNTIME_DIR is not set)");
 }
 
-std::string render_status(std::string_view status_json, std::int64_t now) {
-  rapidjson::Document document;
-  document.Parse(status_json.data(), status_json.size());
-  if (document.HasParseError() || !document.IsObject()) return "the agent's status is not JSON\n";
-  std::string text = "agent " + member_text(document, "version", "(version unknown)");
-  if (const auto uptime = member_number(document, "uptime_seconds")) {
-    text += ", up " + duration_words(*uptime);
-  }
-  text += "\n";
-  if (const rapidjson::Value* clients = json::find(document, "clients"); clients && clients->IsArray()) {
-    if (clients->Empty()) text += "no clients configured\n";
-    for (const auto& client : clients->GetArray()) {
-      if (client.IsObject()) text += client_lines(client, now);
-    }
-  }
-  if (const rapidjson::Value* cache = json::find(document, "cache"); cache && cache->IsObject()) {
-    text += cache_line(*cache);
-  }
-  if (const rapidjson::Value* workers = json::find(document, "workers");
-      workers && workers->IsObject()) {
-    text += workers_line(*workers);
-  }
-  return text;
-}
-
 int token_command(const std::vector<std::string>& args) {
   std::vector<OptionSpec> specs = kRequestOptions;
   specs.push_back({"min-ttl", true, false});
@@ -429,13 +292,12 @@ int status_command(const std::vector<std::string>& args) {
   if (!client) return kExitFailed;
   auto line = client->request(protocol::Request{std::nullopt, protocol::StatusRequest{}});
   if (!line) return fail(line.error());
-  if (auto answer = protocol::decode_response_status(*line); !answer) {
-    return fail_with_code(answer.error());
-  }
+  auto status = protocol::decode_status_response(*line);
+  if (!status) return fail_with_code(status.error());
   if (parsed->has("json")) {
     std::printf("%s\n", line->c_str());
   } else {
-    std::fputs(render_status(*line, static_cast<std::int64_t>(std::time(nullptr))).c_str(), stdout);
+    std::fputs(render_status(*status, static_cast<std::int64_t>(std::time(nullptr))).c_str(), stdout);
   }
   return kExitOk;
 }

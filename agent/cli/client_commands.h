@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "protocol/status.h"
 
 namespace mpa::cli {
 
@@ -35,6 +36,7 @@ Result<std::string> resolve_socket_path(const SocketPathSources& sources);
 std::optional<std::string> socket_from_config_file(const std::string& path);
 
 // The agent's status answer as lines for a person; `now` is epoch seconds.
-std::string render_status(std::string_view status_json, std::int64_t now);
+// What the answer lacks is shown as unknown ("?"), not refused.
+std::string render_status(const protocol::StatusResponse& status, std::int64_t now);
 
 }  // namespace mpa::cli

@@ -1,7 +1,5 @@
 #include "agent/daemon/agent_handler.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -11,11 +9,10 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "protocol/status.h"
 
 namespace mpa {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -26,15 +23,8 @@ std::string scopes_text(const std::vector<std::string>& scopes) {
   return text;
 }
 
-GrantRequest grant_request(const protocol::TokenRequest& request) {
-  GrantRequest grant;
-  grant.scopes = request.scopes;
-  grant.resource = request.resource;
-  grant.consumer_org = request.consumer_org;
-  grant.iss_onbehalfof = request.iss_onbehalfof;
-  grant.pid = request.pid;
-  grant.authorization_details = request.authorization_details;
-  return grant;
+TokenTarget token_target(const protocol::TokenRequest& request) {
+  return TokenTarget{request.client, request.grant, request.exchange};
 }
 
 // The Altinn token lives no longer than the Maskinporten token it is made
@@ -46,15 +36,15 @@ GrantRequest grant_request(const protocol::TokenRequest& request) {
 constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
 
 Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
-                                       const protocol::TokenRequest& request) {
-  auto token = engine.fetch_token(client, grant_request(request));
+                                       const TokenTarget& target) {
+  auto token = engine.fetch_token(client, target.grant);
   if (!token) {
-    log::warning("client " + request.client + ": no token for \"" + scopes_text(request.scopes) +
-                 "\": " + token.error().message);
+    log::warning("client " + target.client + ": no token for \"" +
+                 scopes_text(target.grant.scopes) + "\": " + token.error().message);
     return token;
   }
-  log::debug("client " + request.client + ": token " + log::token_ref(token->access_token) +
-             " for \"" + scopes_text(request.scopes) + "\", expires in " +
+  log::debug("client " + target.client + ": token " + log::token_ref(token->access_token) +
+             " for \"" + scopes_text(target.grant.scopes) + "\", expires in " +
              std::to_string(token->expires_in) + " s");
   return token;
 }
@@ -71,15 +61,15 @@ class TokenFetcher {
   // Weak: the cache owns the fetcher.
   void attach(const std::shared_ptr<TokenCache>& cache) { *link_ = cache; }
 
-  Result<AccessToken> operator()(const protocol::TokenRequest& request) const {
-    auto client = engine_->client(request.client);
+  Result<AccessToken> operator()(const TokenTarget& target) const {
+    auto client = engine_->client(target.client);
     if (!client) return client.error();
-    if (!request.exchange) return maskinporten_token(*engine_, **client, request);
-    if (*request.exchange != "altinn") {
+    if (!target.exchange) return maskinporten_token(*engine_, **client, target);
+    if (*target.exchange != "altinn") {
       return make_error(ErrorCode::invalid_request,
-                        "exchange must be \"altinn\", not \"" + *request.exchange + "\"");
+                        "exchange must be \"altinn\", not \"" + *target.exchange + "\"");
     }
-    return altinn_token(**client, request);
+    return altinn_token(**client, target);
   }
 
  private:
@@ -87,9 +77,8 @@ class TokenFetcher {
   // same request without `exchange`, or from a fresh one that is cached in
   // turn. peek and put never wait for another exchange, so no worker blocks
   // on another while the pool is bounded.
-  Result<AccessToken> altinn_token(const ClientConfig& client,
-                                   const protocol::TokenRequest& request) const {
-    protocol::TokenRequest plain = request;
+  Result<AccessToken> altinn_token(const ClientConfig& client, const TokenTarget& target) const {
+    TokenTarget plain = target;
     plain.exchange.reset();
     const std::shared_ptr<TokenCache> cache = link_->lock();
     std::optional<AccessToken> source;
@@ -110,18 +99,18 @@ class TokenFetcher {
     // change at Digdir) must not keep failing until it expires: drop it and
     // try once more with a fresh one.
     if (!token && from_cache && token.error().code == ErrorCode::invalid_grant) {
-      log::warning("client " + request.client + ": Altinn refused the cached Maskinporten token " +
+      log::warning("client " + target.client + ": Altinn refused the cached Maskinporten token " +
                    log::token_ref(source->access_token) + "; trying once with a fresh one");
       cache->invalidate(plain);
       if (auto made = fresh_source(); !made) return made.error();
       token = altinn::exchange_for_altinn(client, source->access_token);
     }
     if (!token) {
-      log::warning("client " + request.client + ": no Altinn token for \"" +
-                   scopes_text(request.scopes) + "\": " + token.error().message);
+      log::warning("client " + target.client + ": no Altinn token for \"" +
+                   scopes_text(target.grant.scopes) + "\": " + token.error().message);
       return token.error().with_context("Altinn token exchange");
     }
-    log::debug("client " + request.client + ": Altinn token " +
+    log::debug("client " + target.client + ": Altinn token " +
                log::token_ref(token->access_token) + " from Maskinporten token " +
                log::token_ref(source->access_token) + ", expires in " +
                std::to_string(token->expires_in) + " s");
@@ -143,80 +132,42 @@ protocol::TokenResponse token_response(const AccessToken& token, std::int64_t no
   return response;
 }
 
-void write_client_status(JsonWriter& json, const AgentState& state, const ClientConfig& client,
-                         const std::map<std::string, std::string>& cache_errors) {
+protocol::ClientStatus client_status(const AgentState& state, const ClientConfig& client,
+                                     const std::map<std::string, std::string>& cache_errors) {
   const SignerInfo info = state.engine->signer_info(client);
-  json.StartObject();
-  json.Key("name");
-  json.String(client.name.c_str());
-  json.Key("client_id");
-  json.String(client.client_id.c_str());
-  json.Key("token_present");
-  json.Bool(info.token_present);
-  json.Key("logged_in");
-  json.Bool(info.logged_in);
-  json.Key("token_label");
-  json.String(info.token_label.c_str());
-  json.Key("certificate_subject");
-  json.String(info.certificate_subject.c_str());
-  json.Key("certificate_not_after");
-  json.Int64(info.certificate_not_after);
-  json.Key("last_error");
+  protocol::ClientStatus status;
+  status.name = client.name;
+  status.client_id = client.client_id;
+  status.token_present = info.token_present;
+  status.logged_in = info.logged_in;
+  status.token_label = info.token_label;
+  status.certificate_subject = info.certificate_subject;
+  status.certificate_not_after = info.certificate_not_after;
   const auto cached = cache_errors.find(client.name);
-  const std::string last_error = cached != cache_errors.end() ? cached->second : info.last_error;
-  if (last_error.empty()) {
-    json.Null();
-  } else {
-    json.String(last_error.c_str());
-  }
-  json.EndObject();
+  status.last_error = cached != cache_errors.end() ? cached->second : info.last_error;
+  return status;
 }
 
-std::string status_fields(const AgentState& state, std::int64_t uptime_seconds,
-                          const std::optional<FairScheduler::Stats>& workers) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter json(buffer);
-  json.StartObject();
-  json.Key("version");
-  json.String(kVersion);
-  json.Key("uptime_seconds");
-  json.Int64(uptime_seconds);
-  json.Key("clients");
-  json.StartArray();
+protocol::StatusResponse agent_status(const AgentState& state, std::int64_t uptime_seconds,
+                                      const std::optional<FairScheduler::Stats>& workers) {
+  protocol::StatusResponse status;
+  status.version = kVersion;
+  status.uptime_seconds = uptime_seconds;
+  status.clients.emplace();
   const auto cache_errors = state.cache->last_errors();
   for (const ClientConfig& client : state.config.clients) {
-    write_client_status(json, state, client, cache_errors);
+    status.clients->push_back(client_status(state, client, cache_errors));
   }
-  json.EndArray();
   const TokenCache::Stats stats = state.cache->stats();
-  json.Key("cache");
-  json.StartObject();
-  json.Key("entries");
-  json.Uint64(stats.entries);
-  json.Key("in_flight");
-  json.Uint64(stats.in_flight);
-  json.Key("hits");
-  json.Uint64(stats.hits);
-  json.Key("misses");
-  json.Uint64(stats.misses);
-  json.Key("exchanges");
-  json.Uint64(stats.exchanges);
-  json.Key("held");
-  json.Uint64(stats.held);
-  json.EndObject();
+  const auto count = [](auto n) { return static_cast<std::int64_t>(n); };
+  status.cache = protocol::CacheStatus{count(stats.entries), count(stats.in_flight),
+                                       count(stats.hits),    count(stats.misses),
+                                       count(stats.exchanges), count(stats.held)};
   if (workers) {
-    json.Key("workers");
-    json.StartObject();
-    json.Key("size");
-    json.Uint64(workers->slots);
-    json.Key("exchanging");
-    json.Uint64(workers->running);
-    json.Key("waiting");
-    json.Uint64(workers->queued);
-    json.EndObject();
+    status.workers = protocol::WorkerStatus{count(workers->slots), count(workers->running),
+                                            count(workers->queued)};
   }
-  json.EndObject();
-  return buffer.GetString();
+  return status;
 }
 
 // The client a token or invalidate request names, if the peer may use it
@@ -226,7 +177,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
   request.client = (*client)->name;
-  return state.policy->check(peer, request.client, request.scopes);
+  return state.policy->check(peer, request.client, request.grant.scopes);
 }
 
 // A token request that the grant builder would refuse (a scope outside the
@@ -235,7 +186,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
 Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
-  return check_grant_request(request, **client);
+  return check_grant_request(request.grant, **client);
 }
 
 // A reply built by our own code failed: our bug, logged, answered `internal`.
@@ -304,81 +255,94 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
   try {
     if (std::holds_alternative<protocol::PingRequest>(request.body)) {
       reply(protocol::encode_ok(id));
-      return;
+    } else if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
+      handle_token(state, peer, id, *token, reply);
+    } else if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
+      handle_invalidate(*state, peer, id, *invalidate, reply);
+    } else if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
+      handle_status(state, id, reply);
+    } else {
+      auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
+      handle_verify_altinn(state, id, std::move(verify.token), reply);
     }
-
-    if (auto* token = std::get_if<protocol::TokenRequest>(&request.body)) {
-      if (auto allowed = authorize(*state, peer, *token); !allowed) {
-        reply(protocol::encode_error(id, allowed.error()));
-        return;
-      }
-      if (auto checked = check_token_request(*state, *token); !checked) {
-        reply(protocol::encode_error(id, checked.error()));
-        return;
-      }
-      const std::int64_t min_ttl = token->min_ttl.value_or(state->config.refresh_margin_seconds);
-      auto answer = [state, id, reply](Result<AccessToken> result) {
-        try {
-          if (!result) {
-            reply(protocol::encode_error(id, result.error()));
-          } else {
-            reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
-          }
-        } catch (const std::exception& e) {
-          answer_internal(reply, id, e.what());
-        }
-      };
-      state->cache->get(*token, min_ttl, std::move(answer), exchange_owner(peer));
-      return;
-    }
-
-    if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
-      if (auto allowed = authorize(*state, peer, invalidate->target); !allowed) {
-        reply(protocol::encode_error(id, allowed.error()));
-        return;
-      }
-      const bool dropped = state->cache->invalidate(invalidate->target);
-      reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
-      return;
-    }
-
-    if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
-      // signer_info may talk to the token: not on the I/O thread.
-      const std::int64_t uptime = now_seconds() - started_at_;
-      std::optional<FairScheduler::Stats> workers;
-      if (worker_stats_) workers = worker_stats_();
-      scheduler_([state, id, reply, uptime, workers] {
-        try {
-          reply(protocol::encode_ok(id, status_fields(*state, uptime, workers)));
-        } catch (const std::exception& e) {
-          answer_internal(reply, id, e.what());
-        }
-      });
-      return;
-    }
-
-    auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
-    if (!state->altinn_verifier) {
-      reply(protocol::encode_error(
-          id, make_error(ErrorCode::invalid_request,
-                         "verify_altinn needs [altinn] certificates in the configuration")));
-      return;
-    }
-    scheduler_([state, id, reply, token = std::move(verify.token)] {
-      try {
-        auto claims = state->altinn_verifier->verify(token, now_seconds());
-        if (!claims) {
-          reply(protocol::encode_error(id, claims.error()));
-        } else {
-          reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
-        }
-      } catch (const std::exception& e) {
-        answer_internal(reply, id, e.what());
-      }
-    });
   } catch (const std::exception& e) {
     answer_internal(reply, id, e.what());
   }
+}
+
+void AgentHandler::handle_token(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
+                                const std::optional<std::string>& id, protocol::TokenRequest& token,
+                                Reply reply) const {
+  if (auto allowed = authorize(*state, peer, token); !allowed) {
+    reply(protocol::encode_error(id, allowed.error()));
+    return;
+  }
+  if (auto checked = check_token_request(*state, token); !checked) {
+    reply(protocol::encode_error(id, checked.error()));
+    return;
+  }
+  const std::int64_t min_ttl = token.min_ttl.value_or(state->config.refresh_margin_seconds);
+  auto answer = [state, id, reply](Result<AccessToken> result) {
+    try {
+      if (!result) {
+        reply(protocol::encode_error(id, result.error()));
+      } else {
+        reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
+      }
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  };
+  state->cache->get(token_target(token), min_ttl, std::move(answer), exchange_owner(peer));
+}
+
+void AgentHandler::handle_invalidate(const AgentState& state, const PeerCredentials& peer,
+                                     const std::optional<std::string>& id,
+                                     protocol::InvalidateRequest& invalidate, const Reply& reply) const {
+  if (auto allowed = authorize(state, peer, invalidate.target); !allowed) {
+    reply(protocol::encode_error(id, allowed.error()));
+    return;
+  }
+  const bool dropped = state.cache->invalidate(token_target(invalidate.target));
+  reply(protocol::encode_ok(id, dropped ? R"({"invalidated":true})" : R"({"invalidated":false})"));
+}
+
+void AgentHandler::handle_status(const std::shared_ptr<AgentState>& state,
+                                 const std::optional<std::string>& id, Reply reply) const {
+  // signer_info may talk to the token: not on the I/O thread.
+  const std::int64_t uptime = now_seconds() - started_at_;
+  std::optional<FairScheduler::Stats> workers;
+  if (worker_stats_) workers = worker_stats_();
+  scheduler_([state, id, reply, uptime, workers] {
+    try {
+      reply(protocol::encode_status_response(id, agent_status(*state, uptime, workers)));
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  });
+}
+
+void AgentHandler::handle_verify_altinn(const std::shared_ptr<AgentState>& state,
+                                        const std::optional<std::string>& id, std::string token,
+                                        Reply reply) const {
+  if (!state->altinn_verifier) {
+    reply(protocol::encode_error(
+        id, make_error(ErrorCode::invalid_request,
+                       "verify_altinn needs [altinn] certificates in the configuration")));
+    return;
+  }
+  scheduler_([state, id, reply, token = std::move(token)] {
+    try {
+      auto claims = state->altinn_verifier->verify(token, now_seconds());
+      if (!claims) {
+        reply(protocol::encode_error(id, claims.error()));
+      } else {
+        reply(protocol::encode_ok(id, "{\"claims\":" + *claims + "}"));
+      }
+    } catch (const std::exception& e) {
+      answer_internal(reply, id, e.what());
+    }
+  });
 }
 
 }  // namespace mpa

@@ -59,6 +59,19 @@ class AgentHandler final : public RequestHandler {
   void sweep_cache() const;
 
  private:
+  // One per op; each answers through `reply` exactly once.
+  void handle_token(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
+                    const std::optional<std::string>& id, protocol::TokenRequest& token,
+                    Reply reply) const;
+  void handle_invalidate(const AgentState& state, const PeerCredentials& peer,
+                         const std::optional<std::string>& id, protocol::InvalidateRequest& invalidate,
+                         const Reply& reply) const;
+  void handle_status(const std::shared_ptr<AgentState>& state, const std::optional<std::string>& id,
+                     Reply reply) const;
+  void handle_verify_altinn(const std::shared_ptr<AgentState>& state,
+                            const std::optional<std::string>& id, std::string token,
+                            Reply reply) const;
+
   mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
   std::shared_ptr<AgentState> state_;
   WorkScheduler scheduler_;

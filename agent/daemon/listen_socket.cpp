@@ -31,22 +31,6 @@ Error config_error(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::invalid_config, "socket " + path + ": " + what);
 }
 
-// Closes a descriptor on every early return.
-class FdGuard final {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;  // one closer per descriptor
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 Result<sockaddr_un> socket_address(const std::string& path) {
   if (path.empty()) return config_error(path, "the path is empty");
   if (path.front() != '/') return config_error(path, "the path must be absolute");
@@ -93,7 +77,7 @@ Status prepare_directory(const std::string& path) {
 
 // Whether an agent answers on the socket file at `path`.
 Result<bool> someone_listens(const sockaddr_un& address, const std::string& path) {
-  FdGuard probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (probe.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_words(errno));
   if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
     return true;
@@ -172,7 +156,7 @@ Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std:
   if (auto dir = prepare_directory(path); !dir) return dir.error();
   if (auto stale = clear_stale_socket(*address, path); !stale) return stale.error();
 
-  FdGuard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_words(errno));
   if (auto bound = bind_private(fd.get(), *address, path); !bound) return bound.error();
 
@@ -183,11 +167,11 @@ Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std:
     return config_error(path, "the socket vanished after bind: " + errno_words(saved));
   }
   // From here on the destructor removes the file on every failure.
-  ListeningSocket made(fd.release(), path, false, st.st_dev, st.st_ino);
+  ListeningSocket made(std::move(fd), path, false, st.st_dev, st.st_ino);
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
     return config_error(path, "chmod: " + errno_words(errno));
   }
-  if (::listen(made.fd_, kListenBacklog) != 0) {
+  if (::listen(made.fd(), kListenBacklog) != 0) {
     return config_error(path, "listen: " + errno_words(errno));
   }
   return made;
@@ -222,11 +206,11 @@ Result<std::optional<ListeningSocket>> ListeningSocket::from_systemd() {
                       "(the .socket unit needs ListenStream=/path)");
   }
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return std::optional<ListeningSocket>(ListeningSocket(fd, bound_path(fd), true, 0, 0));
+  return std::optional<ListeningSocket>(ListeningSocket(UniqueFd(fd), bound_path(fd), true, 0, 0));
 }
 
 ListeningSocket::ListeningSocket(ListeningSocket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(std::move(other.fd_)),
       path_(std::move(other.path_)),
       activated_(other.activated_),
       file_owned_(std::exchange(other.file_owned_, false)),
@@ -236,8 +220,7 @@ ListeningSocket::ListeningSocket(ListeningSocket&& other) noexcept
 ListeningSocket& ListeningSocket::operator=(ListeningSocket&& other) noexcept {
   if (this != &other) {
     remove_file();
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
     activated_ = other.activated_;
     file_owned_ = std::exchange(other.file_owned_, false);
@@ -249,10 +232,9 @@ ListeningSocket& ListeningSocket::operator=(ListeningSocket&& other) noexcept {
 
 ListeningSocket::~ListeningSocket() {
   remove_file();
-  if (fd_ >= 0) ::close(fd_);
 }
 
-int ListeningSocket::release_fd() { return std::exchange(fd_, -1); }
+int ListeningSocket::release_fd() { return fd_.release(); }
 
 void ListeningSocket::remove_file() noexcept {
   if (!file_owned_) return;

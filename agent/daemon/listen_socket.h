@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace mpa {
 
@@ -44,7 +45,7 @@ class ListeningSocket final {
   // Closes the descriptor if still owned and removes the file we made.
   ~ListeningSocket();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
   bool activated() const { return activated_; }
 
@@ -57,15 +58,15 @@ class ListeningSocket final {
   void remove_file() noexcept;
 
  private:
-  ListeningSocket(int fd, std::string path, bool activated, dev_t dev, ino_t ino)
-      : fd_(fd),
+  ListeningSocket(UniqueFd fd, std::string path, bool activated, dev_t dev, ino_t ino)
+      : fd_(std::move(fd)),
         path_(std::move(path)),
         activated_(activated),
         file_owned_(!activated),
         dev_(dev),
         ino_(ino) {}
 
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
   bool activated_ = false;
   bool file_owned_ = false;

@@ -53,6 +53,9 @@ struct ServerOptions {
   std::size_t max_pending_per_connection = kMaxPendingPerConnection;
   // Who may connect at all; empty: everyone the socket's mode lets in.
   std::function<bool(const PeerCredentials&)> may_connect;
+  // Called on the I/O thread after each idle check of a connection (when
+  // set), so that a test can wait for checks instead of sleeping past them.
+  std::function<void()> idle_checked;
 };
 
 class Server final {

@@ -4,29 +4,14 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "agent/config/config.h"
+#include "common/grant_request.h"
 #include "common/result.h"
 #include "common/signer.h"
 
 namespace mpa {
-namespace protocol {
-struct TokenRequest;
-}
-
-// Everything a caller may put into a grant beside the client's own fields.
-struct GrantRequest {
-  std::vector<std::string> scopes;                  // non-empty
-  std::vector<std::string> resource;
-  std::optional<std::string> consumer_org;          // 9 digits
-  std::optional<std::string> iss_onbehalfof;        // exclusive with consumer_org
-  std::optional<std::string> pid;                   // 11 digits
-  std::optional<std::string> authorization_details; // JSON array text, shape-checked
-};
-
 struct SignedGrant {
   std::string jwt;
   std::string jti;
@@ -53,10 +38,5 @@ class GrantBuilder {
 // authorization_details shapes (-> invalid_request). The agent runs it before
 // its cache, so a request that can never succeed takes no cache entry.
 Status check_grant_request(const GrantRequest& request, const ClientConfig& client);
-Status check_grant_request(const protocol::TokenRequest& request, const ClientConfig& client);
-
-// Shape check for authorization_details (array of objects with "type"
-// urn:altinn:systemuser / urn:altinn:consent ...). Errors: invalid_request.
-Status check_authorization_details(std::string_view json_array);
 
 }  // namespace mpa

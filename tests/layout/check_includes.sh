@@ -5,7 +5,9 @@
 #   - common/ includes only common/; protocol/ and pkcs11/ only themselves
 #     and common/;
 #   - the agent core (config, jwt, http, maskinporten, altinn, cache,
-#     engine) never includes the daemon or the CLI;
+#     engine) never includes the daemon, the CLI or protocol/ (the wire
+#     format is the daemon's and the CLI's business; the core's types are
+#     in common/ and its own folders);
 #   - the daemon never includes the CLI.
 # Prints each offending line and exits 1, or prints a count and exits 0.
 #   tests/layout/check_includes.sh [SOURCE_DIR]
@@ -31,8 +33,11 @@ while IFS= read -r file; do
       pkcs11) [[ $inc == common/* || $inc == pkcs11/* ]] ||
         refuse "$file" "$inc" "pkcs11/ stands alone" ;;
       agent/config | agent/jwt | agent/http | agent/maskinporten | agent/altinn | agent/cache | agent/engine)
-        [[ $inc == agent/daemon/* || $inc == agent/cli/* ]] &&
-          refuse "$file" "$inc" "the core does not see the daemon or the CLI" ;;
+        if [[ $inc == agent/daemon/* || $inc == agent/cli/* ]]; then
+          refuse "$file" "$inc" "the core does not see the daemon or the CLI"
+        elif [[ $inc == protocol/* ]]; then
+          refuse "$file" "$inc" "the core does not see the wire format (protocol/)"
+        fi ;;
       agent/daemon) [[ $inc == agent/cli/* ]] && refuse "$file" "$inc" "the daemon does not see the CLI" ;;
     esac
   done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")

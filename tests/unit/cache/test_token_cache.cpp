@@ -20,7 +20,7 @@ std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_s
 }  // namespace mpa
 
 using namespace mpa;
-using protocol::TokenRequest;
+
 
 namespace {
 
@@ -38,7 +38,7 @@ class FakeFetcher {
   explicit FakeFetcher(FakeClock& clock) : clock_(clock) {}
 
   TokenCache::Fetcher function() {
-    return [this](const TokenRequest& request) { return fetch(request); };
+    return [this](const TokenTarget& request) { return fetch(request); };
   }
 
   void close_gate() {
@@ -74,7 +74,7 @@ class FakeFetcher {
     std::lock_guard lock(mutex_);
     return calls_;
   }
-  std::vector<TokenRequest> requests() {
+  std::vector<TokenTarget> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
   }
@@ -82,7 +82,7 @@ class FakeFetcher {
   std::atomic<std::int64_t> lifetime{120};
 
  private:
-  Result<AccessToken> fetch(const TokenRequest& request) {
+  Result<AccessToken> fetch(const TokenTarget& request) {
     std::unique_lock lock(mutex_);
     const int n = ++calls_;
     requests_.push_back(request);
@@ -105,7 +105,7 @@ class FakeFetcher {
   std::set<int> released_;
   std::optional<Error> failure_;
   int calls_ = 0;
-  std::vector<TokenRequest> requests_;
+  std::vector<TokenTarget> requests_;
 };
 
 // Every job on a thread of its own; join() waits for all of them.
@@ -182,10 +182,10 @@ class Answers {
   std::vector<std::thread::id> threads_;
 };
 
-TokenRequest request(std::vector<std::string> scopes, std::string client = "default") {
-  TokenRequest r;
+TokenTarget request(std::vector<std::string> scopes, std::string client = "default") {
+  TokenTarget r;
   r.client = std::move(client);
-  r.scopes = std::move(scopes);
+  r.grant.scopes = std::move(scopes);
   return r;
 }
 
@@ -219,19 +219,19 @@ struct Fixture {
   }
 
   // get() and wait for the answer (joining any exchange it started).
-  Result<AccessToken> get_now(const TokenRequest& r, std::int64_t min_ttl = 0) {
+  Result<AccessToken> get_now(const TokenTarget& r, std::int64_t min_ttl = 0) {
     Answers answers;
     cache->get(r, min_ttl, answers.callback());
     scheduler.join();
     BOOST_TEST_REQUIRE(answers.size() == 1u);
     return answers.at(0);
   }
-  std::string token_now(const TokenRequest& r, std::int64_t min_ttl = 0) {
+  std::string token_now(const TokenTarget& r, std::int64_t min_ttl = 0) {
     const Result<AccessToken> result = get_now(r, min_ttl);
     return result.ok() ? result->access_token : "error: " + result.error().message;
   }
   // A get() that must be answered from the cache, on this thread, at once.
-  std::string hit_now(const TokenRequest& r, std::int64_t min_ttl = 0) {
+  std::string hit_now(const TokenTarget& r, std::int64_t min_ttl = 0) {
     Answers answers;
     cache->get(r, min_ttl, answers.callback());
     BOOST_TEST_REQUIRE(answers.size() == 1u, "not answered at once from the cache");
@@ -254,65 +254,63 @@ struct Fixture {
 BOOST_AUTO_TEST_SUITE(CacheKey)
 
 BOOST_AUTO_TEST_CASE(ScopeOrderAndDuplicatesGiveTheSameKey) {
-  BOOST_TEST(cache_key("default", request({"b", "a"})) == cache_key("default", request({"a", "b"})));
-  BOOST_TEST(cache_key("default", request({"a", "b", "a"})) ==
-             cache_key("default", request({"a", "b"})));
+  BOOST_TEST(cache_key(request({"b", "a"})) == cache_key(request({"a", "b"})));
+  BOOST_TEST(cache_key(request({"a", "b", "a"})) ==
+             cache_key(request({"a", "b"})));
 }
 
-BOOST_AUTO_TEST_CASE(MinTtlAndRequestClientFieldAreNotPartOfTheKey) {
-  TokenRequest with_ttl = request({"a"}, "ignored");
-  with_ttl.min_ttl = 90;
-  BOOST_TEST(cache_key("default", with_ttl) == cache_key("default", request({"a"})));
+BOOST_AUTO_TEST_CASE(ClientIsPartOfTheKey) {
+  BOOST_TEST(cache_key(request({"a"}, "other")) != cache_key(request({"a"})));
 }
 
 BOOST_AUTO_TEST_CASE(ResourceOrderIsKept) {
-  TokenRequest ab = request({"s"});
-  ab.resource = {"https://a", "https://b"};
-  TokenRequest ba = request({"s"});
-  ba.resource = {"https://b", "https://a"};
-  BOOST_TEST(cache_key("default", ab) != cache_key("default", ba));
+  TokenTarget ab = request({"s"});
+  ab.grant.resource = {"https://a", "https://b"};
+  TokenTarget ba = request({"s"});
+  ba.grant.resource = {"https://b", "https://a"};
+  BOOST_TEST(cache_key(ab) != cache_key(ba));
 }
 
 BOOST_AUTO_TEST_CASE(AdversarialRequestsNeverShareAKey) {
   struct Case {
     std::string name;
     std::string client;
-    TokenRequest request;
+    TokenTarget request;
   };
   std::vector<Case> cases;
   auto add = [&](std::string name, std::string client, auto edit) {
-    TokenRequest r = request({"s"});
+    TokenTarget r = request({"s"}, client);
     edit(r);
     cases.push_back({std::move(name), std::move(client), std::move(r)});
   };
-  add("base", "default", [](TokenRequest&) {});
-  add("scope with a space", "default", [](TokenRequest& r) { r.scopes = {"a b"}; });
-  add("two scopes", "default", [](TokenRequest& r) { r.scopes = {"a", "b"}; });
-  add("scope holding a length prefix", "default", [](TokenRequest& r) { r.scopes = {"1:a1:b"}; });
-  add("scope and resource", "default", [](TokenRequest& r) {
-    r.scopes = {"a"};
-    r.resource = {"b"};
+  add("base", "default", [](TokenTarget&) {});
+  add("scope with a space", "default", [](TokenTarget& r) { r.grant.scopes = {"a b"}; });
+  add("two scopes", "default", [](TokenTarget& r) { r.grant.scopes = {"a", "b"}; });
+  add("scope holding a length prefix", "default", [](TokenTarget& r) { r.grant.scopes = {"1:a1:b"}; });
+  add("scope and resource", "default", [](TokenTarget& r) {
+    r.grant.scopes = {"a"};
+    r.grant.resource = {"b"};
   });
-  add("client takes the scope's bytes", "default1:s", [](TokenRequest& r) { r.scopes = {}; });
-  add("other client", "other", [](TokenRequest&) {});
-  add("empty consumer_org", "default", [](TokenRequest& r) { r.consumer_org = ""; });
-  add("consumer_org", "default", [](TokenRequest& r) { r.consumer_org = "999888777"; });
+  add("client takes the scope's bytes", "default1:s", [](TokenTarget& r) { r.grant.scopes = {}; });
+  add("other client", "other", [](TokenTarget&) {});
+  add("empty consumer_org", "default", [](TokenTarget& r) { r.grant.consumer_org = ""; });
+  add("consumer_org", "default", [](TokenTarget& r) { r.grant.consumer_org = "999888777"; });
   add("iss_onbehalfof same value", "default",
-      [](TokenRequest& r) { r.iss_onbehalfof = "999888777"; });
-  add("pid same value", "default", [](TokenRequest& r) { r.pid = "999888777"; });
+      [](TokenTarget& r) { r.grant.iss_onbehalfof = "999888777"; });
+  add("pid same value", "default", [](TokenTarget& r) { r.grant.pid = "999888777"; });
   add("consumer_org holding the next field", "default",
-      [](TokenRequest& r) { r.consumer_org = "999888777b+9:999888777"; });
-  add("authorization_details", "default", [](TokenRequest& r) { r.authorization_details = "[]"; });
-  add("exchange", "default", [](TokenRequest& r) { r.exchange = "altinn"; });
-  add("exchange empty", "default", [](TokenRequest& r) { r.exchange = ""; });
-  add("resource empty string", "default", [](TokenRequest& r) { r.resource = {""}; });
-  add("resource two", "default", [](TokenRequest& r) { r.resource = {"", ""}; });
-  add("separator bytes", "default", [](TokenRequest& r) { r.scopes = {std::string("s\0r", 3)}; });
+      [](TokenTarget& r) { r.grant.consumer_org = "999888777b+9:999888777"; });
+  add("authorization_details", "default", [](TokenTarget& r) { r.grant.authorization_details = "[]"; });
+  add("exchange", "default", [](TokenTarget& r) { r.exchange = "altinn"; });
+  add("exchange empty", "default", [](TokenTarget& r) { r.exchange = ""; });
+  add("resource empty string", "default", [](TokenTarget& r) { r.grant.resource = {""}; });
+  add("resource two", "default", [](TokenTarget& r) { r.grant.resource = {"", ""}; });
+  add("separator bytes", "default", [](TokenTarget& r) { r.grant.scopes = {std::string("s\0r", 3)}; });
 
   std::set<std::string> seen;
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
-      BOOST_TEST(seen.insert(cache_key(c.client, c.request)).second, "key shared with another case");
+      BOOST_TEST(seen.insert(cache_key(c.request)).second, "key shared with another case");
     }
   }
 }
@@ -341,16 +339,16 @@ BOOST_AUTO_TEST_CASE(SixtyFourConcurrentIdenticalMissesMakeOneExchange) {
 }
 
 BOOST_AUTO_TEST_CASE(RequestsDifferingInAnyGrantFieldGetTheirOwnExchange) {
-  std::vector<TokenRequest> variants(8, request({"a"}));
-  variants[1].scopes = {"a", "b"};
-  variants[2].resource = {"https://tt02.altinn.no"};
-  variants[3].consumer_org = "999888777";
+  std::vector<TokenTarget> variants(8, request({"a"}));
+  variants[1].grant.scopes = {"a", "b"};
+  variants[2].grant.resource = {"https://tt02.altinn.no"};
+  variants[3].grant.consumer_org = "999888777";
   variants[4].exchange = "altinn";
   variants[5].client = "other";
-  variants[6].iss_onbehalfof = "reportee";
-  variants[7].authorization_details = R"([{"type":"urn:altinn:systemuser"}])";
+  variants[6].grant.iss_onbehalfof = "reportee";
+  variants[7].grant.authorization_details = R"([{"type":"urn:altinn:systemuser"}])";
   std::set<std::string> tokens;
-  for (const TokenRequest& variant : variants) tokens.insert(token_now(variant));
+  for (const TokenTarget& variant : variants) tokens.insert(token_now(variant));
   BOOST_TEST(fetcher.calls() == static_cast<int>(variants.size()));
   BOOST_TEST(tokens.size() == variants.size());
 }
@@ -361,15 +359,13 @@ BOOST_AUTO_TEST_CASE(ScopeOrderDoesNotMatter) {
   BOOST_TEST(fetcher.calls() == 1);
 }
 
-BOOST_AUTO_TEST_CASE(FetcherGetsSortedScopesWithoutMinTtl) {
-  TokenRequest r = request({"c", "a", "b", "a"});
-  r.min_ttl = 45;
-  BOOST_TEST(get_now(r).ok());
-  const std::vector<TokenRequest> asked = fetcher.requests();
+BOOST_AUTO_TEST_CASE(FetcherGetsSortedScopes) {
+  TokenTarget r = request({"c", "a", "b", "a"});
+  BOOST_TEST(get_now(r, 45).ok());
+  const std::vector<TokenTarget> asked = fetcher.requests();
   BOOST_TEST_REQUIRE(asked.size() == 1u);
-  BOOST_TEST(asked[0].scopes == (std::vector<std::string>{"a", "b", "c"}),
+  BOOST_TEST(asked[0].grant.scopes == (std::vector<std::string>{"a", "b", "c"}),
              boost::test_tools::per_element());
-  BOOST_TEST(!asked[0].min_ttl.has_value());
   BOOST_TEST(asked[0].client == "default");
 }
 
@@ -651,7 +647,7 @@ BOOST_AUTO_TEST_CASE(EveryFailureFromAfarIsHeld) {
                                ErrorCode::invalid_client, ErrorCode::invalid_scope,
                                ErrorCode::forbidden}) {
     BOOST_TEST_CONTEXT(to_string(code)) {
-      const TokenRequest r = request({"key-" + std::to_string(++key)});
+      const TokenTarget r = request({"key-" + std::to_string(++key)});
       fetcher.fail_with(make_error(code, "from afar"));
       BOOST_TEST(!get_now(r).ok());
       const Result<AccessToken> again = get_now(r);
@@ -699,7 +695,7 @@ BOOST_AUTO_TEST_CASE(AfterAFailedRefreshTheTokenExpiringEndsTheBackOffForMisses)
 }
 
 BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
-  TokenCache throwing([](const TokenRequest&) -> Result<AccessToken> { throw std::runtime_error("boom"); },
+  TokenCache throwing([](const TokenTarget&) -> Result<AccessToken> { throw std::runtime_error("boom"); },
                       scheduler.function(), options(), clock.function());
   Answers answers;
   throwing.get(request({"a"}), 0, answers.callback());
@@ -707,6 +703,7 @@ BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
   BOOST_TEST_REQUIRE(answers.size() == 1u);
   BOOST_TEST(!answers.at(0).ok());
   BOOST_TEST(answers.at(0).error().code == ErrorCode::internal);
+  BOOST_TEST(answers.at(0).error().message == "token exchange failed: boom");
   BOOST_TEST(throwing.stats().in_flight == 0u);
 }
 
@@ -854,8 +851,8 @@ AccessToken outside_token(const std::string& name, std::int64_t now, std::int64_
   return token;
 }
 
-TokenRequest altinn_request(std::vector<std::string> scopes) {
-  TokenRequest r = request(std::move(scopes));
+TokenTarget altinn_request(std::vector<std::string> scopes) {
+  TokenTarget r = request(std::move(scopes));
   r.exchange = "altinn";
   return r;
 }
@@ -975,9 +972,9 @@ BOOST_AUTO_TEST_CASE(FetcherMayPeekAndPutAnotherKeyOfItsOwnCache) {
   TokenCache* self = nullptr;
   int fetches = 0;
   TokenCache nested(
-      [&](const TokenRequest& r) -> Result<AccessToken> {
+      [&](const TokenTarget& r) -> Result<AccessToken> {
         ++fetches;
-        TokenRequest plain = r;
+        TokenTarget plain = r;
         plain.exchange.reset();
         if (!self->peek(plain, 60)) self->put(plain, outside_token("mp", clock.now, 120));
         return outside_token("altinn-from-" + self->peek(plain, 60)->access_token, clock.now, 120);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,8 +64,8 @@ class FakeHandler final : public RequestHandler {
       return;
     }
     auto& token = std::get<protocol::TokenRequest>(request.body);
-    if (!token.scopes.empty() && token.scopes.front() == "drop") return;
-    if (!token.scopes.empty() && token.scopes.front() == "big") {
+    if (!token.grant.scopes.empty() && token.grant.scopes.front() == "drop") return;
+    if (!token.grant.scopes.empty() && token.grant.scopes.front() == "big") {
       reply(protocol::encode_ok(request.id_json,
                                 "{\"pad\":\"" + std::string(256 * 1024, 'x') + "\"}"));
       return;
@@ -190,6 +191,22 @@ struct ServerFixture {
     io_thread = std::thread([this] { io.run(); });
   }
 
+  // The server's connection count, read on the I/O thread.
+  std::size_t connections() {
+    std::promise<std::size_t> count;
+    boost::asio::post(io, [&] { count.set_value(server->connection_count()); });
+    return count.get_future().get();
+  }
+
+  // Waits (bounded by the hang guard) until the server holds no connection.
+  void wait_until_no_connection() {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
+    while (connections() != 0) {
+      BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < give_up), "a connection stayed open");
+      std::this_thread::yield();
+    }
+  }
+
   ~ServerFixture() {
     handler->join_threads();
     io.stop();
@@ -263,14 +280,18 @@ BOOST_FIXTURE_TEST_CASE(OversizedLineGetsErrorThenClose, ServerFixture) {
 BOOST_FIXTURE_TEST_CASE(LineThatIsNotAnObjectGetsErrorThenClose, ServerFixture) {
   start();
   TestClient client(path);
-  BOOST_TEST(contains(client.request("[1,2,3]"), "\"error\":\"invalid_request\""));
+  const std::string answer = client.request("[1,2,3]");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "a request must be a JSON object, not an array"), answer);
   BOOST_TEST(client.closed_by_server());
 }
 
 BOOST_FIXTURE_TEST_CASE(MalformedJsonGetsErrorThenClose, ServerFixture) {
   start();
   TestClient client(path);
-  BOOST_TEST(contains(client.request("{\"op\":"), "\"error\":\"invalid_request\""));
+  const std::string answer = client.request("{\"op\":");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "the request is not valid JSON: "), answer);
   BOOST_TEST(client.closed_by_server());
 }
 
@@ -279,6 +300,7 @@ BOOST_FIXTURE_TEST_CASE(UnknownOpGetsErrorAndConnectionStaysOpen, ServerFixture)
   TestClient client(path);
   const std::string answer = client.request(R"({"op":"frobnicate","id":"x"})");
   BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""));
+  BOOST_TEST(contains(answer, "unknown op \\\"frobnicate\\\""), answer);
   BOOST_TEST(id_of(answer).value_or("") == "\"x\"");
   BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
@@ -302,12 +324,28 @@ BOOST_FIXTURE_TEST_CASE(IdleClientIsDisconnected, ServerFixture) {
 BOOST_FIXTURE_TEST_CASE(ClientWaitingOnSlowHandlerIsNotIdle, ServerFixture) {
   ServerOptions options;
   options.idle_timeout_seconds = 1;
+  // Shared with the server's I/O thread, which may check once more after the test body.
+  struct IdleChecks {
+    std::mutex mutex;
+    std::condition_variable checked;
+    int count = 0;
+  };
+  auto checks = std::make_shared<IdleChecks>();
+  options.idle_checked = [checks] {
+    std::lock_guard lock(checks->mutex);
+    ++checks->count;
+    checks->checked.notify_all();
+  };
   start(options);
   TestClient client(path);
   client.send("{\"op\":\"token\",\"scopes\":[\"a\"],\"id\":1}\n");
   handler->wait_for_held(1);
-  // Past the idle timeout while the handler is busy: still served.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Two idle checks, past the idle timeout, while the handler is busy: still served.
+  {
+    std::unique_lock lock(checks->mutex);
+    BOOST_TEST_REQUIRE(checks->checked.wait_for(lock, std::chrono::milliseconds(kHangGuardMs),
+                                                [&] { return checks->count >= 2; }));
+  }
   handler->release(0);
   const auto line = client.read_line();
   BOOST_TEST_REQUIRE(line.has_value());
@@ -340,6 +378,7 @@ BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
   const auto line = client.read_line();
   BOOST_TEST_REQUIRE(line.has_value());
   BOOST_TEST(contains(*line, "\"error\":\"forbidden\""));
+  BOOST_TEST(contains(*line, "you may not use this agent"), *line);
   BOOST_TEST(client.closed_by_server());
 }
 
@@ -389,6 +428,7 @@ BOOST_FIXTURE_TEST_CASE(DroppedReplyIsAnsweredInternal, ServerFixture) {
   TestClient client(path);
   const std::string answer = client.request(R"({"op":"token","scopes":["drop"]})");
   BOOST_TEST(contains(answer, "\"error\":\"internal\""));
+  BOOST_TEST(contains(answer, "the agent lost this request; please report it"), answer);
   BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
 
@@ -399,7 +439,7 @@ BOOST_FIXTURE_TEST_CASE(ClientThatDoesNotReadItsAnswersIsDropped, ServerFixture)
   constexpr int kRequests = 32;  // 32 × 256 KiB answers: far past kMaxUnsentBytes
   for (int i = 0; i < kRequests; ++i) burst += "{\"op\":\"token\",\"scopes\":[\"big\"]}\n";
   client.send(burst);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the server fill up
+  wait_until_no_connection();  // it gave up on the client
   int answers = 0;
   while (client.read_line()) ++answers;
   BOOST_TEST(answers < kRequests);

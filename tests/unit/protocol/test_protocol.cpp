@@ -19,11 +19,11 @@
 #include <variant>
 #include <vector>
 
-#include "agent/cli/cli.h"
-#include "agent/cli/client_commands.h"
+#include "support/fake_agent.h"
 #include "protocol/client.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
+#include "protocol/status.h"
 
 namespace mpa {
 // Lets BOOST_TEST print an ErrorCode by its wire spelling.
@@ -35,6 +35,9 @@ inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) {
 using namespace mpa;
 using namespace mpa::protocol;
 namespace fs = std::filesystem;
+using mpa::test::AfterAnswers;
+using mpa::test::FakeAgent;
+using mpa::test::TempDir;
 
 namespace {
 
@@ -79,101 +82,29 @@ bool is_one_json_object_line(const std::string& line) {
   return !document.HasParseError() && document.IsObject();
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/mpa-protocol-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-// How a FakeAgent ends the conversation once its canned answers are used up.
-enum class AfterAnswers { close, wait_for_client_to_close };
-
-// A stand-in agent on a real Unix socket: accepts one connection, answers
-// each request line with the next canned bytes, records what it was sent.
-class FakeAgent {
- public:
-  FakeAgent(std::vector<std::string> answers, AfterAnswers after = AfterAnswers::close)
-      : path_(dir_.path / "agent.sock") {
-    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    BOOST_TEST_REQUIRE(listener_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
-    BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    BOOST_TEST_REQUIRE(::listen(listener_, 1) == 0);
-    thread_ = std::thread([this, answers = std::move(answers), after] { serve(answers, after); });
-  }
-  ~FakeAgent() {
-    thread_.join();
-    ::close(listener_);
-  }
-
-  std::string path() const { return path_.string(); }
-  // Safe to read once the client is done with the connection.
-  const std::vector<std::string>& received() const { return received_; }
-
- private:
-  void serve(const std::vector<std::string>& answers, AfterAnswers after) {
-    // A bound on the wait so that a broken test fails instead of hanging.
-    constexpr int kGiveUpMillis = 20000;
-    pollfd entry{listener_, POLLIN, 0};
-    if (::poll(&entry, 1, kGiveUpMillis) != 1) return;
-    const int connection = ::accept(listener_, nullptr, nullptr);
-    if (connection < 0) return;
-    std::string pending;
-    for (const std::string& answer : answers) {
-      if (!read_line(connection, pending)) break;
-      send_all(connection, answer);
-    }
-    if (after == AfterAnswers::wait_for_client_to_close) {
-      char byte;
-      while (::recv(connection, &byte, 1, 0) > 0) {
-      }
-    }
-    ::close(connection);
-  }
-
-  bool read_line(int connection, std::string& pending) {
-    for (;;) {
-      if (const auto nl = pending.find('\n'); nl != std::string::npos) {
-        received_.push_back(pending.substr(0, nl));
-        pending.erase(0, nl + 1);
-        return true;
-      }
-      char chunk[4096];
-      const ssize_t n = ::recv(connection, chunk, sizeof chunk, 0);
-      if (n <= 0) return false;
-      pending.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  static void send_all(int connection, const std::string& bytes) {
-    std::size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = ::send(connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      sent += static_cast<std::size_t>(n);
-    }
-  }
-
-  TempDir dir_;
-  fs::path path_;
-  int listener_ = -1;
-  std::vector<std::string> received_;
-  std::thread thread_;
-};
-
 constexpr std::chrono::milliseconds kTestTimeout{10000};
 constexpr const char* kTokenAnswer =
     "{\"ok\":true,\"access_token\":\"eyJ.abc.def\",\"token_type\":\"Bearer\",\"expires_in\":118,"
     "\"expires_at\":1795391934,\"scope\":\"altinn:enduser\"}\n";
+
+// The typed questions the CLI asks, through request() and the decoders.
+Result<TokenResponse> ask_token(AgentClient& client, const TokenRequest& request) {
+  auto line = client.request(Request{std::nullopt, request});
+  if (!line) return std::move(line).error();
+  return decode_token_response(*line);
+}
+
+Status ask(AgentClient& client, RequestBody body) {
+  auto line = client.request(Request{std::nullopt, std::move(body)});
+  if (!line) return std::move(line).error();
+  return decode_response_status(*line);
+}
+
+Result<StatusResponse> ask_status(AgentClient& client) {
+  auto line = client.request(Request{std::nullopt, StatusRequest{}});
+  if (!line) return std::move(line).error();
+  return decode_status_response(*line);
+}
 
 AgentClient connected(const FakeAgent& agent, std::chrono::milliseconds timeout = kTestTimeout) {
   auto client = AgentClient::connect(agent.path(), timeout);
@@ -183,7 +114,7 @@ AgentClient connected(const FakeAgent& agent, std::chrono::milliseconds timeout 
 
 TokenRequest scopes_only(std::vector<std::string> scopes) {
   TokenRequest request;
-  request.scopes = std::move(scopes);
+  request.grant.scopes = std::move(scopes);
   return request;
 }
 
@@ -199,12 +130,12 @@ BOOST_AUTO_TEST_CASE(DecodesTokenRequestWithEveryField) {
       R"("systemuser_org":{"authority":"iso6523-actorid-upis","ID":"0192:999888777"}} ],)"
       R"("min_ttl":30,"exchange":"altinn"})");
   BOOST_TEST(r.client == "default");
-  BOOST_TEST(r.scopes == (std::vector<std::string>{"altinn:enduser", "b:c"}));
-  BOOST_TEST(r.resource == std::vector<std::string>{"https://tt02.altinn.no"});
-  BOOST_TEST(r.consumer_org.value_or("") == "999888777");
-  BOOST_TEST(r.iss_onbehalfof.value_or("") == "x");
-  BOOST_TEST(r.pid.value_or("") == "12345678901");
-  BOOST_TEST(r.authorization_details.value_or("") ==
+  BOOST_TEST(r.grant.scopes == (std::vector<std::string>{"altinn:enduser", "b:c"}));
+  BOOST_TEST(r.grant.resource == std::vector<std::string>{"https://tt02.altinn.no"});
+  BOOST_TEST(r.grant.consumer_org.value_or("") == "999888777");
+  BOOST_TEST(r.grant.iss_onbehalfof.value_or("") == "x");
+  BOOST_TEST(r.grant.pid.value_or("") == "12345678901");
+  BOOST_TEST(r.grant.authorization_details.value_or("") ==
              R"([{"type":"urn:altinn:systemuser","systemuser_org":{"authority":"iso6523-actorid-upis","ID":"0192:999888777"}}])");
   BOOST_TEST(r.min_ttl.value_or(-1) == 30);
   BOOST_TEST(r.exchange.value_or("") == "altinn");
@@ -213,9 +144,9 @@ BOOST_AUTO_TEST_CASE(DecodesTokenRequestWithEveryField) {
 BOOST_AUTO_TEST_CASE(TokenRequestWithOnlyScopesLeavesTheRestUnset) {
   const TokenRequest r = decoded_token(R"({"op":"token","scopes":["altinn:enduser"]})");
   BOOST_TEST(r.client.empty());
-  BOOST_TEST(r.resource.empty());
-  BOOST_TEST(!r.consumer_org);
-  BOOST_TEST(!r.authorization_details);
+  BOOST_TEST(r.grant.resource.empty());
+  BOOST_TEST(!r.grant.consumer_org);
+  BOOST_TEST(!r.grant.authorization_details);
   BOOST_TEST(!r.min_ttl);
   BOOST_TEST(!r.exchange);
 }
@@ -330,9 +261,15 @@ BOOST_AUTO_TEST_CASE(RefusesScopeWithASpaceSinceTheGrantJoinsScopesWithSpaces) {
 BOOST_AUTO_TEST_CASE(RefusesTooManyOrTooLongScopes) {
   std::string many = R"({"op":"token","scopes":[)";
   for (std::size_t i = 0; i <= kMaxScopes; ++i) many += (i ? ",\"s" : "\"s") + std::to_string(i) + "\"";
-  BOOST_TEST(contains(refusal(many + "]}"), "more than 64 entries"));
+  BOOST_TEST(contains(refusal(many + "]}"), "scopes holds more than 32 entries"));
   const std::string long_scope(kMaxScopeBytes + 1, 's');
   BOOST_TEST(contains(refusal(R"({"op":"token","scopes":[")" + long_scope + "\"]}"), "longer than 256 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesIssOnBehalfOfLongerThanTheGrantTakes) {
+  const std::string name(kMaxOnBehalfOfBytes + 1, 'o');
+  BOOST_TEST(refusal(R"({"op":"token","scopes":["a"],"iss_onbehalfof":")" + name + "\"}") ==
+             "iss_onbehalfof is longer than 255 bytes");
 }
 
 BOOST_AUTO_TEST_CASE(RefusesControlCharactersInStrings) {
@@ -416,10 +353,27 @@ BOOST_AUTO_TEST_CASE(RefusesIdLongerThan256Bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesDeepNestingBeforeParsing) {
-  const std::string deep = std::string(kMaxNestingDepth, '[') + std::string(kMaxNestingDepth, ']');
-  BOOST_TEST(contains(refusal(R"({"op":"ping","id":)" + deep + "}"), "deeper than 16 levels"));
+  const std::string deep = std::string(kMaxRequestNestingDepth, '[') + std::string(kMaxRequestNestingDepth, ']');
+  BOOST_TEST(contains(refusal(R"({"op":"ping","id":)" + deep + "}"), "the request nests arrays or objects deeper than 9 levels"));
   const std::string very_deep(kMaxRequestLineBytes, '[');
-  BOOST_TEST(contains(refusal(very_deep), "deeper than 16 levels"));
+  BOOST_TEST(contains(refusal(very_deep), "the request nests arrays or objects deeper than 9 levels"));
+}
+
+BOOST_AUTO_TEST_CASE(SaysWhetherTheConnectionMustClose) {
+  const std::string deep = std::string(kMaxRequestNestingDepth, '[') + std::string(kMaxRequestNestingDepth, ']');
+  // DESIGN.md: a line too long, or one that is not a JSON object, closes it.
+  for (const std::string& line : {std::string(kMaxRequestLineBytes + 1, ' '), std::string("{"),
+                                  std::string("[1]"), std::string("\"op\""), deep}) {
+    const DecodeError error = refused(line);
+    BOOST_TEST(error.close_connection, line.substr(0, 20) + ": " + error.error.message);
+  }
+  // An object with a bad op, field or id, or nested too deep, leaves it open.
+  for (const std::string& line : {std::string(R"({"op":"nope"})"), std::string(R"({"op":"ping","x":1})"),
+                                  std::string(R"({"op":"ping","id":true})"),
+                                  R"({"op":"ping","id":)" + deep + "}"}) {
+    const DecodeError error = refused(line);
+    BOOST_TEST(!error.close_connection, line + ": " + error.error.message);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(BracketsInsideStringsDoNotCountAsNesting) {
@@ -474,7 +428,7 @@ BOOST_AUTO_TEST_CASE(InvalidateNeverCarriesMinTtl) {
 
 BOOST_AUTO_TEST_CASE(MalformedAuthorizationDetailsTextStaysJsonAndIsRefused) {
   TokenRequest request = scopes_only({"a"});
-  request.authorization_details = "[{\"type\":";
+  request.grant.authorization_details = "[{\"type\":";
   const std::string line = encode_request(Request{std::nullopt, request});
   BOOST_TEST(is_one_json_object_line(line));
   BOOST_TEST(contains(refusal(line), "authorization_details must be a non-empty array"));
@@ -535,6 +489,65 @@ BOOST_AUTO_TEST_CASE(LocalConfigErrorIsSpelledInternalOnTheWire) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(StatusAnswer)
+
+StatusResponse full_status() {
+  StatusResponse status;
+  status.version = "1.2.3";
+  status.uptime_seconds = 75;
+  ClientStatus client;
+  client.name = "default";
+  client.client_id = "0ee1";
+  client.token_present = true;
+  client.logged_in = false;
+  client.token_label = "Virksomhet";
+  client.certificate_subject = "CN=Test";
+  client.certificate_not_after = 1795391934;
+  status.clients = std::vector<ClientStatus>{client};
+  status.cache = CacheStatus{3, 0, 120, 5, 5, 1};
+  status.workers = WorkerStatus{4, 3, 1};
+  return status;
+}
+
+BOOST_AUTO_TEST_CASE(EncodesEveryPartInTheWireOrder) {
+  BOOST_TEST(encode_status_response(std::string("7"), full_status()) ==
+             R"({"ok":true,"id":7,"version":"1.2.3","uptime_seconds":75,"clients":[{"name":"default",)"
+             R"("client_id":"0ee1","token_present":true,"logged_in":false,"token_label":"Virksomhet",)"
+             R"("certificate_subject":"CN=Test","certificate_not_after":1795391934,"last_error":null}],)"
+             R"("cache":{"entries":3,"in_flight":0,"hits":120,"misses":5,"exchanges":5,"held":1},)"
+             R"("workers":{"size":4,"exchanging":3,"waiting":1}})"
+             "\n");
+}
+
+BOOST_AUTO_TEST_CASE(DecodesWhatItEncodes) {
+  StatusResponse status = full_status();
+  status.clients->front().last_error = "hsm_error: token removed";
+  const std::string line = encode_status_response(std::nullopt, status);
+  const auto decoded = decode_status_response(std::string_view(line).substr(0, line.size() - 1));
+  BOOST_TEST_REQUIRE(decoded.ok(), why(decoded));
+  BOOST_TEST(encode_status_response(std::nullopt, *decoded) == line);
+}
+
+BOOST_AUTO_TEST_CASE(LeavesMissingPartsUnset) {
+  const auto decoded = decode_status_response(R"({"ok":true,"clients":[1,{"name":5}]})");
+  BOOST_TEST_REQUIRE(decoded.ok(), why(decoded));
+  BOOST_TEST(!decoded->version);
+  BOOST_TEST(!decoded->cache);
+  BOOST_TEST(!decoded->workers);
+  BOOST_TEST_REQUIRE(decoded->clients->size() == 1u);
+  BOOST_TEST(!decoded->clients->front().name);
+}
+
+BOOST_AUTO_TEST_CASE(RefusalOrGarbageIsAnErrorInWords) {
+  const auto refused = decode_status_response(R"({"ok":false,"error":"forbidden","message":"not you"})");
+  BOOST_TEST_REQUIRE(!refused.ok());
+  BOOST_TEST(refused.error().code == ErrorCode::forbidden);
+  BOOST_TEST(refused.error().message == "not you");
+  BOOST_TEST(why(decode_status_response("{")).rfind("the agent's answer is not JSON: ", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(ResponseDecoding)
 
 BOOST_AUTO_TEST_CASE(DecodesTokenAnswer) {
@@ -590,7 +603,7 @@ BOOST_AUTO_TEST_CASE(TokenSendsOneRequestLineAndReadsTheAnswer) {
     AgentClient client = connected(agent);
     TokenRequest request = scopes_only({"altinn:enduser"});
     request.min_ttl = 30;
-    auto token = client.token(request);
+    auto token = ask_token(client, request);
     BOOST_TEST_REQUIRE(token.ok(), why(token));
     access_token = token->access_token;
   }
@@ -602,7 +615,7 @@ BOOST_AUTO_TEST_CASE(TokenSendsOneRequestLineAndReadsTheAnswer) {
 BOOST_AUTO_TEST_CASE(AgentErrorComesBackWithItsCode) {
   FakeAgent agent({"{\"ok\":false,\"error\":\"invalid_scope\",\"message\":\"not yours\"}\n"});
   AgentClient client = connected(agent);
-  auto token = client.token(scopes_only({"x"}));
+  auto token = ask_token(client, scopes_only({"x"}));
   BOOST_TEST_REQUIRE(!token.ok());
   BOOST_TEST(token.error().code == ErrorCode::invalid_scope);
   BOOST_TEST(token.error().message == "not yours");
@@ -612,11 +625,11 @@ BOOST_AUTO_TEST_CASE(SeveralRequestsShareOneConnectionInOrder) {
   FakeAgent agent({"{\"ok\":true}\n", "{\"ok\":true,\"version\":\"0.1.0\"}\n", "{\"ok\":true}\n"});
   {
     AgentClient client = connected(agent);
-    BOOST_TEST(client.ping().ok());
-    auto status = client.status();
+    BOOST_TEST(ask(client, PingRequest{}).ok());
+    auto status = ask_status(client);
     BOOST_TEST_REQUIRE(status.ok(), why(status));
-    BOOST_TEST(*status == "{\"ok\":true,\"version\":\"0.1.0\"}");
-    BOOST_TEST(client.invalidate(scopes_only({"a"})).ok());
+    BOOST_TEST(status->version.value_or("") == "0.1.0");
+    BOOST_TEST(ask(client, InvalidateRequest{scopes_only({"a"})}).ok());
   }
   BOOST_TEST(agent.received() == (std::vector<std::string>{R"({"op":"ping"})", R"({"op":"status"})",
                                                            R"({"op":"invalidate","scopes":["a"]})"}));
@@ -635,7 +648,7 @@ BOOST_AUTO_TEST_CASE(AnswerSplitAcrossWritesIsReassembled) {
 BOOST_AUTO_TEST_CASE(AgentThatClosesWithoutAnsweringIsUnavailable) {
   FakeAgent agent({});
   AgentClient client = connected(agent);
-  const Status ping = client.ping();
+  const Status ping = ask(client, PingRequest{});
   BOOST_TEST_REQUIRE(!ping.ok());
   BOOST_TEST(ping.error().code == ErrorCode::unavailable);
   BOOST_TEST(contains(ping.error().message, "closed the connection"));
@@ -644,13 +657,13 @@ BOOST_AUTO_TEST_CASE(AgentThatClosesWithoutAnsweringIsUnavailable) {
 BOOST_AUTO_TEST_CASE(AnswerCutOffBeforeItsNewlineIsAnError) {
   FakeAgent agent({"{\"ok\":tr"});
   AgentClient client = connected(agent);
-  BOOST_TEST(contains(why(client.status()), "in the middle of an answer"));
+  BOOST_TEST(contains(why(ask_status(client)), "in the middle of an answer"));
 }
 
 BOOST_AUTO_TEST_CASE(SilentAgentTimesOut) {
   FakeAgent agent({""}, AfterAnswers::wait_for_client_to_close);
   AgentClient client = connected(agent, std::chrono::milliseconds(100));
-  const Status ping = client.ping();
+  const Status ping = ask(client, PingRequest{});
   BOOST_TEST_REQUIRE(!ping.ok());
   BOOST_TEST(ping.error().code == ErrorCode::unavailable);
   BOOST_TEST(contains(ping.error().message, "did not answer within 100 ms"));
@@ -659,7 +672,7 @@ BOOST_AUTO_TEST_CASE(SilentAgentTimesOut) {
 BOOST_AUTO_TEST_CASE(AnswerLongerThanTheLimitIsRefused) {
   FakeAgent agent({std::string(kMaxResponseLineBytes + 2, 'a')}, AfterAnswers::wait_for_client_to_close);
   AgentClient client = connected(agent);
-  BOOST_TEST(contains(why(client.status()), "longer than 1048576 bytes"));
+  BOOST_TEST(contains(why(ask_status(client)), "longer than 1048576 bytes"));
 }
 
 BOOST_AUTO_TEST_CASE(ConnectToMissingPathAsksWhetherTheAgentRuns) {
@@ -700,276 +713,3 @@ BOOST_AUTO_TEST_CASE(ConnectRefusesPathTooLongForAUnixSocket) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(SocketPath)
-
-BOOST_AUTO_TEST_CASE(FlagWinsOverEverything) {
-  cli::SocketPathSources sources{"/flag.sock", "/env.sock", "/nonexistent.toml", "/run/user/1"};
-  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/flag.sock");
-}
-
-BOOST_AUTO_TEST_CASE(EnvironmentWinsOverConfigAndRuntimeDirectory) {
-  TempDir dir;
-  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"/from/config.sock\"\n";
-  cli::SocketPathSources sources{std::nullopt, "/env.sock", (dir.path / "agent.toml").string(), "/run/user/1"};
-  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/env.sock");
-}
-
-BOOST_AUTO_TEST_CASE(ConfigFileSocketComesBeforeRuntimeDirectory) {
-  TempDir dir;
-  std::ofstream(dir.path / "agent.toml")
-      << "[agent]\nsocket = \"/from/config.sock\"\n\n[pkcs11]\nmodule = \"x\"\n";
-  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), "/run/user/1"};
-  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/from/config.sock");
-}
-
-BOOST_AUTO_TEST_CASE(BrokenOrSocketlessConfigFileIsSkipped) {
-  TempDir dir;
-  std::ofstream(dir.path / "broken.toml") << "[agent\nsocket = ";
-  std::ofstream(dir.path / "other.toml") << "[agent]\nsocket_mode = \"0600\"\n";
-  std::ofstream(dir.path / "number.toml") << "[agent]\nsocket = 5\n";
-  for (const char* name : {"broken.toml", "other.toml", "number.toml", "missing.toml"}) {
-    cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / name).string(), "/run/user/1"};
-    BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock", name);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(EmptyValuesCountAsUnset) {
-  cli::SocketPathSources sources{"", "", "/nonexistent.toml", "/run/user/1"};
-  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock");
-}
-
-BOOST_AUTO_TEST_CASE(NoSourceAtAllIsAnErrorInWords) {
-  cli::SocketPathSources sources{std::nullopt, std::nullopt, "/nonexistent.toml", std::nullopt};
-  const auto path = cli::resolve_socket_path(sources);
-  BOOST_TEST_REQUIRE(!path.ok());
-  BOOST_TEST(contains(path.error().message, "give --socket PATH or set MASKINPORTEN_AGENT_SOCKET"));
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(StatusRendering)
-
-constexpr std::int64_t kNow = 1750000000;
-
-BOOST_AUTO_TEST_CASE(SummarisesClientsAndCache) {
-  const std::string json =
-      R"({"ok":true,"version":"0.1.0","uptime_seconds":7500,"clients":[{"name":"default",)"
-      R"("client_id":"0ee1","token_present":true,"logged_in":true,"token_label":"Virksomhet Test",)"
-      R"("certificate_subject":"CN=Test, O=Org","certificate_not_after":)" +
-      std::to_string(kNow + 100 * 86400) +
-      R"(,"last_error":null}],"cache":{"entries":3,"in_flight":0,"hits":120,"misses":5,"exchanges":5}})";
-  const std::string text = cli::render_status(json, kNow);
-  BOOST_TEST(contains(text, "agent 0.1.0, up 2 h 5 min\n"), text);
-  BOOST_TEST(contains(text, "client \"default\" (client id 0ee1)\n"), text);
-  BOOST_TEST(contains(text, "  token: present, logged in (\"Virksomhet Test\")\n"), text);
-  BOOST_TEST(contains(text, "  certificate: CN=Test, O=Org, valid until "), text);
-  BOOST_TEST(contains(text, "(100 days)\n"), text);
-  BOOST_TEST(contains(text, "  last error: none\n"), text);
-  BOOST_TEST(contains(text, "cache: 3 entries, 0 in flight; 120 hits, 5 misses, 5 exchanges"), text);
-  BOOST_TEST(!contains(text, "recent failure"), text);
-}
-
-BOOST_AUTO_TEST_CASE(SaysHowBusyTheWorkersAre) {
-  const std::string json =
-      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
-      R"("cache":{"entries":0,"in_flight":4,"hits":0,"misses":4,"exchanges":4,"held":0},)"
-      R"("workers":{"size":4,"exchanging":3,"waiting":1}})";
-  const std::string text = cli::render_status(json, kNow);
-  BOOST_TEST(contains(text, "\nworkers: 3 of 4 exchanging, 1 exchanges waiting for one\n"), text);
-}
-
-BOOST_AUTO_TEST_CASE(CountsMissesAnsweredWithAHeldFailure) {
-  const std::string json =
-      R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
-      R"("cache":{"entries":1,"in_flight":0,"hits":0,"misses":9,"exchanges":2,"held":7}})";
-  const std::string text = cli::render_status(json, kNow);
-  BOOST_TEST(contains(text, "9 misses, 2 exchanges with Maskinporten; 7 misses answered with a "
-                            "recent failure\n"),
-             text);
-}
-
-BOOST_AUTO_TEST_CASE(FlagsMissingTokenExpiredCertificateAndLastError) {
-  const std::string json =
-      R"({"ok":true,"clients":[{"name":"a","token_present":false,"certificate_not_after":)" +
-      std::to_string(kNow - 86400) + R"(,"last_error":"hsm_error: token removed"}]})";
-  const std::string text = cli::render_status(json, kNow);
-  BOOST_TEST(contains(text, "token: NOT PRESENT"), text);
-  BOOST_TEST(contains(text, "EXPIRED on "), text);
-  BOOST_TEST(contains(text, "last error: hsm_error: token removed"), text);
-}
-
-BOOST_AUTO_TEST_CASE(WarnsAboutCertificateCloseToItsEnd) {
-  const std::string json = R"({"ok":true,"clients":[{"name":"a","token_present":true,"logged_in":false,)"
-                           R"("certificate_not_after":)" +
-                           std::to_string(kNow + 10 * 86400) + "}]}";
-  const std::string text = cli::render_status(json, kNow);
-  BOOST_TEST(contains(text, "NOT logged in"), text);
-  BOOST_TEST(contains(text, "renew it soon"), text);
-}
-
-BOOST_AUTO_TEST_CASE(SaysSoWhenStatusIsNotJson) {
-  BOOST_TEST(cli::render_status("{", kNow) == "the agent's status is not JSON\n");
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-namespace {
-
-struct Captured {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string file_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Runs a subcommand in this process with stdout and stderr sent to files.
-Captured run(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
-  TempDir dir;
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const int saved_out = ::dup(STDOUT_FILENO);
-  const int saved_err = ::dup(STDERR_FILENO);
-  const int out = ::open((dir.path / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int err = ::open((dir.path / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ::dup2(out, STDOUT_FILENO);
-  ::dup2(err, STDERR_FILENO);
-  ::close(out);
-  ::close(err);
-  Captured captured;
-  captured.status = command(args);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  ::dup2(saved_out, STDOUT_FILENO);
-  ::dup2(saved_err, STDERR_FILENO);
-  ::close(saved_out);
-  ::close(saved_err);
-  captured.out = file_text(dir.path / "out");
-  captured.err = file_text(dir.path / "err");
-  return captured;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(Commands)
-
-BOOST_AUTO_TEST_CASE(TokenPrintsTheBareTokenAndANewline) {
-  FakeAgent agent({kTokenAnswer});
-  const Captured c = run(cli::token_command, {"--scope", "altinn:enduser", "--scope=b:c", "--resource",
-                                              "https://x", "--min-ttl", "30", "--exchange", "altinn",
-                                              "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == "eyJ.abc.def\n");
-  BOOST_TEST(c.err == "");
-  BOOST_TEST(agent.received() ==
-             std::vector<std::string>{R"({"op":"token","scopes":["altinn:enduser","b:c"],"resource":["https://x"],"min_ttl":30,"exchange":"altinn"})"});
-}
-
-BOOST_AUTO_TEST_CASE(TokenJsonPrintsTheWholeAnswer) {
-  FakeAgent agent({kTokenAnswer});
-  const Captured c = run(cli::token_command, {"--scope", "a", "--json", "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == kTokenAnswer);
-}
-
-BOOST_AUTO_TEST_CASE(TokenFindsTheSocketInTheEnvironment) {
-  FakeAgent agent({kTokenAnswer});
-  ::setenv("MASKINPORTEN_AGENT_SOCKET", agent.path().c_str(), 1);
-  const Captured c = run(cli::token_command, {"--scope", "a"});
-  ::unsetenv("MASKINPORTEN_AGENT_SOCKET");
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == "eyJ.abc.def\n");
-}
-
-BOOST_AUTO_TEST_CASE(TokenRefusedByTheAgentPrintsItsCodeAndWords) {
-  FakeAgent agent({"{\"ok\":false,\"error\":\"invalid_scope\",\"message\":\"scope x is not in this client's list\"}\n"});
-  const Captured c = run(cli::token_command, {"--scope", "x", "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitFailed);
-  BOOST_TEST(c.out == "");
-  BOOST_TEST(c.err == "error: invalid_scope: scope x is not in this client's list\n");
-}
-
-BOOST_AUTO_TEST_CASE(TokenWithoutAgentSaysSoInOneLine) {
-  TempDir dir;
-  const std::string path = (dir.path / "agent.sock").string();
-  const Captured c = run(cli::token_command, {"--scope", "a", "--socket", path});
-  BOOST_TEST(c.status == cli::kExitFailed);
-  BOOST_TEST(c.err == "error: " + path +
-                          " does not exist; is the agent running? (maskinporten-agent run --config FILE)\n");
-}
-
-BOOST_AUTO_TEST_CASE(TokenUsageErrorsExitTwoWithoutAskingTheAgent) {
-  const std::vector<std::vector<std::string>> cases = {
-      {},
-      {"--scope", "a", "--min-ttl", "-1"},
-      {"--scope", "a", "--min-ttl", "soon"},
-      {"--scope", "a", "--exchange", "foo"},
-      {"--scope", "a", "--authorization-details", "[{"},
-      {"--scope", "a", "--colour", "red"},
-      {"--scope", "a", "--socket", ""},
-  };
-  for (const auto& args : cases) {
-    const Captured c = run(cli::token_command, args);
-    BOOST_TEST(c.status == cli::kExitUsage);
-    BOOST_TEST(c.err.rfind("error: ", 0) == 0u, c.err);
-    BOOST_TEST(contains(c.err, "maskinporten-agent token --help"), c.err);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(EveryCommandExplainsItselfWithHelp) {
-  for (auto command : {cli::token_command, cli::status_command, cli::invalidate_command}) {
-    const Captured c = run(command, {"--help"});
-    BOOST_TEST(c.status == cli::kExitOk);
-    BOOST_TEST(contains(c.out, "usage: maskinporten-agent "));
-    BOOST_TEST(contains(c.out, "MASKINPORTEN_AGENT_SOCKET"));
-    BOOST_TEST(contains(c.out, "exit status: 0"));
-    BOOST_TEST(contains(c.out, "example:"));
-  }
-}
-
-BOOST_AUTO_TEST_CASE(StatusPrintsASummary) {
-  FakeAgent agent({"{\"ok\":true,\"version\":\"0.1.0\",\"uptime_seconds\":5,\"clients\":[],"
-                   "\"cache\":{\"entries\":0,\"in_flight\":0,\"hits\":0,\"misses\":0,\"exchanges\":0}}\n"});
-  const Captured c = run(cli::status_command, {"--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == "agent 0.1.0, up 5 s\nno clients configured\n"
-                      "cache: 0 entries, 0 in flight; 0 hits, 0 misses, 0 exchanges with Maskinporten\n");
-  BOOST_TEST(agent.received() == std::vector<std::string>{R"({"op":"status"})"});
-}
-
-BOOST_AUTO_TEST_CASE(StatusJsonPrintsTheAnswer) {
-  FakeAgent agent({"{\"ok\":true,\"version\":\"0.1.0\"}\n"});
-  const Captured c = run(cli::status_command, {"--json", "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == "{\"ok\":true,\"version\":\"0.1.0\"}\n");
-}
-
-BOOST_AUTO_TEST_CASE(StatusRefusesOptionsItDoesNotHave) {
-  BOOST_TEST(run(cli::status_command, {"--scope", "a"}).status == cli::kExitUsage);
-}
-
-BOOST_AUTO_TEST_CASE(InvalidateSendsTheTargetAndPrintsNothing) {
-  FakeAgent agent({"{\"ok\":true}\n"});
-  const Captured c = run(cli::invalidate_command,
-                         {"--client", "default", "--scope", "altinn:enduser", "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitOk);
-  BOOST_TEST(c.out == "");
-  BOOST_TEST(agent.received() ==
-             std::vector<std::string>{R"({"op":"invalidate","client":"default","scopes":["altinn:enduser"]})"});
-}
-
-BOOST_AUTO_TEST_CASE(InvalidateHasNoMinTtl) {
-  BOOST_TEST(run(cli::invalidate_command, {"--scope", "a", "--min-ttl", "5"}).status == cli::kExitUsage);
-}
-
-BOOST_AUTO_TEST_CASE(InvalidateRefusedByTheAgentPrintsItsCode) {
-  FakeAgent agent({"{\"ok\":false,\"error\":\"forbidden\",\"message\":\"not for uid 1001\"}\n"});
-  const Captured c = run(cli::invalidate_command, {"--scope", "a", "--socket", agent.path()});
-  BOOST_TEST(c.status == cli::kExitFailed);
-  BOOST_TEST(c.err == "error: forbidden: not for uid 1001\n");
-}
-
-BOOST_AUTO_TEST_SUITE_END()

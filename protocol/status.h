@@ -1,0 +1,51 @@
+// The `status` answer of socket protocol v1 (DESIGN.md), typed: the agent
+// fills it, protocol/ puts it on the wire and reads it back, the CLI shows
+// it. Reading is lenient about what is missing (an older or newer agent):
+// every part the agent always sends is still optional here, so that the
+// CLI can say "unknown" instead of refusing the whole answer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace mpa::protocol {
+
+struct ClientStatus {
+  std::optional<std::string> name;
+  std::string client_id;                              // empty: not shown
+  std::optional<bool> token_present;
+  std::optional<bool> logged_in;
+  std::string token_label;                            // empty: not shown
+  std::optional<std::string> certificate_subject;
+  std::optional<std::int64_t> certificate_not_after;  // epoch seconds
+  std::string last_error;                             // empty: none (null on the wire)
+};
+
+struct CacheStatus {
+  std::optional<std::int64_t> entries, in_flight, hits, misses, exchanges, held;
+};
+
+struct WorkerStatus {
+  std::optional<std::int64_t> size, exchanging, waiting;
+};
+
+struct StatusResponse {
+  std::optional<std::string> version;
+  std::optional<std::int64_t> uptime_seconds;
+  std::optional<std::vector<ClientStatus>> clients;
+  std::optional<CacheStatus> cache;
+  std::optional<WorkerStatus> workers;  // absent when the agent does not report them
+};
+
+// One line ending in '\n': "ok":true, "id" if there is one, then the parts
+// that are set, in the order above.
+std::string encode_status_response(const std::optional<std::string>& id_json,
+                                   const StatusResponse& status);
+// An {"ok":false,...} line becomes its Error, as decode_response_status does.
+Result<StatusResponse> decode_status_response(std::string_view line);
+
+}  // namespace mpa::protocol
