@@ -5,7 +5,7 @@
 #   - common/ includes only common/; protocol/ and pkcs11/ only themselves
 #     and common/;
 #   - the agent core (config, jwt, http, maskinporten, altinn, cache,
-#     engine) never includes the daemon or the CLI;
+#     engine, signer) never includes the daemon or the CLI;
 #   - the daemon never includes the CLI.
 # Prints each offending line and exits 1, or prints a count and exits 0.
 #   tests/layout/check_includes.sh [SOURCE_DIR]
@@ -30,7 +30,7 @@ while IFS= read -r file; do
         refuse "$file" "$inc" "protocol/ stands alone" ;;
       pkcs11) [[ $inc == common/* || $inc == pkcs11/* ]] ||
         refuse "$file" "$inc" "pkcs11/ stands alone" ;;
-      agent/config | agent/jwt | agent/http | agent/maskinporten | agent/altinn | agent/cache | agent/engine)
+      agent/config | agent/jwt | agent/http | agent/maskinporten | agent/altinn | agent/cache | agent/engine | agent/signer)
         [[ $inc == agent/daemon/* || $inc == agent/cli/* ]] &&
           refuse "$file" "$inc" "the core does not see the daemon or the CLI" ;;
       agent/daemon) [[ $inc == agent/cli/* ]] && refuse "$file" "$inc" "the daemon does not see the CLI" ;;
