@@ -5,6 +5,7 @@
 
 #include "pkcs11/errors.h"
 #include "pkcs11/pkcs11_signer.h"
+#include "pkcs11/refused_pins.h"
 
 namespace mpa::pkcs11 {
 namespace {
@@ -47,6 +48,18 @@ Result<void> check_validity(X509* leaf, const TokenOptions& options) {
 
 }  // namespace
 
+// The sentences ModuleSession::login and TokenImpl::may_log_in word a
+// refusal with (a PIN the token said no to, a locked PIN, a final try, a
+// recorded refusal, a login error not known to pass).
+bool is_pin_refusal(const Error& error) {
+  if (error.code != ErrorCode::hsm_error) return false;
+  const std::string& m = error.message;
+  const auto has = [&](const char* part) { return m.find(part) != std::string::npos; };
+  return has("\" refused the PIN (") || (has("the user PIN of token \"") && has("\" is locked")) ||
+         has("(CKF_USER_PIN_FINAL_TRY); not logging in automatically") ||
+         has("not presenting the PIN to token \"") || has("cannot log in to token \"");
+}
+
 TokenImpl::TokenImpl(TokenOptions options, Pkcs11Uri uri)
     : options_(std::move(options)), uri_(std::move(uri)) {}
 
@@ -71,12 +84,51 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
   ++generation_;
   auto session = ModuleSession::open(options_.module_path, uri_);
   if (!session) return std::move(session).error();
+  const PKCS11_TOKEN& token = *(*session)->token();
+  const std::string serial = token.serialnr != nullptr ? token.serialnr : "";
+  if (auto allowed = may_log_in(**session, serial); !allowed) {
+    pin_refused_ = true;
+    return std::move(allowed).error();
+  }
   bool refused = false;
   if (auto login = (*session)->login(options_.pin, refused); !login) {
     pin_refused_ = pin_refused_ || refused;
-    return std::move(login).error();
+    if (!refused || token.userPinLocked != 0) return std::move(login).error();
+    return record_refusal(serial, std::move(login).error());
   }
   return session;
+}
+
+// Before C_Login: the token's own warnings (PKCS#11 v2.40 §3.2, CK_TOKEN_INFO
+// flags) and this PIN's record. A final try is never spent automatically.
+Status TokenImpl::may_log_in(const ModuleSession& session, const std::string& serial) const {
+  const PKCS11_TOKEN& token = *session.token();
+  if (token.loginRequired == 0 || token.userPinLocked != 0) return {};  // login() says it
+  if (token.userPinFinalTry != 0) {
+    return make_error(ErrorCode::hsm_error,
+                      "the token \"" + session.label() +
+                          "\" reports that one more wrong PIN locks it (CKF_USER_PIN_FINAL_TRY); "
+                          "not logging in automatically: check the PIN and log in once by hand "
+                          "(pkcs11-tool --login --test), then reload or restart the agent");
+  }
+  if (token.userPinCountLow != 0 && options_.warn) {
+    options_.warn("the token \"" + session.label() +
+                  "\" reports failed PIN attempts (CKF_USER_PIN_COUNT_LOW); check the PIN");
+  }
+  return RefusedPins(options_.state_dir).check(serial, session.label(), options_.pin);
+}
+
+Error TokenImpl::record_refusal(const std::string& serial, Error refused) const {
+  const RefusedPins records(options_.state_dir);
+  if (options_.state_dir.empty()) return refused;
+  if (auto recorded = records.record(serial, options_.pin); !recorded) {
+    if (options_.warn) options_.warn("the refused PIN could not be recorded: " + recorded.error().message);
+    return refused;
+  }
+  refused.message += "; recorded in " + records.record_path(serial) +
+                     ", it is not presented to this token again: put the right PIN in place, or "
+                     "delete that file to try this one again";
+  return refused;
 }
 
 Result<std::shared_ptr<Signer>> TokenImpl::signer(const KeyOptions& key) {

@@ -47,6 +47,9 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   // Opens the module, finds the token and logs in. Sets pin_refused_.
   // Called with mutex_ held exclusively.
   Result<std::unique_ptr<ModuleSession>> open_session_locked();
+  Status may_log_in(const ModuleSession& session, const std::string& serial) const;
+  // `refused` with where its record went (or a warning if it could not).
+  Error record_refusal(const std::string& serial, Error refused) const;
   // Replaces a session that went away (see sign()). `seen` is the
   // generation the caller failed with.
   Result<void> recover(std::uint64_t seen, const KeySelector& selector,

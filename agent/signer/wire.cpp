@@ -155,7 +155,7 @@ void get(WireReader& r, ReadyMessage& m) {
 
 void get(WireReader& r, FailedMessage& m) {
   const std::uint8_t failure = r.u8();
-  if (failure != 1 && failure != 2) r.fail_with("setup failure " + std::to_string(failure) + " is unknown");
+  if (failure < 1 || failure > 3) r.fail_with("setup failure " + std::to_string(failure) + " is unknown");
   m.failure = static_cast<SetupFailure>(failure);
   m.code = get_code(r);
   m.message = r.text(kMaxMessageBytes, "message");

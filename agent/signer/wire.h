@@ -55,7 +55,9 @@ enum class PinSource : std::uint8_t { file = 1, env = 2 };
 
 // Why a helper could not get ready; the agent acts on it (a refused PIN is
 // not retried, DESIGN.md "The signer process").
-enum class SetupFailure : std::uint8_t { other = 1, pin_refused = 2 };
+// pin_unreadable: the PIN source itself (file missing, too open, variable
+// unset), which the agent reports as a [pkcs11] setting.
+enum class SetupFailure : std::uint8_t { other = 1, pin_refused = 2, pin_unreadable = 3 };
 
 struct KeySetup {
   std::string key_uri;

@@ -45,7 +45,7 @@ sed -e "s|^module = .*|module = \"$SPY_MODULE\"|" -e "s|^pin_file = .*|pin_file 
   "$CONF" >"$WORK/wrong-pin.toml"
 export PKCS11SPY=/usr/lib/softhsm/libsofthsm2.so PKCS11SPY_OUTPUT="$WORK/spy.log"
 run_error "$WORK/wrong-pin.toml"
-expect_eq "run with a wrong PIN exits 1" "$rc" 1
+expect_eq "run with a wrong PIN exits 3 (RestartPreventExitStatus=3)" "$rc" 3
 expect_contains "and says the PIN was refused and not retried" "$err" \
   "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried, to avoid locking it"
 expect_eq "in one error: line" "$(error_lines "$err")" 1
