@@ -86,6 +86,13 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
   if (!session) return std::move(session).error();
   const PKCS11_TOKEN& token = *(*session)->token();
   const std::string serial = token.serialnr != nullptr ? token.serialnr : "";
+  if (!serial_.empty() && serial != serial_) {
+    // Not a refusal of the PIN: the right token may come back.
+    return make_error(ErrorCode::hsm_error,
+                      "the token \"" + (*session)->label() + "\" now in the reader has serial " +
+                          serial + ", not " + serial_ +
+                          " as at the first login; the PIN is presented to that token only");
+  }
   if (auto allowed = may_log_in(**session, serial); !allowed) {
     pin_refused_ = true;
     return std::move(allowed).error();
@@ -96,6 +103,7 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
     if (!refused || token.userPinLocked != 0) return std::move(login).error();
     return record_refusal(serial, std::move(login).error());
   }
+  if (serial_.empty()) serial_ = serial;  // pinned: re-login only to this token
   return session;
 }
 

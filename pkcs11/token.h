@@ -70,6 +70,7 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   std::uint64_t generation_ = 0;            // counts (re)open attempts
   bool pin_refused_ = false;
   std::string label_;
+  std::string serial_;  // of the first login; later logins only to it
 
   mutable std::mutex error_mutex_;
   mutable std::string last_error_;

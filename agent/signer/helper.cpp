@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -128,7 +129,7 @@ class HelperSession final {
   const SigningPolicy policy_;
 
   std::mutex write_mutex_;
-  bool write_failed_ = false;  // guarded by write_mutex_; read by run() after a reply
+  std::atomic<bool> write_failed_{false};  // set under write_mutex_; read by run()
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
