@@ -1,5 +1,7 @@
 #include "pkcs11/token.h"
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <utility>
 
@@ -9,6 +11,10 @@
 
 namespace mpa::pkcs11 {
 namespace {
+
+// Re-opening a token that is away: first after this, doubling up to the max.
+constexpr std::chrono::seconds kFirstReopenBackoff{1};
+constexpr std::chrono::seconds kMaxReopenBackoff{30};
 
 // A certificate that expires sooner than this gets a warning at start.
 constexpr std::int64_t kExpiryWarningSeconds = 30 * 24 * 3600;
@@ -233,14 +239,26 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
       // attempt per failure is enough.
       return make_error(ErrorCode::hsm_error, last_error());
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (!session_ && now < next_reopen_) {
+      // A token that is away is asked for again once per back-off step,
+      // not once per request (a reader or card still resetting).
+      const auto wait = std::chrono::ceil<std::chrono::seconds>(next_reopen_ - now).count();
+      return make_error(ErrorCode::hsm_error, last_open_error_ + " (next try to open the token in " +
+                                                  std::to_string(wait) + " s)");
+    }
     // Close first: libp11 unloads with C_Finalize, which would also end
     // a new context opened beside this one on the same module.
     session_.reset();
     auto session = open_session_locked();
     if (!session) {
       remember_error(session.error());
+      last_open_error_ = session.error().message;
+      next_reopen_ = now + reopen_backoff_;
+      reopen_backoff_ = std::min(reopen_backoff_ * 2, kMaxReopenBackoff);
       return std::move(session).error();
     }
+    reopen_backoff_ = kFirstReopenBackoff;
     session_ = std::move(session).value();
   }
   if (session_->cached_key(selector.cache_key()) != nullptr) return {};

@@ -2,6 +2,7 @@
 // Private to pkcs11/.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,10 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   bool pin_refused_ = false;
   std::string label_;
   std::string serial_;  // of the first login; later logins only to it
+  // While the token is away: no re-open before next_reopen_ (1 s .. 30 s).
+  std::chrono::steady_clock::time_point next_reopen_{};
+  std::chrono::seconds reopen_backoff_{1};
+  std::string last_open_error_;  // why the last re-open failed
 
   mutable std::mutex error_mutex_;
   mutable std::string last_error_;
