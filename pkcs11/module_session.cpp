@@ -157,6 +157,9 @@ Result<void> ModuleSession::login(const SecretBytes& pin, bool& pin_refused) {
                       "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
                           "); not retried, to avoid locking it");
   }
+  // A login error not known to pass is taken as a refusal: guessing
+  // wrong would spend a smartcard's try on every request.
+  if (!errors.ckr || !is_token_lost(*errors.ckr)) pin_refused = true;
   return make_error(ErrorCode::hsm_error,
                     "cannot log in to token \"" + label() + "\": " + errors.text);
 }

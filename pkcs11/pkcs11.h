@@ -39,11 +39,17 @@ Result<SecretBytes> read_pin_file(const std::string& path);
 // Reads a PIN from the environment variable `name`. Errors: invalid_config.
 Result<SecretBytes> read_pin_env(const std::string& name);
 
+// Whether `error` (from Pkcs11Token::open) is the token refusing the PIN or
+// reporting it locked: a PIN that must not be presented again.
+bool is_pin_refusal(const Error& error);
+
 struct TokenOptions {
   std::string module_path;
   SecretBytes pin;
   // Called with warnings for an operator (certificate expiring soon, ...).
   std::function<void(const std::string&)> warn;
+  // Where refused PINs are recorded (pkcs11/refused_pins.h); empty: not.
+  std::string state_dir;
 };
 
 struct KeyOptions {

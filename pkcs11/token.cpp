@@ -1,13 +1,20 @@
 #include "pkcs11/token.h"
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <utility>
 
 #include "pkcs11/errors.h"
 #include "pkcs11/pkcs11_signer.h"
+#include "pkcs11/refused_pins.h"
 
 namespace mpa::pkcs11 {
 namespace {
+
+// Re-opening a token that is away: first after this, doubling up to the max.
+constexpr std::chrono::seconds kFirstReopenBackoff{1};
+constexpr std::chrono::seconds kMaxReopenBackoff{30};
 
 // A certificate that expires sooner than this gets a warning at start.
 constexpr std::int64_t kExpiryWarningSeconds = 30 * 24 * 3600;
@@ -47,6 +54,18 @@ Result<void> check_validity(X509* leaf, const TokenOptions& options) {
 
 }  // namespace
 
+// The sentences ModuleSession::login and TokenImpl::may_log_in word a
+// refusal with (a PIN the token said no to, a locked PIN, a final try, a
+// recorded refusal, a login error not known to pass).
+bool is_pin_refusal(const Error& error) {
+  if (error.code != ErrorCode::hsm_error) return false;
+  const std::string& m = error.message;
+  const auto has = [&](const char* part) { return m.find(part) != std::string::npos; };
+  return has("\" refused the PIN (") || (has("the user PIN of token \"") && has("\" is locked")) ||
+         has("(CKF_USER_PIN_FINAL_TRY); not logging in automatically") ||
+         has("not presenting the PIN to token \"") || has("cannot log in to token \"");
+}
+
 TokenImpl::TokenImpl(TokenOptions options, Pkcs11Uri uri)
     : options_(std::move(options)), uri_(std::move(uri)) {}
 
@@ -71,12 +90,59 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
   ++generation_;
   auto session = ModuleSession::open(options_.module_path, uri_);
   if (!session) return std::move(session).error();
+  const PKCS11_TOKEN& token = *(*session)->token();
+  const std::string serial = token.serialnr != nullptr ? token.serialnr : "";
+  if (!serial_.empty() && serial != serial_) {
+    // Not a refusal of the PIN: the right token may come back.
+    return make_error(ErrorCode::hsm_error,
+                      "the token \"" + (*session)->label() + "\" now in the reader has serial " +
+                          serial + ", not " + serial_ +
+                          " as at the first login; the PIN is presented to that token only");
+  }
+  if (auto allowed = may_log_in(**session, serial); !allowed) {
+    pin_refused_ = true;
+    return std::move(allowed).error();
+  }
   bool refused = false;
   if (auto login = (*session)->login(options_.pin, refused); !login) {
     pin_refused_ = pin_refused_ || refused;
-    return std::move(login).error();
+    if (!refused || token.userPinLocked != 0) return std::move(login).error();
+    return record_refusal(serial, std::move(login).error());
   }
+  if (serial_.empty()) serial_ = serial;  // pinned: re-login only to this token
   return session;
+}
+
+// Before C_Login: the token's own warnings (PKCS#11 v2.40 §3.2, CK_TOKEN_INFO
+// flags) and this PIN's record. A final try is never spent automatically.
+Status TokenImpl::may_log_in(const ModuleSession& session, const std::string& serial) const {
+  const PKCS11_TOKEN& token = *session.token();
+  if (token.loginRequired == 0 || token.userPinLocked != 0) return {};  // login() says it
+  if (token.userPinFinalTry != 0) {
+    return make_error(ErrorCode::hsm_error,
+                      "the token \"" + session.label() +
+                          "\" reports that one more wrong PIN locks it (CKF_USER_PIN_FINAL_TRY); "
+                          "not logging in automatically: check the PIN and log in once by hand "
+                          "(pkcs11-tool --login --test), then reload or restart the agent");
+  }
+  if (token.userPinCountLow != 0 && options_.warn) {
+    options_.warn("the token \"" + session.label() +
+                  "\" reports failed PIN attempts (CKF_USER_PIN_COUNT_LOW); check the PIN");
+  }
+  return RefusedPins(options_.state_dir).check(serial, session.label(), options_.pin);
+}
+
+Error TokenImpl::record_refusal(const std::string& serial, Error refused) const {
+  const RefusedPins records(options_.state_dir);
+  if (options_.state_dir.empty()) return refused;
+  if (auto recorded = records.record(serial, options_.pin); !recorded) {
+    if (options_.warn) options_.warn("the refused PIN could not be recorded: " + recorded.error().message);
+    return refused;
+  }
+  refused.message += "; recorded in " + records.record_path(serial) +
+                     ", it is not presented to this token again: put the right PIN in place, or "
+                     "delete that file to try this one again";
+  return refused;
 }
 
 Result<std::shared_ptr<Signer>> TokenImpl::signer(const KeyOptions& key) {
@@ -173,14 +239,26 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
       // attempt per failure is enough.
       return make_error(ErrorCode::hsm_error, last_error());
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (!session_ && now < next_reopen_) {
+      // A token that is away is asked for again once per back-off step,
+      // not once per request (a reader or card still resetting).
+      const auto wait = std::chrono::ceil<std::chrono::seconds>(next_reopen_ - now).count();
+      return make_error(ErrorCode::hsm_error, last_open_error_ + " (next try to open the token in " +
+                                                  std::to_string(wait) + " s)");
+    }
     // Close first: libp11 unloads with C_Finalize, which would also end
     // a new context opened beside this one on the same module.
     session_.reset();
     auto session = open_session_locked();
     if (!session) {
       remember_error(session.error());
+      last_open_error_ = session.error().message;
+      next_reopen_ = now + reopen_backoff_;
+      reopen_backoff_ = std::min(reopen_backoff_ * 2, kMaxReopenBackoff);
       return std::move(session).error();
     }
+    reopen_backoff_ = kFirstReopenBackoff;
     session_ = std::move(session).value();
   }
   if (session_->cached_key(selector.cache_key()) != nullptr) return {};

@@ -2,6 +2,7 @@
 // Private to pkcs11/.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,9 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   // Opens the module, finds the token and logs in. Sets pin_refused_.
   // Called with mutex_ held exclusively.
   Result<std::unique_ptr<ModuleSession>> open_session_locked();
+  Status may_log_in(const ModuleSession& session, const std::string& serial) const;
+  // `refused` with where its record went (or a warning if it could not).
+  Error record_refusal(const std::string& serial, Error refused) const;
   // Replaces a session that went away (see sign()). `seen` is the
   // generation the caller failed with.
   Result<void> recover(std::uint64_t seen, const KeySelector& selector,
@@ -67,6 +71,11 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   std::uint64_t generation_ = 0;            // counts (re)open attempts
   bool pin_refused_ = false;
   std::string label_;
+  std::string serial_;  // of the first login; later logins only to it
+  // While the token is away: no re-open before next_reopen_ (1 s .. 30 s).
+  std::chrono::steady_clock::time_point next_reopen_{};
+  std::chrono::seconds reopen_backoff_{1};
+  std::string last_open_error_;  // why the last re-open failed
 
   mutable std::mutex error_mutex_;
   mutable std::string last_error_;

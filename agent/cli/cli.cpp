@@ -36,6 +36,7 @@ constexpr std::pair<const char*, Command> kCommands[] = {
     {"grant", grant_command},
     {"check-config", check_config_command},
     {"verify-altinn", verify_altinn_command},
+    {"signer-helper", signer_helper_command},  // internal: started by `run`, not in kUsage
 };
 
 }  // namespace

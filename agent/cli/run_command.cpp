@@ -5,6 +5,7 @@
 #include "agent/cli/args.h"
 #include "agent/daemon/daemon.h"
 #include "common/log.h"
+#include "pkcs11/pkcs11.h"
 
 namespace mpa::cli {
 namespace {
@@ -42,7 +43,13 @@ constexpr const char* kRunHelp =
     "\"ready: listening on PATH\" is logged once the socket accepts requests. PINs and\n"
     "whole tokens are never logged (tokens appear as sha256:xxxxxxxx).\n"
     "\n"
-    "exit status: 0 stopped by a signal, 1 could not start (reason on stderr), 2 usage error.\n";
+    "exit status: 0 stopped by a signal, 1 could not start (reason on stderr), 2 usage error,\n"
+    "3 the token refused the PIN (recorded in the state directory; the unit's\n"
+    "RestartPreventExitStatus=3 keeps systemd from trying it again).\n";
+
+// --- signer helpers: a refused PIN at start has a status of its own ---
+constexpr int kExitPinRefused = 3;
+// --- end signer helpers ---
 
 const std::vector<OptionSpec> kRunOptions = {
     {"config", true, false},
@@ -67,7 +74,7 @@ int run_command(const std::vector<std::string>& args) {
   const Status status = run_daemon(DaemonOptions{*config});
   if (!status) {
     std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
-    return kExitFailed;
+    return pkcs11::is_pin_refusal(status.error()) ? kExitPinRefused : kExitFailed;
   }
   return kExitOk;
 }

@@ -88,12 +88,15 @@ Status read_socket(const ConfigTable& section, const Origin& origin, std::string
 
 Status read_agent(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(
-      section.only_keys({"socket", "socket_mode", "refresh_margin_seconds", "max_connections"}));
+      section.only_keys({"socket", "socket_mode", "refresh_margin_seconds", "max_connections",
+                         "state_dir"}));
   MPA_RETURN_IF_ERROR(read_socket(section, origin, config.socket));
   MPA_RETURN_IF_ERROR(read_socket_mode(section, config.socket_mode));
   MPA_RETURN_IF_ERROR(
       section.read("refresh_margin_seconds", config.refresh_margin_seconds, 0, 3600));
   MPA_RETURN_IF_ERROR(section.read("max_connections", config.max_connections, 1, 65536));
+  MPA_RETURN_IF_ERROR(section.read("state_dir", config.state_dir));
+  if (config.state_dir) config.state_dir = resolve(origin, *config.state_dir);
   return {};
 }
 
@@ -128,7 +131,11 @@ Status expand_credentials(const ConfigTable& section, std::string& path) {
 }
 
 Status read_pkcs11(const ConfigTable& section, const Origin& origin, Config& config) {
-  MPA_RETURN_IF_ERROR(section.only_keys({"module", "pin_file", "pin_env"}));
+  MPA_RETURN_IF_ERROR(section.only_keys(
+      {"module", "pin_file", "pin_env", "sign_timeout_seconds", "max_concurrent_signatures"}));
+  MPA_RETURN_IF_ERROR(section.read("sign_timeout_seconds", config.sign_timeout_seconds, 1, 300));
+  MPA_RETURN_IF_ERROR(
+      section.read("max_concurrent_signatures", config.max_concurrent_signatures, 1, 256));
   MPA_RETURN_IF_ERROR(section.require("module",
                                       "the path of the token's PKCS#11 module, e.g. "
                                       "\"/usr/lib/softhsm/libsofthsm2.so\""));

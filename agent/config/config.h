@@ -51,10 +51,13 @@ struct Config {
   std::uint32_t socket_mode = 0600;
   int refresh_margin_seconds = 30;
   int max_connections = 256;
+  std::optional<std::string> state_dir;    // refused-PIN records; default per signer/state_dir.h
   // [pkcs11]
   std::string module;
   std::optional<std::string> pin_file;
   std::optional<std::string> pin_env;
+  int sign_timeout_seconds = 10;           // a signer helper that takes longer is restarted
+  int max_concurrent_signatures = 4;       // what the token can do at once; a smartcard is 1
   // [[client]]
   std::vector<ClientConfig> clients;
   // [altinn]

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/signer/helper_pool.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "protocol/status.h"
@@ -203,7 +204,11 @@ std::string exchange_owner(const PeerCredentials& peer) {
 
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
                                                       TokenCache::Scheduler exchanges) {
-  auto engine = Engine::create(config);
+  // --- signer helpers: in `run` only the helpers load the module ---
+  auto engine = Engine::create(config, [](const Config& loaded) {
+    return signer::HelperPool::for_this_process().signers_for(loaded);
+  });
+  // --- end signer helpers ---
   if (!engine) return engine.error();
   std::shared_ptr<const altinn::ConsentVerifier> verifier;
   if (!config.altinn_certificates.empty()) {

@@ -59,6 +59,18 @@ void close_inherited_descriptors() {
   ::close_range(static_cast<unsigned>(first_stray), ~0U, 0);
 }
 
+// --- signer helpers (issue 8) ---
+// With the default soft limit of 1,024, one uid's idle connections could
+// leave a PKCS#11 module without descriptors (EMFILE inside C_Sign). The
+// hard limit is what the administrator allows; take all of it.
+void raise_open_file_limit() {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+  files.rlim_cur = files.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) log::warning("setrlimit(RLIMIT_NOFILE) to the hard limit failed");
+}
+// --- end signer helpers ---
+
 // As ssh-agent does: no core dumps or ptrace by other processes of the
 // same user (they could read the PIN and tokens from memory), and a
 // client that hangs up never kills us with SIGPIPE.
@@ -75,6 +87,7 @@ void harden_process() {
   // memory for a daemon that mostly sits idle. One arena is enough: the
   // I/O thread does nearly all allocation, workers mostly wait on HTTP.
   ::mallopt(M_ARENA_MAX, kMallocArenas);
+  raise_open_file_limit();
 }
 
 Result<ListeningSocket> open_socket(const Config& config) {

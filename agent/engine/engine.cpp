@@ -158,4 +158,34 @@ std::vector<Bytes> Engine::certificate_chain(const ClientConfig& client) const {
   return it->second->signer->certificate_chain();
 }
 
+// --- signer helpers (agent/signer) ---
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config, const SignerFactory& signers) {
+  for (const ClientConfig& client : config.clients) {
+    if (!client.ca_file) continue;
+    if (auto ca = check_ca_file(*client.ca_file); !ca) {
+      return ca.error().with_context(config.path + ": client \"" + client.name + "\"");
+    }
+  }
+  auto made = signers(config);
+  if (!made) return std::move(made).error();
+  if (made->size() != config.clients.size()) {
+    return make_error(ErrorCode::internal, "the signer factory gave " + std::to_string(made->size()) +
+                                               " signers for " +
+                                               std::to_string(config.clients.size()) + " clients");
+  }
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  for (std::size_t i = 0; i < config.clients.size(); ++i) {
+    const ClientConfig& client = config.clients[i];
+    auto state = std::make_shared<ClientState>();
+    state->config = client;
+    state->signer = (*made)[i];
+    state->builder = std::make_unique<GrantBuilder>(client, state->signer);
+    state->maskinporten = std::make_unique<MaskinportenClient>(client);
+    engine->clients_.emplace(client.name, std::move(state));
+  }
+  return engine;
+}
+// --- end signer helpers ---
+
 }  // namespace mpa

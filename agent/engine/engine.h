@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,16 @@ class Engine {
   // certificate chain, resolves endpoints (discovery without network is
   // deferred to the first exchange). Errors in words.
   static Result<std::unique_ptr<Engine>> create(const Config& config);
+
+  // --- signer helpers (agent/signer) ---
+  // One Signer per client of the config, in its order (`run`: signer
+  // helper processes, so this process never loads the module).
+  using SignerFactory =
+      std::function<Result<std::vector<std::shared_ptr<Signer>>>(const Config&)>;
+  // The same as create(), with the signers from `signers` instead of a
+  // token opened here.
+  static Result<std::unique_ptr<Engine>> create(const Config& config, const SignerFactory& signers);
+  // --- end signer helpers ---
 
   // The client called `name` (empty: the only one). Errors: unknown_client.
   Result<const ClientConfig*> client(const std::string& name) const;

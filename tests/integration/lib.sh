@@ -8,6 +8,8 @@ MPA_SOURCE_DIR="${MPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." &&
 MPA_BIN="${MPA_BIN:-$MPA_SOURCE_DIR/build/maskinporten-agent}"
 PY=/usr/bin/python3   # Debian's, with python3-jwt and python3-cryptography
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mpa-test.XXXXXX")"
+# Refused-PIN records of the agents started here stay here (not /var/lib).
+export STATE_DIRECTORY="$WORK/state"
 CLIENT_ID="0ee1e2a9-6c4c-4d59-a3c0-6a5bbd8d0c11"
 KEY_URI="pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private"
 PASSED=0

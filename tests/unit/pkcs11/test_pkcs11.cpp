@@ -88,7 +88,7 @@ SecretBytes right_pin() { return make_secret(read_file(token_dir() / "pin")); }
 Pkcs11Uri token_uri() { return Pkcs11Uri::parse(kKeyUri).value(); }
 
 std::shared_ptr<Pkcs11Token> open_token(std::vector<std::string>* warnings = nullptr) {
-  TokenOptions options{kModule, right_pin(), nullptr};
+  TokenOptions options{kModule, right_pin(), nullptr, {}};
   if (warnings != nullptr) {
     options.warn = [warnings](const std::string& w) { warnings->push_back(w); };
   }
@@ -385,7 +385,7 @@ BOOST_AUTO_TEST_CASE(FourThreadsRecoverTogetherWhenTheSessionsWentAway) {
 BOOST_AUTO_TEST_CASE(SurvivorOfTwoTokensOnAModuleRecoversWithOneLogin) {
   SpyLog spy;
   auto spy_token = [] {
-    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, right_pin(), nullptr}, token_uri());
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, right_pin(), nullptr, {}}, token_uri());
     BOOST_TEST_REQUIRE(token.ok(), why(token));
     return *token;
   };
@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(RejectsMalformedKeyUri) {
 }
 
 BOOST_AUTO_TEST_CASE(RejectsUnknownTokenListingTheTokensFound) {
-  auto token = Pkcs11Token::open(TokenOptions{kModule, right_pin(), nullptr},
+  auto token = Pkcs11Token::open(TokenOptions{kModule, right_pin(), nullptr, {}},
                                  Pkcs11Uri::parse("pkcs11:token=Nope").value());
   BOOST_TEST_REQUIRE(!token.ok());
   BOOST_TEST((token.error().code == ErrorCode::hsm_error));
@@ -474,7 +474,7 @@ BOOST_AUTO_TEST_CASE(RejectsUnknownTokenListingTheTokensFound) {
 }
 
 BOOST_AUTO_TEST_CASE(RejectsMissingModule) {
-  auto token = Pkcs11Token::open(TokenOptions{"/nonexistent/libpkcs11.so", right_pin(), nullptr},
+  auto token = Pkcs11Token::open(TokenOptions{"/nonexistent/libpkcs11.so", right_pin(), nullptr, {}},
                                  token_uri());
   BOOST_TEST_REQUIRE(!token.ok());
   BOOST_TEST((token.error().code == ErrorCode::invalid_config));
@@ -483,7 +483,7 @@ BOOST_AUTO_TEST_CASE(RejectsMissingModule) {
 
 BOOST_AUTO_TEST_CASE(RejectsLibraryThatIsNotAPkcs11Module) {
   auto token = Pkcs11Token::open(
-      TokenOptions{"/usr/lib/x86_64-linux-gnu/libz.so.1", right_pin(), nullptr}, token_uri());
+      TokenOptions{"/usr/lib/x86_64-linux-gnu/libz.so.1", right_pin(), nullptr, {}}, token_uri());
   BOOST_TEST_REQUIRE(!token.ok());
   BOOST_TEST((token.error().code == ErrorCode::invalid_config));
   BOOST_TEST(contains(token.error().message, "/usr/lib/x86_64-linux-gnu/libz.so.1 is not a PKCS#11 "
@@ -497,7 +497,7 @@ BOOST_AUTO_TEST_CASE(RejectsAFileThatIsNotALibrary) {
   BOOST_TEST_REQUIRE(fd >= 0);
   BOOST_TEST_REQUIRE(::write(fd, "not ELF\n", 8) == 8);
   ::close(fd);
-  auto token = Pkcs11Token::open(TokenOptions{path, right_pin(), nullptr}, token_uri());
+  auto token = Pkcs11Token::open(TokenOptions{path, right_pin(), nullptr, {}}, token_uri());
   ::unlink(path);
   BOOST_TEST_REQUIRE(!token.ok());
   BOOST_TEST((token.error().code == ErrorCode::invalid_config));
@@ -510,7 +510,7 @@ BOOST_AUTO_TEST_CASE(RejectsAFileThatIsNotALibrary) {
 BOOST_AUTO_TEST_CASE(WrongPinIsRefusedWithOneLoginAttemptAndTheTokenStillWorks) {
   {
     SpyLog spy;
-    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, make_secret("not-the-pin"), nullptr},
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, make_secret("not-the-pin"), nullptr, {}},
                                    token_uri());
     BOOST_TEST_REQUIRE(!token.ok());
     BOOST_TEST((token.error().code == ErrorCode::hsm_error));
@@ -555,7 +555,7 @@ BOOST_AUTO_TEST_CASE(NeverLogsInAgainAfterThePinWasRefusedOnRecovery) {
   // Put the PIN back for the tests after this one (the module is loaded
   // by this token, so that RawModule can reach it).
   {
-    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret(changed), nullptr},
+    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret(changed), nullptr, {}},
                                    token_uri());
     BOOST_TEST_REQUIRE(token.ok(), why(token));
     RawModule().change_pin(changed, pin);

@@ -1,0 +1,40 @@
+// `maskinporten-agent signer-helper --fd N`: internal, started by `run`
+// (agent/signer/helper.h). Not in the command list of --help.
+#include <cstdio>
+#include <string>
+
+#include "agent/cli/cli.h"
+#include "agent/signer/helper.h"
+
+namespace mpa::cli {
+namespace {
+
+constexpr const char* kSignerHelperHelp =
+    "usage: maskinporten-agent signer-helper --fd N\n"
+    "\n"
+    "Internal: the agent starts this itself, one per PKCS#11 token, and talks to it over\n"
+    "the socket on descriptor N. It loads the token's module, reads the PIN, logs in and\n"
+    "signs Maskinporten grants only. It is not meant to be run by hand.\n";
+
+}  // namespace
+
+int signer_helper_command(const std::vector<std::string>& args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::fputs(kSignerHelperHelp, stdout);
+    return kExitOk;
+  }
+  int fd = -1;
+  if (args.size() == 2 && args[0] == "--fd" && args[1].size() <= 4 &&
+      args[1].find_first_not_of("0123456789") == std::string::npos && !args[1].empty()) {
+    fd = std::stoi(args[1]);
+  }
+  if (fd < 3) {
+    std::fputs("error: signer-helper is internal and needs --fd N (N >= 3)\n"
+               "(see: maskinporten-agent signer-helper --help)\n",
+               stderr);
+    return kExitUsage;
+  }
+  return signer::run_signer_helper(fd);
+}
+
+}  // namespace mpa::cli

@@ -1,0 +1,184 @@
+#include "agent/signer/helper.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "agent/signer/helper_token.h"
+#include "agent/signer/signing_policy.h"
+#include "agent/signer/wire.h"
+#include "common/log.h"
+
+namespace mpa::signer {
+namespace {
+
+// Signatures waiting for a worker; the agent keeps at most its
+// max_concurrent_signatures in flight, so more is an agent gone wrong.
+constexpr std::size_t kMaxQueuedSignatures = 1024;
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// One helper's state after setup: the opened token, its signers, the policy
+// and the workers that sign. The reader (run()) checks the policy itself,
+// so a refusal never waits behind the token.
+class HelperSession final {
+ public:
+  HelperSession(int fd, OpenedToken token, SigningPolicy policy, std::size_t workers)
+      : fd_(fd), token_(std::move(token)), policy_(std::move(policy)) {
+    for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+  }
+  // Workers hold `this`.
+  HelperSession(const HelperSession&) = delete;
+  HelperSession& operator=(const HelperSession&) = delete;
+  ~HelperSession() {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+  }
+
+  int run() {
+    for (;;) {
+      auto frame = read_frame(fd_);
+      if (!frame) {
+        log::error("signer helper: " + frame.error().message);
+        return kHelperExitProtocol;
+      }
+      if (!frame->has_value()) return kHelperExitOk;
+      Message& message = **frame;
+      if (auto* sign = std::get_if<SignMessage>(&message)) {
+        accept(std::move(*sign));
+      } else if (auto* info = std::get_if<InfoMessage>(&message)) {
+        answer_info(info->id);
+      } else {
+        log::error("signer helper: the agent sent a message that only the helper sends");
+        return kHelperExitProtocol;
+      }
+      if (write_failed_) return kHelperExitProtocol;
+    }
+  }
+
+ private:
+  void accept(SignMessage sign) {
+    if (sign.key_index >= token_.signers.size()) {
+      return reply(SignErrorMessage{sign.id, ErrorCode::internal,
+                                    "key index " + std::to_string(sign.key_index) + " is not set up"});
+    }
+    if (auto allowed = check_signing_input(policy_, sign.alg, sign.signing_input, now_seconds());
+        !allowed) {
+      log::warning("signer helper: " + allowed.error().message);
+      return reply(SignErrorMessage{sign.id, allowed.error().code, allowed.error().message});
+    }
+    std::unique_lock lock(queue_mutex_);
+    if (queue_.size() >= kMaxQueuedSignatures) {
+      lock.unlock();
+      return reply(SignErrorMessage{sign.id, ErrorCode::hsm_error, "the signer is busy"});
+    }
+    queue_.push_back(std::move(sign));
+    lock.unlock();
+    queue_cv_.notify_one();
+  }
+
+  void work() {
+    for (;;) {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      SignMessage sign = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      auto signature = token_.signers[sign.key_index]->sign(sign.alg, sign.signing_input);
+      if (signature) {
+        reply(SignatureMessage{sign.id, std::move(*signature)});
+      } else {
+        reply(SignErrorMessage{sign.id, signature.error().code, signature.error().message});
+      }
+    }
+  }
+
+  void answer_info(std::uint64_t id) {
+    InfoReplyMessage out{id, {}};
+    for (const auto& signer : token_.signers) out.keys.push_back(signer->info());
+    reply(std::move(out));
+  }
+
+  void reply(Message message) {
+    std::lock_guard lock(write_mutex_);
+    if (write_failed_) return;
+    if (auto sent = write_frame(fd_, message); !sent) {
+      log::error("signer helper: " + sent.error().message);
+      write_failed_ = true;
+      ::shutdown(fd_, SHUT_RD);  // wakes the reader, which then exits
+    }
+  }
+
+  const int fd_;
+  OpenedToken token_;
+  const SigningPolicy policy_;
+
+  std::mutex write_mutex_;
+  std::atomic<bool> write_failed_{false};  // set under write_mutex_; read by run()
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<SignMessage> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+Result<SetupMessage> read_setup(int fd) {
+  auto frame = read_frame(fd);
+  if (!frame) return std::move(frame).error();
+  if (!frame->has_value()) return make_error(ErrorCode::internal, "the agent closed before setup");
+  auto* setup = std::get_if<SetupMessage>(&**frame);
+  if (setup == nullptr) return make_error(ErrorCode::internal, "signer wire: the first message is not setup");
+  if (setup->keys.empty()) return make_error(ErrorCode::internal, "signer wire: setup names no key");
+  return std::move(*setup);
+}
+
+}  // namespace
+
+int run_signer_helper(int fd) {
+  if (!harden_helper_process(fd)) {
+    log::error(std::string("signer helper: cannot harden the process: ") + std::strerror(errno));
+    return kHelperExitSetupFailed;
+  }
+  auto setup = read_setup(fd);
+  if (!setup) {
+    log::error("signer helper: " + setup.error().message);
+    return kHelperExitProtocol;
+  }
+  auto outcome = open_helper_token(*setup);
+  if (auto* failed = std::get_if<FailedMessage>(&outcome)) {
+    // The agent reports it, in its own words and context.
+    (void)write_frame(fd, *failed);
+    return failed->failure == SetupFailure::pin_refused ? kHelperExitPinRefused : kHelperExitSetupFailed;
+  }
+  auto& opened = std::get<OpenedToken>(outcome);
+  ReadyMessage ready;
+  for (const auto& signer : opened.signers) {
+    ready.keys.push_back(KeyReady{signer->certificate_chain(), signer->info()});
+  }
+  if (auto sent = write_frame(fd, ready); !sent) {
+    log::error("signer helper: " + sent.error().message);
+    return kHelperExitProtocol;
+  }
+  HelperSession session(fd, std::move(opened),
+                        SigningPolicy{setup->allowed_algs, setup->allowed_audiences},
+                        setup->max_concurrent_signatures);
+  return session.run();
+}
+
+}  // namespace mpa::signer

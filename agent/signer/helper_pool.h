@@ -1,0 +1,40 @@
+// The helpers of `run`: one per distinct token (module + the key URI's
+// token attributes + PIN source), kept across reloads. A configuration
+// whose token settings and helper setup did not change gets the running
+// helper back (no new C_Login); a changed one gets a new helper, and the
+// old one ends when the last engine using it goes, i.e. after the switch.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/signer/signer_supervisor.h"
+#include "common/result.h"
+#include "common/signer.h"
+
+namespace mpa::signer {
+
+class HelperPool {
+ public:
+  // One Signer per client of `config`, in the order of config.clients.
+  // Errors: the helper's own, with the client named.
+  Result<std::vector<std::shared_ptr<Signer>>> signers_for(const Config& config);
+
+  // For tests: a launcher instead of this executable.
+  void set_launcher(HelperLauncher launch) { launch_ = std::move(launch); }
+
+  // The pool `run` uses.
+  static HelperPool& for_this_process();
+
+ private:
+  std::mutex mutex_;
+  HelperLauncher launch_;
+  // Weak: a helper lives as long as an engine holds its signers.
+  std::map<std::string, std::weak_ptr<SignerSupervisor>> running_;
+};
+
+}  // namespace mpa::signer

@@ -1,0 +1,53 @@
+#include "agent/signer/helper_token.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "common/log.h"
+
+namespace mpa::signer {
+namespace {
+
+FailedMessage failure(const Error& error, SetupFailure kind = SetupFailure::other) {
+  std::string message = error.message;
+  if (message.size() > kMaxMessageBytes) message.resize(kMaxMessageBytes);
+  return FailedMessage{kind, error.code, std::move(message)};
+}
+
+Result<SecretBytes> read_pin(const SetupMessage& setup) {
+  if (setup.pin_source == PinSource::file) return pkcs11::read_pin_file(setup.pin_name);
+  auto pin = pkcs11::read_pin_env(setup.pin_name);
+  // Only this process needs it, and only in memory: a module that starts
+  // processes of its own (p11-kit, pcscd clients) must not pass it on.
+  ::unsetenv(setup.pin_name.c_str());
+  return pin;
+}
+
+}  // namespace
+
+std::variant<OpenedToken, FailedMessage> open_helper_token(const SetupMessage& setup) {
+  auto uri = pkcs11::Pkcs11Uri::parse(setup.token_uri);
+  if (!uri) return failure(uri.error());
+  auto pin = read_pin(setup);
+  if (!pin) return failure(pin.error(), SetupFailure::pin_unreadable);
+
+  pkcs11::TokenOptions options;
+  options.module_path = setup.module_path;
+  options.pin = std::move(*pin);
+  options.state_dir = setup.state_dir;
+  options.warn = [](const std::string& message) { log::warning(message); };
+  auto token = pkcs11::Pkcs11Token::open(std::move(options), *uri);
+  if (!token) {
+    const bool refused = pkcs11::is_pin_refusal(token.error());
+    return failure(token.error(), refused ? SetupFailure::pin_refused : SetupFailure::other);
+  }
+  OpenedToken opened{*token, {}};
+  for (const KeySetup& key : setup.keys) {
+    auto signer = (*token)->signer(pkcs11::KeyOptions{key.key_uri, key.chain_file});
+    if (!signer) return failure(signer.error());
+    opened.signers.push_back(std::move(*signer));
+  }
+  return opened;
+}
+
+}  // namespace mpa::signer

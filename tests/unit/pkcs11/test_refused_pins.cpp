@@ -1,0 +1,87 @@
+#define BOOST_TEST_MODULE pkcs11_refused_pins
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pkcs11/refused_pins.h"
+
+using namespace mpa;
+using namespace mpa::pkcs11;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/mpa-refused-pins.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ARecordedPinIsRefusedForThatTokenOnly) {
+  TempDir dir;
+  const RefusedPins pins((dir.path / "state").string());
+  BOOST_TEST(pins.check("serial-1", "T", make_secret("1234")).ok());
+  BOOST_REQUIRE(pins.record("serial-1", make_secret("1234")).ok());
+  const Status again = pins.check("serial-1", "T", make_secret("1234"));
+  BOOST_REQUIRE(!again.ok());
+  BOOST_TEST((again.error().code == ErrorCode::hsm_error));
+  BOOST_TEST(again.error().message.find("it refused this PIN before (recorded in " +
+                                        pins.record_path("serial-1") + ")") != std::string::npos,
+             again.error().message);
+  BOOST_TEST(again.error().message.find("delete that file") != std::string::npos);
+  BOOST_TEST(pins.check("serial-1", "T", make_secret("5678")).ok(), "another PIN is tried");
+  BOOST_TEST(pins.check("serial-2", "T", make_secret("1234")).ok(), "another token is tried");
+}
+
+BOOST_AUTO_TEST_CASE(TheRecordHoldsNoPinAndIsPrivate) {
+  TempDir dir;
+  const RefusedPins pins((dir.path / "state").string());
+  BOOST_REQUIRE(pins.record("s", make_secret("98765432")).ok());
+  const std::string path = pins.record_path("s");
+  BOOST_TEST(read_all(path).find("98765432") == std::string::npos);
+  struct stat st {};
+  BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  BOOST_REQUIRE(::stat((dir.path / "state").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0700u);
+}
+
+BOOST_AUTO_TEST_CASE(DeletingTheRecordClearsIt) {
+  TempDir dir;
+  const RefusedPins pins(dir.path.string());
+  BOOST_REQUIRE(pins.record("s", make_secret("1")).ok());
+  BOOST_TEST(!pins.check("s", "T", make_secret("1")).ok());
+  fs::remove(pins.record_path("s"));
+  BOOST_TEST(pins.check("s", "T", make_secret("1")).ok());
+}
+
+BOOST_AUTO_TEST_CASE(GarbageInTheRecordIsIgnoredNotTrusted) {
+  TempDir dir;
+  const RefusedPins pins(dir.path.string());
+  std::ofstream(pins.record_path("s")) << "nonsense\npbkdf2-sha256 zz 11\n";
+  BOOST_TEST(pins.check("s", "T", make_secret("1")).ok());
+}
+
+BOOST_AUTO_TEST_CASE(NoStateDirMeansNoRecords) {
+  const RefusedPins pins("");
+  BOOST_TEST(pins.record("s", make_secret("1")).ok());
+  BOOST_TEST(pins.check("s", "T", make_secret("1")).ok());
+}
