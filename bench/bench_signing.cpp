@@ -6,98 +6,18 @@
 // CONFIG is an agent configuration whose first client's key is used. The
 // baseline talks to libp11 directly — only a benchmark may; the agent's
 // code keeps PKCS#11 inside pkcs11/.
-#include <libp11.h>
-#include <openssl/evp.h>
-
-#include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
-#include "pkcs11/pkcs11.h"
+#include "bench/raw_pkcs11.h"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Runs `work` on `threads` threads for `seconds`; returns operations/s.
-template <class Work>
-double rate(int threads, double seconds, Work work) {
-  std::atomic<long> done{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> pool;
-  const auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      long n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        if (!work()) {
-          std::fprintf(stderr, "bench: an operation failed\n");
-          std::exit(1);
-        }
-        ++n;
-      }
-      done += n;
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  return static_cast<double>(done.load()) / elapsed;
-}
-
-// The raw baseline: libp11 + EVP_DigestSign on the token's key.
-struct RawKey {
-  PKCS11_CTX* ctx = nullptr;
-  PKCS11_SLOT* slots = nullptr;
-  unsigned int nslots = 0;
-  EVP_PKEY* pkey = nullptr;
-};
-
-bool open_raw(const mpa::Config& config, RawKey& raw) {
-  auto uri = mpa::pkcs11::Pkcs11Uri::parse(config.clients.front().key);
-  auto pin = mpa::pkcs11::read_pin_file(*config.pin_file);
-  if (!uri || !pin || !uri->token || !uri->object) return false;
-  raw.ctx = PKCS11_CTX_new();
-  if (PKCS11_CTX_load(raw.ctx, config.module.c_str()) != 0) return false;
-  if (PKCS11_enumerate_slots(raw.ctx, &raw.slots, &raw.nslots) != 0) return false;
-  PKCS11_SLOT* slot = nullptr;
-  for (unsigned i = 0; i < raw.nslots; ++i) {
-    if (raw.slots[i].token && *uri->token == raw.slots[i].token->label) slot = &raw.slots[i];
-  }
-  if (slot == nullptr) return false;
-  std::string pin_text(pin->data(), pin->size());
-  if (PKCS11_login(slot, 0, pin_text.c_str()) != 0) return false;
-  PKCS11_KEY* keys = nullptr;
-  unsigned int nkeys = 0;
-  if (PKCS11_enumerate_keys(slot->token, &keys, &nkeys) != 0) return false;
-  for (unsigned i = 0; i < nkeys; ++i) {
-    if (keys[i].isPrivate && keys[i].label && *uri->object == keys[i].label) {
-      raw.pkey = PKCS11_get_private_key(&keys[i]);
-    }
-  }
-  return raw.pkey != nullptr;
-}
-
-bool raw_sign(EVP_PKEY* pkey) {
-  static const char kData[] = "eyJhbGciOiJSUzI1NiJ9.eyJzY29wZSI6ImFsdGlubjplbmR1c2VyIn0";
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  unsigned char sig[1024];
-  size_t len = sizeof sig;
-  const bool ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1 &&
-                  EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(kData),
-                                 sizeof kData - 1) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
-}
-
-}  // namespace
+using mpa::bench::RawKey;
+using mpa::bench::open_raw;
+using mpa::bench::rate;
+using mpa::bench::raw_sign;
 
 int main(int argc, char** argv) {
   if (argc != 3) {

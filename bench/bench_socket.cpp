@@ -7,6 +7,11 @@
 //        closed loop: each connection sends REQUEST_LINE, waits for one
 //        response line, and repeats; prints
 //        "connections=N requests=R rate=X/s p50_us=A p99_us=B errors=E"
+//   bench_socket distinct SOCKET CONNECTIONS SECONDS REQUEST_PREFIX FIRST_ORG
+//        the same closed loop, but every request asks for a token not
+//        asked for before (so each needs a new signature): its
+//        "consumer_org" counts up from FIRST_ORG (9 digits); REQUEST_PREFIX
+//        is a JSON object text without its closing brace
 //   bench_socket fill SOCKET COUNT REQUEST_PREFIX
 //        sends COUNT token requests that differ in their "resource" (so
 //        each makes its own cache entry): REQUEST_PREFIX is a JSON object
@@ -131,8 +136,9 @@ int echo_server(const std::string& path, const std::string& reply) {
   }
 }
 
-int load(const std::string& path, int connections, double seconds, const std::string& request) {
-  const std::string line = request + "\n";
+// `next_line()` gives each request's line (with its '\n').
+template <class NextLine>
+int load(const std::string& path, int connections, double seconds, NextLine next_line) {
   std::atomic<bool> stop{false};
   std::atomic<long> errors{0};
   std::mutex mutex;
@@ -149,7 +155,7 @@ int load(const std::string& path, int connections, double seconds, const std::st
       std::string buffer, response;
       while (!stop.load(std::memory_order_relaxed)) {
         const auto t0 = Clock::now();
-        if (!write_all(fd, line) || !read_line(fd, buffer, response)) {
+        if (!write_all(fd, next_line()) || !read_line(fd, buffer, response)) {
           ++errors;
           break;
         }
@@ -176,6 +182,23 @@ int load(const std::string& path, int connections, double seconds, const std::st
               connections, latencies_us.size(), static_cast<double>(latencies_us.size()) / elapsed,
               pct(0.50), pct(0.99), errors.load());
   return errors.load() == 0 ? 0 : 1;
+}
+
+int load_same(const std::string& path, int connections, double seconds, const std::string& request) {
+  const std::string line = request + "\n";
+  return load(path, connections, seconds, [&line]() -> const std::string& { return line; });
+}
+
+// Every request a token nobody asked for before: the next 9-digit
+// consumer_org from `first_org` on.
+int load_distinct(const std::string& path, int connections, double seconds,
+                  const std::string& prefix, long first_org) {
+  std::atomic<long> next{first_org};
+  return load(path, connections, seconds, [&] {
+    char org[32];
+    std::snprintf(org, sizeof org, "%09ld", next.fetch_add(1) % 1000000000);
+    return prefix + ",\"consumer_org\":\"" + org + "\"}\n";
+  });
 }
 
 int fill(const std::string& path, int count, const std::string& prefix) {
@@ -224,11 +247,15 @@ int wait_ready(const std::string& path, double seconds) {
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   if ((a.size() == 2 || a.size() == 3) && a[0] == "echo") return echo_server(a[1], a.size() == 3 ? a[2] : "");
-  if (a.size() == 5 && a[0] == "load") return load(a[1], std::atoi(a[2].c_str()), std::atof(a[3].c_str()), a[4]);
+  if (a.size() == 5 && a[0] == "load") return load_same(a[1], std::atoi(a[2].c_str()), std::atof(a[3].c_str()), a[4]);
+  if (a.size() == 6 && a[0] == "distinct") {
+    return load_distinct(a[1], std::atoi(a[2].c_str()), std::atof(a[3].c_str()), a[4], std::atol(a[5].c_str()));
+  }
   if (a.size() == 4 && a[0] == "fill") return fill(a[1], std::atoi(a[2].c_str()), a[3]);
   if (a.size() == 3 && a[0] == "wait") return wait_ready(a[1], std::atof(a[2].c_str()));
   std::fprintf(stderr,
                "usage: bench_socket echo SOCKET [REPLY] | load SOCKET CONNECTIONS SECONDS REQUEST |\n"
+               "       distinct SOCKET CONNECTIONS SECONDS REQUEST_PREFIX FIRST_ORG |\n"
                "       fill SOCKET COUNT REQUEST_PREFIX | wait SOCKET SECONDS\n");
   return 2;
 }

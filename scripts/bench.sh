@@ -17,9 +17,13 @@ STANDIN_ISSUER="https://localhost:1/" STANDIN_CA="/dev/null"
 write_config "$WORK/agent.toml"
 sed -i '/^ca_file/d' "$WORK/agent.toml"
 
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== grant signing"
 "$root/build-release/bench/bench_signing" "$WORK/agent.toml" "$seconds"
+echo "== grant signing through the signer helper process (as in \`run\`)"
+"$root/build-release/bench/bench_helper" "$WORK/agent.toml" "$seconds" "$MPA_BIN"
 shopt -s nullglob
 for extra in "$root"/bench/run_*.sh; do
   "$extra" "$seconds"
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
