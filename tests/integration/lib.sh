@@ -191,3 +191,94 @@ wait_until_epoch() {
   fi
   while (($(date +%s) < $1)); do sleep 0.1; done
 }
+
+# --- token faults: the fault-injecting module (tests/support/fault_pkcs11) ---
+MPA_FAULT_PKCS11="${MPA_FAULT_PKCS11:-${MPA_BUILD_DIR:-$MPA_SOURCE_DIR/build}/tests/support/fault_pkcs11/libmpa_fault_pkcs11.so}"
+
+# write_fault_config FILE NAME [LINE...]: write_config's agent with the
+# fault module in [pkcs11] module (it forwards to $MPA_FAULT_MODULE), LINEs
+# added to [pkcs11], and a socket of its own under $WORK/NAME.
+write_fault_config() {
+  local file="$1" name="$2" line
+  shift 2
+  write_config "$file"
+  sed -i -e "s|^module = .*|module = \"$MPA_FAULT_PKCS11\"|" \
+    -e "s|^socket = .*|socket = \"$WORK/$name/agent.sock\"|" "$file"
+  for line in "$@"; do sed -i "s|^\(pin_file = .*\)|\1\n$line|" "$file"; done
+}
+
+# fault_count NAME: a counter the fault module keeps in $MPA_FAULT_DIR (0
+# before its first count).
+fault_count() { cat "$MPA_FAULT_DIR/$1" 2>/dev/null || echo 0; }
+
+# agent_within SECONDS LINE: sends LINE on a connection of its own; prints
+# the milliseconds until the answer and the answer, or "<no answer>" when
+# none came within SECONDS (a hang, told apart from a slow agent).
+agent_within() {
+  "$PY" - "$SOCK" "$1" "$2" <<'PY'
+import socket, sys, time
+path, limit, line = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+start = time.monotonic()
+buf = b""
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(limit)
+    s.connect(path)
+    s.sendall(line.encode() + b"\n")
+    while b"\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+except OSError:
+    pass
+answer = buf.partition(b"\n")[0].decode() if b"\n" in buf else "<no answer>"
+print(int((time.monotonic() - start) * 1000), answer)
+PY
+}
+
+# agent_poll SECONDS NEEDLE LINE [NEXT]: sends LINE every 20 ms on one
+# connection until an answer contains NEEDLE and prints that answer; then
+# sends NEXT at once, if given, and prints its milliseconds and answer as
+# agent_within does. Fails, printing the last answer, after SECONDS.
+agent_poll() {
+  "$PY" - "$SOCK" "$@" <<'PY'
+import socket, sys, time
+path, limit, needle, line = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(limit)
+s.connect(path)
+f = s.makefile("rwb")
+def ask(text):
+    f.write(text.encode() + b"\n")
+    f.flush()
+    return f.readline().decode().rstrip("\n")
+end = time.monotonic() + limit
+answer = ask(line)
+while needle not in answer:
+    if time.monotonic() > end:
+        print(answer)
+        sys.exit(1)
+    time.sleep(0.02)
+    answer = ask(line)
+print(answer)
+if len(sys.argv) > 5:
+    start = time.monotonic()
+    answer = ask(sys.argv[5])
+    print(int((time.monotonic() - start) * 1000), answer)
+PY
+}
+
+# wait_exit PID SECONDS: true once PID, a child of this shell, has ended
+# within SECONDS (then EXIT_RC is its status); false if it still runs.
+wait_exit() {
+  local i
+  for i in $(seq 1 $(($2 * 10))); do
+    if [[ ! -e "/proc/$1" ]] || [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]]; then
+      wait "$1" && EXIT_RC=0 || EXIT_RC=$?
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
