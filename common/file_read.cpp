@@ -71,10 +71,6 @@ FileRead<SecretBytes> read_secret_file(const std::string& path, const FileLimits
   return read_bounded<SecretBytes>(path, limits);
 }
 
-std::string errno_text(int error_number) {
-  return std::error_code(error_number, std::generic_category()).message();
-}
-
 std::string mode_text(unsigned mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", mode & 07777);

@@ -14,6 +14,7 @@
 
 #include "common/result.h"
 #include "common/secret.h"
+#include "common/text.h"  // errno_text, for callers that word a FileProblem
 #include "common/unique_fd.h"
 
 namespace mpa {
@@ -70,10 +71,6 @@ FileRead<UniqueFd> open_regular_file(const std::string& path, const FileLimits& 
 FileRead<std::string> read_file(const std::string& path, const FileLimits& limits);
 // The same into memory that is wiped when freed (the PIN).
 FileRead<SecretBytes> read_secret_file(const std::string& path, const FileLimits& limits);
-
-// strerror's words, without its shared buffer (reads may run beside other
-// threads).
-std::string errno_text(int error_number);
 
 // "0640": the permission bits of a mode, as chmod takes them.
 std::string mode_text(unsigned mode);

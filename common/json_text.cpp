@@ -104,10 +104,6 @@ std::string parse_strict(rapidjson::Document& document, std::string_view text) {
   return words + " (at byte " + std::to_string(document.GetErrorOffset()) + ")";
 }
 
-namespace {
-
-// The first member name repeated within one object of `value`, at any level.
-// Recursion is bounded: the text's nesting was checked before parsing.
 const rapidjson::Value* repeated_member(const rapidjson::Value& value) {
   if (value.IsArray()) {
     for (const auto& item : value.GetArray()) {
@@ -124,8 +120,6 @@ const rapidjson::Value* repeated_member(const rapidjson::Value& value) {
   }
   return nullptr;
 }
-
-}  // namespace
 
 std::optional<JsonProblem> parse_strict_json(rapidjson::Document& document, std::string_view text,
                                              int max_depth) {

@@ -45,7 +45,7 @@ std::string compact(const rapidjson::Value& value);
 std::string_view view(const rapidjson::Value& value);
 
 // Forwards to mpa::quoted (common/text.h), the one quoting rule; kept
-// while protocol/ still calls it by this name.
+// while agent/signer/signing_policy.cpp still calls it by this name.
 std::string quoted(std::string_view text);
 
 // How deep JSON from outside may nest (a socket line, a JWT header or
@@ -68,6 +68,11 @@ struct JsonProblem {
 // reading one text differently is how token checks get bypassed).
 std::optional<JsonProblem> parse_strict_json(rapidjson::Document& document, std::string_view text,
                                              int max_depth = kMaxJsonDepth);
+
+// The first member name that one object of `value`, at any level, repeats;
+// nullptr when none does. For values already parsed (parse_strict_json
+// runs it on the whole text). Recursive: bound the nesting first.
+const rapidjson::Value* repeated_member(const rapidjson::Value& value);
 
 // The syntax step of parse_strict_json, for callers that word duplicate
 // members themselves. Parses `text` strictly: UTF-8 validated, no trailing data, no comments,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <system_error>
 
 namespace mpa {
 namespace {
@@ -90,6 +91,10 @@ bool is_control(char c) {
 
 std::string printable(std::string_view text, std::size_t max_bytes) {
   return printable_text(text, max_bytes, false);
+}
+
+std::string errno_text(int error_number) {
+  return std::error_code(error_number, std::generic_category()).message();
 }
 
 std::string quoted(std::string_view text, std::size_t max_bytes) {

@@ -23,6 +23,10 @@ std::string printable(std::string_view text, std::size_t max_bytes = kMaxQuotedB
 // shown as '?', so the quoted part cannot seem to end early.
 std::string quoted(std::string_view text, std::size_t max_bytes = kMaxQuotedBytes);
 
+// strerror's words, without its shared buffer (callers may run beside
+// other threads).
+std::string errno_text(int error_number);
+
 // `text` without the spaces, tabs, CRs and LFs around it (HTTP's OWS and
 // line ends).
 std::string_view trim_whitespace(std::string_view text);

@@ -9,12 +9,14 @@
 #include <cstring>
 #include <utility>
 
+#include "common/clock.h"
+#include "common/text.h"
 #include "protocol/limits.h"
 
 namespace mpa::protocol {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyTime = std::chrono::steady_clock::time_point;
 
 // Bytes read from the socket per recv().
 constexpr std::size_t kReadChunkBytes = 4096;
@@ -22,8 +24,6 @@ constexpr std::size_t kReadChunkBytes = 4096;
 Error unavailable(std::string message) {
   return make_error(ErrorCode::unavailable, std::move(message));
 }
-
-std::string errno_words(int error) { return std::strerror(error); }
 
 // Connect failures in words a person can act on.
 Error connect_error(const std::string& path, int error) {
@@ -50,30 +50,30 @@ Error connect_error(const std::string& path, int error) {
     case ENOTDIR:
       return unavailable(path + ": a part of the path is not a directory");
     default:
-      return unavailable("cannot connect to " + path + ": " + errno_words(error));
+      return unavailable("cannot connect to " + path + ": " + errno_text(error));
   }
 }
 
 // Milliseconds left until `deadline` for poll(), at least 0.
-int millis_left(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+int millis_left(SteadyTime deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
 // Waits for `events` on `fd`; false on timeout. EINTR restarts the wait
 // with the time that is left.
-Result<bool> wait_for(int fd, short events, Clock::time_point deadline) {
+Result<bool> wait_for(int fd, short events, SteadyTime deadline) {
   for (;;) {
     pollfd entry{fd, events, 0};
     const int ready = ::poll(&entry, 1, millis_left(deadline));
     if (ready > 0) return true;
     if (ready == 0) return false;
-    if (errno != EINTR) return unavailable(std::string("poll failed: ") + errno_words(errno));
+    if (errno != EINTR) return unavailable(std::string("poll failed: ") + errno_text(errno));
   }
 }
 
 // Finishes a connect that did not complete at once.
-Status finish_connect(int fd, const std::string& path, Clock::time_point deadline) {
+Status finish_connect(int fd, const std::string& path, SteadyTime deadline) {
   auto writable = wait_for(fd, POLLOUT, deadline);
   if (!writable) return std::move(writable).error();
   if (!*writable) return unavailable("connecting to " + path + " timed out");
@@ -98,8 +98,8 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path,
   std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
 
   UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!socket.valid()) return unavailable(std::string("cannot make a socket: ") + errno_words(errno));
-  const auto deadline = Clock::now() + timeout;
+  if (!socket.valid()) return unavailable(std::string("cannot make a socket: ") + errno_text(errno));
+  const auto deadline = steady_now() + timeout;
   if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     if (errno != EINPROGRESS && errno != EINTR) return connect_error(socket_path, errno);
     if (auto done = finish_connect(socket.get(), socket_path, deadline); !done) {
@@ -120,7 +120,7 @@ Error AgentClient::transport_error(const std::string& what) const {
 }
 
 Status AgentClient::send_raw(std::string_view bytes) {
-  const auto deadline = Clock::now() + timeout_;
+  const auto deadline = steady_now() + timeout_;
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(socket_.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -139,13 +139,13 @@ Status AgentClient::send_raw(std::string_view bytes) {
       return transport_error("closed the connection");
     }
     return unavailable("cannot send the request to the agent on " + socket_path_ + ": " +
-                       errno_words(errno));
+                       errno_text(errno));
   }
   return {};
 }
 
 Result<std::string> AgentClient::read_line() {
-  const auto deadline = Clock::now() + timeout_;
+  const auto deadline = steady_now() + timeout_;
   char chunk[kReadChunkBytes];
   for (;;) {
     if (auto line = reader_.next_line()) return std::move(*line);
@@ -173,7 +173,7 @@ Result<std::string> AgentClient::read_line() {
     }
     if (errno == ECONNRESET) return transport_error("closed the connection without answering");
     return unavailable("cannot read the answer of the agent on " + socket_path_ + ": " +
-                       errno_words(errno));
+                       errno_text(errno));
   }
 }
 

@@ -43,7 +43,7 @@ std::string did_you_mean(std::string_view name, const std::vector<std::string_vi
       best_distance = distance;
     }
   }
-  return best.empty() ? std::string() : "; did you mean " + json::quoted(best) + "?";
+  return best.empty() ? std::string() : "; did you mean " + mpa::quoted(best) + "?";
 }
 
 std::string field_list(const std::vector<std::string_view>& fields) {
@@ -57,7 +57,7 @@ std::string field_list(const std::vector<std::string_view>& fields) {
 
 Error unknown_field(std::string_view name, std::string_view op,
                     const std::vector<std::string_view>& known) {
-  std::string message = "unknown field " + json::quoted(name) + " in a" +
+  std::string message = "unknown field " + mpa::quoted(name) + " in a" +
                         (op == "invalidate" ? "n " : " ") + std::string(op) + " request";
   if (known.empty()) return invalid(message + " (it takes only \"op\" and \"id\")");
   const std::string suggestion = did_you_mean(name, known);
@@ -71,7 +71,7 @@ Status check_field_names(const Value& object, std::string_view op,
   std::set<std::string_view> seen;
   for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
     const std::string_view name = json::view(json::member_at(object, i).name);
-    if (!seen.insert(name).second) return invalid("field " + json::quoted(name) + " appears twice");
+    if (!seen.insert(name).second) return invalid("field " + mpa::quoted(name) + " appears twice");
     if (name == "op" || name == "id") continue;
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       return unknown_field(name, op, known);
@@ -220,7 +220,7 @@ Result<std::string_view> read_op(const Value& object) {
   }
   const std::vector<std::string_view> ops(kOps.begin(), kOps.end());
   const std::string suggestion = did_you_mean(name, ops);
-  return invalid("unknown op " + json::quoted(name) +
+  return invalid("unknown op " + mpa::quoted(name) +
                  (suggestion.empty() ? "; the ops are " + std::string(kOpList) : suggestion));
 }
 

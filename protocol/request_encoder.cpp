@@ -83,13 +83,17 @@ Result<std::string> normalize_authorization_details(std::string_view json_text) 
     return invalid("authorization_details is longer than " +
                    std::to_string(kMaxAuthorizationDetailsBytes) + " bytes");
   }
-  if (!json::nesting_within(json_text, kMaxAuthorizationDetailsDepth)) {
-    return invalid("authorization_details nests deeper than " + std::to_string(kMaxAuthorizationDetailsDepth) +
-                   " levels");
-  }
   rapidjson::Document document;
-  if (std::string why = json::parse_strict(document, json_text); !why.empty()) {
-    return invalid("authorization_details is not valid JSON: " + why);
+  if (auto problem = json::parse_strict_json(document, json_text, kMaxAuthorizationDetailsDepth)) {
+    switch (problem->kind) {
+      case json::JsonProblem::Kind::too_deep:
+        return invalid("authorization_details nests deeper than " +
+                       std::to_string(kMaxAuthorizationDetailsDepth) + " levels");
+      case json::JsonProblem::Kind::duplicate_member:
+        return invalid("authorization_details has a key twice in one object");
+      case json::JsonProblem::Kind::not_json:
+        return invalid("authorization_details is not valid JSON: " + problem->words);
+    }
   }
   return read_authorization_details(document);
 }

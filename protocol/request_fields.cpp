@@ -1,7 +1,6 @@
 #include "protocol/request_fields.h"
 
 #include <algorithm>
-#include <set>
 
 #include "common/grant_request.h"
 
@@ -15,19 +14,6 @@ bool has_control_character(std::string_view text) {
     const auto byte = static_cast<unsigned char>(c);
     return byte < 0x20 || byte == 0x7F;
   });
-}
-
-bool has_duplicate_keys(const Value& value) {
-  if (value.IsArray()) {
-    return std::any_of(value.Begin(), value.End(), [](const Value& v) { return has_duplicate_keys(v); });
-  }
-  if (!value.IsObject()) return false;
-  std::set<std::string_view> seen;
-  for (rapidjson::SizeType i = 0; i < value.MemberCount(); ++i) {
-    const auto& member = json::member_at(value, i);
-    if (!seen.insert(json::view(member.name)).second || has_duplicate_keys(member.value)) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -86,7 +72,7 @@ Result<std::string> read_authorization_details(const Value& value) {
                      kind_of(element));
     }
   }
-  if (has_duplicate_keys(value)) return invalid("authorization_details has a key twice in one object");
+  if (json::repeated_member(value) != nullptr) return invalid("authorization_details has a key twice in one object");
   std::string text = json::compact(value);
   if (text.size() > kMaxAuthorizationDetailsBytes) {
     return invalid("authorization_details is longer than " +

@@ -65,9 +65,15 @@ Result<std::int64_t> integer_member(const Value& object, const char* name) {
 
 Status read_response(rapidjson::Document& document, std::string_view line) {
   if (line.size() > kMaxResponseLineBytes) return bad_answer("is too long");
-  if (!json::nesting_within(line, kMaxResponseNestingDepth)) return bad_answer("nests too deep");
-  if (std::string why = json::parse_strict(document, line); !why.empty()) {
-    return bad_answer("is not JSON: " + why);
+  if (auto problem = json::parse_strict_json(document, line, kMaxResponseNestingDepth)) {
+    switch (problem->kind) {
+      case json::JsonProblem::Kind::too_deep:
+        return bad_answer("nests too deep");
+      case json::JsonProblem::Kind::duplicate_member:
+        return bad_answer(problem->words);
+      case json::JsonProblem::Kind::not_json:
+        return bad_answer("is not JSON: " + problem->words);
+    }
   }
   if (!document.IsObject()) return bad_answer("is not a JSON object");
   const Value* ok = json::find(document, "ok");

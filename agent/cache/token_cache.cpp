@@ -11,33 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "agent/cache/failure_memory.h"
+#include "common/clock.h"
+
 namespace mpa {
 namespace {
 
 // A refresh ahead waits a random 0..this many seconds (and at most a quarter
 // of the margin), so that many agents, or many keys, do not refresh together.
 constexpr std::int64_t kMaxRefreshJitterSeconds = 5;
-
-std::int64_t system_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Failures that Maskinporten or Altinn answered, or that reaching them
-// caused: asking again at once would only ask them again.
-bool from_afar(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::unavailable:
-    case ErrorCode::invalid_grant:
-    case ErrorCode::invalid_client:
-    case ErrorCode::invalid_scope:
-    case ErrorCode::forbidden:
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::string describe(const Error& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
@@ -61,10 +43,7 @@ struct Entry {
   std::int64_t last_used = 0;
   std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
   std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
-  std::int64_t backoff_seconds = 0;         // 0: no failure since the last token
-  std::int64_t backoff_until = 0;
-  std::optional<Error> failure;             // the last exchange's, until one succeeds
-  std::int64_t failed_at = 0;
+  FailureMemory failures;
   std::list<const std::string*>::iterator lru_position;
 };
 
@@ -75,7 +54,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
 
   Impl(Fetcher f, Scheduler s, TokenCacheOptions o, Clock c)
       : fetcher(std::move(f)), scheduler(std::move(s)), options(sane(o)),
-        clock(c ? std::move(c) : Clock(system_seconds)), random(std::random_device{}()) {}
+        clock(c ? std::move(c) : Clock(epoch_seconds_now)), random(std::random_device{}()) {}
 
   // Set once, read by many threads without the lock.
   const Fetcher fetcher;
@@ -118,10 +97,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
   static void store(Entry& entry, const AccessToken& token, std::int64_t now);
-  void note_failure(Entry& entry, const Error& error, std::int64_t now);
   static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
-  std::int64_t hold_until(const Entry& entry) const;
-  Error held_failure(const Entry& entry, std::int64_t now) const;
 };
 
 std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
@@ -146,10 +122,10 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
       ++counters.hits;
       hit = *entry.token;
       if (refresh_is_due(entry, needed, now)) job = start_exchange(it->first, entry);
-    } else if (!entry.flight && now < hold_until(entry)) {
+    } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
       ++counters.held;
-      held = held_failure(entry, now);
+      held = entry.failures.held_failure(now, options);
     } else {
       ++counters.misses;
       if (!entry.flight) job = start_exchange(it->first, entry);
@@ -191,9 +167,7 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   entry.token = token;
   entry.fetched_at = now;
   entry.refresh_due.reset();
-  entry.backoff_seconds = 0;
-  entry.backoff_until = 0;
-  entry.failure.reset();
+  entry.failures.forget();
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
@@ -232,7 +206,7 @@ void TokenCache::Impl::erase(Entries::iterator it) {
 // within the margin of becoming too short for it (for min_ttl 0: of
 // expiry), so that clients of a busy key never wait for an exchange.
 bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now) {
-  if (entry.flight || now < entry.backoff_until) return false;
+  if (entry.flight || entry.failures.backing_off(now)) return false;
   const AccessToken& token = *entry.token;
   if (token.expires_at - now - min_ttl > options.refresh_margin_seconds) return false;
   // Never in the first half of a token's life: a token shorter than
@@ -282,47 +256,13 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       if (result.ok()) {
         store(entry, *result, now);
       } else if (entry.token || from_afar(result.error().code)) {
-        note_failure(entry, result.error(), now);
+        entry.failures.note(result.error(), now, options, random);
       } else {
         erase(it);  // nothing to serve, nobody waiting, nothing to hold
       }
     }
   }
   for (Waiter& waiter : waiters) answer(waiter, result, now);
-}
-
-// Capped exponential back-off with jitter: b, 2b, 4b ... up to the maximum,
-// each shortened by up to a quarter so that agents drift apart.
-void TokenCache::Impl::note_failure(Entry& entry, const Error& error, std::int64_t now) {
-  entry.backoff_seconds =
-      entry.backoff_seconds == 0
-          ? options.backoff_initial_seconds
-          : std::min<std::int64_t>(2 * entry.backoff_seconds, options.backoff_max_seconds);
-  entry.backoff_until = now + entry.backoff_seconds - uniform(0, entry.backoff_seconds / 4);
-  entry.failure = error;
-  entry.failed_at = now;
-}
-
-// Misses get the last failure while the back-off runs, but for at least
-// failure_hold_min_seconds (the first back-offs are a second or two: too
-// short to spare Maskinporten a client retrying in a loop) and at most
-// failure_hold_max_seconds (a person fixing the cause should not wait out
-// a whole refresh back-off).
-std::int64_t TokenCache::Impl::hold_until(const Entry& entry) const {
-  if (!entry.failure || !from_afar(entry.failure->code)) return 0;
-  const std::int64_t backoff = entry.backoff_until - entry.failed_at;
-  return entry.failed_at + std::min<std::int64_t>(std::max<std::int64_t>(
-                                                      backoff, options.failure_hold_min_seconds),
-                                                  options.failure_hold_max_seconds);
-}
-
-Error TokenCache::Impl::held_failure(const Entry& entry, std::int64_t now) const {
-  Error error = *entry.failure;
-  error.message += " (the answer to the agent's last exchange for this request, " +
-                   std::to_string(now - entry.failed_at) + " s ago; it asks again in " +
-                   std::to_string(hold_until(entry) - now) +
-                   " s, or at once after `maskinporten-agent invalidate`)";
-  return error;
 }
 
 void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
@@ -354,7 +294,7 @@ void TokenCache::Impl::sweep() {
     const Entry& entry = it->second;
     const bool idle = now - entry.last_used >= options.idle_drop_seconds;
     const bool expired = !entry.token || entry.token->expires_at <= now;
-    const bool holding = now < hold_until(entry);  // its failure answers misses
+    const bool holding = now < entry.failures.hold_until(options);  // its failure answers misses
     if (!entry.flight && (idle || (expired && !holding))) {
       lru.erase(entry.lru_position);
       it = entries.erase(it);

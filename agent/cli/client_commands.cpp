@@ -5,12 +5,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <iterator>
 #include <toml++/toml.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/args.h"
+#include "common/clock.h"
 #include "protocol/client.h"
 #include "common/file_read.h"
 #include "protocol/status.h"
@@ -297,7 +297,7 @@ int status_command(const std::vector<std::string>& args) {
   if (parsed->has("json")) {
     std::printf("%s\n", line->c_str());
   } else {
-    std::fputs(render_status(*status, static_cast<std::int64_t>(std::time(nullptr))).c_str(), stdout);
+    std::fputs(render_status(*status, epoch_seconds_now()).c_str(), stdout);
   }
   return kExitOk;
 }

@@ -1,9 +1,9 @@
 // `maskinporten-agent status`: the agent's status answer as lines for a
 // person (DESIGN.md "Command line").
-#include <ctime>
 #include <string>
 
 #include "agent/cli/client_commands.h"
+#include "common/clock.h"
 
 namespace mpa::cli {
 namespace {
@@ -26,15 +26,6 @@ std::string duration_words(std::int64_t seconds) {
   return std::to_string(seconds) + " s";
 }
 
-std::string utc_date(std::int64_t epoch) {
-  const auto t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d", &tm);
-  return out;
-}
-
 std::string token_line(const protocol::ClientStatus& client) {
   std::string line = "  token: ";
   if (!client.token_present) return line + "unknown\n";
@@ -50,8 +41,8 @@ std::string certificate_line(const protocol::ClientStatus& client, std::int64_t 
   if (!client.certificate_not_after) return line + "\n";
   const std::int64_t not_after = *client.certificate_not_after;
   const std::int64_t days = (not_after - now) / kSecondsPerDay;
-  if (not_after <= now) return line + ", EXPIRED on " + utc_date(not_after) + "\n";
-  line += ", valid until " + utc_date(not_after) + " (" + std::to_string(days) + " day" +
+  if (not_after <= now) return line + ", EXPIRED on " + format_utc(not_after, UtcFormat::date) + "\n";
+  line += ", valid until " + format_utc(not_after, UtcFormat::date) + " (" + std::to_string(days) + " day" +
           (days == 1 ? "" : "s");
   if (days < kCertificateWarningDays) line += "; renew it soon";
   return line + ")\n";

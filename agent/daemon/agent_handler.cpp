@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <ctime>
 #include <exception>
 #include <string>
 #include <utility>
@@ -14,8 +13,6 @@
 
 namespace mpa {
 namespace {
-
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 // The scopes as Maskinporten writes them (space-separated), for log lines.
 std::string scopes_text(const std::vector<std::string>& scopes) {
@@ -230,9 +227,11 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   return state;
 }
 
-AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
-                           std::int64_t started_at)
-    : state_(std::move(state)), scheduler_(std::move(scheduler)), started_at_(started_at) {}
+AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler, Clock clock)
+    : state_(std::move(state)),
+      scheduler_(std::move(scheduler)),
+      clock_(std::move(clock)),
+      started_at_(clock_.epoch_seconds()) {}
 
 void AgentHandler::replace_state(std::shared_ptr<AgentState> state) {
   std::lock_guard lock(mutex_);
@@ -287,12 +286,12 @@ void AgentHandler::handle_token(const std::shared_ptr<AgentState>& state, const 
     return;
   }
   const std::int64_t min_ttl = token.min_ttl.value_or(state->config.refresh_margin_seconds);
-  auto answer = [state, id, reply](Result<AccessToken> result) {
+  auto answer = [state, id, reply, now = clock_.epoch_seconds](Result<AccessToken> result) {
     try {
       if (!result) {
         reply(protocol::encode_error(id, result.error()));
       } else {
-        reply(protocol::encode_token_response(id, token_response(*result, now_seconds())));
+        reply(protocol::encode_token_response(id, token_response(*result, now())));
       }
     } catch (const std::exception& e) {
       answer_internal(reply, id, e.what());
@@ -315,7 +314,7 @@ void AgentHandler::handle_invalidate(const AgentState& state, const PeerCredenti
 void AgentHandler::handle_status(const std::shared_ptr<AgentState>& state,
                                  const std::optional<std::string>& id, Reply reply) const {
   // signer_info may talk to the token: not on the I/O thread.
-  const std::int64_t uptime = now_seconds() - started_at_;
+  const std::int64_t uptime = clock_.epoch_seconds() - started_at_;
   std::optional<FairScheduler::Stats> workers;
   if (worker_stats_) workers = worker_stats_();
   scheduler_([state, id, reply, uptime, workers] {
@@ -336,9 +335,9 @@ void AgentHandler::handle_verify_altinn(const std::shared_ptr<AgentState>& state
                        "verify_altinn needs [altinn] certificates in the configuration")));
     return;
   }
-  scheduler_([state, id, reply, token = std::move(token)] {
+  scheduler_([state, id, reply, token = std::move(token), now = clock_.epoch_seconds] {
     try {
-      auto claims = state->altinn_verifier->verify(token, now_seconds());
+      auto claims = state->altinn_verifier->verify(token, now());
       if (!claims) {
         reply(protocol::encode_error(id, claims.error()));
       } else {

@@ -15,6 +15,7 @@
 #include "agent/daemon/fair_scheduler.h"
 #include "agent/daemon/server.h"
 #include "agent/cache/token_cache.h"
+#include "common/clock.h"
 
 namespace mpa {
 
@@ -42,8 +43,9 @@ std::string exchange_owner(const PeerCredentials& peer);
 
 class AgentHandler final : public RequestHandler {
  public:
+  // The uptime in status counts from construction, by `clock`.
   AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
-               std::int64_t started_at);
+               Clock clock = Clock::system());
 
   void handle(const PeerCredentials& peer, protocol::Request request, Reply reply) override;
 
@@ -76,6 +78,7 @@ class AgentHandler final : public RequestHandler {
   std::shared_ptr<AgentState> state_;
   WorkScheduler scheduler_;
   std::function<FairScheduler::Stats()> worker_stats_;
+  Clock clock_;
   std::int64_t started_at_;
 };
 

@@ -16,7 +16,6 @@
 namespace mpa {
 
 namespace asio = boost::asio;
-using SteadyClock = std::chrono::steady_clock;
 
 class Connection final : public std::enable_shared_from_this<Connection> {
  public:
@@ -112,7 +111,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
            unsent() < kReadPauseUnsentBytes;
   }
 
-  void touch() { last_activity_ = SteadyClock::now(); }
+  void touch() { last_activity_ = shared_->options.clock.steady_now(); }
 
   void arm_timer(int seconds) {
     timer_.expires_after(std::chrono::seconds(seconds));
@@ -136,7 +135,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       arm_timer(idle_seconds);
       return;
     }
-    const auto idle_for = SteadyClock::now() - last_activity_;
+    const auto idle_for = shared_->options.clock.steady_now() - last_activity_;
     if (idle_for >= std::chrono::seconds(idle_seconds)) {
       log::debug("closing connection of " + describe(peer_) + ": idle for " +
                  std::to_string(idle_seconds) + " s");
@@ -322,7 +321,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   std::uint64_t next_seq_ = 0;
   std::string out_;              // answers waiting for the write in progress
   std::string writing_buffer_;   // the write in progress
-  SteadyClock::time_point last_activity_{};
+  std::chrono::steady_clock::time_point last_activity_{};
   bool reading_ = false;
   bool writing_ = false;
   bool taking_requests_ = true;

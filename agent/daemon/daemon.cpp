@@ -13,13 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
-#include <ctime>
 #include <optional>
 
 #include "agent/daemon/agent_handler.h"
 #include "agent/daemon/fair_scheduler.h"
 #include "agent/daemon/listen_socket.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "common/version.h"
 #include "agent/daemon/server.h"
 
@@ -34,20 +35,19 @@ constexpr int kMallocArenas = 1;
 // sd_listen_fds(3): passed descriptors start here.
 constexpr int kSystemdFirstFd = 3;
 
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
 // As ssh-agent's sanitise_stdfd: descriptors 0, 1 and 2 are open (on
 // /dev/null when whoever started us closed them), so that nothing the agent
 // opens later (the socket, the PIN file) becomes "stderr" for log lines.
 void open_standard_descriptors() {
   for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
     if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    const int null = ::open("/dev/null", O_RDWR);
-    if (null < 0) continue;
-    if (null != fd) {
-      ::dup2(null, fd);
-      ::close(null);
+    UniqueFd null(::open("/dev/null", O_RDWR));
+    if (!null.valid()) continue;
+    if (null.get() == fd) {
+      (void)null.release();  // it became the missing descriptor itself: keep it open
+      continue;
     }
+    ::dup2(null.get(), fd);
   }
 }
 
@@ -105,7 +105,7 @@ Result<ListeningSocket> open_socket(const Config& config) {
 }
 
 void log_clients(const AgentState& state) {
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = epoch_seconds_now();
   for (const ClientConfig& client : state.config.clients) {
     const SignerInfo info = state.engine->signer_info(client);
     const std::int64_t days = (info.certificate_not_after - now) / kSecondsPerDay;
@@ -183,7 +183,7 @@ class Daemon final {
 
     log::info(std::string("maskinporten-agent ") + kVersion + " with " + config->path);
     log_clients(**state);
-    handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_), now_seconds());
+    handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_));
     handler_->report_workers([fair = fair_] { return fair->stats(); });
     ServerOptions options;
     options.max_connections = static_cast<std::size_t>(config->max_connections);

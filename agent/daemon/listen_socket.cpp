@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace mpa {
 namespace {
@@ -24,8 +25,6 @@ constexpr int kListenBacklog = SOMAXCONN;
 constexpr mode_t kBindUmask = 0177;
 // A directory the agent creates for its socket.
 constexpr mode_t kSocketDirMode = 0700;
-
-std::string errno_words(int error) { return std::strerror(error); }
 
 Error config_error(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::invalid_config, "socket " + path + ": " + what);
@@ -55,9 +54,9 @@ Status prepare_directory(const std::string& path) {
   const std::string dir = parent_of(path);
   struct stat st{};
   if (::stat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return config_error(path, "cannot use directory " + dir + ": " + errno_words(errno));
+    if (errno != ENOENT) return config_error(path, "cannot use directory " + dir + ": " + errno_text(errno));
     if (::mkdir(dir.c_str(), kSocketDirMode) != 0) {
-      return config_error(path, "cannot create directory " + dir + ": " + errno_words(errno));
+      return config_error(path, "cannot create directory " + dir + ": " + errno_text(errno));
     }
     log::info("created directory " + dir + " (mode 0700)");
     return {};
@@ -78,12 +77,12 @@ Status prepare_directory(const std::string& path) {
 // Whether an agent answers on the socket file at `path`.
 Result<bool> someone_listens(const sockaddr_un& address, const std::string& path) {
   UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (probe.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_words(errno));
+  if (probe.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_text(errno));
   if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
     return true;
   }
   if (errno == ECONNREFUSED) return false;
-  return config_error(path, "cannot tell whether an agent listens there: " + errno_words(errno));
+  return config_error(path, "cannot tell whether an agent listens there: " + errno_text(errno));
 }
 
 // A leftover socket file from an agent that died is replaced; a live
@@ -92,7 +91,7 @@ Status clear_stale_socket(const sockaddr_un& address, const std::string& path) {
   struct stat st{};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
-    return config_error(path, errno_words(errno));
+    return config_error(path, errno_text(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
     return config_error(path, "the path exists and is not a socket; not removing it");
@@ -103,7 +102,7 @@ Status clear_stale_socket(const sockaddr_un& address, const std::string& path) {
     return make_error(ErrorCode::invalid_config, "another agent is already listening on " + path);
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return config_error(path, "cannot remove the stale socket: " + errno_words(errno));
+    return config_error(path, "cannot remove the stale socket: " + errno_text(errno));
   }
   log::info("removed stale socket " + path);
   return {};
@@ -118,7 +117,7 @@ Status bind_private(int fd, const sockaddr_un& address, const std::string& path)
     if (bind_errno == EADDRINUSE) {
       return make_error(ErrorCode::invalid_config, "another agent is already listening on " + path);
     }
-    return config_error(path, "bind: " + errno_words(bind_errno));
+    return config_error(path, "bind: " + errno_text(bind_errno));
   }
   return {};
 }
@@ -157,22 +156,22 @@ Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std:
   if (auto stale = clear_stale_socket(*address, path); !stale) return stale.error();
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_words(errno));
+  if (fd.get() < 0) return make_error(ErrorCode::internal, "socket(): " + errno_text(errno));
   if (auto bound = bind_private(fd.get(), *address, path); !bound) return bound.error();
 
   struct stat st{};
   if (::lstat(path.c_str(), &st) != 0) {
     const int saved = errno;
     ::unlink(path.c_str());
-    return config_error(path, "the socket vanished after bind: " + errno_words(saved));
+    return config_error(path, "the socket vanished after bind: " + errno_text(saved));
   }
   // From here on the destructor removes the file on every failure.
   ListeningSocket made(std::move(fd), path, false, st.st_dev, st.st_ino);
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
-    return config_error(path, "chmod: " + errno_words(errno));
+    return config_error(path, "chmod: " + errno_text(errno));
   }
   if (::listen(made.fd(), kListenBacklog) != 0) {
-    return config_error(path, "listen: " + errno_words(errno));
+    return config_error(path, "listen: " + errno_text(errno));
   }
   return made;
 }

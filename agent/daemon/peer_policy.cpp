@@ -13,7 +13,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace mpa {
 namespace {
@@ -29,10 +31,7 @@ constexpr int kMaxGroupsPerUser = 4096;
 constexpr auto kGroupMemoryLifetime = std::chrono::seconds(60);
 // Distinct uids remembered before the memory is emptied and starts over.
 constexpr std::size_t kMaxRememberedUsers = 1024;
-// Client and scope names come from the peer: echoed at most this long.
-constexpr std::size_t kMaxNameInMessage = 64;
 
-using SteadyClock = std::chrono::steady_clock;
 
 // The user's name and primary gid, or nullopt when the uid has no user.
 std::optional<std::pair<std::string, gid_t>> find_user(uid_t uid) {
@@ -76,33 +75,23 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-// A name from the peer, safe to put in a message and a log line: quoted,
-// printable ASCII only, bounded.
-std::string quoted(std::string_view name) {
-  std::string out = "\"";
-  for (const char c : name.substr(0, kMaxNameInMessage)) {
-    const bool printable = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    out += printable ? c : '?';
-  }
-  if (name.size() > kMaxNameInMessage) out += "...";
-  out += '"';
-  return out;
-}
-
 Error forbidden(std::string message) { return make_error(ErrorCode::forbidden, std::move(message)); }
 
 }  // namespace
 
 struct PeerPolicy::GroupMemory {
   struct Remembered {
-    SteadyClock::time_point read_at;
+    std::chrono::steady_clock::time_point read_at;
     std::vector<gid_t> groups;
   };
+  explicit GroupMemory(Clock clock) : clock(std::move(clock)) {}
+
+  const Clock clock;
   std::mutex mutex;
   std::unordered_map<uid_t, Remembered> by_uid;
 
   std::vector<gid_t> groups(uid_t uid) {
-    const auto now = SteadyClock::now();
+    const auto now = clock.steady_now();
     {
       std::lock_guard lock(mutex);
       const auto it = by_uid.find(uid);
@@ -120,8 +109,10 @@ struct PeerPolicy::GroupMemory {
   }
 };
 
-PeerPolicy::PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid)
-    : rules_(std::move(rules)), agent_uid_(agent_uid), groups_(std::make_shared<GroupMemory>()) {}
+PeerPolicy::PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid, Clock clock)
+    : rules_(std::move(rules)),
+      agent_uid_(agent_uid),
+      groups_(std::make_shared<GroupMemory>(std::move(clock))) {}
 
 bool PeerPolicy::user_in_group(uid_t uid, gid_t gid) const {
   const std::vector<gid_t> groups = groups_->groups(uid);
@@ -150,14 +141,14 @@ Status PeerPolicy::check(const PeerCredentials& peer, const std::string& client,
   for (const AllowRule& rule : rules_) {
     if (contains(rule.clients, client) && matches(rule, peer)) granting.push_back(&rule);
   }
-  if (granting.empty()) return forbidden(who + " may not use client " + quoted(client));
+  if (granting.empty()) return forbidden(who + " may not use client " + mpa::quoted(client));
   for (const std::string& scope : scopes) {
     const bool allowed = std::any_of(granting.begin(), granting.end(), [&](const AllowRule* rule) {
       return rule->scopes.empty() || contains(rule->scopes, scope);
     });
     if (!allowed) {
-      return forbidden(who + " may not ask client " + quoted(client) + " for scope " +
-                       quoted(scope));
+      return forbidden(who + " may not ask client " + mpa::quoted(client) + " for scope " +
+                       mpa::quoted(scope));
     }
   }
   return {};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace mpa {
@@ -27,8 +28,8 @@ class PeerPolicy {
   // up: a scope is allowed when any matching rule naming the client allows
   // it. A user's groups are read from the group database (which may be
   // NSS, a blocking call) at most once a minute per uid; copies of a policy
-  // share that memory.
-  PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid);
+  // share that memory, timed by `clock`'s steady time.
+  PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid, Clock clock = Clock::system());
 
   // Whether the peer may connect at all: its own uid, or a matching rule.
   bool may_connect(const PeerCredentials& peer) const;

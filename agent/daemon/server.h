@@ -17,6 +17,7 @@
 #include <string>
 
 #include "agent/daemon/peer_policy.h"
+#include "common/clock.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
 
@@ -56,6 +57,8 @@ struct ServerOptions {
   // Called on the I/O thread after each idle check of a connection (when
   // set), so that a test can wait for checks instead of sleeping past them.
   std::function<void()> idle_checked;
+  // Steady time for idle checks; a test sets it instead of waiting.
+  Clock clock = Clock::system();
 };
 
 class Server final {

@@ -10,6 +10,7 @@
 
 #include "agent/jwt/grant_request_check.h"
 #include "agent/jwt/jose.h"
+#include "common/text.h"
 
 namespace mpa {
 namespace {
@@ -43,7 +44,7 @@ Result<std::string> header_json(const ClientConfig& client, const Signer& signer
     if (chain.empty() || chain.front().empty()) {
       return make_error(ErrorCode::hsm_error,
                         "no certificate was found for the key of client " +
-                            quote_untrusted(client.name) + ", so the grant has no x5c (set kid instead)");
+                            quoted(client.name) + ", so the grant has no x5c (set kid instead)");
     }
     // RFC 7515 §4.1.6: standard base64 DER, the leaf first.
     const std::size_t count = client.x5c_chain ? chain.size() : 1;
@@ -105,7 +106,7 @@ std::string body_json(const ClientConfig& client, const GrantRequest& request,
 Result<int> grant_lifetime(const ClientConfig& client) {
   if (client.grant_lifetime_seconds <= 0) {
     return make_error(ErrorCode::invalid_config,
-                      "client " + quote_untrusted(client.name) + " has a grant lifetime of " +
+                      "client " + quoted(client.name) + " has a grant lifetime of " +
                           std::to_string(client.grant_lifetime_seconds) +
                           " s; it must be 1 to 120");
   }
@@ -115,16 +116,16 @@ Result<int> grant_lifetime(const ClientConfig& client) {
 Status check_client(const ClientConfig& client) {
   if (client.client_id.empty()) {
     return make_error(ErrorCode::invalid_config,
-                      "client " + quote_untrusted(client.name) + " has no client_id (the grant's iss)");
+                      "client " + quoted(client.name) + " has no client_id (the grant's iss)");
   }
   if (client.kid && client.kid->empty()) {
     return make_error(ErrorCode::invalid_config,
-                      "client " + quote_untrusted(client.name) + " has an empty kid");
+                      "client " + quoted(client.name) + " has an empty kid");
   }
   // Digdir: aud is the issuer with its trailing slash, never the token endpoint.
   if (client.issuer.empty() || client.issuer.back() != '/') {
     return make_error(ErrorCode::invalid_config,
-                      "client " + quote_untrusted(client.name) + " has issuer " + quote_untrusted(client.issuer) +
+                      "client " + quoted(client.name) + " has issuer " + quoted(client.issuer) +
                           "; the grant's aud must be the issuer ending in '/'");
   }
   return {};

@@ -3,13 +3,12 @@
 // types). Limits per field: common/grant_request.h.
 #include "agent/jwt/grant_request_check.h"
 
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <set>
 #include <string_view>
 #include <utility>
+
+#include "common/json_text.h"
+#include "common/text.h"
 
 namespace mpa {
 namespace {
@@ -55,18 +54,18 @@ Status check_scopes(const std::vector<std::string>& scopes, const ClientConfig& 
     const std::string& scope = *it;
     if (!is_scope_token(scope)) {
       return make_error(ErrorCode::invalid_scope,
-                        "scope " + quote_untrusted(scope) +
+                        "scope " + quoted(scope) +
                             " is not a valid scope (RFC 6749 §3.3: no spaces, quotes, "
                             "backslashes or control characters)");
     }
     if (std::find(client.scopes.begin(), client.scopes.end(), scope) == client.scopes.end()) {
-      return make_error(ErrorCode::invalid_scope, "scope " + quote_untrusted(scope) +
+      return make_error(ErrorCode::invalid_scope, "scope " + quoted(scope) +
                                                       " is not in client " +
-                                                      quote_untrusted(client.name) + "'s scopes");
+                                                      quoted(client.name) + "'s scopes");
     }
     // At most kMaxScopes: a scan is cheaper than a set on every request.
     if (std::find(scopes.begin(), it, scope) != it) {
-      return invalid_request("scope " + quote_untrusted(scope) + " is given twice");
+      return invalid_request("scope " + quoted(scope) + " is given twice");
     }
   }
   return {};
@@ -103,7 +102,7 @@ Status check_resources(const std::vector<std::string>& resources) {
   }
   for (const std::string& resource : resources) {
     if (!is_resource_indicator(resource)) {
-      return invalid_request("resource " + quote_untrusted(resource) +
+      return invalid_request("resource " + quoted(resource) +
                              " is not an absolute https://, http:// or urn: URI without "
                              "spaces or fragment (at most " +
                              std::to_string(kMaxResourceBytes) + " characters)");
@@ -118,14 +117,14 @@ Status check_parties(const GrantRequest& request) {
         "consumer_org and iss_onbehalfof were both given; only one is allowed in a grant");
   }
   if (request.consumer_org && !is_digits(*request.consumer_org, kOrgNumberDigits)) {
-    return invalid_request("consumer_org " + quote_untrusted(*request.consumer_org) +
+    return invalid_request("consumer_org " + quoted(*request.consumer_org) +
                            " is not an organisation number (exactly 9 digits)");
   }
   if (request.iss_onbehalfof) {
     const std::string& value = *request.iss_onbehalfof;
     if (value.empty() || value.size() > kMaxOnBehalfOfBytes ||
         !std::all_of(value.begin(), value.end(), is_printable_ascii)) {
-      return invalid_request("iss_onbehalfof " + quote_untrusted(value) +
+      return invalid_request("iss_onbehalfof " + quoted(value) +
                              " must be 1 to " + std::to_string(kMaxOnBehalfOfBytes) +
                              " printable ASCII characters");
     }
@@ -140,31 +139,6 @@ Status check_parties(const GrantRequest& request) {
 
 std::string entry_name(rapidjson::SizeType index) {
   return "authorization_details[" + std::to_string(index) + "]";
-}
-
-// Bounded depth, and no member name twice in one object: RapidJSON keeps
-// duplicates, and we must not check one "type" while Maskinporten reads another.
-Status check_structure(const rapidjson::Value& value, int depth) {
-  if (depth > kMaxAuthorizationDetailsDepth) {
-    return invalid_request("authorization_details is nested deeper than " +
-                           std::to_string(kMaxAuthorizationDetailsDepth) + " levels");
-  }
-  if (value.IsArray()) {
-    for (const rapidjson::Value& element : value.GetArray()) {
-      if (auto checked = check_structure(element, depth + 1); !checked) return checked;
-    }
-  } else if (value.IsObject()) {
-    std::set<std::string_view> names;
-    for (const auto& member : value.GetObject()) {
-      const std::string_view name(member.name.GetString(), member.name.GetStringLength());
-      if (!names.insert(name).second) {
-        return invalid_request("authorization_details has the member " + quote_untrusted(name) +
-                               " twice in one object");
-      }
-      if (auto checked = check_structure(member.value, depth + 1); !checked) return checked;
-    }
-  }
-  return {};
 }
 
 std::optional<std::string_view> string_member(const rapidjson::Value& object,
@@ -192,7 +166,7 @@ Status check_system_user(const rapidjson::Value& entry, const std::string& where
       !is_digits(id->substr(kOrgNumberIcdPrefix.size()), kOrgNumberDigits)) {
     return invalid_request(where + ".systemuser_org.ID must be \"0192:\" followed by a 9-digit "
                                    "organisation number, not " +
-                           (id ? quote_untrusted(*id) : std::string("missing")));
+                           (id ? quoted(*id) : std::string("missing")));
   }
   return {};
 }
@@ -217,27 +191,35 @@ Status check_entry(const rapidjson::Value& entry, rapidjson::SizeType index) {
   if (!type) return invalid_request(where + " has no string \"type\"");
   if (*type == kSystemUserType) return check_system_user(entry, where);
   if (*type == kConsentType) return check_consent(entry, where);
-  return invalid_request(where + " has type " + quote_untrusted(*type) + "; known types are " +
+  return invalid_request(where + " has type " + quoted(*type) + "; known types are " +
                          std::string(kSystemUserType) + " and " + std::string(kConsentType));
 }
 
-// Strict parse: whole text one JSON value (trailing garbage is an error, as
-// kParseStopWhenDoneFlag is not given), valid UTF-8, iterative so that deep
-// nesting cannot exhaust the stack before check_structure bounds it.
+// The one strict parse (common/json_text.h), in this check's words. No
+// member name twice in one object: RapidJSON keeps duplicates, and we must
+// not check one "type" while Maskinporten reads another.
+std::string details_problem(const json::JsonProblem& problem) {
+  switch (problem.kind) {
+    case json::JsonProblem::Kind::too_deep:
+      return "authorization_details is nested deeper than " +
+             std::to_string(kMaxAuthorizationDetailsDepth) + " levels";
+    case json::JsonProblem::Kind::duplicate_member:
+      return "authorization_details has the member " + quoted(problem.member) + " twice in one object";
+    case json::JsonProblem::Kind::not_json:
+      break;
+  }
+  return "authorization_details is not valid JSON: " + problem.words;
+}
+
 Status parse_authorization_details(std::string_view text, rapidjson::Document& out) {
   if (text.size() > kMaxAuthorizationDetailsBytes) {
     return invalid_request("authorization_details is " + std::to_string(text.size()) +
                            " bytes; at most " + std::to_string(kMaxAuthorizationDetailsBytes) +
                            " are allowed");
   }
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  out.Parse<kFlags>(text.data(), text.size());
-  if (out.HasParseError()) {
-    return invalid_request(std::string("authorization_details is not valid JSON: ") +
-                           rapidjson::GetParseError_En(out.GetParseError()) + " (at byte " +
-                           std::to_string(out.GetErrorOffset()) + ")");
+  if (auto problem = json::parse_strict_json(out, text, kMaxAuthorizationDetailsDepth)) {
+    return invalid_request(details_problem(*problem));
   }
-  if (auto checked = check_structure(out, 0); !checked) return checked;
   if (!out.IsArray()) return invalid_request("authorization_details must be a JSON array");
   if (out.Empty()) return invalid_request("authorization_details is an empty array");
   if (out.Size() > kMaxAuthorizationDetailsEntries) {
@@ -253,27 +235,6 @@ Status parse_authorization_details(std::string_view text, rapidjson::Document& o
 
 
 }  // namespace
-
-// An untrusted value for an error message: quoted, cut short, with anything
-// but printable ASCII shown as \xNN so that logs and terminals stay clean.
-std::string quote_untrusted(std::string_view text) {
-  // How much of an untrusted value an error message repeats.
-  constexpr std::size_t kMaxQuotedLength = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxQuotedLength; ++i) {
-    const char c = text[i];
-    if ((c >= 0x20 && c < 0x7f) && c != '"' && c != '\\') {
-      out += c;
-    } else {
-      char escaped[5];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
-      out += escaped;
-    }
-  }
-  if (text.size() > kMaxQuotedLength) out += "...";
-  return out + "\"";
-}
-
 
 Status check_request(const GrantRequest& request, const ClientConfig& client,
                      rapidjson::Document& authorization_details) {

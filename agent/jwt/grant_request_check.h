@@ -13,10 +13,6 @@
 
 namespace mpa {
 
-// An untrusted value for an error message: quoted, cut short, with anything
-// but printable ASCII shown as \xNN so that logs and terminals stay clean.
-std::string quote_untrusted(std::string_view text);
-
 // The request's own checks; a present authorization_details is parsed
 // into `authorization_details` for the grant's body.
 Status check_request(const GrantRequest& request, const ClientConfig& client,

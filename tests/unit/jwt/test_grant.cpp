@@ -554,11 +554,12 @@ BOOST_AUTO_TEST_CASE(RefusesEmptyScopeString) {
   expect_refusal(request_for({""}), ErrorCode::invalid_scope, R"(is not a valid scope (RFC 6749 §3.3)");
 }
 
+// The one quoting rule (common/text.h): a control character shows as '?'.
 BOOST_AUTO_TEST_CASE(RefusesScopeWithControlCharacterAndEscapesIt) {
   client.scopes.push_back("altinn:enduser\n");
   const Error error = refused(request_for({"altinn:enduser\n"}));
   BOOST_TEST((error.code == ErrorCode::invalid_scope));
-  BOOST_TEST(contains(error.message, R"("altinn:enduser\x0a")"));
+  BOOST_TEST(contains(error.message, R"("altinn:enduser?")"), error.message);
   BOOST_TEST(!contains(error.message, "\n"));
 }
 
