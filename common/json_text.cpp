@@ -91,8 +91,6 @@ std::string_view view(const rapidjson::Value& value) {
   return std::string_view(value.GetString(), value.GetStringLength());
 }
 
-std::string quoted(std::string_view text) { return mpa::quoted(text); }
-
 std::string parse_strict(rapidjson::Document& document, std::string_view text) {
   constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
   document.Parse<kFlags>(text.data(), text.size());

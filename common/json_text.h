@@ -44,10 +44,6 @@ std::string compact(const rapidjson::Value& value);
 // The string value of `value` (which must be a string), NUL bytes included.
 std::string_view view(const rapidjson::Value& value);
 
-// Forwards to mpa::quoted (common/text.h), the one quoting rule; kept
-// while agent/signer/signing_policy.cpp still calls it by this name.
-std::string quoted(std::string_view text);
-
 // How deep JSON from outside may nest (a socket line, a JWT header or
 // claims, a server's answer): real ones nest three or four levels; deeper
 // is an attack on a recursive reader or a bug.

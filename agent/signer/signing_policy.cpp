@@ -9,6 +9,7 @@
 #include "agent/jwt/jose.h"
 #include "agent/signer/wire.h"
 #include "common/json_text.h"
+#include "common/text.h"
 
 namespace mpa::signer {
 namespace {
@@ -48,7 +49,7 @@ Status check_header(const rapidjson::Value& header, const SigningPolicy& policy,
   const rapidjson::Value* named = json::find(header, "alg");
   if (named == nullptr || !named->IsString()) return refused("the header has no alg");
   if (json::view(*named) != to_string(alg)) {
-    return refused("the header's alg " + json::quoted(json::view(*named)) + " is not the " +
+    return refused("the header's alg " + mpa::quoted(json::view(*named)) + " is not the " +
                    std::string(to_string(alg)) + " asked for");
   }
   return {};
@@ -65,7 +66,7 @@ Status check_claims(const rapidjson::Value& claims, const SigningPolicy& policy,
   if (aud == nullptr || !aud->IsString()) return refused("the claims have no aud string");
   const auto& allowed = policy.audiences;
   if (std::find(allowed.begin(), allowed.end(), json::view(*aud)) == allowed.end()) {
-    return refused("aud " + json::quoted(json::view(*aud)) + " is not a configured issuer");
+    return refused("aud " + mpa::quoted(json::view(*aud)) + " is not a configured issuer");
   }
   const auto iat = integer_claim(claims, "iat");
   const auto exp = integer_claim(claims, "exp");
