@@ -1,4 +1,5 @@
-// The Pkcs11Token behind the public header, and the state it guards.
+// The state behind pkcs11.h's Pkcs11Token: the module session, the PIN,
+// recovery after the token went away.
 // Private to pkcs11/.
 #pragma once
 
@@ -22,16 +23,16 @@ struct TokenStatus {
   std::string last_error;
 };
 
-class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<TokenImpl> {
+class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token::Impl> {
  public:
-  static Result<std::shared_ptr<TokenImpl>> create(TokenOptions options, const Pkcs11Uri& uri);
+  static Result<std::shared_ptr<Impl>> create(TokenOptions options, const Pkcs11Uri& uri);
 
   // Holds a mutex and the only copy of the PIN.
-  TokenImpl(const TokenImpl&) = delete;
-  TokenImpl& operator=(const TokenImpl&) = delete;
-  ~TokenImpl() noexcept override = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() noexcept = default;
 
-  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key) override;
+  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
 
   // Signs with the key `selector` names, whose public key must be
   // `public_key_der`. When the token went away, opens it again and logs in
@@ -43,7 +44,7 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   TokenStatus status() const;
 
  private:
-  TokenImpl(TokenOptions options, Pkcs11Uri uri);
+  Impl(TokenOptions options, Pkcs11Uri uri);
 
   // Opens the module, finds the token and logs in. Sets pin_refused_.
   // Called with mutex_ held exclusively.
