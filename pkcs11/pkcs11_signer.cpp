@@ -2,20 +2,12 @@
 
 #include <openssl/rsa.h>
 
+#include "common/jws_digest.h"
 #include "pkcs11/errors.h"
 #include "pkcs11/token.h"
 
 namespace mpa::pkcs11 {
 namespace {
-
-const EVP_MD* digest_for(JwsAlg alg) {
-  switch (alg) {
-    case JwsAlg::RS256: return EVP_sha256();
-    case JwsAlg::RS384: return EVP_sha384();
-    case JwsAlg::RS512: return EVP_sha512();
-  }
-  return nullptr;
-}
 
 Error sign_error(JwsAlg alg) {
   const DrainedErrors errors = drain_openssl_errors();

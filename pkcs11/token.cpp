@@ -90,6 +90,7 @@ Result<std::unique_ptr<ModuleSession>> Pkcs11Token::Impl::open_session_locked() 
                           serial + ", not " + serial_ +
                           " as at the first login; the PIN is presented to that token only");
   }
+  MPA_RETURN_IF_ERROR(same_keys_as_before(**session));
   if (auto allowed = may_log_in(**session, serial); !allowed) {
     pin_refused_ = true;
     Error error = std::move(allowed).error();
@@ -104,6 +105,26 @@ Result<std::unique_ptr<ModuleSession>> Pkcs11Token::Impl::open_session_locked() 
   }
   if (serial_.empty()) serial_ = serial;  // pinned: re-login only to this token
   return session;
+}
+
+Status Pkcs11Token::Impl::same_keys_as_before(ModuleSession& session) const {
+  for (const auto& [selector, key] : known_keys_) {
+    auto shown = public_key_before_login(session, key.id);
+    // Not a refusal of the PIN: the right token may come back.
+    if (!shown) {
+      return make_error(ErrorCode::hsm_error,
+                        "not presenting the PIN: " + shown.error().message +
+                            ", so it cannot be told to be the token of the first login");
+    }
+    if (*shown != key.public_key_der) {
+      return make_error(ErrorCode::hsm_error,
+                        "not presenting the PIN: the token \"" + session.label() +
+                            "\" now in the reader shows another public key for the key " +
+                            key.description + " than at the first login (was the token "
+                            "replaced?)");
+    }
+  }
+  return {};
 }
 
 // Before C_Login: the token's own warnings (PKCS#11 v2.40 §3.2, CK_TOKEN_INFO
@@ -176,6 +197,7 @@ Result<std::shared_ptr<Signer>> Pkcs11Token::Impl::signer(const KeyOptions& key)
   info.certificate_not_after = not_after(leaf).value_or(0);
 
   Bytes public_key = found->public_key_der;
+  known_keys_[selector->cache_key()] = {found->id, public_key, selector->describe()};
   session_->cache_key(selector->cache_key(), std::move(found->pkey));
   return std::shared_ptr<Signer>(std::make_shared<Pkcs11Signer>(
       shared_from_this(), std::move(selector).value(), std::move(public_key), std::move(chain),

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "pkcs11/key_lookup.h"
 #include "pkcs11/module_session.h"
@@ -50,6 +52,10 @@ class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token:
   // Called with mutex_ held exclusively.
   Result<std::unique_ptr<ModuleSession>> open_session_locked();
   Status may_log_in(const ModuleSession& session, const std::string& serial) const;
+  // After reinsertion, before C_Login: every key handed out still shows
+  // the public key it had (certificate or public key object, readable
+  // without login), so the PIN goes only to the token it was meant for.
+  Status same_keys_as_before(ModuleSession& session) const;
   // `refused` with where its record went (or a warning if it could not).
   Error record_refusal(const std::string& serial, Error refused) const;
   // Replaces a session that went away (see sign()). `seen` is the
@@ -73,6 +79,14 @@ class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token:
   bool pin_refused_ = false;
   std::string label_;
   std::string serial_;  // of the first login; later logins only to it
+  // Each key a signer was made for, by KeySelector::cache_key(); checked
+  // before a re-login.
+  struct KnownKey {
+    std::vector<std::uint8_t> id;
+    Bytes public_key_der;
+    std::string description;  // KeySelector::describe()
+  };
+  std::map<std::string, KnownKey> known_keys_;
   // While the token is away: no re-open before next_reopen_ (1 s .. 30 s).
   std::chrono::steady_clock::time_point next_reopen_{};
   std::chrono::seconds reopen_backoff_{1};
