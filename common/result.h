@@ -3,6 +3,7 @@
 // a Result<T>. Exceptions do not cross library boundaries.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -29,18 +30,29 @@ enum class ErrorCode {
 // The protocol's spelling of a code ("invalid_request", ...).
 std::string_view to_string(ErrorCode code);
 
+// What a caller may do about a failure beyond its code, carried in the
+// error so that no one matches messages or passes flags beside a Result.
+// Only the signer (pkcs11/, the signer helper) sets one today.
+enum class ErrorReason : std::uint8_t {
+  none,
+  token_lost,   // the session, login or token went away: opening it again may help
+  pin_refused,  // the token refused the PIN (or it must not be tried): never present it again
+};
+
 struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
+  ErrorReason reason = ErrorReason::none;
 
   // A copy of this error with `context: ` put before its message.
   Error with_context(std::string_view context) const {
-    return Error{code, std::string(context) + ": " + message};
+    return Error{code, std::string(context) + ": " + message, reason};
   }
 };
 
-inline Error make_error(ErrorCode code, std::string message) {
-  return Error{code, std::move(message)};
+inline Error make_error(ErrorCode code, std::string message,
+                        ErrorReason reason = ErrorReason::none) {
+  return Error{code, std::move(message), reason};
 }
 
 template <class T>

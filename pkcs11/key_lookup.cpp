@@ -4,7 +4,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "pkcs11/errors.h"
 
@@ -207,6 +209,66 @@ Result<Certificates> find_certificates(ModuleSession& session, const std::vector
     out.intermediates = token_intermediates(out.leaf.get(), certs, count);
   }
   return out;
+}
+
+namespace {
+
+// The public key objects with CKA_ID `id` a session without login shows.
+Result<std::vector<Bytes>> public_key_objects(ModuleSession& session,
+                                             const std::vector<std::uint8_t>& id) {
+  PKCS11_KEY* keys = nullptr;
+  unsigned int count = 0;
+  if (PKCS11_enumerate_public_keys(session.token(), &keys, &count) != 0) {
+    return make_error(ErrorCode::hsm_error, "cannot list the public keys on token \"" +
+                                                session.label() + "\": " +
+                                                drain_openssl_errors().text);
+  }
+  std::vector<Bytes> out;
+  for (unsigned int i = 0; i < count; ++i) {
+    if (keys[i].isPrivate != 0 || id_of(keys[i].id, keys[i].id_len) != id) continue;
+    UniquePtr<EVP_PKEY> pkey(PKCS11_get_public_key(&keys[i]));
+    if (!pkey) continue;
+    auto der = public_key_der(pkey.get());
+    if (!der) return std::move(der).error();
+    out.push_back(std::move(der).value());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Bytes> public_key_before_login(ModuleSession& session, const std::vector<std::uint8_t>& id) {
+  PKCS11_CERT* certs = nullptr;
+  unsigned int count = 0;
+  if (PKCS11_enumerate_certs(session.token(), &certs, &count) != 0) {
+    return make_error(ErrorCode::hsm_error, "cannot list the certificates on token \"" +
+                                                session.label() + "\": " +
+                                                drain_openssl_errors().text);
+  }
+  std::vector<Bytes> found;
+  for (unsigned int i = 0; i < count; ++i) {
+    if (certs[i].x509 == nullptr || id_of(certs[i].id, certs[i].id_len) != id) continue;
+    auto der = public_key_der(X509_get0_pubkey(certs[i].x509));
+    if (!der) return std::move(der).error();
+    found.push_back(std::move(der).value());
+  }
+  if (found.empty()) {
+    auto objects = public_key_objects(session, id);
+    if (!objects) return std::move(objects).error();
+    found = std::move(objects).value();
+  }
+  if (found.empty()) {
+    return make_error(ErrorCode::hsm_error, "token \"" + session.label() +
+                                                "\" shows no certificate or public key with "
+                                                "CKA_ID " + hex(id) + " before login");
+  }
+  if (std::adjacent_find(found.begin(), found.end(), std::not_equal_to<>()) != found.end()) {
+    return make_error(ErrorCode::hsm_error, "token \"" + session.label() + "\" shows " +
+                                                std::to_string(found.size()) +
+                                                " different public keys with CKA_ID " + hex(id) +
+                                                " before login");
+  }
+  return std::move(found.front());
 }
 
 Result<Bytes> public_key_der(EVP_PKEY* pkey) {

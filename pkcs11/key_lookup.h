@@ -49,6 +49,11 @@ struct Certificates {
 Result<Certificates> find_certificates(ModuleSession& session, const std::vector<std::uint8_t>& id,
                                        const std::optional<std::string>& chain_file);
 
+// The DER SubjectPublicKeyInfo the token shows for CKA_ID `id` without a
+// login: the certificate's key, else a public key object's. Errors:
+// hsm_error when neither is there (or they are several).
+Result<Bytes> public_key_before_login(ModuleSession& session, const std::vector<std::uint8_t>& id);
+
 // DER SubjectPublicKeyInfo of `pkey`. Errors: internal.
 Result<Bytes> public_key_der(EVP_PKEY* pkey);
 

@@ -69,6 +69,15 @@ Status check_is_module(const std::string& path, LibraryHandle& library) {
   return {};
 }
 
+// What libp11 queued about a failed load or slot listing, never nothing:
+// p11-kit's client, with no server at its address, fails and queues no
+// reason at all.
+std::string module_failure_reason() {
+  const DrainedErrors errors = drain_openssl_errors();
+  if (!errors.text.empty()) return errors.text;
+  return "the module gave no reason; is the token or its server reachable?";
+}
+
 }  // namespace
 
 ModuleSession::ModuleSession(ModuleSession&& other) noexcept
@@ -101,12 +110,12 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
   if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");
   if (PKCS11_CTX_load(s->ctx_.get(), module_path.c_str()) != 0) {
     return make_error(ErrorCode::hsm_error, "cannot load PKCS#11 module " + module_path + ": " +
-                                                drain_openssl_errors().text);
+                                                module_failure_reason());
   }
   s->loaded_ = true;
   if (PKCS11_enumerate_slots(s->ctx_.get(), &s->slots_, &s->nslots_) != 0) {
     return make_error(ErrorCode::hsm_error, "cannot list the slots of " + module_path + ": " +
-                                                drain_openssl_errors().text);
+                                                module_failure_reason());
   }
   std::vector<PKCS11_SLOT*> chosen;
   std::string found;
@@ -131,14 +140,13 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
   return s;
 }
 
-Result<void> ModuleSession::login(const SecretBytes& pin, bool& pin_refused) {
-  pin_refused = false;
+Result<void> ModuleSession::login(const SecretBytes& pin) {
   const PKCS11_TOKEN& token = *slot_->token;
   if (token.userPinLocked != 0) {
-    pin_refused = true;
     return make_error(ErrorCode::hsm_error,
                       "the user PIN of token \"" + label() +
-                          "\" is locked; not trying to log in (unlock it with the SO PIN)");
+                          "\" is locked; not trying to log in (unlock it with the SO PIN)",
+                      ErrorReason::pin_refused);
   }
   if (token.loginRequired == 0) return {};
   SecretBytes c_pin = pin;  // libp11 wants a NUL-terminated string
@@ -146,22 +154,23 @@ Result<void> ModuleSession::login(const SecretBytes& pin, bool& pin_refused) {
   if (PKCS11_login(slot_, 0, c_pin.data()) == 0) return {};
   const DrainedErrors errors = drain_openssl_errors();
   if (errors.ckr && *errors.ckr == CKR_PIN_LOCKED) {
-    pin_refused = true;
     return make_error(ErrorCode::hsm_error,
                       "the user PIN of token \"" + label() + "\" is locked (" +
-                          ckr_text(*errors.ckr) + "); unlock it with the SO PIN");
+                          ckr_text(*errors.ckr) + "); unlock it with the SO PIN",
+                      ErrorReason::pin_refused);
   }
   if (errors.ckr && is_pin_refused(*errors.ckr)) {
-    pin_refused = true;
     return make_error(ErrorCode::hsm_error,
                       "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
-                          "); not retried, to avoid locking it");
+                          "); not retried, to avoid locking it",
+                      ErrorReason::pin_refused);
   }
   // A login error not known to pass is taken as a refusal: guessing
   // wrong would spend a smartcard's try on every request.
-  if (!errors.ckr || !is_token_lost(*errors.ckr)) pin_refused = true;
+  const bool passes = errors.ckr && is_token_lost(*errors.ckr);
   return make_error(ErrorCode::hsm_error,
-                    "cannot log in to token \"" + label() + "\": " + errors.text);
+                    "cannot log in to token \"" + label() + "\": " + errors.text,
+                    passes ? ErrorReason::token_lost : ErrorReason::pin_refused);
 }
 
 std::string ModuleSession::label() const {

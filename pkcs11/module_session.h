@@ -31,9 +31,9 @@ class ModuleSession final {
   ModuleSession& operator=(ModuleSession&&) = delete;
 
   // User login with `pin`. CKR_USER_ALREADY_LOGGED_IN counts as success
-  // (the login belongs to the token, not to us). Sets `pin_refused` when
-  // the token said no to the PIN itself. Errors: hsm_error.
-  Result<void> login(const SecretBytes& pin, bool& pin_refused);
+  // (the login belongs to the token, not to us). Errors: hsm_error, with
+  // ErrorReason::pin_refused when the PIN must not be presented again.
+  Result<void> login(const SecretBytes& pin);
 
   PKCS11_SLOT* slot() const { return slot_; }
   PKCS11_TOKEN* token() const { return slot_->token; }

@@ -39,10 +39,6 @@ Result<SecretBytes> read_pin_file(const std::string& path);
 // Reads a PIN from the environment variable `name`. Errors: invalid_config.
 Result<SecretBytes> read_pin_env(const std::string& name);
 
-// Whether `error` (from Pkcs11Token::open) is the token refusing the PIN or
-// reporting it locked: a PIN that must not be presented again.
-bool is_pin_refusal(const Error& error);
-
 struct TokenOptions {
   std::string module_path;
   SecretBytes pin;
@@ -58,24 +54,31 @@ struct KeyOptions {
 };
 
 // One loaded module with one logged-in token. Thread-safe. Hands out
-// signers for keys on it (they keep it alive). Owns the PIN for re-login
-// after token removal. Keep one per token: when a second one on the same
-// module goes away, libp11 closes every session on the slot and unloads
-// the module (C_CloseAllSessions, C_Finalize), and the survivor must
-// recover (open again and log in once more) at its next signature.
-class Pkcs11Token {
+// signers for keys on it (they keep its state alive). Owns the PIN for
+// re-login after token removal. Keep one per token: when a second one on
+// the same module goes away, libp11 closes every session on the slot and
+// unloads the module (C_CloseAllSessions, C_Finalize), and the survivor
+// must recover (open again and log in once more) at its next signature.
+class Pkcs11Token final {
  public:
-  virtual ~Pkcs11Token() = default;
-
   // Loads the module, finds the token named by `token_uri`'s token
   // attributes, logs in once (a refused PIN is never retried).
-  // Errors: hsm_error / invalid_config, in words.
+  // Errors: hsm_error / invalid_config, in words; ErrorReason::pin_refused
+  // when the PIN was refused or must not be presented (never retry it).
   static Result<std::shared_ptr<Pkcs11Token>> open(TokenOptions options,
                                                    const Pkcs11Uri& token_uri);
 
   // Finds the private key, its certificate (same CKA_ID) and intermediates
   // (token or chain_file), checks certificate/key match and validity.
-  virtual Result<std::shared_ptr<Signer>> signer(const KeyOptions& key) = 0;
+  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
+
+  // The state behind this face, shared with the signers; defined in
+  // pkcs11/token.h, private to pkcs11/.
+  class Impl;
+  explicit Pkcs11Token(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace mpa::pkcs11

@@ -7,20 +7,19 @@
 
 #include "common/signer.h"
 #include "pkcs11/key_lookup.h"
+#include "pkcs11/pkcs11.h"
 
 namespace mpa::pkcs11 {
 
-class TokenImpl;
-
 // RSASSA-PKCS1-v1_5 (RFC 8017 §8.2) with the digest `alg` names, through
 // EVP_DigestSign on libp11's EVP_PKEY: OpenSSL hashes, the token does the
-// private-key operation. Sets `token_lost` when the failure says the
-// session or the token went away. Errors: hsm_error.
-Result<Bytes> digest_sign(EVP_PKEY* key, JwsAlg alg, std::string_view data, bool& token_lost);
+// private-key operation. Errors: hsm_error, with ErrorReason::token_lost
+// when the failure says the session or the token went away.
+Result<Bytes> digest_sign(EVP_PKEY* key, JwsAlg alg, std::string_view data);
 
 class Pkcs11Signer final : public Signer {
  public:
-  Pkcs11Signer(std::shared_ptr<TokenImpl> token, KeySelector selector, Bytes public_key_der,
+  Pkcs11Signer(std::shared_ptr<Pkcs11Token::Impl> token, KeySelector selector, Bytes public_key_der,
                std::vector<Bytes> chain, SignerInfo info);
 
   Result<Bytes> sign(JwsAlg alg, std::string_view data) override;
@@ -28,7 +27,7 @@ class Pkcs11Signer final : public Signer {
   SignerInfo info() const override;
 
  private:
-  const std::shared_ptr<TokenImpl> token_;
+  const std::shared_ptr<Pkcs11Token::Impl> token_;
   const KeySelector selector_;
   const Bytes public_key_der_;
   const std::vector<Bytes> chain_;

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <utility>
 
+#include "common/clock.h"
 #include "pkcs11/errors.h"
 #include "pkcs11/pkcs11_signer.h"
 #include "pkcs11/refused_pins.h"
@@ -34,7 +34,7 @@ Result<void> check_validity(X509* leaf, const TokenOptions& options) {
     return make_error(ErrorCode::hsm_error, "cannot read the validity of certificate " +
                                                 subject_text(leaf));
   }
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = epoch_seconds_now();
   if (*after < now) {
     return make_error(ErrorCode::hsm_error,
                       "certificate " + subject_text(leaf) + " expired " +
@@ -54,30 +54,21 @@ Result<void> check_validity(X509* leaf, const TokenOptions& options) {
 
 }  // namespace
 
-// The sentences ModuleSession::login and TokenImpl::may_log_in word a
-// refusal with (a PIN the token said no to, a locked PIN, a final try, a
-// recorded refusal, a login error not known to pass).
-bool is_pin_refusal(const Error& error) {
-  if (error.code != ErrorCode::hsm_error) return false;
-  const std::string& m = error.message;
-  const auto has = [&](const char* part) { return m.find(part) != std::string::npos; };
-  return has("\" refused the PIN (") || (has("the user PIN of token \"") && has("\" is locked")) ||
-         has("(CKF_USER_PIN_FINAL_TRY); not logging in automatically") ||
-         has("not presenting the PIN to token \"") || has("cannot log in to token \"");
-}
-
-TokenImpl::TokenImpl(TokenOptions options, Pkcs11Uri uri)
+Pkcs11Token::Impl::Impl(TokenOptions options, Pkcs11Uri uri)
     : options_(std::move(options)), uri_(std::move(uri)) {}
 
 Result<std::shared_ptr<Pkcs11Token>> Pkcs11Token::open(TokenOptions options,
                                                       const Pkcs11Uri& token_uri) {
-  auto token = TokenImpl::create(std::move(options), token_uri);
-  if (!token) return std::move(token).error();
-  return std::shared_ptr<Pkcs11Token>(std::move(token).value());
+  MPA_ASSIGN_OR_RETURN(auto impl, Impl::create(std::move(options), token_uri));
+  return std::make_shared<Pkcs11Token>(std::move(impl));
 }
 
-Result<std::shared_ptr<TokenImpl>> TokenImpl::create(TokenOptions options, const Pkcs11Uri& uri) {
-  std::shared_ptr<TokenImpl> token(new TokenImpl(std::move(options), uri));
+Result<std::shared_ptr<Signer>> Pkcs11Token::signer(const KeyOptions& key) {
+  return impl_->signer(key);
+}
+
+Result<std::shared_ptr<Pkcs11Token::Impl>> Pkcs11Token::Impl::create(TokenOptions options, const Pkcs11Uri& uri) {
+  std::shared_ptr<Impl> token(new Impl(std::move(options), uri));
   std::unique_lock lock(token->mutex_);
   auto session = token->open_session_locked();
   if (!session) return std::move(session).error();
@@ -86,7 +77,7 @@ Result<std::shared_ptr<TokenImpl>> TokenImpl::create(TokenOptions options, const
   return token;
 }
 
-Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
+Result<std::unique_ptr<ModuleSession>> Pkcs11Token::Impl::open_session_locked() {
   ++generation_;
   auto session = ModuleSession::open(options_.module_path, uri_);
   if (!session) return std::move(session).error();
@@ -99,12 +90,15 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
                           serial + ", not " + serial_ +
                           " as at the first login; the PIN is presented to that token only");
   }
+  MPA_RETURN_IF_ERROR(same_keys_as_before(**session));
   if (auto allowed = may_log_in(**session, serial); !allowed) {
     pin_refused_ = true;
-    return std::move(allowed).error();
+    Error error = std::move(allowed).error();
+    error.reason = ErrorReason::pin_refused;
+    return error;
   }
-  bool refused = false;
-  if (auto login = (*session)->login(options_.pin, refused); !login) {
+  if (auto login = (*session)->login(options_.pin); !login) {
+    const bool refused = login.error().reason == ErrorReason::pin_refused;
     pin_refused_ = pin_refused_ || refused;
     if (!refused || token.userPinLocked != 0) return std::move(login).error();
     return record_refusal(serial, std::move(login).error());
@@ -113,9 +107,29 @@ Result<std::unique_ptr<ModuleSession>> TokenImpl::open_session_locked() {
   return session;
 }
 
+Status Pkcs11Token::Impl::same_keys_as_before(ModuleSession& session) const {
+  for (const auto& [selector, key] : known_keys_) {
+    auto shown = public_key_before_login(session, key.id);
+    // Not a refusal of the PIN: the right token may come back.
+    if (!shown) {
+      return make_error(ErrorCode::hsm_error,
+                        "not presenting the PIN: " + shown.error().message +
+                            ", so it cannot be told to be the token of the first login");
+    }
+    if (*shown != key.public_key_der) {
+      return make_error(ErrorCode::hsm_error,
+                        "not presenting the PIN: the token \"" + session.label() +
+                            "\" now in the reader shows another public key for the key " +
+                            key.description + " than at the first login (was the token "
+                            "replaced?)");
+    }
+  }
+  return {};
+}
+
 // Before C_Login: the token's own warnings (PKCS#11 v2.40 §3.2, CK_TOKEN_INFO
 // flags) and this PIN's record. A final try is never spent automatically.
-Status TokenImpl::may_log_in(const ModuleSession& session, const std::string& serial) const {
+Status Pkcs11Token::Impl::may_log_in(const ModuleSession& session, const std::string& serial) const {
   const PKCS11_TOKEN& token = *session.token();
   if (token.loginRequired == 0 || token.userPinLocked != 0) return {};  // login() says it
   if (token.userPinFinalTry != 0) {
@@ -132,7 +146,7 @@ Status TokenImpl::may_log_in(const ModuleSession& session, const std::string& se
   return RefusedPins(options_.state_dir).check(serial, session.label(), options_.pin);
 }
 
-Error TokenImpl::record_refusal(const std::string& serial, Error refused) const {
+Error Pkcs11Token::Impl::record_refusal(const std::string& serial, Error refused) const {
   const RefusedPins records(options_.state_dir);
   if (options_.state_dir.empty()) return refused;
   if (auto recorded = records.record(serial, options_.pin); !recorded) {
@@ -145,7 +159,7 @@ Error TokenImpl::record_refusal(const std::string& serial, Error refused) const 
   return refused;
 }
 
-Result<std::shared_ptr<Signer>> TokenImpl::signer(const KeyOptions& key) {
+Result<std::shared_ptr<Signer>> Pkcs11Token::Impl::signer(const KeyOptions& key) {
   auto uri = Pkcs11Uri::parse(key.key_uri);
   if (!uri) return std::move(uri).error();
   if (!token_attributes_agree(*uri, uri_)) {
@@ -183,13 +197,14 @@ Result<std::shared_ptr<Signer>> TokenImpl::signer(const KeyOptions& key) {
   info.certificate_not_after = not_after(leaf).value_or(0);
 
   Bytes public_key = found->public_key_der;
+  known_keys_[selector->cache_key()] = {found->id, public_key, selector->describe()};
   session_->cache_key(selector->cache_key(), std::move(found->pkey));
   return std::shared_ptr<Signer>(std::make_shared<Pkcs11Signer>(
       shared_from_this(), std::move(selector).value(), std::move(public_key), std::move(chain),
       std::move(info)));
 }
 
-Result<Bytes> TokenImpl::sign(const KeySelector& selector, const Bytes& public_key_der,
+Result<Bytes> Pkcs11Token::Impl::sign(const KeySelector& selector, const Bytes& public_key_der,
                               JwsAlg alg, std::string_view data) {
   std::uint64_t seen = 0;
   Error first;
@@ -200,9 +215,8 @@ Result<Bytes> TokenImpl::sign(const KeySelector& selector, const Bytes& public_k
     if (key == nullptr) {
       first = make_error(ErrorCode::hsm_error, "the token is not open");
     } else {
-      bool lost = false;
-      auto signature = digest_sign(key, alg, data, lost);
-      if (signature || !lost) {
+      auto signature = digest_sign(key, alg, data);
+      if (signature || signature.error().reason != ErrorReason::token_lost) {
         if (!signature) remember_error(signature.error());
         return signature;
       }
@@ -219,13 +233,12 @@ Result<Bytes> TokenImpl::sign(const KeySelector& selector, const Bytes& public_k
   std::shared_lock lock(mutex_);
   EVP_PKEY* key = session_ ? session_->cached_key(selector.cache_key()) : nullptr;
   if (key == nullptr) return make_error(ErrorCode::hsm_error, "the token is not open");
-  bool lost = false;
-  auto signature = digest_sign(key, alg, data, lost);
+  auto signature = digest_sign(key, alg, data);
   if (!signature) remember_error(signature.error());
   return signature;
 }
 
-Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
+Result<void> Pkcs11Token::Impl::recover(std::uint64_t seen, const KeySelector& selector,
                                 const Bytes& public_key_der) {
   std::unique_lock lock(mutex_);
   if (pin_refused_) {
@@ -239,7 +252,7 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
       // attempt per failure is enough.
       return make_error(ErrorCode::hsm_error, last_error());
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = steady_now();
     if (!session_ && now < next_reopen_) {
       // A token that is away is asked for again once per back-off step,
       // not once per request (a reader or card still resetting).
@@ -265,7 +278,7 @@ Result<void> TokenImpl::recover(std::uint64_t seen, const KeySelector& selector,
   return cache_key_locked(selector, public_key_der);
 }
 
-Result<void> TokenImpl::cache_key_locked(const KeySelector& selector,
+Result<void> Pkcs11Token::Impl::cache_key_locked(const KeySelector& selector,
                                          const Bytes& public_key_der) {
   auto found = find_private_key(*session_, selector);
   if (!found) return std::move(found).error();
@@ -278,7 +291,7 @@ Result<void> TokenImpl::cache_key_locked(const KeySelector& selector,
   return {};
 }
 
-TokenStatus TokenImpl::status() const {
+TokenStatus Pkcs11Token::Impl::status() const {
   std::shared_lock lock(mutex_);
   TokenStatus out;
   out.present = session_ != nullptr;
@@ -288,12 +301,12 @@ TokenStatus TokenImpl::status() const {
   return out;
 }
 
-std::string TokenImpl::last_error() const {
+std::string Pkcs11Token::Impl::last_error() const {
   std::lock_guard lock(error_mutex_);
   return last_error_;
 }
 
-void TokenImpl::remember_error(const Error& error) const {
+void Pkcs11Token::Impl::remember_error(const Error& error) const {
   std::lock_guard lock(error_mutex_);
   last_error_ = error.message;
 }

@@ -1,13 +1,16 @@
-// The Pkcs11Token behind the public header, and the state it guards.
+// The state behind pkcs11.h's Pkcs11Token: the module session, the PIN,
+// recovery after the token went away.
 // Private to pkcs11/.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "pkcs11/key_lookup.h"
 #include "pkcs11/module_session.h"
@@ -22,16 +25,16 @@ struct TokenStatus {
   std::string last_error;
 };
 
-class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<TokenImpl> {
+class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token::Impl> {
  public:
-  static Result<std::shared_ptr<TokenImpl>> create(TokenOptions options, const Pkcs11Uri& uri);
+  static Result<std::shared_ptr<Impl>> create(TokenOptions options, const Pkcs11Uri& uri);
 
   // Holds a mutex and the only copy of the PIN.
-  TokenImpl(const TokenImpl&) = delete;
-  TokenImpl& operator=(const TokenImpl&) = delete;
-  ~TokenImpl() noexcept override = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() noexcept = default;
 
-  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key) override;
+  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
 
   // Signs with the key `selector` names, whose public key must be
   // `public_key_der`. When the token went away, opens it again and logs in
@@ -43,12 +46,16 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   TokenStatus status() const;
 
  private:
-  TokenImpl(TokenOptions options, Pkcs11Uri uri);
+  Impl(TokenOptions options, Pkcs11Uri uri);
 
   // Opens the module, finds the token and logs in. Sets pin_refused_.
   // Called with mutex_ held exclusively.
   Result<std::unique_ptr<ModuleSession>> open_session_locked();
   Status may_log_in(const ModuleSession& session, const std::string& serial) const;
+  // After reinsertion, before C_Login: every key handed out still shows
+  // the public key it had (certificate or public key object, readable
+  // without login), so the PIN goes only to the token it was meant for.
+  Status same_keys_as_before(ModuleSession& session) const;
   // `refused` with where its record went (or a warning if it could not).
   Error record_refusal(const std::string& serial, Error refused) const;
   // Replaces a session that went away (see sign()). `seen` is the
@@ -72,6 +79,14 @@ class TokenImpl final : public Pkcs11Token, public std::enable_shared_from_this<
   bool pin_refused_ = false;
   std::string label_;
   std::string serial_;  // of the first login; later logins only to it
+  // Each key a signer was made for, by KeySelector::cache_key(); checked
+  // before a re-login.
+  struct KnownKey {
+    std::vector<std::uint8_t> id;
+    Bytes public_key_der;
+    std::string description;  // KeySelector::describe()
+  };
+  std::map<std::string, KnownKey> known_keys_;
   // While the token is away: no re-open before next_reopen_ (1 s .. 30 s).
   std::chrono::steady_clock::time_point next_reopen_{};
   std::chrono::seconds reopen_backoff_{1};

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <string>
 
+#include "common/text.h"
 #include "pkcs11/pkcs11.h"
 
 namespace mpa::pkcs11 {
@@ -21,16 +22,18 @@ namespace {
 
 // A configuration line, not a document: longer is a mistake.
 constexpr std::size_t kMaxUriBytes = 4096;
+// How much of the URI a message quotes.
+constexpr std::size_t kMaxQuotedUriBytes = 200;
 
 // Quotes the URI for a person, but never a query part or a pin-value:
 // messages end up in logs, and the PIN must not.
 Error uri_error(std::string_view uri, const std::string& what) {
-  std::string_view quoted = uri.substr(0, std::min<std::size_t>(uri.find('?'), 200));
-  if (quoted.find("pin-value") != std::string_view::npos) {
+  const std::string_view shown = uri.substr(0, std::min<std::size_t>(uri.find('?'), kMaxQuotedUriBytes));
+  if (shown.find("pin-value") != std::string_view::npos) {
     return make_error(ErrorCode::invalid_config, "PKCS#11 URI: " + what);
   }
   return make_error(ErrorCode::invalid_config,
-                    "PKCS#11 URI \"" + std::string(quoted) + "\": " + what);
+                    "PKCS#11 URI " + quoted(shown, kMaxQuotedUriBytes) + ": " + what);
 }
 
 int hex_value(char c) {
@@ -71,9 +74,9 @@ Result<std::string> percent_decode(std::string_view uri, std::string_view name,
       const int hi = i + 1 < value.size() ? hex_value(value[i + 1]) : -1;
       const int lo = i + 2 < value.size() ? hex_value(value[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
-        return uri_error(uri, "bad %-escape in " + std::string(name) + " at \"" +
-                                  std::string(value.substr(i, 3)) +
-                                  "\": expected % and two hex digits");
+        return uri_error(uri, "bad %-escape in " + std::string(name) + " at " +
+                                  quoted(value.substr(i, 3)) +
+                                  ": expected % and two hex digits");
       }
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
@@ -123,7 +126,7 @@ Result<void> assign(Pkcs11Uri& out, std::string_view uri, std::string_view name,
   if (name == "object") return set_text(out.object);
   if (name == "type") {
     if (decoded != "private" && decoded != "cert" && decoded != "public") {
-      return uri_error(uri, "type must be private, cert or public, not \"" + decoded + "\"");
+      return uri_error(uri, "type must be private, cert or public, not " + quoted(decoded));
     }
     return set_text(out.type);
   }
@@ -141,8 +144,8 @@ Result<void> assign(Pkcs11Uri& out, std::string_view uri, std::string_view name,
     return uri_error(uri, "pin-value is refused: the PIN never goes in the configuration; "
                           "use pin_file (or pin_env) in [pkcs11]");
   }
-  return uri_error(uri, "unknown attribute \"" + std::string(name.substr(0, 64)) +
-                            "\" (known: token, serial, manufacturer, model, object, id, type)");
+  return uri_error(uri, "unknown attribute " + quoted(name) +
+                            " (known: token, serial, manufacturer, model, object, id, type)");
 }
 
 bool starts_with_scheme(std::string_view uri) {
@@ -176,8 +179,7 @@ Result<Pkcs11Uri> Pkcs11Uri::parse(std::string_view uri) {
     if (attr.empty()) return uri_error(uri, "has an empty attribute (stray ';')");
     const auto eq = attr.find('=');
     if (eq == std::string_view::npos) {
-      return uri_error(uri, "attribute \"" + std::string(attr.substr(0, 64)) +
-                                "\" has no '=' and no value");
+      return uri_error(uri, "attribute " + quoted(attr) + " has no '=' and no value");
     }
     const std::string_view name = attr.substr(0, eq);
     const std::string_view raw = attr.substr(eq + 1);

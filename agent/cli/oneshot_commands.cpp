@@ -17,6 +17,7 @@
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
 #include "common/clock.h"
+#include "common/jws_digest.h"
 #include "common/log.h"
 #include "common/openssl_handles.h"
 
@@ -168,9 +169,7 @@ Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, Jw
   if (!cert || !signature) {
     return make_error(ErrorCode::internal, "cannot read the certificate or the signature back");
   }
-  const EVP_MD* md = alg == JwsAlg::RS256   ? EVP_sha256()
-                     : alg == JwsAlg::RS384 ? EVP_sha384()
-                                            : EVP_sha512();
+  const EVP_MD* md = digest_for(alg);
   Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY* key = X509_get0_pubkey(cert.get());
   const bool ok =

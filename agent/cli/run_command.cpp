@@ -5,7 +5,6 @@
 #include "agent/cli/args.h"
 #include "agent/daemon/daemon.h"
 #include "common/log.h"
-#include "pkcs11/pkcs11.h"
 
 namespace mpa::cli {
 namespace {
@@ -74,7 +73,7 @@ int run_command(const std::vector<std::string>& args) {
   const Status status = run_daemon(DaemonOptions{*config});
   if (!status) {
     std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
-    return pkcs11::is_pin_refusal(status.error()) ? kExitPinRefused : kExitFailed;
+    return status.error().reason == ErrorReason::pin_refused ? kExitPinRefused : kExitFailed;
   }
   return kExitOk;
 }

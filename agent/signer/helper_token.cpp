@@ -38,7 +38,7 @@ std::variant<OpenedToken, FailedMessage> open_helper_token(const SetupMessage& s
   options.warn = [](const std::string& message) { log::warning(message); };
   auto token = pkcs11::Pkcs11Token::open(std::move(options), *uri);
   if (!token) {
-    const bool refused = pkcs11::is_pin_refusal(token.error());
+    const bool refused = token.error().reason == ErrorReason::pin_refused;
     return failure(token.error(), refused ? SetupFailure::pin_refused : SetupFailure::other);
   }
   OpenedToken opened{*token, {}};

@@ -53,7 +53,9 @@ Result<std::shared_ptr<SignerSupervisor>> SignerSupervisor::start(SupervisorOpti
     const FailedMessage failed = *s->first_failure_;
     lock.unlock();
     if (failure != nullptr) *failure = failed.failure;
-    return make_error(failed.code, failed.message);
+    return make_error(failed.code, failed.message,
+                      failed.failure == SetupFailure::pin_refused ? ErrorReason::pin_refused
+                                                                  : ErrorReason::none);
   }
   return s;
 }

@@ -14,20 +14,12 @@
 
 #include "agent/jwt/grant.h"
 #include "agent/jwt/jose.h"
+#include "common/jws_digest.h"
 #include "common/openssl_handles.h"
 
 using namespace mpa;
 
 namespace {
-
-const EVP_MD* digest_for(JwsAlg alg) {
-  switch (alg) {
-    case JwsAlg::RS256: return EVP_sha256();
-    case JwsAlg::RS384: return EVP_sha384();
-    case JwsAlg::RS512: return EVP_sha512();
-  }
-  return nullptr;
-}
 
 Handle<EVP_PKEY> make_rsa_key() {
   Handle<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/jws_digest.h"
 #include "common/signer.h"
 #include "pkcs11/pkcs11.h"
 
@@ -136,9 +138,7 @@ bool verifies(const Bytes& cert_der, JwsAlg alg, std::string_view data, const By
   const unsigned char* p = cert_der.data();
   X509* cert = d2i_X509(nullptr, &p, static_cast<long>(cert_der.size()));
   if (cert == nullptr) return false;
-  const EVP_MD* md = alg == JwsAlg::RS256   ? EVP_sha256()
-                     : alg == JwsAlg::RS384 ? EVP_sha384()
-                                            : EVP_sha512();
+  const EVP_MD* md = digest_for(alg);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const bool ok =
       EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, X509_get0_pubkey(cert)) == 1 &&
@@ -562,6 +562,76 @@ BOOST_AUTO_TEST_CASE(NeverLogsInAgainAfterThePinWasRefusedOnRecovery) {
   }
   auto token = open_token();
   BOOST_TEST(make_signer(*token, kKeyUri)->sign(JwsAlg::RS256, kData).ok());
+}
+
+// Changes the CKA_ID of the certificate with CKA_ID `from` on the test
+// token, as another program would (pkcs11-tool, its own SoftHSM instance).
+void set_certificate_id(const std::string& from, const std::string& to) {
+  const std::string command = std::string("pkcs11-tool --module ") + kModule +
+                              " --token-label 'Virksomhet Test' --login --pin '" +
+                              std::string(view(right_pin())) + "' --type cert --id " + from +
+                              " --set-id " + to + " >/dev/null 2>&1";
+  BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "pkcs11-tool --set-id failed");
+}
+
+// Issue 8, "Re-login only to the same token": a token with the same label
+// and serial that shows another key (here: the certificates of keys 01 and
+// 02 swap their CKA_IDs while the token is away) gets no C_Login.
+BOOST_AUTO_TEST_CASE(NoLoginAfterReinsertionWhenTheKeysCertificateShowsAnotherKey) {
+  SpyLog spy;
+  auto spy_token = [] {
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, right_pin(), nullptr, {}}, token_uri());
+    BOOST_TEST_REQUIRE(token.ok(), why(token));
+    return *token;
+  };
+  auto old_token = spy_token();
+  auto token = spy_token();
+  auto signer = make_signer(*token, kKeyUri);
+  BOOST_TEST_REQUIRE(signer->sign(JwsAlg::RS256, kData).ok());
+  BOOST_TEST_REQUIRE(spy.logins() == 2);
+
+  set_certificate_id("01", "99");
+  set_certificate_id("02", "01");
+  set_certificate_id("99", "02");
+  old_token.reset();  // ends the other token's sessions: it must open the token again
+  auto refused = signer->sign(JwsAlg::RS256, kData);
+  set_certificate_id("01", "99");
+  set_certificate_id("02", "01");
+  set_certificate_id("99", "02");
+
+  BOOST_TEST_REQUIRE(!refused.ok());
+  BOOST_TEST((refused.error().code == ErrorCode::hsm_error));
+  BOOST_TEST(contains(refused.error().message,
+                      "not presenting the PIN: the token \"Virksomhet Test\" now in the reader "
+                      "shows another public key for the key object=\"vsert-auth\" than at the "
+                      "first login (was the token replaced?)"),
+             refused.error().message);
+  BOOST_TEST((refused.error().reason != ErrorReason::pin_refused));
+  BOOST_TEST(spy.logins() == 2);
+  BOOST_TEST(make_signer(*open_token(), kKeyUri)->sign(JwsAlg::RS256, kData).ok());
+}
+
+// p11-kit's client with no server behind it fails C_GetSlotList and
+// leaves libp11 no reason; the message still gives one.
+BOOST_AUTO_TEST_CASE(SlotListFailureWithoutAReasonStillSaysWhy) {
+  constexpr const char* kP11KitClient = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
+  if (::access(kP11KitClient, R_OK) != 0) {
+    BOOST_TEST_MESSAGE("skipped: " << kP11KitClient << " is not installed");
+    return;
+  }
+  const char* before = std::getenv("P11_KIT_SERVER_ADDRESS");
+  const std::string kept = before != nullptr ? before : "";
+  ::setenv("P11_KIT_SERVER_ADDRESS", ("unix:path=" + (token_dir() / "no-server").string()).c_str(), 1);
+  auto token = Pkcs11Token::open(TokenOptions{kP11KitClient, right_pin(), nullptr, {}}, token_uri());
+  if (before != nullptr) ::setenv("P11_KIT_SERVER_ADDRESS", kept.c_str(), 1);
+  else ::unsetenv("P11_KIT_SERVER_ADDRESS");
+  BOOST_TEST_REQUIRE(!token.ok());
+  const std::string& message = token.error().message;
+  BOOST_TEST_MESSAGE("p11-kit client without a server: " << message);
+  const auto colon = message.find(": ");
+  BOOST_TEST_REQUIRE(colon != std::string::npos, message);
+  BOOST_TEST(message.size() > colon + 2, message);
+  BOOST_TEST(message.back() != ' ', message);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
