@@ -125,10 +125,12 @@ for _ in $(seq 1 20); do
     port=$p
     break
   fi
-  grep -q "Address already in use" "$DIR/log/swtpm.start" || {
+  # swtpm says so on stderr or only in its log, depending on which socket.
+  grep -qs "Address already in use" "$DIR/log/swtpm.start" "$DIR/log/swtpm.log" || {
     show_log "$DIR/log/swtpm.start"; show_log "$DIR/log/swtpm.log"
     die "swtpm did not start"
   }
+  rm -f "$DIR/log/swtpm.log"
 done
 [[ -n $port ]] || die "swtpm found no free pair of ports in 20 tries"
 # The daemon writes its PID file itself; wait for it (bounded).
