@@ -20,7 +20,7 @@
 
 using mpa::bench::RawKey;
 using mpa::bench::open_raw;
-using mpa::bench::rate;
+using mpa::bench::compare_with_raw;
 using mpa::bench::raw_sign;
 
 int main(int argc, char** argv) {
@@ -55,21 +55,7 @@ int main(int argc, char** argv) {
   auto grant = [&] { return static_cast<bool>((*engine)->make_grant(client, request)); };
   auto sign = [&] { return raw_sign(raw.pkey); };
 
-  std::printf("%-34s %12s %12s %8s\n", "through the signer helper", "raw libp11/s", "grants/s",
-              "ratio");
-  for (int threads : {1, 2}) {
-    // Four alternating rounds, so that drift and bursts of outside load
-    // hit baseline and subject alike; the rates are the rounds' means.
-    constexpr int kRounds = 4;
-    double raw_rate = 0, grant_rate = 0;
-    for (int round = 0; round < kRounds; ++round) {
-      raw_rate += rate(threads, seconds / kRounds, sign) / kRounds;
-      grant_rate += rate(threads, seconds / kRounds, grant) / kRounds;
-    }
-    std::printf("%-34s %12.0f %12.0f %7.1f%%\n",
-                (std::to_string(threads) + (threads == 1 ? " thread" : " threads")).c_str(),
-                raw_rate, grant_rate, 100.0 * grant_rate / raw_rate);
-  }
+  compare_with_raw("through the signer helper", seconds, sign, grant);
   EVP_PKEY_free(raw.pkey);
   return 0;
 }

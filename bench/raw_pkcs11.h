@@ -94,5 +94,24 @@ inline bool raw_sign(EVP_PKEY* pkey) {
   return ok;
 }
 
+// Prints `title`'s table: the raw libp11 loop (`raw`) against `subject` at 1
+// and 2 threads, in four alternating rounds so that drift and bursts of
+// outside load hit baseline and subject alike; the rates are the rounds'
+// means.
+template <class Raw, class Subject>
+void compare_with_raw(const char* title, double seconds, Raw raw, Subject subject) {
+  std::printf("%-34s %12s %12s %8s\n", title, "raw libp11/s", "grants/s", "ratio");
+  for (int threads : {1, 2}) {
+    constexpr int kRounds = 4;
+    double raw_rate = 0, subject_rate = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      raw_rate += rate(threads, seconds / kRounds, raw) / kRounds;
+      subject_rate += rate(threads, seconds / kRounds, subject) / kRounds;
+    }
+    std::printf("%-34s %12.0f %12.0f %7.1f%%\n",
+                (std::to_string(threads) + (threads == 1 ? " thread" : " threads")).c_str(),
+                raw_rate, subject_rate, 100.0 * subject_rate / raw_rate);
+  }
+}
 
 }  // namespace mpa::bench

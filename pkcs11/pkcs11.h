@@ -31,6 +31,11 @@ struct Pkcs11Uri {
   // [pkcs11] module). Messages never quote a query or a pin-value.
   // Errors: invalid_config.
   static Result<Pkcs11Uri> parse(std::string_view uri);
+
+  // The token attributes only (token, serial, manufacturer, model), as one
+  // key: keys whose URIs give the same one are on the same token and share
+  // one login.
+  std::string token_selector() const;
 };
 
 // Reads a PIN from a file that must not be readable by group or other.

@@ -196,4 +196,13 @@ Result<Pkcs11Uri> Pkcs11Uri::parse(std::string_view uri) {
   return out;
 }
 
+std::string Pkcs11Uri::token_selector() const {
+  std::string s;
+  s += token.value_or("") + '\x1f';
+  s += serial.value_or("") + '\x1f';
+  s += manufacturer.value_or("") + '\x1f';
+  s += model.value_or("");
+  return s;
+}
+
 }  // namespace mpa::pkcs11

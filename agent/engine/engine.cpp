@@ -46,17 +46,6 @@ Status check_ca_file(const std::string& path) {
   return {};
 }
 
-// The token attributes of a key URI select the token; two clients whose
-// keys name the same token share one login.
-std::string token_selector(const pkcs11::Pkcs11Uri& uri) {
-  std::string s;
-  s += uri.token.value_or("") + '\x1f';
-  s += uri.serial.value_or("") + '\x1f';
-  s += uri.manufacturer.value_or("") + '\x1f';
-  s += uri.model.value_or("");
-  return s;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
@@ -75,7 +64,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
       if (auto ca = check_ca_file(*client.ca_file); !ca) return ca.error().with_context(where);
     }
 
-    const std::string selector = token_selector(*uri);
+    const std::string selector = uri->token_selector();
     auto found = tokens.find(selector);
     if (found == tokens.end()) {
       pkcs11::TokenOptions options;

@@ -11,16 +11,6 @@
 namespace mpa::signer {
 namespace {
 
-// The token attributes of a key URI select the token (as Engine does).
-std::string token_selector(const pkcs11::Pkcs11Uri& uri) {
-  std::string s;
-  s += uri.token.value_or("") + '\x1f';
-  s += uri.serial.value_or("") + '\x1f';
-  s += uri.manufacturer.value_or("") + '\x1f';
-  s += uri.model.value_or("");
-  return s;
-}
-
 // Whether the PIN file was written since, told without reading the PIN
 // (the agent process never holds it): the file's identity, size and times.
 std::string pin_file_stamp(const std::string& path) {
@@ -66,7 +56,7 @@ Result<std::map<std::string, Group>> group_by_token(const Config& config) {
     const ClientConfig& client = config.clients[i];
     auto uri = pkcs11::Pkcs11Uri::parse(client.key);
     if (!uri) return uri.error().with_context(config.path + ": client \"" + client.name + "\": key");
-    auto [it, fresh] = groups.try_emplace(token_selector(*uri));
+    auto [it, fresh] = groups.try_emplace(uri->token_selector());
     Group& group = it->second;
     if (fresh) group.setup = base_setup(config, client);
     auto& keys = group.setup.keys;
