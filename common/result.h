@@ -32,11 +32,11 @@ std::string_view to_string(ErrorCode code);
 
 // What a caller may do about a failure beyond its code, carried in the
 // error so that no one matches messages or passes flags beside a Result.
-// Only the signer (pkcs11/, the signer helper) sets one today.
 enum class ErrorReason : std::uint8_t {
   none,
   token_lost,   // the session, login or token went away: opening it again may help
   pin_refused,  // the token refused the PIN (or it must not be tried): never present it again
+  tls_untrusted,  // the server's certificate did not verify: another attempt will not help
 };
 
 struct Error {

@@ -20,6 +20,16 @@ namespace {
 // A refresh ahead waits a random 0..this many seconds (and at most a quarter
 // of the margin), so that many agents, or many keys, do not refresh together.
 constexpr std::int64_t kMaxRefreshJitterSeconds = 5;
+// A client waiting for a new token should have its grant signed within
+// this; a refresh ahead, this long before its token expires. Earliest
+// first, so a refresh close to expiry goes before new keys, and new keys
+// before refreshes that can wait.
+constexpr std::int64_t kMissSignWithinMs = 1000;
+constexpr std::int64_t kRefreshSignBeforeExpiryMs = 10'000;
+
+std::int64_t refresh_sign_by(const AccessToken& token) {
+  return token.expires_at * 1000 - kRefreshSignBeforeExpiryMs;
+}
 
 std::string describe(const Error& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
@@ -43,6 +53,9 @@ struct Entry {
   std::int64_t last_used = 0;
   std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
   std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
+  std::int64_t refresh_min_ttl = 0;         // the longest min_ttl asked since the last token
+  std::string last_owner;                   // of the latest get(), for refreshes ahead
+  bool keep_fresh = false;                  // prefetched: refreshed whether used or not
   FailureMemory failures;
   std::list<const std::string*>::iterator lru_position;
 };
@@ -85,6 +98,8 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   void put(const TokenTarget& target, const AccessToken& token);
   bool invalidate(const TokenTarget& target);
   void sweep();
+  std::size_t refresh_due_entries();
+  void keep_fresh(const TokenTarget& target, const std::string& owner);
 
  private:
   std::int64_t uniform(std::int64_t low, std::int64_t high);
@@ -93,7 +108,10 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   void evict_least_recently_used_idle();
   void erase(Entries::iterator it);
   bool refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now);
-  std::function<void()> start_exchange(const std::string& key, Entry& entry);
+  using Start = std::function<void(std::function<void()> release)>;
+  Start start_exchange(const std::string& key, Entry& entry, std::int64_t sign_by_ms);
+  static std::optional<Error> too_long_for_this_entry(const Entry& entry, std::int64_t min_ttl,
+                                                      std::int64_t now);
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
   static void store(Entry& entry, const AccessToken& token, std::int64_t now);
@@ -109,26 +127,35 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
   const std::int64_t needed = std::max<std::int64_t>(min_ttl, 0);
   const std::string key = cache_key(target);
   std::optional<AccessToken> hit;
-  std::optional<Error> held;  // a recent failure, answered without an exchange
-  std::function<void()> job;  // an exchange to hand to the scheduler once unlocked
+  std::optional<Error> held;  // answered without an exchange
+  Start job;                  // an exchange to hand to the scheduler once unlocked
   {
     std::lock_guard lock(mutex);
     const std::int64_t now = clock();
     const auto it = find_or_insert(key, target, now);
     Entry& entry = it->second;
     entry.last_used = now;
+    entry.last_owner = owner;
     lru.splice(lru.begin(), lru, entry.lru_position);
     if (entry.token && entry.token->expires_at - now >= needed) {
       ++counters.hits;
       hit = *entry.token;
-      if (refresh_is_due(entry, needed, now)) job = start_exchange(it->first, entry);
+      entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
+      if (refresh_is_due(entry, needed, now)) {
+        job = start_exchange(it->first, entry, refresh_sign_by(*entry.token));
+      }
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
       ++counters.held;
       held = entry.failures.held_failure(now, options);
+    } else if (auto too_long = entry.flight ? std::nullopt
+                                            : too_long_for_this_entry(entry, needed, now)) {
+      ++counters.misses;
+      ++counters.held;
+      held = std::move(too_long);
     } else {
       ++counters.misses;
-      if (!entry.flight) job = start_exchange(it->first, entry);
+      if (!entry.flight) job = start_exchange(it->first, entry, now * 1000 + kMissSignWithinMs);
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }
   }
@@ -138,6 +165,20 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
   }
   if (hit) done(std::move(*hit));
   if (job) scheduler(owner, std::move(job));
+}
+
+// A token fetched in the first half of its life is what an exchange gives
+// now; a min_ttl longer than its whole lifetime cannot be met by another.
+std::optional<Error> TokenCache::Impl::too_long_for_this_entry(const Entry& entry,
+                                                               std::int64_t min_ttl,
+                                                               std::int64_t now) {
+  if (!entry.token) return std::nullopt;
+  const std::int64_t lifetime = entry.token->expires_at - entry.fetched_at;
+  if (lifetime >= min_ttl || 2 * (now - entry.fetched_at) >= lifetime) return std::nullopt;
+  return make_error(ErrorCode::unavailable,
+                    "Maskinporten issues tokens valid for " + std::to_string(lifetime) +
+                        " s for this request, shorter than min_ttl " + std::to_string(min_ttl) +
+                        "; ask with a min_ttl of at most " + std::to_string(lifetime));
 }
 
 std::optional<AccessToken> TokenCache::Impl::peek(const TokenTarget& target,
@@ -167,6 +208,7 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   entry.token = token;
   entry.fetched_at = now;
   entry.refresh_due.reset();
+  entry.refresh_min_ttl = 0;
   entry.failures.forget();
 }
 
@@ -190,7 +232,7 @@ TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
 void TokenCache::Impl::evict_least_recently_used_idle() {
   for (auto position = lru.rbegin(); position != lru.rend(); ++position) {
     const auto it = entries.find(**position);
-    if (!it->second.flight) {
+    if (!it->second.flight && !it->second.keep_fresh) {
       erase(it);
       return;
     }
@@ -220,19 +262,26 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
   return now >= *entry.refresh_due;
 }
 
-std::function<void()> TokenCache::Impl::start_exchange(const std::string& key, Entry& entry) {
+TokenCache::Impl::Start TokenCache::Impl::start_exchange(const std::string& key, Entry& entry,
+                                                        std::int64_t sign_by_ms) {
   entry.flight = std::make_shared<Flight>();
   ++counters.in_flight;
   ++counters.exchanges;
-  return [self = shared_from_this(), key, target = entry.target, flight = entry.flight] {
-    Result<AccessToken> result = make_error(ErrorCode::internal, "token exchange did not run");
+  FetchOrder order{entry.last_owner, sign_by_ms};
+  return [self = shared_from_this(), key, target = entry.target, flight = entry.flight,
+          order = std::move(order)](std::function<void()> release) {
+    auto finish = [self, key, client = target.client, flight,
+                   release](Result<AccessToken> result) {
+      self->finish_exchange(key, client, flight, std::move(result));
+      release();
+    };
     try {
-      result = self->fetcher(target);
+      self->fetcher(target, order, finish);
     } catch (const std::exception& e) {
-      // Waiters must be answered whatever the fetcher does.
-      result = make_error(ErrorCode::internal, std::string("token exchange failed: ") + e.what());
+      // Waiters must be answered whatever the fetcher does (it has not
+      // called `finish` when it throws before starting).
+      finish(make_error(ErrorCode::internal, std::string("token exchange failed: ") + e.what()));
     }
-    self->finish_exchange(key, target.client, flight, std::move(result));
   };
 }
 
@@ -255,7 +304,7 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       entry.flight.reset();
       if (result.ok()) {
         store(entry, *result, now);
-      } else if (entry.token || from_afar(result.error().code)) {
+      } else if (entry.token || entry.keep_fresh || from_afar(result.error().code)) {
         entry.failures.note(result.error(), now, options, random);
       } else {
         erase(it);  // nothing to serve, nobody waiting, nothing to hold
@@ -287,6 +336,48 @@ bool TokenCache::Impl::invalidate(const TokenTarget& target) {
   return true;
 }
 
+std::size_t TokenCache::Impl::refresh_due_entries() {
+  std::vector<std::pair<std::string, Start>> jobs;  // owner, exchange
+  {
+    std::lock_guard lock(mutex);
+    const std::int64_t now = clock();
+    for (auto& [key, entry] : entries) {
+      if (entry.flight) continue;
+      const bool valid = entry.token && entry.token->expires_at > now;
+      if (!valid && entry.keep_fresh && now >= entry.failures.hold_until(options) &&
+          !entry.failures.backing_off(now)) {
+        // A kept-fresh key without a token: fetched again once its failure
+        // no longer holds.
+        jobs.emplace_back(entry.last_owner, start_exchange(key, entry, now * 1000));
+        continue;
+      }
+      if (!valid) continue;
+      if (!entry.keep_fresh && now - entry.last_used >= options.idle_drop_seconds) continue;
+      if (!refresh_is_due(entry, entry.refresh_min_ttl, now)) continue;
+      ++counters.refreshed_ahead;
+      jobs.emplace_back(entry.last_owner,
+                        start_exchange(key, entry, refresh_sign_by(*entry.token)));
+    }
+  }
+  for (auto& [owner, job] : jobs) scheduler(owner, std::move(job));
+  return jobs.size();
+}
+
+void TokenCache::Impl::keep_fresh(const TokenTarget& target, const std::string& owner) {
+  Start job;
+  {
+    std::lock_guard lock(mutex);
+    const std::int64_t now = clock();
+    const auto it = find_or_insert(cache_key(target), target, now);
+    Entry& entry = it->second;
+    entry.keep_fresh = true;
+    entry.last_owner = owner;
+    // Not a miss: nobody waits for it.
+    if (!entry.token && !entry.flight) job = start_exchange(it->first, entry, now * 1000);
+  }
+  if (job) scheduler(owner, std::move(job));
+}
+
 void TokenCache::Impl::sweep() {
   std::lock_guard lock(mutex);
   const std::int64_t now = clock();
@@ -295,7 +386,7 @@ void TokenCache::Impl::sweep() {
     const bool idle = now - entry.last_used >= options.idle_drop_seconds;
     const bool expired = !entry.token || entry.token->expires_at <= now;
     const bool holding = now < entry.failures.hold_until(options);  // its failure answers misses
-    if (!entry.flight && (idle || (expired && !holding))) {
+    if (!entry.flight && !entry.keep_fresh && (idle || (expired && !holding))) {
       lru.erase(entry.lru_position);
       it = entries.erase(it);
     } else {
@@ -330,6 +421,12 @@ bool TokenCache::invalidate(const TokenTarget& target) {
 }
 
 void TokenCache::sweep() { impl_->sweep(); }
+
+std::size_t TokenCache::refresh_due_entries() { return impl_->refresh_due_entries(); }
+
+void TokenCache::keep_fresh(const TokenTarget& target, const std::string& owner) {
+  impl_->keep_fresh(target, owner);
+}
 
 TokenCache::Stats TokenCache::stats() const {
   std::lock_guard lock(impl_->mutex);

@@ -40,15 +40,26 @@ struct TokenCacheOptions {
 
 class TokenCache {
  public:
-  // Runs on a worker thread and may block (signing, HTTP). The target's
-  // scopes are sorted without duplicates, so equal keys make equal grants.
-  // Errors are passed to the waiting clients as they are.
-  using Fetcher = std::function<Result<AccessToken>(const TokenTarget& target)>;
-  // Runs `job` on a worker thread (never the socket I/O thread). `owner` is
-  // the get() caller's, so that a scheduler can share workers fairly.
-  using Scheduler = std::function<void(const std::string& owner, std::function<void()> job)>;
-  // Called exactly once per get(), on the caller's thread for a hit, else on
-  // a worker thread.
+  // What an exchange is for: whose it is (the fair share) and by when its
+  // grant should be signed (epoch milliseconds; the token's signing queue
+  // serves the earliest first).
+  struct FetchOrder {
+    std::string owner;
+    std::int64_t sign_by_ms = 0;
+  };
+  // Called once per exchange; starts it and returns without waiting, then
+  // calls `done` once, from any thread. The target's scopes are sorted
+  // without duplicates, so equal keys make equal grants. Errors are passed
+  // to the waiting clients as they are.
+  using Fetcher = std::function<void(const TokenTarget& target, const FetchOrder& order,
+                                     std::function<void(Result<AccessToken>)> done)>;
+  // Admits an exchange: runs `start` when `owner` may have one more in
+  // flight (a fair share of max_concurrent_exchanges); `start` calls
+  // `release` once its exchange has ended.
+  using Scheduler = std::function<void(const std::string& owner,
+                                       std::function<void(std::function<void()> release)> start)>;
+  // Called exactly once per get(), on the caller's thread for a hit or a
+  // held failure, else on whichever thread ended the exchange.
   using Callback = std::function<void(Result<AccessToken>)>;
   using Clock = std::function<std::int64_t()>;  // epoch seconds
 
@@ -74,7 +85,10 @@ class TokenCache {
   // token served while it is valid and backs off (initial, doubled up to the
   // maximum, each up to a quarter shorter) before the next. A miss starts
   // an exchange, or joins the one in flight; if the new token is still
-  // shorter than `min_ttl` the answer is `unavailable`. For a while after
+  // shorter than `min_ttl` the answer is `unavailable`, and so is every
+  // miss for a longer min_ttl than that entry's tokens live while its
+  // token is in the first half of its life (a new exchange would only give
+  // the same lifetime again). For a while after
   // a failed exchange (its back-off, within failure_hold_min_seconds and
   // failure_hold_max_seconds) a miss is answered at once with that
   // failure's code and message, which then says when the agent asks again.
@@ -99,6 +113,16 @@ class TokenCache {
   // Returns whether there was one.
   bool invalidate(const TokenTarget& target);
 
+  // Starts the refresh of every entry that is due for one and was asked
+  // for within idle_drop_seconds (or is kept fresh), whether or not a
+  // request arrives in its refresh window, so that its next client does
+  // not wait. The daemon calls it every second. Returns how many started.
+  std::size_t refresh_due_entries();
+
+  // Fetches `target` now (unless cached) and keeps it fresh from then on,
+  // used or not, until invalidated: `prefetch` in the configuration.
+  void keep_fresh(const TokenTarget& target, const std::string& owner);
+
   // Drops entries nobody asked for in idle_drop_seconds, and those without
   // a valid token whose failure no longer answers misses, unless an
   // exchange for them is in flight; the daemon
@@ -114,6 +138,7 @@ class TokenCache {
     std::uint64_t misses = 0;
     std::uint64_t exchanges = 0;
     std::uint64_t held = 0;  // misses answered with a recent failure, no exchange
+    std::uint64_t refreshed_ahead = 0;  // exchanges started before any request needed them
   };
   Stats stats() const;
   // The last failed exchange per client name, as "<code>: <message>" (for

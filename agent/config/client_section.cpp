@@ -200,6 +200,30 @@ Status read_timeouts(const ConfigTable& section, ClientConfig& client) {
   return section.read("retry_deadline_seconds", client.retry_deadline_seconds, 1, 300);
 }
 
+// Tokens fetched at start and kept fresh: each list a token's scopes, all
+// among the client's.
+Status read_prefetch(const ConfigTable& section, ClientConfig& client) {
+  MPA_RETURN_IF_ERROR(section.read("prefetch", client.prefetch));
+  if (client.prefetch.size() > kMaxPrefetchTokens) {
+    return section.error("prefetch", "lists " + std::to_string(client.prefetch.size()) +
+                                         " tokens; at most " +
+                                         std::to_string(kMaxPrefetchTokens) + " are kept fresh");
+  }
+  for (std::size_t i = 0; i < client.prefetch.size(); ++i) {
+    const std::string name = "prefetch[" + std::to_string(i) + "]";
+    if (client.prefetch[i].empty()) {
+      return section.error("prefetch", name + " is empty; list the token's scopes");
+    }
+    for (const std::string& scope : client.prefetch[i]) {
+      if (std::find(client.scopes.begin(), client.scopes.end(), scope) == client.scopes.end()) {
+        return section.error("prefetch", name + ": " + quoted(scope, kMaxQuotedValueBytes) +
+                                             " is not in this client's scopes");
+      }
+    }
+  }
+  return {};
+}
+
 Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, bool only_client) {
   ClientConfig client;
   // The name first, so that even an unknown key is reported under it.
@@ -209,7 +233,7 @@ Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, boo
       {"name", "client_id", "environment", "issuer", "token_endpoint", "discovery", "key", "kid",
        "x5c", "chain_file", "alg", "grant_lifetime_seconds", "ca_file", "proxy",
        "altinn_exchange_endpoint", "scopes", "connect_timeout_seconds", "timeout_seconds",
-       "retry_deadline_seconds"}));
+       "retry_deadline_seconds", "prefetch"}));
   MPA_RETURN_IF_ERROR(named);
 
   MPA_RETURN_IF_ERROR(
@@ -226,6 +250,7 @@ Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, boo
   MPA_RETURN_IF_ERROR(read_proxy(section, client.proxy));
   MPA_RETURN_IF_ERROR(read_scopes(section, client.scopes));
   MPA_RETURN_IF_ERROR(read_timeouts(section, client));
+  MPA_RETURN_IF_ERROR(read_prefetch(section, client));
   return client;
 }
 

@@ -14,6 +14,9 @@ namespace mpa {
 
 enum class Environment { test, prod, custom };
 
+// The most tokens one client keeps fresh with `prefetch`.
+inline constexpr std::size_t kMaxPrefetchTokens = 256;
+
 struct ClientConfig {
   std::string name;
   std::string client_id;                   // the grant's iss
@@ -31,6 +34,7 @@ struct ClientConfig {
   std::optional<std::string> proxy;
   std::string altinn_exchange_endpoint;    // default per environment
   std::vector<std::string> scopes;         // the scopes this client may ask for
+  std::vector<std::vector<std::string>> prefetch;  // tokens fetched at start and kept fresh
   int connect_timeout_seconds = 5;
   int timeout_seconds = 15;                // one HTTP attempt
   int retry_deadline_seconds = 30;         // all attempts of one exchange
@@ -51,6 +55,7 @@ struct Config {
   std::uint32_t socket_mode = 0600;
   int refresh_margin_seconds = 30;
   int max_connections = 256;
+  int max_concurrent_exchanges = 64;       // Maskinporten/Altinn exchanges in flight at once
   std::optional<std::string> state_dir;    // refused-PIN records; default per signer/state_dir.h
   // [pkcs11]
   std::string module;

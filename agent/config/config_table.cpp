@@ -114,21 +114,40 @@ Status ConfigTable::read(std::string_view key, bool& out) const {
   return {};
 }
 
-Status ConfigTable::read(std::string_view key, std::vector<std::string>& out) const {
-  const toml::node* node = table_.get(key);
-  if (node == nullptr) return {};
-  const auto* array = node->as_array();
-  if (array == nullptr) return wrong_type(*node, key, "an array of strings");
+Status ConfigTable::read_strings(const toml::node& node, const std::string& name,
+                                 std::vector<std::string>& out) const {
+  const auto* array = node.as_array();
+  if (array == nullptr) return wrong_type(node, name, "an array of strings");
   std::vector<std::string> values;
   for (std::size_t i = 0; i < array->size(); ++i) {
     const toml::node& element = *array->get(i);
-    const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+    const std::string element_name = name + "[" + std::to_string(i) + "]";
     const auto* value = element.as_string();
-    if (value == nullptr) return wrong_type(element, name, "a string");
-    MPA_RETURN_IF_ERROR(check_text(element, name, value->get()));
+    if (value == nullptr) return wrong_type(element, element_name, "a string");
+    MPA_RETURN_IF_ERROR(check_text(element, element_name, value->get()));
     values.push_back(value->get());
   }
   out = std::move(values);
+  return {};
+}
+
+Status ConfigTable::read(std::string_view key, std::vector<std::string>& out) const {
+  const toml::node* node = table_.get(key);
+  if (node == nullptr) return {};
+  return read_strings(*node, std::string(key), out);
+}
+
+Status ConfigTable::read(std::string_view key, std::vector<std::vector<std::string>>& out) const {
+  const toml::node* node = table_.get(key);
+  if (node == nullptr) return {};
+  const auto* array = node->as_array();
+  if (array == nullptr) return wrong_type(*node, key, "an array of arrays of strings");
+  std::vector<std::vector<std::string>> lists(array->size());
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    MPA_RETURN_IF_ERROR(
+        read_strings(*array->get(i), std::string(key) + "[" + std::to_string(i) + "]", lists[i]));
+  }
+  out = std::move(lists);
   return {};
 }
 

@@ -58,6 +58,8 @@ class ConfigTable {
   Status read(std::string_view key, std::optional<std::string>& out) const;
   Status read(std::string_view key, bool& out) const;
   Status read(std::string_view key, std::vector<std::string>& out) const;  // array of strings
+  // An array of arrays of strings.
+  Status read(std::string_view key, std::vector<std::vector<std::string>>& out) const;
 
   template <class Int>
   Status read(std::string_view key, Int& out, std::int64_t min, std::int64_t max) const {
@@ -72,6 +74,8 @@ class ConfigTable {
                       std::int64_t max) const;
   Error wrong_type(const toml::node& node, std::string_view key, const std::string& expected) const;
   Status check_text(const toml::node& node, std::string_view key, std::string_view text) const;
+  Status read_strings(const toml::node& node, const std::string& name,
+                      std::vector<std::string>& out) const;
 
   const toml::table& table_;
   const std::string& file_;

@@ -33,41 +33,64 @@ TokenTarget token_target(const protocol::TokenRequest& request) {
 // refresh at once, or fall short of the client's min_ttl.
 constexpr std::int64_t kMaskinportenReuseSlackSeconds = 15;
 
-Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
-                                       const TokenTarget& target) {
-  auto token = engine.fetch_token(client, target.grant);
+void log_maskinporten_answer(const TokenTarget& target, const Result<AccessToken>& token) {
   if (!token) {
     log::warning("client " + target.client + ": no token for \"" +
                  scopes_text(target.grant.scopes) + "\": " + token.error().message);
-    return token;
+    return;
   }
   log::debug("client " + target.client + ": token " + log::token_ref(token->access_token) +
              " for \"" + scopes_text(target.grant.scopes) + "\", expires in " +
              std::to_string(token->expires_in) + " s");
+}
+
+// Blocking: for the Altinn exchange on a worker.
+Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
+                                       const TokenTarget& target) {
+  auto token = engine.fetch_token(client, target.grant);
+  log_maskinporten_answer(target, token);
   return token;
 }
 
-// What the cache calls on a worker for each miss or refresh ahead.
+// What the cache calls for each miss or refresh ahead. A Maskinporten token
+// takes no thread while it is signed and exchanged; an Altinn token is
+// made on a worker (its exchange is still a blocking call).
 class TokenFetcher {
  public:
-  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
+  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds,
+               WorkScheduler workers)
       : engine_(std::move(engine)),
         link_(std::make_shared<std::weak_ptr<TokenCache>>()),
-        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
+        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds),
+        workers_(std::move(workers)) {}
 
   // The cache this fetcher fills; set once, before the cache is shared.
   // Weak: the cache owns the fetcher.
   void attach(const std::shared_ptr<TokenCache>& cache) { *link_ = cache; }
 
-  Result<AccessToken> operator()(const TokenTarget& target) const {
+  void operator()(const TokenTarget& target, const TokenCache::FetchOrder& order,
+                  std::function<void(Result<AccessToken>)> done) const {
     auto client = engine_->client(target.client);
-    if (!client) return client.error();
-    if (!target.exchange) return maskinporten_token(*engine_, **client, target);
-    if (*target.exchange != "altinn") {
-      return make_error(ErrorCode::invalid_request,
-                        "exchange must be \"altinn\", not \"" + *target.exchange + "\"");
+    if (!client) {
+      done(client.error());
+      return;
     }
-    return altinn_token(**client, target);
+    if (!target.exchange) {
+      engine_->fetch_token(**client, target.grant, order.sign_by_ms,
+                           [target, done = std::move(done)](Result<AccessToken> token) {
+                             log_maskinporten_answer(target, token);
+                             done(std::move(token));
+                           });
+      return;
+    }
+    if (*target.exchange != "altinn") {
+      done(make_error(ErrorCode::invalid_request,
+                      "exchange must be \"altinn\", not \"" + *target.exchange + "\""));
+      return;
+    }
+    workers_([self = *this, client = **client, target, done = std::move(done)] {
+      done(self.altinn_token(client, target));
+    });
   }
 
  private:
@@ -118,6 +141,7 @@ class TokenFetcher {
   std::shared_ptr<const Engine> engine_;
   std::shared_ptr<std::weak_ptr<TokenCache>> link_;  // shared by the copies std::function makes
   std::int64_t reuse_ttl_;
+  WorkScheduler workers_;
 };
 
 protocol::TokenResponse token_response(const AccessToken& token, std::int64_t now) {
@@ -193,6 +217,19 @@ void answer_internal(const Reply& reply, const std::optional<std::string>& id, c
   reply(protocol::encode_error(id, make_error(ErrorCode::internal, "the agent failed to answer")));
 }
 
+// Each client's `prefetch` tokens: fetched now, and kept fresh by the
+// cache from then on, so the first requests after a start or reload are hits.
+void start_prefetch(const AgentState& state) {
+  for (const ClientConfig& client : state.config.clients) {
+    for (const std::vector<std::string>& scopes : client.prefetch) {
+      TokenTarget target;
+      target.client = client.name;
+      target.grant.scopes = scopes;
+      state.cache->keep_fresh(target, kPrefetchOwner);
+    }
+  }
+}
+
 }  // namespace
 
 std::string exchange_owner(const PeerCredentials& peer) {
@@ -200,7 +237,8 @@ std::string exchange_owner(const PeerCredentials& peer) {
 }
 
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      TokenCache::Scheduler exchanges) {
+                                                      TokenCache::Scheduler exchanges,
+                                                      WorkScheduler workers) {
   // --- signer helpers: in `run` only the helpers load the module ---
   auto engine = Engine::create(config, [](const Config& loaded) {
     return signer::HelperPool::for_this_process().signers_for(loaded);
@@ -221,9 +259,10 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   state->altinn_verifier = std::move(verifier);
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
-  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
+  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds, std::move(workers));
   state->cache = std::make_shared<TokenCache>(fetcher, std::move(exchanges), options);
   fetcher.attach(state->cache);
+  start_prefetch(*state);
   return state;
 }
 
@@ -252,6 +291,8 @@ bool AgentHandler::may_connect(const PeerCredentials& peer) const {
 }
 
 void AgentHandler::sweep_cache() const { state()->cache->sweep(); }
+
+void AgentHandler::refresh_ahead() const { state()->cache->refresh_due_entries(); }
 
 void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request, Reply reply) {
   auto state = this->state();

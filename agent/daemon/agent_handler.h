@@ -34,12 +34,17 @@ struct AgentState {
 
 // Opens the token and builds engine, cache, policy and verifier from
 // `config`. Errors in words; nothing is kept of a failed build.
-// `exchanges` runs the cache's exchanges on workers, told whose they are.
+// `exchanges` admits the cache's exchanges, told whose they are; `workers`
+// runs what still blocks (the Altinn exchange).
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      TokenCache::Scheduler exchanges);
+                                                      TokenCache::Scheduler exchanges,
+                                                      WorkScheduler workers);
 
-// The owner of a peer's exchanges, for a fair share of the workers: its uid.
+// The owner of a peer's exchanges, for a fair share of the exchanges in
+// flight: its uid.
 std::string exchange_owner(const PeerCredentials& peer);
+// The owner of the exchanges that keep `prefetch` tokens fresh.
+inline constexpr const char* kPrefetchOwner = "prefetch";
 
 class AgentHandler final : public RequestHandler {
  public:
@@ -59,6 +64,8 @@ class AgentHandler final : public RequestHandler {
 
   bool may_connect(const PeerCredentials& peer) const;
   void sweep_cache() const;
+  // Starts the refreshes ahead that are due (TokenCache::refresh_due_entries).
+  void refresh_ahead() const;
 
  private:
   // One per op; each answers through `reply` exactly once.

@@ -116,10 +116,17 @@ void log_clients(const AgentState& state) {
 }
 
 Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
-                                                   TokenCache::Scheduler exchanges) {
+                                                   TokenCache::Scheduler exchanges,
+                                                   WorkScheduler workers) {
   auto config = load_config(path);
   if (!config) return config.error();
-  return build_agent_state(*config, std::move(exchanges));
+  return build_agent_state(*config, std::move(exchanges), std::move(workers));
+}
+
+std::shared_ptr<FairScheduler> exchange_slots(const Config& config) {
+  const auto slots = static_cast<std::size_t>(config.max_concurrent_exchanges);
+  const std::size_t kept = std::max<std::size_t>(1, slots / kExchangesKeptFromOnePeerDivisor);
+  return FairScheduler::create(FairScheduler::run_here(), slots, slots > kept ? slots - kept : 1);
 }
 
 class Daemon final {
@@ -128,10 +135,9 @@ class Daemon final {
       : config_path_(std::move(config_path)),
         pool_(kWorkerThreads),
         control_pool_(kControlThreads),
-        fair_(FairScheduler::create(scheduler_on(pool_), kWorkerThreads,
-                                    kWorkerThreads - kWorkersKeptFromOnePeer)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         sweep_timer_(io_),
+        refresh_timer_(io_),
         grace_timer_(io_) {}
   // Timers and handlers point at `this`.
   Daemon(const Daemon&) = delete;
@@ -152,12 +158,14 @@ class Daemon final {
   }
 
  private:
-  // Exchanges share the workers fairly among peers: one uid may run at
-  // most all but one of them, so that a peer asking for many uncached
-  // tokens while Maskinporten is slow leaves a worker for everyone else.
+  // Exchanges in flight share max_concurrent_exchanges fairly among
+  // peers: one uid may have at most all but an eighth of them, so that a
+  // peer asking for many uncached tokens while Maskinporten is slow leaves
+  // room for everyone else.
   TokenCache::Scheduler exchanges() {
-    return [fair = fair_](const std::string& owner, std::function<void()> job) {
-      fair->submit(owner, std::move(job));
+    return [fair = fair_](const std::string& owner,
+                          std::function<void(std::function<void()>)> start) {
+      fair->submit_async(owner, std::move(start));
     };
   }
 
@@ -178,7 +186,8 @@ class Daemon final {
     auto socket = open_socket(*config);
     if (!socket) return socket.error();
     listening_.emplace(std::move(*socket));
-    auto state = build_agent_state(*config, exchanges());
+    fair_ = exchange_slots(*config);
+    auto state = build_agent_state(*config, exchanges(), scheduler_on(pool_));
     if (!state) return state.error();
 
     log::info(std::string("maskinporten-agent ") + kVersion + " with " + config->path);
@@ -194,6 +203,7 @@ class Daemon final {
     server_->start();
     wait_for_signal();
     schedule_sweep();
+    schedule_refresh_ahead();
     log::info("ready: listening on " + listening_->path());
     return {};
   }
@@ -224,6 +234,7 @@ class Daemon final {
     log::info(std::string("stopping on ") + signal_name + ": finishing the requests in flight");
     listening_->remove_file();
     sweep_timer_.cancel();
+    refresh_timer_.cancel();
     grace_timer_.expires_after(std::chrono::seconds(kShutdownGraceSeconds));
     grace_timer_.async_wait([this](const boost::system::error_code& error) {
       if (error) return;
@@ -254,7 +265,7 @@ class Daemon final {
     reloading_ = true;
     log::info("SIGHUP: reloading " + config_path_);
     boost::asio::post(pool_, [this] {
-      auto built = load_and_build(config_path_, exchanges());
+      auto built = load_and_build(config_path_, exchanges(), scheduler_on(pool_));
       if (built) log_clients(**built);
       boost::asio::post(io_, [this, built = std::move(built)]() mutable {
         finish_reload(std::move(built));
@@ -279,6 +290,10 @@ class Daemon final {
   }
 
   void warn_about_restart_only_changes(const Config& running, const Config& loaded) const {
+    if (loaded.max_concurrent_exchanges != running.max_concurrent_exchanges) {
+      log::warning("[agent] max_concurrent_exchanges changed; that needs a restart (still " +
+                   std::to_string(running.max_concurrent_exchanges) + ")");
+    }
     if (listening_->activated()) return;
     if (loaded.socket != running.socket || loaded.socket_mode != running.socket_mode) {
       log::warning("[agent] socket or socket_mode changed; that needs a restart (still listening on " +
@@ -295,13 +310,25 @@ class Daemon final {
     });
   }
 
+  // Starts refreshes ahead for entries in use, whether or not a request
+  // comes in their window; it only starts exchanges, so it runs here.
+  void schedule_refresh_ahead() {
+    refresh_timer_.expires_after(std::chrono::seconds(kRefreshAheadIntervalSeconds));
+    refresh_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error || stopping_) return;
+      handler_->refresh_ahead();
+      schedule_refresh_ahead();
+    });
+  }
+
   std::string config_path_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
   boost::asio::thread_pool control_pool_;  // status, verify_altinn: never queued behind HTTP
-  std::shared_ptr<FairScheduler> fair_;      // exchanges onto pool_, a fair share per peer
+  std::shared_ptr<FairScheduler> fair_;      // exchanges in flight, a fair share per peer
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer refresh_timer_;
   boost::asio::steady_timer grace_timer_;
   std::optional<ListeningSocket> listening_;
   std::shared_ptr<AgentHandler> handler_;

@@ -10,11 +10,16 @@
 
 namespace mpa {
 
-// Threads that sign and do HTTP; the socket I/O thread never does either.
+// Threads for what still blocks (the Altinn exchange, reload, sweeps);
+// Maskinporten exchanges take none: they are signed on each token's
+// signing queue and sent by an AsyncHttp.
 inline constexpr int kWorkerThreads = 4;
-// Workers one peer (uid) can never occupy with its exchanges: they stay
-// free for other peers' new tokens while Maskinporten is slow.
-inline constexpr int kWorkersKeptFromOnePeer = 1;
+// Of max_concurrent_exchanges, the share one peer (uid) can never take:
+// this fraction (at least one) stays free for other peers' new tokens
+// while Maskinporten is slow.
+inline constexpr int kExchangesKeptFromOnePeerDivisor = 8;
+// How often the cache looks for entries due for a refresh ahead.
+inline constexpr int kRefreshAheadIntervalSeconds = 1;
 // Threads for status and verify_altinn, apart from the workers, so that
 // they answer while every worker waits on a slow Maskinporten.
 inline constexpr int kControlThreads = 1;

@@ -1,6 +1,7 @@
 #include "agent/daemon/fair_scheduler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -26,41 +27,62 @@ bool FairScheduler::may_start(const std::string& owner) const {
 }
 
 void FairScheduler::submit(const std::string& owner, std::function<void()> job) {
-  std::unique_lock lock(mutex_);
-  // Behind its own queued jobs, in order; else at once when there is room.
-  const auto queue = queued_.find(owner);
-  if ((queue == queued_.end() || queue->second.empty()) && may_start(owner)) {
-    start(owner, std::move(job));
-    return;
-  }
-  auto& jobs = queued_[owner];
-  if (jobs.empty()) turns_.push_back(owner);
-  jobs.push_back(std::move(job));
-}
-
-// Counts the job as running and hands it to the pool. Called with the
-// mutex held; run_ only posts, it never runs the job on this thread.
-void FairScheduler::start(const std::string& owner, std::function<void()> job) {
-  ++running_;
-  ++running_by_owner_[owner];
-  run_([self = shared_from_this(), owner, job = std::move(job)] {
+  submit_async(owner, [job = std::move(job)](const std::function<void()>& release) {
     try {
       job();
     } catch (const std::exception& e) {
       log::error(std::string("bug: a worker job threw: ") + e.what());
     }
-    self->finished(owner);
+    release();
   });
 }
 
-void FairScheduler::finished(const std::string& owner) {
-  std::lock_guard lock(mutex_);
-  --running_;
-  if (auto it = running_by_owner_.find(owner); it != running_by_owner_.end() && --it->second == 0) {
-    running_by_owner_.erase(it);
+void FairScheduler::submit_async(const std::string& owner, AsyncJob job) {
+  std::vector<Start> starts;
+  {
+    std::lock_guard lock(mutex_);
+    // Behind its own queued jobs, in order; else at once when there is room.
+    const auto queue = queued_.find(owner);
+    if ((queue == queued_.end() || queue->second.empty()) && may_start(owner)) {
+      ++running_;
+      ++running_by_owner_[owner];
+      starts.push_back(Start{owner, std::move(job)});
+    } else {
+      auto& jobs = queued_[owner];
+      if (jobs.empty()) turns_.push_back(owner);
+      jobs.push_back(std::move(job));
+    }
   }
-  // Fill the free slots: the first owner in turn that is below its share
-  // starts its oldest job and, with more queued, goes to the back.
+  launch(std::move(starts));
+}
+
+void FairScheduler::launch(std::vector<Start> starts) {
+  for (Start& start : starts) {
+    auto released = std::make_shared<std::atomic<bool>>(false);
+    std::function<void()> release = [self = shared_from_this(), owner = start.owner, released] {
+      if (!released->exchange(true)) self->finished(owner);
+    };
+    run_([job = std::move(start.job), release = std::move(release)] { job(release); });
+  }
+}
+
+void FairScheduler::finished(const std::string& owner) {
+  std::vector<Start> starts;
+  {
+    std::lock_guard lock(mutex_);
+    --running_;
+    if (auto it = running_by_owner_.find(owner);
+        it != running_by_owner_.end() && --it->second == 0) {
+      running_by_owner_.erase(it);
+    }
+    fill_free_slots(starts);
+  }
+  launch(std::move(starts));
+}
+
+// The first owner in turn that is below its share starts its oldest job
+// and, with more queued, goes to the back.
+void FairScheduler::fill_free_slots(std::vector<Start>& starts) {
   for (std::size_t looked = 0; looked < turns_.size() && running_ < slots_;) {
     const std::string next = turns_.front();
     turns_.pop_front();
@@ -70,14 +92,16 @@ void FairScheduler::finished(const std::string& owner) {
       continue;
     }
     auto it = queued_.find(next);
-    std::function<void()> job = std::move(it->second.front());
+    AsyncJob job = std::move(it->second.front());
     it->second.pop_front();
     if (it->second.empty()) {
       queued_.erase(it);
     } else {
       turns_.push_back(next);
     }
-    start(next, std::move(job));
+    ++running_;
+    ++running_by_owner_[next];
+    starts.push_back(Start{next, std::move(job)});
     looked = 0;
   }
 }

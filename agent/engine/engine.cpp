@@ -3,8 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <future>
 #include <memory>
-#include <mutex>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -16,9 +16,8 @@ struct Engine::ClientState {
   ClientConfig config;
   std::shared_ptr<Signer> signer;
   std::unique_ptr<GrantBuilder> builder;
-  std::mutex endpoint_mutex;  // guards the one-time discovery in `maskinporten`
-  bool endpoint_ready = false;
   std::unique_ptr<MaskinportenClient> maskinporten;
+  std::shared_ptr<SigningQueue> signing;  // the token's
 };
 
 namespace {
@@ -52,18 +51,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
   auto pin = read_pin(config);
   if (!pin) return pin.error().with_context(config.path + ": [pkcs11]");
 
-  std::unique_ptr<Engine> engine(new Engine());
-  engine->config_ = config;
   std::map<std::string, std::shared_ptr<pkcs11::Pkcs11Token>> tokens;
-
+  std::vector<std::shared_ptr<pkcs11::Pkcs11Token>> opened;
+  std::vector<std::shared_ptr<Signer>> signers;
   for (const ClientConfig& client : config.clients) {
     const std::string where = config.path + ": client \"" + client.name + "\"";
     auto uri = pkcs11::Pkcs11Uri::parse(client.key);
     if (!uri) return uri.error().with_context(where + ": key");
-    if (client.ca_file) {
-      if (auto ca = check_ca_file(*client.ca_file); !ca) return ca.error().with_context(where);
-    }
-
     const std::string selector = uri->token_selector();
     auto found = tokens.find(selector);
     if (found == tokens.end()) {
@@ -74,17 +68,47 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
       auto token = pkcs11::Pkcs11Token::open(std::move(options), *uri);
       if (!token) return token.error().with_context(where);
       found = tokens.emplace(selector, std::move(*token)).first;
-      engine->tokens_.push_back(found->second);
+      opened.push_back(found->second);
     }
-
     auto signer = found->second->signer(pkcs11::KeyOptions{client.key, client.chain_file});
     if (!signer) return signer.error().with_context(where);
+    signers.push_back(std::move(*signer));
+  }
+  auto engine = assemble(config, std::move(signers));
+  if (engine) (*engine)->tokens_ = std::move(opened);
+  return engine;
+}
 
+Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
+                                                 std::vector<std::shared_ptr<Signer>> signers) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  for (std::size_t i = 0; i < config.clients.size(); ++i) {
+    const ClientConfig& client = config.clients[i];
+    const std::string where = config.path + ": client \"" + client.name + "\"";
+    if (client.ca_file) {
+      if (auto ca = check_ca_file(*client.ca_file); !ca) return ca.error().with_context(where);
+    }
+    auto uri = pkcs11::Pkcs11Uri::parse(client.key);
+    if (!uri) return uri.error().with_context(where + ": key");
+
+    auto& http = engine->http_[client.ca_file.value_or("")];
+    if (!http) {
+      auto made = AsyncHttp::create(client.ca_file);
+      if (!made) return made.error().with_context(where);
+      http = std::move(*made);
+    }
+    auto& signing = engine->queues_[uri->token_selector()];
+    if (!signing) {
+      signing = std::make_shared<SigningQueue>(
+          static_cast<std::size_t>(config.max_concurrent_signatures));
+    }
     auto state = std::make_shared<ClientState>();
     state->config = client;
-    state->signer = *signer;
+    state->signer = std::move(signers[i]);
     state->builder = std::make_unique<GrantBuilder>(client, state->signer);
-    state->maskinporten = std::make_unique<MaskinportenClient>(client);
+    state->maskinporten = std::make_unique<MaskinportenClient>(client, http);
+    state->signing = signing;
     engine->clients_.emplace(client.name, std::move(state));
   }
   return engine;
@@ -113,26 +137,49 @@ Result<SignedGrant> Engine::make_grant(const ClientConfig& client,
   return it->second->builder->build(request, epoch_seconds_now());
 }
 
-Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
-                                        const GrantRequest& request) const {
+void Engine::fetch_token(const ClientConfig& client, const GrantRequest& request,
+                         std::int64_t sign_by_ms, TokenDone done) const {
   auto it = clients_.find(client.name);
   if (it == clients_.end()) {
-    return make_error(ErrorCode::unknown_client, "no client named \"" + client.name + "\"");
+    done(make_error(ErrorCode::unknown_client, "no client named \"" + client.name + "\""));
+    return;
   }
-  ClientState& state = *it->second;
-  {
-    // Discovery runs once per client, on first use, so that starting the
-    // agent never depends on the network.
-    std::lock_guard lock(state.endpoint_mutex);
-    if (!state.endpoint_ready) {
-      if (auto prepared = state.maskinporten->prepare(); !prepared) return prepared.error();
-      state.endpoint_ready = true;
+  const std::shared_ptr<ClientState> state = it->second;
+  // Discovery runs once per client, on first use, so that starting the
+  // agent never depends on the network.
+  state->maskinporten->prepare([state, request, sign_by_ms,
+                                done = std::move(done)](Status ready) mutable {
+    if (!ready) {
+      done(ready.error());
+      return;
     }
-  }
-  const GrantBuilder& builder = *state.builder;
-  auto token =
-      state.maskinporten->exchange([&]() { return builder.build(request, epoch_seconds_now()); });
-  return token;
+    auto make_grant = [state, request, sign_by_ms](MaskinportenClient::GrantDone signed_grant) {
+      state->signing->submit(sign_by_ms, [state, request, signed_grant](bool cancelled) {
+        if (cancelled) {
+          signed_grant(make_error(ErrorCode::unavailable,
+                                  "the agent is stopping or reloading; ask again"));
+          return;
+        }
+        signed_grant(state->builder->build(request, epoch_seconds_now()));
+      });
+    };
+    state->maskinporten->exchange(std::move(make_grant), std::move(done));
+  });
+}
+
+Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
+                                        const GrantRequest& request) const {
+  auto promise = std::make_shared<std::promise<Result<AccessToken>>>();
+  auto answer = promise->get_future();
+  fetch_token(client, request, epoch_seconds_now() * 1000,
+              [promise](Result<AccessToken> token) { promise->set_value(std::move(token)); });
+  return answer.get();
+}
+
+std::vector<Engine::SigningQueueStatus> Engine::signing_queues() const {
+  std::vector<SigningQueueStatus> out;
+  for (const auto& [selector, queue] : queues_) out.push_back({selector, queue->stats()});
+  return out;
 }
 
 SignerInfo Engine::signer_info(const ClientConfig& client) const {
@@ -162,18 +209,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config, const Signe
                                                " signers for " +
                                                std::to_string(config.clients.size()) + " clients");
   }
-  std::unique_ptr<Engine> engine(new Engine());
-  engine->config_ = config;
-  for (std::size_t i = 0; i < config.clients.size(); ++i) {
-    const ClientConfig& client = config.clients[i];
-    auto state = std::make_shared<ClientState>();
-    state->config = client;
-    state->signer = (*made)[i];
-    state->builder = std::make_unique<GrantBuilder>(client, state->signer);
-    state->maskinporten = std::make_unique<MaskinportenClient>(client);
-    engine->clients_.emplace(client.name, std::move(state));
-  }
-  return engine;
+  return assemble(config, std::move(*made));
 }
 // --- end signer helpers ---
 

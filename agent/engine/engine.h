@@ -1,6 +1,8 @@
-// The engine: from a Config, the opened PKCS#11 token, one signer per
-// client key, grant builders and Maskinporten clients. `fetch` and the
-// daemon both stand on it. Thread-safe after create().
+// The engine: from a Config, the signers (a signer helper per token, or
+// the token opened here), one signing queue per token, one AsyncHttp per
+// distinct ca_file (connections and trust shared by every exchange), grant
+// builders and Maskinporten clients. `fetch` and the daemon both stand on
+// it. Thread-safe after create().
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/engine/signing_queue.h"
+#include "agent/http/async_http.h"
 #include "agent/jwt/grant.h"
 #include "agent/maskinporten/maskinporten.h"
 #include "common/result.h"
@@ -43,8 +47,23 @@ class Engine {
   // invalid_request, hsm_error.
   Result<SignedGrant> make_grant(const ClientConfig& client, const GrantRequest& request) const;
 
-  // Grant + exchange at Maskinporten, retried as MaskinportenClient does.
+  // Grant + exchange at Maskinporten, retried as MaskinportenClient does,
+  // without a thread of its own: the grant is signed on the token's
+  // signing queue by `sign_by_ms` (epoch milliseconds; earliest first),
+  // the HTTP runs on the AsyncHttp. `done` runs once, on one of those
+  // threads, and must not block.
+  using TokenDone = std::function<void(Result<AccessToken>)>;
+  void fetch_token(const ClientConfig& client, const GrantRequest& request,
+                   std::int64_t sign_by_ms, TokenDone done) const;
+  // The same, waiting for the answer (one-shot commands).
   Result<AccessToken> fetch_token(const ClientConfig& client, const GrantRequest& request) const;
+
+  // For `status`: each token's signing queue, by the token's label or URI.
+  struct SigningQueueStatus {
+    std::string token;
+    SigningQueue::Stats stats;
+  };
+  std::vector<SigningQueueStatus> signing_queues() const;
 
   SignerInfo signer_info(const ClientConfig& client) const;
   // DER certificates, leaf first.
@@ -53,9 +72,14 @@ class Engine {
  private:
   Engine() = default;
   struct ClientState;
+  // Queues, connection pools and client state for `signers` (one per client).
+  static Result<std::unique_ptr<Engine>> assemble(const Config& config,
+                                                  std::vector<std::shared_ptr<Signer>> signers);
   Config config_;
-  std::map<std::string, std::shared_ptr<ClientState>> clients_;
   std::vector<std::shared_ptr<pkcs11::Pkcs11Token>> tokens_;  // kept open and logged in
+  std::map<std::string, std::shared_ptr<AsyncHttp>> http_;  // by ca_file ("" without)
+  std::map<std::string, std::shared_ptr<SigningQueue>> queues_;  // by token selector
+  std::map<std::string, std::shared_ptr<ClientState>> clients_;
 };
 
 }  // namespace mpa

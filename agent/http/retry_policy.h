@@ -79,13 +79,20 @@ class RetryPolicy {
     for (int n = 1;; ++n) {
       AttemptOutcome<T> outcome = attempt(n);
       if (outcome.result.ok() || !outcome.retryable) return std::move(outcome.result);
-      const std::chrono::milliseconds wait = wait_after(n, outcome.retry_after);
-      if (clock_.steady_now() + wait >= deadline_) {
-        return report.give_up(outcome.result.error(), n, outcome.retry_after);
-      }
-      report.retrying(outcome.result.error(), n, wait);
-      sleep_(wait);
+      const auto wait = next_wait(n, outcome.retry_after);
+      if (!wait) return report.give_up(outcome.result.error(), n, outcome.retry_after);
+      report.retrying(outcome.result.error(), n, *wait);
+      sleep_(*wait);
     }
+  }
+
+  // For callers that wait with a timer instead of sleep: the wait after
+  // failed attempt `attempt`, or nothing when it would pass the deadline.
+  std::optional<std::chrono::milliseconds> next_wait(int attempt,
+                                                     std::optional<int> retry_after) const {
+    const std::chrono::milliseconds wait = wait_after(attempt, retry_after);
+    if (clock_.steady_now() + wait >= deadline_) return std::nullopt;
+    return wait;
   }
 
  private:

@@ -3,7 +3,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/json_text.h"
 #include "common/log.h"
@@ -175,20 +178,32 @@ Error server_trouble(const HttpResponse& response) {
 
 bool is_retryable_status(long status) { return status == 429 || status >= 500; }
 
-MaskinportenIo real_io(const ClientConfig& client) {
+MaskinportenIo real_io(const ClientConfig& client, std::shared_ptr<AsyncHttp> http) {
   const HttpOptions options = http_options(client);
   MaskinportenIo io;
-  io.post_form = [options](const std::string& url, const std::string& body, int timeout_seconds) {
+  io.post_form = [options, http](const std::string& url, const std::string& body,
+                                 int timeout_seconds, MaskinportenIo::Answer answer) {
     HttpOptions attempt = options;
     attempt.timeout_seconds = timeout_seconds;
-    return http_post_form(url, body, attempt);
+    http->post_form(url, body, attempt, std::move(answer));
   };
-  io.get = [options](const std::string& url) {
-    return http_get(url, {"Accept: application/json"}, options);
+  io.get = [options, http](const std::string& url, MaskinportenIo::Answer answer) {
+    http->get(url, {"Accept: application/json"}, options, std::move(answer));
   };
-  io.sleep = [](milliseconds duration) { std::this_thread::sleep_for(duration); };
+  io.after = [http](milliseconds wait, std::function<void()> job) {
+    http->after(wait, std::move(job));
+  };
   io.clock = Clock::system();
   return io;
+}
+
+// Waits for a callback-style call: for the blocking forms.
+template <class T, class Start>
+T wait_for(Start start) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  start([promise](T value) { promise->set_value(std::move(value)); });
+  return future.get();
 }
 
 }  // namespace
@@ -258,33 +273,93 @@ Result<std::string> parse_authorization_server_metadata(const HttpResponse& resp
   return std::string(token_endpoint);
 }
 
-MaskinportenClient::MaskinportenClient(ClientConfig client)
-    : MaskinportenClient(client, real_io(client)) {}
+MaskinportenIo MaskinportenIo::blocking(
+    std::function<Result<HttpResponse>(const std::string&, const std::string&, int)> post_form,
+    std::function<Result<HttpResponse>(const std::string&)> get,
+    std::function<void(milliseconds)> sleep, Clock clock) {
+  MaskinportenIo io;
+  io.post_form = [post_form](const std::string& url, const std::string& body, int timeout,
+                             Answer answer) { answer(post_form(url, body, timeout)); };
+  io.get = [get](const std::string& url, Answer answer) { answer(get(url)); };
+  io.after = [sleep](milliseconds wait, std::function<void()> job) {
+    sleep(wait);
+    job();
+  };
+  io.clock = std::move(clock);
+  return io;
+}
+
+// The token endpoint, resolved once and shared by every copy of the work
+// in flight.
+struct MaskinportenClient::Endpoint {
+  std::mutex mutex;
+  std::string url;                                // set once resolved
+  std::vector<std::function<void(Status)>> waiting;  // while discovery runs
+  bool resolving = false;
+};
+
+MaskinportenClient::MaskinportenClient(ClientConfig client, std::shared_ptr<AsyncHttp> http)
+    : MaskinportenClient(client, real_io(client, std::move(http))) {}
 
 MaskinportenClient::MaskinportenClient(ClientConfig client, MaskinportenIo io)
-    : client_(std::move(client)), io_(std::move(io)) {}
+    : client_(std::move(client)), io_(std::move(io)), endpoint_(std::make_shared<Endpoint>()) {}
+
+std::string MaskinportenClient::token_endpoint() const {
+  std::lock_guard lock(endpoint_->mutex);
+  return endpoint_->url;
+}
 
 Status MaskinportenClient::prepare() {
+  return wait_for<Status>([this](std::function<void(Status)> done) { prepare(std::move(done)); });
+}
+
+void MaskinportenClient::prepare(std::function<void(Status)> done) {
+  const std::shared_ptr<Endpoint> endpoint = endpoint_;
+  const auto settle = [endpoint](const Result<std::string>& url) {
+    std::vector<std::function<void(Status)>> waiting;
+    {
+      std::lock_guard lock(endpoint->mutex);
+      if (url) endpoint->url = *url;
+      endpoint->resolving = false;
+      waiting.swap(endpoint->waiting);
+    }
+    for (auto& waiter : waiting) waiter(url ? Status{} : Status(url.error()));
+  };
+  {
+    std::unique_lock lock(endpoint->mutex);
+    if (!endpoint->url.empty()) {
+      lock.unlock();
+      done(Status{});
+      return;
+    }
+    endpoint->waiting.push_back(std::move(done));
+    if (endpoint->resolving) return;
+    endpoint->resolving = true;
+  }
   if (!client_.discovery) {
     if (!is_https_url(client_.token_endpoint)) {
-      return make_error(ErrorCode::invalid_config,
+      settle(make_error(ErrorCode::invalid_config,
                         "client \"" + client_.name + "\": token_endpoint \"" +
-                            client_.token_endpoint + "\" is not an https:// URL");
+                            client_.token_endpoint + "\" is not an https:// URL"));
+      return;
     }
-    token_endpoint_ = client_.token_endpoint;
-    return {};
+    settle(client_.token_endpoint);
+    return;
   }
   if (!is_https_url(client_.issuer) || client_.issuer.back() != '/') {
-    return make_error(ErrorCode::invalid_config,
+    settle(make_error(ErrorCode::invalid_config,
                       "client \"" + client_.name + "\": issuer \"" + client_.issuer +
-                          "\" is not an https:// URL ending in '/'");
+                          "\" is not an https:// URL ending in '/'"));
+    return;
   }
   const std::string url = client_.issuer + kMetadataPath;
-  auto response = io_.get(url);
-  if (!response) return std::move(response).error().with_context("discovery");
-  MPA_ASSIGN_OR_RETURN(token_endpoint_,
-                       parse_authorization_server_metadata(*response, client_.issuer, url));
-  return {};
+  io_.get(url, [settle, url, issuer = client_.issuer](Result<HttpResponse> response) {
+    if (!response) {
+      settle(std::move(response).error().with_context("discovery"));
+      return;
+    }
+    settle(parse_authorization_server_metadata(*response, issuer, url));
+  });
 }
 
 namespace {
@@ -295,8 +370,12 @@ using Attempt = AttemptOutcome<AccessToken>;
 
 Attempt judge(const Result<HttpResponse>& response, std::int64_t now) {
   if (!response) {
-    // Network trouble may pass; a refused URL or option will not.
-    return {response.error(), response.error().code == ErrorCode::unavailable, std::nullopt};
+    // Network trouble may pass; a refused URL or option, or a certificate
+    // that does not verify, will not.
+    const Error& error = response.error();
+    return {error,
+            error.code == ErrorCode::unavailable && error.reason != ErrorReason::tls_untrusted,
+            std::nullopt};
   }
   Attempt attempt{parse_token_response(*response, now), false, std::nullopt};
   if (attempt.result.ok()) return attempt;
@@ -313,40 +392,96 @@ std::string attempts_words(int attempts) {
   return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
 }
 
-}  // namespace
 
-Result<AccessToken> MaskinportenClient::exchange(
-    const std::function<Result<SignedGrant>()>& make_grant) {
-  if (token_endpoint_.empty()) {
-    return make_error(ErrorCode::internal, "exchange() before prepare() succeeded");
-  }
-  const std::chrono::seconds budget(client_.retry_deadline_seconds);
-  const RetryPolicy policy(budget, io_.clock, io_.sleep);
+// One exchange's attempts, kept alive by the callbacks in flight.
+struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
+  ExchangeRun(const ClientConfig& client, MaskinportenIo i, std::string url,
+              MaskinportenClient::GrantMaker make, MaskinportenClient::TokenDone d)
+      : timeout_cap(client.timeout_seconds),
+        io(std::move(i)),
+        endpoint(std::move(url)),
+        make_grant(std::move(make)),
+        done(std::move(d)),
+        budget(client.retry_deadline_seconds),
+        policy(budget, io.clock, [](milliseconds) {}) {}
+
+  int timeout_cap;  // seconds, of one attempt
+  MaskinportenIo io;
+  std::string endpoint;
+  MaskinportenClient::GrantMaker make_grant;
+  MaskinportenClient::TokenDone done;
+  std::chrono::seconds budget;
+  RetryPolicy policy;
+  int attempts = 0;
   std::string jti;  // of the latest grant, for the log
-  const auto attempt = [&](int) -> Attempt {
-    // Each attempt is a new grant (new jti, iat, signature): Maskinporten
-    // refuses a jti it has seen, and a retried grant may have been used.
-    auto grant = make_grant();
-    if (!grant) return {std::move(grant).error(), false, std::nullopt};
-    jti = grant->jti;
+
+  // Each attempt is a new grant (new jti, iat, signature): Maskinporten
+  // refuses a jti it has seen, and a retried grant may have been used.
+  void attempt() {
+    ++attempts;
+    make_grant([self = shared_from_this()](Result<SignedGrant> grant) {
+      if (!grant) {
+        self->done(std::move(grant).error());
+        return;
+      }
+      self->post(*grant);
+    });
+  }
+
+  void post(const SignedGrant& grant) {
+    jti = grant.jti;
     const std::string form =
-        form_encode({{"grant_type", kJwtBearerGrantType}, {"assertion", grant->jwt}});
-    const int timeout = policy.attempt_timeout_seconds(client_.timeout_seconds);
-    return judge(io_.post_form(token_endpoint_, form, timeout), io_.clock.epoch_seconds());
-  };
-  RetryReport report;
-  report.give_up = [&](const Error& last, int attempts, std::optional<int> asked) {
+        form_encode({{"grant_type", kJwtBearerGrantType}, {"assertion", grant.jwt}});
+    const int timeout = policy.attempt_timeout_seconds(timeout_cap);
+    io.post_form(endpoint, form, timeout, [self = shared_from_this()](Result<HttpResponse> response) {
+      self->judged(judge(response, self->io.clock.epoch_seconds()));
+    });
+  }
+
+  void judged(Attempt outcome) {
+    if (outcome.result.ok() || !outcome.retryable) {
+      done(std::move(outcome.result));
+      return;
+    }
+    const Error& last = outcome.result.error();
+    const auto wait = policy.next_wait(attempts, outcome.retry_after);
+    if (!wait) {
+      done(give_up(last, outcome.retry_after));
+      return;
+    }
+    log::warning("Maskinporten attempt " + std::to_string(attempts) + " (jti " + jti +
+                 ") failed: " + last.message + "; retrying in " + std::to_string(wait->count()) +
+                 " ms");
+    io.after(*wait, [self = shared_from_this()] { self->attempt(); });
+  }
+
+  Error give_up(const Error& last, std::optional<int> asked) const {
     const std::string why =
         asked ? "; it asks to wait " + std::to_string(*asked) + " s, past the retry deadline" : "";
     return make_error(last.code, last.message + why + " (gave up after " +
                                      attempts_words(attempts) + " within " +
                                      std::to_string(budget.count()) + " s)");
-  };
-  report.retrying = [&](const Error& last, int n, milliseconds wait) {
-    log::warning("Maskinporten attempt " + std::to_string(n) + " (jti " + jti + ") failed: " +
-                 last.message + "; retrying in " + std::to_string(wait.count()) + " ms");
-  };
-  return policy.run<AccessToken>(attempt, report);
+  }
+};
+
+}  // namespace
+
+void MaskinportenClient::exchange(GrantMaker make_grant, TokenDone done) const {
+  std::string url = token_endpoint();
+  if (url.empty()) {
+    done(make_error(ErrorCode::internal, "exchange() before prepare() succeeded"));
+    return;
+  }
+  auto run = std::make_shared<ExchangeRun>(client_, io_, std::move(url), std::move(make_grant),
+                                           std::move(done));
+  run->attempt();
+}
+
+Result<AccessToken> MaskinportenClient::exchange(
+    const std::function<Result<SignedGrant>()>& make_grant) const {
+  return wait_for<Result<AccessToken>>([&](TokenDone done) {
+    exchange([make_grant](GrantDone grant_done) { grant_done(make_grant()); }, std::move(done));
+  });
 }
 
 }  // namespace mpa

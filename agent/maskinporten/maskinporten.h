@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "agent/config/config.h"
+#include "agent/http/async_http.h"
 #include "agent/http/http.h"
 #include "agent/http/retry_policy.h"
 #include "agent/jwt/grant.h"
@@ -43,38 +45,61 @@ Result<std::string> parse_authorization_server_metadata(const HttpResponse& resp
                                                         const std::string& url);
 
 // Everything MaskinportenClient needs from the outside world. The real one
-// uses libcurl, the system clocks and sleeps; tests pass fakes to run the
-// retry policy without network or waiting.
+// is an AsyncHttp (answers and timers on its thread) and the system
+// clocks; tests build one from blocking fakes with blocking().
 struct MaskinportenIo {
-  std::function<Result<HttpResponse>(const std::string& url, const std::string& form_body,
-                                     int timeout_seconds)>
+  using Answer = std::function<void(Result<HttpResponse>)>;
+  std::function<void(const std::string& url, const std::string& form_body, int timeout_seconds,
+                     Answer answer)>
       post_form;
-  std::function<Result<HttpResponse>(const std::string& url)> get;
-  std::function<void(std::chrono::milliseconds)> sleep;
+  std::function<void(const std::string& url, Answer answer)> get;
+  // Runs the job after the wait; a retry's back-off.
+  std::function<void(std::chrono::milliseconds wait, std::function<void()> job)> after;
   Clock clock;  // steady: the deadline; epoch: expires_at, Retry-After dates
+
+  // From calls that answer at once; `sleep` stands for the wait.
+  static MaskinportenIo blocking(
+      std::function<Result<HttpResponse>(const std::string&, const std::string&, int)> post_form,
+      std::function<Result<HttpResponse>(const std::string&)> get,
+      std::function<void(std::chrono::milliseconds)> sleep, Clock clock);
 };
 
 class MaskinportenClient {
  public:
-  explicit MaskinportenClient(ClientConfig client);
+  using GrantDone = std::function<void(Result<SignedGrant>)>;
+  // Makes one fresh grant and passes it on, when it is signed.
+  using GrantMaker = std::function<void(GrantDone done)>;
+  using TokenDone = std::function<void(Result<AccessToken>)>;
+
+  // HTTP through `http`, made for this client's ca_file.
+  MaskinportenClient(ClientConfig client, std::shared_ptr<AsyncHttp> http);
   MaskinportenClient(ClientConfig client, MaskinportenIo io);
 
-  // Resolves the token endpoint (discovery if configured). Errors: unavailable.
+  // Resolves the token endpoint (discovery if configured) once; callers
+  // while it runs share the one attempt, and a failure is tried again by
+  // the next call. Errors: unavailable, invalid_config.
+  void prepare(std::function<void(Status)> done);
+  // The same, waiting (never from an HTTP callback).
   Status prepare();
 
   // Posts grants made by `make_grant` until one succeeds or the deadline
   // passes. Each attempt is a fresh grant. Network errors, 5xx and 429 are
-  // retried under RetryPolicy (429 honours Retry-After);
-  // 4xx is never retried; errors from `make_grant` are returned at once.
-  // Safe to call from several threads at once after prepare().
-  Result<AccessToken> exchange(const std::function<Result<SignedGrant>()>& make_grant);
+  // retried under RetryPolicy (429 honours Retry-After), waiting on the
+  // io's timer; 4xx and an untrusted TLS certificate are never retried;
+  // errors from `make_grant` are passed on at once. `done` runs once, on
+  // whichever thread answered last. Needs a prepared endpoint.
+  void exchange(GrantMaker make_grant, TokenDone done) const;
+  // The same, waiting, with a grant maker that signs on the caller's (or,
+  // for a retry, the HTTP) thread: for one-shot commands and tests.
+  Result<AccessToken> exchange(const std::function<Result<SignedGrant>()>& make_grant) const;
 
-  const std::string& token_endpoint() const { return token_endpoint_; }
+  std::string token_endpoint() const;
 
  private:
+  struct Endpoint;
   ClientConfig client_;
   MaskinportenIo io_;
-  std::string token_endpoint_;
+  std::shared_ptr<Endpoint> endpoint_;
 };
 
 }  // namespace mpa

@@ -15,7 +15,9 @@ chmod 0711 "$WORK"
 # Short timeouts so that failures beyond them take seconds, not minutes.
 CONF="$WORK/agent.toml"
 write_config "$CONF" "timeout_seconds = 2" "connect_timeout_seconds = 2"
+# Four exchanges in flight at most, so that a few slow ones fill them.
 sed -i -e 's/^retry_deadline_seconds = 20/retry_deadline_seconds = 3/' \
+  -e 's/^refresh_margin_seconds = 30/refresh_margin_seconds = 30\nmax_concurrent_exchanges = 4/' \
   -e 's|^scopes = \["altinn:enduser", |scopes = ["digdir:not-granted", "altinn:enduser", |' "$CONF"
 # A second client that waits long enough for a slow Maskinporten.
 cat >>"$CONF" <<CONF
@@ -174,10 +176,10 @@ expect_contains "slower than timeout_seconds: unavailable" "$(error_of "$answer"
 expect_contains "saying it timed out" "$answer" "imed out"
 standin_control reset '{}' >/dev/null
 
-# Exchanges for other keys are slow, as many as the agent has workers (4);
-# this uid may run 3 at once, its fourth waits for one of them. A cached
-# token, ping and status are not held up by them, and another uid's new
-# token takes the worker this uid may not have. Proved by order: all this
+# Exchanges for other keys are slow, as many as the agent runs at once
+# (max_concurrent_exchanges = 4); this uid may run 3 at once, its fourth
+# waits for one of them. A cached token, ping and status are not held up by
+# them, and another uid's new token takes the slot this uid may not have. Proved by order: all this
 # completes while every slow one of this uid is still pending.
 standin_control settings '{"delay": 6}' >/dev/null
 slow_pids=()
@@ -199,7 +201,7 @@ as_nobody "$PY" "$SOCK_PY" "$SOCK" lines "$(token_line patient altinn:enduser \
 other_pid=$!
 wait_for received_at_least 4 || true
 status="$(agent_lines '{"op":"status"}')"
-expect_eq "another uid's new token takes the fourth worker at once" \
+expect_eq "another uid's new token takes the fourth slot at once" \
   "$(json_get "$status" '[j["cache"]["in_flight"], j["workers"]]')" \
   '[5, {"size": 4, "exchanging": 4, "waiting": 1}]'
 still_running=0

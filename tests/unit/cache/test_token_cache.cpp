@@ -31,6 +31,14 @@ struct FakeClock {
   }
 };
 
+// A fetcher that answers before it returns, on the scheduler's thread.
+TokenCache::Fetcher blocking(std::function<Result<AccessToken>(const TokenTarget&)> fetch) {
+  return [fetch = std::move(fetch)](const TokenTarget& target, const TokenCache::FetchOrder&,
+                                    std::function<void(Result<AccessToken>)> done) {
+    done(fetch(target));
+  };
+}
+
 // Counts calls, remembers what it was asked, can be held at a gate and can
 // fail. Token n is "token-n", valid for `lifetime` seconds from the clock.
 class FakeFetcher {
@@ -38,7 +46,7 @@ class FakeFetcher {
   explicit FakeFetcher(FakeClock& clock) : clock_(clock) {}
 
   TokenCache::Fetcher function() {
-    return [this](const TokenTarget& request) { return fetch(request); };
+    return blocking([this](const TokenTarget& request) { return fetch(request); });
   }
 
   void close_gate() {
@@ -112,10 +120,10 @@ class FakeFetcher {
 class ThreadScheduler {
  public:
   TokenCache::Scheduler function() {
-    return [this](const std::string& owner, std::function<void()> job) {
+    return [this](const std::string& owner, std::function<void(std::function<void()>)> start) {
       std::lock_guard lock(mutex_);
       owners_.push_back(owner);
-      threads_.emplace_back(std::move(job));
+      threads_.emplace_back([start = std::move(start)] { start([] {}); });
     };
   }
   void join() {
@@ -397,6 +405,91 @@ BOOST_AUTO_TEST_CASE(NewTokenShorterThanMinTtlIsUnavailable) {
   BOOST_TEST(result.error().code == ErrorCode::unavailable);
   BOOST_TEST(result.error().message ==
              "Maskinporten issued a token valid for 20 s, shorter than min_ttl 60");
+}
+
+// Issue 9: ten requests whose min_ttl is longer than Maskinporten's tokens
+// live made ten exchanges; the entry's lifetime now answers them.
+BOOST_AUTO_TEST_CASE(MinTtlLongerThanTheTokensLifeMakesOneExchangeNotOnePerRequest) {
+  fetcher.lifetime = 20;
+  for (int i = 0; i < 10; ++i) {
+    const Result<AccessToken> result = get_now(request({"a"}), 60);
+    BOOST_TEST_REQUIRE(!result.ok());
+    BOOST_TEST(result.error().code == ErrorCode::unavailable);
+    if (i > 0) {
+      BOOST_TEST(result.error().message ==
+                 "Maskinporten issues tokens valid for 20 s for this request, shorter than "
+                 "min_ttl 60; ask with a min_ttl of at most 20");
+    }
+  }
+  BOOST_TEST(fetcher.calls() == 1);
+  BOOST_TEST(hit_now(request({"a"}), 10) == "token-1");  // a min_ttl it can meet is a hit
+  clock.now += 11;  // past half its life: the next exchange might do better
+  BOOST_TEST(!get_now(request({"a"}), 60).ok());
+  BOOST_TEST(fetcher.calls() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(EntriesInUseAreRefreshedAheadWithoutARequestInTheWindow) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  BOOST_TEST(token_now(request({"b"})) == "token-2");
+  clock.now += 60;
+  BOOST_TEST(cache->refresh_due_entries() == 0u);  // 60 s left: not due yet
+  clock.now += 35;  // 25 s left, past the margin and the largest jitter
+  for (int second = 0; second <= 5 && cache->stats().exchanges < 4; ++second, clock.now += 1) {
+    cache->refresh_due_entries();
+    scheduler.join();
+  }
+  BOOST_TEST(cache->stats().exchanges == 4u);
+  BOOST_TEST(cache->stats().refreshed_ahead == 2u);
+  const std::string a = hit_now(request({"a"}));
+  const std::string b = hit_now(request({"b"}));
+  BOOST_TEST((a == "token-3" || a == "token-4"));
+  BOOST_TEST((b == "token-3" || b == "token-4"));
+  BOOST_TEST(a != b);
+}
+
+BOOST_AUTO_TEST_CASE(EntriesIdleLongerThanTheirIdleTimeAreNotRefreshedAhead) {
+  cache_options.idle_drop_seconds = 50;
+  make_cache();
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.now += 100;  // 20 s left, unused for 100 s
+  BOOST_TEST(cache->refresh_due_entries() == 0u);
+  BOOST_TEST(fetcher.calls() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(KeptFreshEntriesAreFetchedAtOnceAndRefreshedUnused) {
+  cache_options.idle_drop_seconds = 50;
+  make_cache();
+  cache->keep_fresh(request({"p"}), "prefetch");
+  scheduler.join();
+  BOOST_TEST(fetcher.calls() == 1);
+  BOOST_TEST(scheduler.owners() == std::vector<std::string>{"prefetch"});
+  clock.now += 100;  // never asked for, and past its idle time
+  for (int second = 0; second <= 5 && fetcher.calls() < 2; ++second, clock.now += 1) {
+    cache->refresh_due_entries();
+    scheduler.join();
+  }
+  BOOST_TEST(fetcher.calls() == 2);
+  cache->sweep();
+  BOOST_TEST(cache->stats().entries == 1u);  // not dropped as idle
+  BOOST_TEST(hit_now(request({"p"})) == "token-2");
+  BOOST_TEST(cache->stats().misses == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(KeptFreshEntryWhoseFetchFailedIsTriedAgainLater) {
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "Maskinporten answered 503"));
+  cache->keep_fresh(request({"p"}), "prefetch");
+  scheduler.join();
+  BOOST_TEST(fetcher.calls() == 1);
+  cache->refresh_due_entries();  // still held: no new exchange
+  scheduler.join();
+  BOOST_TEST(fetcher.calls() == 1);
+  fetcher.fail_with(std::nullopt);
+  for (int second = 0; second <= 60 && fetcher.calls() < 2; ++second, clock.now += 1) {
+    cache->refresh_due_entries();
+    scheduler.join();
+  }
+  BOOST_TEST(fetcher.calls() == 2);
+  BOOST_TEST(hit_now(request({"p"})) == "token-2");
 }
 
 BOOST_AUTO_TEST_CASE(SlowExchangeForOneKeyDoesNotDelayAHitOnAnother) {
@@ -695,7 +788,9 @@ BOOST_AUTO_TEST_CASE(AfterAFailedRefreshTheTokenExpiringEndsTheBackOffForMisses)
 }
 
 BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
-  TokenCache throwing([](const TokenTarget&) -> Result<AccessToken> { throw std::runtime_error("boom"); },
+  TokenCache throwing(blocking([](const TokenTarget&) -> Result<AccessToken> {
+                        throw std::runtime_error("boom");
+                      }),
                       scheduler.function(), options(), clock.function());
   Answers answers;
   throwing.get(request({"a"}), 0, answers.callback());
@@ -972,13 +1067,13 @@ BOOST_AUTO_TEST_CASE(FetcherMayPeekAndPutAnotherKeyOfItsOwnCache) {
   TokenCache* self = nullptr;
   int fetches = 0;
   TokenCache nested(
-      [&](const TokenTarget& r) -> Result<AccessToken> {
+      blocking([&](const TokenTarget& r) -> Result<AccessToken> {
         ++fetches;
         TokenTarget plain = r;
         plain.exchange.reset();
         if (!self->peek(plain, 60)) self->put(plain, outside_token("mp", clock.now, 120));
         return outside_token("altinn-from-" + self->peek(plain, 60)->access_token, clock.now, 120);
-      },
+      }),
       scheduler.function(), options(), clock.function());
   self = &nested;
   Answers answers;

@@ -92,25 +92,24 @@ struct FakeWorld {
   int grants_made = 0;
 
   MaskinportenIo io() {
-    MaskinportenIo io;
-    io.post_form = [this](const std::string& url, const std::string& form, int timeout) {
-      BOOST_TEST(url == kEndpoint);
-      forms.push_back(form);
-      timeouts.push_back(timeout);
-      clock += post_takes;
-      BOOST_TEST_REQUIRE(answered < script.size(), "the client posted more often than scripted");
-      return script[answered++];
-    };
-    io.get = [this](const std::string& url) -> Result<HttpResponse> {
-      gets.push_back(url);
-      return metadata;
-    };
-    io.sleep = [this](milliseconds duration) {
-      sleeps.push_back(duration);
-      clock += duration;
-    };
-    io.clock = Clock{[this] { return clock; }, [] { return kNow; }};
-    return io;
+    return MaskinportenIo::blocking(
+        [this](const std::string& url, const std::string& form, int timeout) {
+          BOOST_TEST(url == kEndpoint);
+          forms.push_back(form);
+          timeouts.push_back(timeout);
+          clock += post_takes;
+          BOOST_TEST_REQUIRE(answered < script.size(), "the client posted more often than scripted");
+          return script[answered++];
+        },
+        [this](const std::string& url) -> Result<HttpResponse> {
+          gets.push_back(url);
+          return metadata;
+        },
+        [this](milliseconds duration) {
+          sleeps.push_back(duration);
+          clock += duration;
+        },
+        Clock{[this] { return clock; }, [] { return kNow; }});
   }
 
   // Fresh, numbered grants, as GrantBuilder makes them.
@@ -542,8 +541,8 @@ BOOST_AUTO_TEST_CASE(UnreachableMetadataIsUnavailable) {
   ClientConfig config = test_client();
   config.discovery = true;
   MaskinportenIo io = world.io();
-  io.get = [](const std::string&) -> Result<HttpResponse> {
-    return make_error(ErrorCode::unavailable, "cannot reach it");
+  io.get = [](const std::string&, MaskinportenIo::Answer answer) {
+    answer(make_error(ErrorCode::unavailable, "cannot reach it"));
   };
   auto prepared = MaskinportenClient(config, io).prepare();
   BOOST_TEST_REQUIRE(!prepared.ok());
