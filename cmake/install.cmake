@@ -44,3 +44,36 @@ install(FILES ${PROJECT_BINARY_DIR}/packaging/maskinporten-agent.service
 # The units run as maskinporten-agent; systemd-sysusers makes that user.
 install(FILES packaging/maskinporten-agent.sysusers
         DESTINATION ${MPA_SYSUSERS_DIR} RENAME maskinporten-agent.conf)
+
+# Man pages maskinporten-agent(1) and maskinporten-agent.toml(5), written in
+# scdoc (docs/*.scd); built and installed when scdoc is found (Debian's
+# scdoc package; scripts/setup.sh installs it).
+find_program(MPA_SCDOC scdoc)
+if(MPA_SCDOC)
+  set(mpa_man_pages)
+  foreach(page maskinporten-agent.1 maskinporten-agent.toml.5)
+    string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+    add_custom_command(
+      OUTPUT ${PROJECT_BINARY_DIR}/man/${page}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+      COMMAND ${MPA_SCDOC} < ${PROJECT_SOURCE_DIR}/docs/${page}.scd > ${PROJECT_BINARY_DIR}/man/${page}
+      DEPENDS ${PROJECT_SOURCE_DIR}/docs/${page}.scd
+      COMMENT "scdoc ${page}"
+      VERBATIM)
+    list(APPEND mpa_man_pages ${PROJECT_BINARY_DIR}/man/${page})
+    install(FILES ${PROJECT_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  endforeach()
+  add_custom_target(man ALL DEPENDS ${mpa_man_pages})
+else()
+  message(STATUS "scdoc not found: the man pages are not built (apt-get install scdoc)")
+endif()
+
+# bash completion, where bash-completion looks (its pkg-config file says;
+# Debian: /usr/share/bash-completion/completions), named for the command.
+pkg_get_variable(mpa_pc_completions_dir bash-completion completionsdir)
+if(NOT mpa_pc_completions_dir)
+  set(mpa_pc_completions_dir ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+endif()
+set(MPA_BASH_COMPLETION_DIR "${mpa_pc_completions_dir}" CACHE PATH "Where the bash completion is installed")
+install(FILES docs/maskinporten-agent.bash-completion
+        DESTINATION ${MPA_BASH_COMPLETION_DIR} RENAME maskinporten-agent)

@@ -13,7 +13,7 @@
 namespace mpa::log {
 namespace {
 
-std::atomic<bool> g_verbose{false};
+std::atomic<int> g_least_severe{static_cast<int>(Level::info)};
 std::mutex g_mutex;
 
 const char* level_word(Level level) {
@@ -30,10 +30,19 @@ bool under_journald() { return std::getenv("JOURNAL_STREAM") != nullptr; }
 
 }  // namespace
 
-void set_verbose(bool verbose) { g_verbose = verbose; }
+void set_level(Level least_severe_written) { g_least_severe = static_cast<int>(least_severe_written); }
+
+void set_verbose(bool verbose) { set_level(verbose ? Level::debug : Level::info); }
+
+std::optional<Level> parse_level(std::string_view word) {
+  for (Level level : {Level::error, Level::warning, Level::info, Level::debug}) {
+    if (word == level_word(level)) return level;
+  }
+  return std::nullopt;
+}
 
 void write(Level level, std::string_view message) {
-  if (level == Level::debug && !g_verbose) return;
+  if (static_cast<int>(level) > g_least_severe) return;
   static const bool journald = under_journald();
   std::lock_guard lock(g_mutex);
   if (journald) {

@@ -4,6 +4,7 @@
 // Never log a PIN or a whole token: log_token_ref() gives a safe reference.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,7 +18,12 @@ inline void warning(std::string_view m) { write(Level::warning, m); }
 inline void info(std::string_view m) { write(Level::info, m); }
 inline void debug(std::string_view m) { write(Level::debug, m); }
 
-void set_verbose(bool verbose);  // debug lines are dropped unless verbose
+// Lines less severe than the level are dropped; the default is info.
+void set_level(Level least_severe_written);
+void set_verbose(bool verbose);  // set_level(debug) or set_level(info)
+
+// "error", "warning", "info" or "debug"; nullopt for anything else.
+std::optional<Level> parse_level(std::string_view word);
 
 // "sha256:1a2b3c4d" — first 8 hex digits of the token's SHA-256, enough to
 // match log lines to a token without being able to use it.

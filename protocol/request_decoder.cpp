@@ -249,6 +249,13 @@ std::variant<Request, DecodeError> decode_request(std::string_view line) {
                                " bytes"),
                        std::nullopt, kClose};
   }
+  // RapidJSON takes a NUL for the end of the text: garbage after one would
+  // pass unseen, and one in a string would read as a missing quotation mark.
+  if (const auto nul = line.find('\0'); nul != std::string_view::npos) {
+    return DecodeError{invalid("the request holds a NUL byte (at byte " + std::to_string(nul) +
+                               "); JSON text has none"),
+                       std::nullopt, kClose};
+  }
   // Iterative and bounded by the line's length, so safe before the nesting
   // check; the parse also tells whether a too deep line is still an object.
   rapidjson::Document document;

@@ -6,14 +6,31 @@
 # DIR must not exist or be empty. Every private key is generated on the token
 # (sensitive, not extractable); make_pki.py issues certificates for the public
 # keys read back from the token, and they are written to the token beside
-# their keys. The layout is the contract in notes/contracts.md; the files:
+# their keys. The layout, which tests/integration/lib.sh relies on:
 #   DIR/softhsm2.conf  DIR/env  DIR/pin  DIR/so-pin  DIR/tokens/  DIR/pki/
 set -euo pipefail
+
+usage() {
+  cat <<'HELP'
+usage: softhsm-fixtures/make-token.sh DIR
+
+Makes a throwaway SoftHSM2 token "Virksomhet Test" with a test PKI in DIR
+(which must not exist or be empty): the keys are generated on the token,
+not extractable; certificates for them are issued and stored beside them.
+DIR gets softhsm2.conf (export SOFTHSM2_CONF=DIR/softhsm2.conf to use the
+token), env, pin, so-pin, tokens/ and pki/ (the CA and certificates).
+For tests and demos only: the PINs are in plain files.
+HELP
+}
+if [[ $# -eq 1 && ( $1 == --help || $1 == -h ) ]]; then
+  usage
+  exit 0
+fi
 
 die() { echo "make-token.sh: $*" >&2; exit 1; }
 trap 'die "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
-[[ $# -eq 1 ]] || die "usage: make-token.sh DIR"
+[[ $# -eq 1 && $1 != -* ]] || { usage >&2; exit 2; }
 readonly MODULE=/usr/lib/softhsm/libsofthsm2.so
 readonly LABEL="Virksomhet Test"
 readonly HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -4,7 +4,7 @@
 
 WORK_DIR holds NAME.pub.der (public keys read from the token) and receives
 NAME.der (certificates to write to the token). PKI_DIR receives the PEM files
-listed in notes/contracts.md. CA keys are software keys: they are test
+listed at the top of make-token.sh. CA keys are software keys: they are test
 fixtures, not the key under test.
 """
 import datetime

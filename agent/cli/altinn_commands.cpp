@@ -54,18 +54,9 @@ constexpr const char* kHelp =
     "  printf %s \"$TOKEN\" | maskinporten-agent verify-altinn --cert old.pem --cert new.pem\n"
     "\n"
     "exit status: 0 the token is valid (claims on stdout), 1 it is not, or a certificate\n"
-    "cannot be used (`error: reason` on stderr), 2 usage error.\n";
+    "cannot be used (`error: CODE: reason` on stderr), 2 usage error.\n";
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent verify-altinn --help)\n",
-               message.c_str());
-  return kExitUsage;
-}
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return kExitFailed;
-}
+int usage(const std::string& message) { return usage_error("verify-altinn", message); }
 
 // Reads stdin up to kMaxStdinBytes; nullopt when there is more.
 std::optional<std::string> read_stdin_bounded() {
@@ -97,7 +88,7 @@ int verify_altinn_command(const std::vector<std::string>& args) {
     leeway = *number;
   }
   auto verifier = altinn::ConsentVerifier::create(parsed->all("cert"), static_cast<int>(leeway));
-  if (!verifier) return fail(verifier.error().message);
+  if (!verifier) return report_failure(verifier.error());
 
   std::string token;
   if (parsed->positionals.empty() || parsed->positionals[0] == "-") {
@@ -106,8 +97,9 @@ int verify_altinn_command(const std::vector<std::string>& args) {
     }
     auto read = read_stdin_bounded();
     if (!read) {
-      return fail("the token on stdin is longer than " +
-                  std::to_string(altinn::kMaxConsentTokenBytes) + " bytes");
+      return report_failure(make_error(ErrorCode::invalid_token,
+                                       "the token on stdin is longer than " +
+                                           std::to_string(altinn::kMaxConsentTokenBytes) + " bytes"));
     }
     token = std::move(*read);
   } else {
@@ -116,7 +108,7 @@ int verify_altinn_command(const std::vector<std::string>& args) {
   if (token.empty()) return usage("no token given (on the command line or stdin)");
 
   auto claims = (*verifier)->verify(token, epoch_seconds_now());
-  if (!claims) return fail(claims.error().message);
+  if (!claims) return report_failure(claims.error());
   std::printf("%s\n", claims->c_str());
   return kExitOk;
 }

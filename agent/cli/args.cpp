@@ -17,9 +17,18 @@ std::vector<std::string> ParsedArgs::all(const std::string& name) const {
 }
 
 int usage_error(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
+  std::fprintf(stderr, "error: usage: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
                command.c_str());
   return 2;
+}
+
+int report_failure(const Error& error) {
+  // The wire has no invalid_config (a client cannot fix the agent's file);
+  // a person at the command line can, so here it keeps its name.
+  const std::string code =
+      error.code == ErrorCode::invalid_config ? "invalid_config" : std::string(to_string(error.code));
+  std::fprintf(stderr, "error: %s: %s\n", code.c_str(), error.message.c_str());
+  return 1;
 }
 
 namespace {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
+
 namespace mpa::cli {
 
 struct OptionSpec {
@@ -25,9 +27,14 @@ struct ParsedArgs {
   std::vector<std::string> all(const std::string& name) const;
 };
 
-// Prints "error: MESSAGE" and where to read more on stderr; returns the
-// usage exit status (2).
+// Prints "error: usage: MESSAGE" and where to read more on stderr;
+// returns the usage exit status (2).
 int usage_error(const std::string& command, const std::string& message);
+
+// Prints the CLI's one error line, "error: CODE: MESSAGE" (the code as the
+// socket protocol spells it, so scripts can tell cases apart), on stderr;
+// returns the failure exit status (1).
+int report_failure(const Error& error);
 
 // On a usage error, prints "error: ..." and a hint naming `command` to
 // stderr and returns nullopt. "--help"/"-h" sets the "help" flag.

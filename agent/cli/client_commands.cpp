@@ -1,38 +1,25 @@
 // The commands that ask a running agent over its socket: token, status,
-// invalidate (DESIGN.md "Command line").
+// invalidate (README "Asking the agent"); exec is in exec_command.cpp.
 #include "agent/cli/client_commands.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <iterator>
-#include <toml++/toml.h>
 
 #include "agent/cli/cli.h"
-#include "agent/cli/args.h"
 #include "common/clock.h"
-#include "protocol/client.h"
-#include "common/file_read.h"
-#include "protocol/status.h"
 
 namespace mpa::cli {
-namespace {
 
-using protocol::AgentClient;
-
-// A token request may wait for Maskinporten, including the agent's retries.
-constexpr std::chrono::seconds kTokenTimeout{90};
-// status and invalidate never wait for the network.
-constexpr std::chrono::seconds kQuickTimeout{10};
-// The configuration file read for [agent] socket; real ones are a few KiB.
-constexpr std::size_t kMaxConfigFileBytes = 1024 * 1024;
-
-constexpr const char* kSocketHelp =
-    "the socket: --socket PATH, else $MASKINPORTEN_AGENT_SOCKET, else `socket` in the\n"
-    "[agent] table of /etc/maskinporten-agent/agent.toml (if readable), else\n"
+const char* const kSocketHelp =
+    "the socket: --socket PATH, else where `run --config FILE` listens when --config is\n"
+    "given, else $MASKINPORTEN_AGENT_SOCKET, else `socket` in the [agent] table of\n"
+    "/etc/maskinporten-agent/agent.toml (if readable), else\n"
     "$XDG_RUNTIME_DIR/maskinporten-agent/agent.sock.\n";
 
-constexpr const char* kRequestOptionsHelp =
+const char* const kRequestOptionsHelp =
     "  --scope S                  a scope to ask for; repeat for several (required)\n"
     "  --client NAME              which [[client]] of the agent (default: its only one)\n"
     "  --resource URL             audience restriction; repeat for several\n"
@@ -40,7 +27,25 @@ constexpr const char* kRequestOptionsHelp =
     "  --iss-onbehalfof NAME      on-behalf-of (not with --consumer-org)\n"
     "  --pid PID                  11-digit person identifier\n"
     "  --authorization-details J  a JSON array of objects, e.g. Altinn system user details\n"
-    "  --exchange altinn          the Altinn token made from the Maskinporten token\n";
+    "  --exchange altinn          the Altinn token made from the Maskinporten token\n"
+    "  --socket PATH              the agent's socket (see below)\n"
+    "  --config FILE              the agent's configuration: ask where it listens\n";
+
+const std::vector<OptionSpec> kRequestOptions = {
+    {"scope", true, true},           {"client", true, false},
+    {"resource", true, true},        {"consumer-org", true, false},
+    {"iss-onbehalfof", true, false}, {"pid", true, false},
+    {"authorization-details", true, false},
+    {"exchange", true, false},       {"socket", true, false},
+    {"config", true, false},
+};
+
+namespace {
+
+using protocol::AgentClient;
+
+// status and invalidate never wait for the network.
+constexpr std::chrono::seconds kQuickTimeout{10};
 
 std::string token_help() {
   return std::string(
@@ -59,13 +64,15 @@ std::string token_help() {
          "                             the agent's refresh_margin_seconds)\n"
          "  --json                     print the agent's whole answer: {\"ok\":true,\"access_token\":\n"
          "                             ...,\"token_type\":...,\"expires_in\":...,\"expires_at\":...,\"scope\":...}\n"
-         "  --socket PATH              the agent's socket (see below)\n"
+         "  --format F                 token (the default), json (as --json), or credential-process:\n"
+         "                             {\"version\":1,\"access_token\":...,\"token_type\":...,\n"
+         "                             \"expires_at\":\"2026-11-24T10:00:00Z\"} (RFC 3339)\n"
          "\n" +
          kSocketHelp +
          "\n"
-         "exit status: 0 printed a token; 1 failed, with one line on stderr such as\n"
-         "`error: invalid_scope: ...` (the agent's error code, then its words) or\n"
-         "`error: ... does not exist; is the agent running?`; 2 usage error.\n"
+         "exit status: 0 printed a token; 1 failed, with one line on stderr, `error: CODE: words`,\n"
+         "such as `error: invalid_scope: ...` (the agent's code) or\n"
+         "`error: unavailable: ... does not exist; is the agent running?`; 2 usage error.\n"
          "\n"
          "example:\n"
          "  maskinporten-agent token --scope altinn:instances.read --exchange altinn\n";
@@ -73,7 +80,7 @@ std::string token_help() {
 
 std::string status_help() {
   return std::string(
-             "usage: maskinporten-agent status [--json] [--socket PATH]\n"
+             "usage: maskinporten-agent status [--json] [--socket PATH | --config FILE]\n"
              "\n"
              "Asks the running agent how it is and prints a summary: its version and uptime; for\n"
              "each client the PKCS#11 token (present, logged in), the certificate's subject and\n"
@@ -85,12 +92,13 @@ std::string status_help() {
              "options:\n"
              "  --json                     print the agent's answer as JSON (one line) instead\n"
              "  --socket PATH              the agent's socket (see below)\n"
+             "  --config FILE              the agent's configuration: ask where it listens\n"
              "\n") +
          kSocketHelp +
          "\n"
          "exit status: 0 the agent answered (read the summary for problems it reports);\n"
-         "1 no agent could be asked, or it answered with an error (one `error:` line on\n"
-         "stderr); 2 usage error.\n"
+         "1 no agent could be asked, or it answered with an error (one `error: CODE: words`\n"
+         "line on stderr); 2 usage error.\n"
          "\n"
          "example:\n"
          "  maskinporten-agent status --socket /run/maskinporten-agent/agent.sock\n";
@@ -109,51 +117,99 @@ std::string invalidate_help() {
              "\n"
              "options:\n") +
          kRequestOptionsHelp +
-         "  --socket PATH              the agent's socket (see below)\n"
          "\n" +
          kSocketHelp +
          "\n"
-         "exit status: 0 done; 1 failed (one `error:` line on stderr, with the agent's error\n"
-         "code when it answered); 2 usage error.\n"
+         "exit status: 0 done; 1 failed (one `error: CODE: words` line on stderr); 2 usage error.\n"
          "\n"
          "example:\n"
          "  maskinporten-agent invalidate --client default --scope altinn:enduser\n";
 }
 
-const std::vector<OptionSpec> kRequestOptions = {
-    {"scope", true, true},           {"client", true, false},
-    {"resource", true, true},        {"consumer-org", true, false},
-    {"iss-onbehalfof", true, false}, {"pid", true, false},
-    {"authorization-details", true, false},
-    {"exchange", true, false},       {"socket", true, false},
-};
-
-// A failure on this side (no socket, no connection, no answer).
-int fail(const Error& error) {
-  std::fprintf(stderr, "error: %s\n", error.message.c_str());
-  return kExitFailed;
+// Maskinporten joins scopes with spaces, so one with whitespace in it
+// would silently become two; the agent refuses it, in its own words.
+std::optional<std::string> scope_problem(const std::vector<std::string>& scopes) {
+  for (const std::string& scope : scopes) {
+    if (scope.empty()) return "--scope needs a scope, not an empty string";
+    if (scope.find_first_of(" \t\r\n") != std::string::npos) {
+      return "--scope \"" + scope + "\" holds whitespace; give each scope its own --scope "
+             "(--scope a --scope b)";
+    }
+  }
+  return std::nullopt;
 }
 
-// The agent said no: its code first, so scripts can tell the cases apart.
-int fail_with_code(const Error& error) {
-  std::fprintf(stderr, "error: %s: %s\n", std::string(to_string(error.code)).c_str(),
-               error.message.c_str());
-  return kExitFailed;
+// Resolves the socket and connects; on failure prints the error.
+std::optional<AgentClient> connect_to_agent(const ParsedArgs& args, std::chrono::seconds timeout) {
+  auto path = resolve_socket_path(SocketPathSources::from_environment(args.get("socket"), args.get("config")));
+  if (!path) {
+    report_failure(path.error());
+    return std::nullopt;
+  }
+  auto client = AgentClient::connect(*path, timeout);
+  if (!client) {
+    report_failure(client.error());
+    return std::nullopt;
+  }
+  return std::move(*client);
 }
 
-std::optional<std::string> environment_variable(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
+// Parses the arguments; nullopt with the exit status when the command ends
+// here (usage error, or --help printed).
+std::optional<ParsedArgs> parse_or_exit(const std::string& command, const std::vector<std::string>& args,
+                                        const std::vector<OptionSpec>& specs, const std::string& help,
+                                        int& exit_status) {
+  auto parsed = parse_args(command, args, specs);
+  if (!parsed) {
+    exit_status = kExitUsage;
+    return std::nullopt;
+  }
+  if (parsed->has("help")) {
+    std::fputs(help.c_str(), stdout);
+    exit_status = kExitOk;
+    return std::nullopt;
+  }
+  for (const char* option : {"socket", "config"}) {
+    if (const auto value = parsed->get(option); value && value->empty()) {
+      exit_status = usage_error(command, std::string("--") + option + " needs a path");
+      return std::nullopt;
+    }
+  }
+  return parsed;
 }
 
-// The request the options describe; nullopt after a usage message.
+int run_token(const ParsedArgs& args) {
+  const std::string format = args.get("format").value_or(args.has("json") ? "json" : "token");
+  if (format != "token" && format != "json" && format != "credential-process") {
+    return usage_error("token", "--format takes token, json or credential-process, not '" + format + "'");
+  }
+  if (args.has("json") && args.has("format")) return usage_error("token", "--json is --format json; give one");
+  auto request = token_request_from("token", args);
+  if (!request) return kExitUsage;
+  auto answer = ask_for_token(args, std::move(*request));
+  if (!answer) return kExitFailed;
+  if (format == "json") {
+    std::printf("%s\n", answer->line.c_str());
+  } else if (format == "credential-process") {
+    std::printf("%s\n", credential_process_json(answer->token).c_str());
+  } else {
+    std::printf("%s\n", answer->token.access_token.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 std::optional<protocol::TokenRequest> token_request_from(const std::string& command,
                                                          const ParsedArgs& args) {
   protocol::TokenRequest request;
   request.grant.scopes = args.all("scope");
   if (request.grant.scopes.empty()) {
     usage_error(command, "at least one --scope is required");
+    return std::nullopt;
+  }
+  if (const auto problem = scope_problem(request.grant.scopes)) {
+    usage_error(command, *problem);
     return std::nullopt;
   }
   request.client = args.get("client").value_or("");
@@ -186,97 +242,44 @@ std::optional<protocol::TokenRequest> token_request_from(const std::string& comm
   return request;
 }
 
-// Resolves the socket and connects; on failure prints the error.
-std::optional<AgentClient> connect_to_agent(const ParsedArgs& args, std::chrono::seconds timeout) {
-  auto path = resolve_socket_path(SocketPathSources::from_environment(args.get("socket")));
-  if (!path) {
-    fail(path.error());
-    return std::nullopt;
-  }
-  auto client = AgentClient::connect(*path, timeout);
-  if (!client) {
-    fail(client.error());
-    return std::nullopt;
-  }
-  return std::move(*client);
-}
-
-// Parses the arguments; nullopt with the exit status when the command ends
-// here (usage error, or --help printed).
-std::optional<ParsedArgs> parse_or_exit(const std::string& command, const std::vector<std::string>& args,
-                                        const std::vector<OptionSpec>& specs, const std::string& help,
-                                        int& exit_status) {
-  auto parsed = parse_args(command, args, specs);
-  if (!parsed) {
-    exit_status = kExitUsage;
-    return std::nullopt;
-  }
-  if (parsed->has("help")) {
-    std::fputs(help.c_str(), stdout);
-    exit_status = kExitOk;
-    return std::nullopt;
-  }
-  if (const auto socket = parsed->get("socket"); socket && socket->empty()) {
-    exit_status = usage_error(command, "--socket needs a path");
-    return std::nullopt;
-  }
-  return parsed;
-}
-
-int run_token(const ParsedArgs& args) {
-  auto request = token_request_from("token", args);
-  if (!request) return kExitUsage;
+std::optional<TokenAnswer> ask_for_token(const ParsedArgs& args, protocol::TokenRequest request) {
   auto client = connect_to_agent(args, kTokenTimeout);
-  if (!client) return kExitFailed;
-  auto line = client->request(protocol::Request{std::nullopt, std::move(*request)});
-  if (!line) return fail(line.error());
-  auto token = protocol::decode_token_response(*line);
-  if (!token) return fail_with_code(token.error());
-  std::printf("%s\n", args.has("json") ? line->c_str() : token->access_token.c_str());
-  return kExitOk;
-}
-
-}  // namespace
-
-SocketPathSources SocketPathSources::from_environment(std::optional<std::string> flag) {
-  SocketPathSources sources;
-  sources.flag = std::move(flag);
-  sources.environment = environment_variable("MASKINPORTEN_AGENT_SOCKET");
-  sources.runtime_directory = environment_variable("XDG_RUNTIME_DIR");
-  return sources;
-}
-
-std::optional<std::string> socket_from_config_file(const std::string& path) {
-  auto read = read_file(path, {kMaxConfigFileBytes, FileModeCheck::none, true});
-  if (!read) return std::nullopt;
-  const std::string& text = read.bytes();
-  // toml++ reports parse errors by exception; none may leave this function.
-  try {
-    const toml::table table = toml::parse(text, path);
-    const auto socket = table["agent"]["socket"].value<std::string>();
-    if (!socket || socket->empty()) return std::nullopt;
-    return socket;
-  } catch (const std::exception&) {
+  if (!client) return std::nullopt;
+  auto line = client->request(protocol::Request{std::nullopt, std::move(request)});
+  if (!line) {
+    report_failure(line.error());
     return std::nullopt;
   }
+  auto token = protocol::decode_token_response(*line);
+  if (!token) {
+    report_failure(token.error());
+    return std::nullopt;
+  }
+  return TokenAnswer{std::move(*line), std::move(*token)};
 }
 
-Result<std::string> resolve_socket_path(const SocketPathSources& sources) {
-  if (sources.flag && !sources.flag->empty()) return *sources.flag;
-  if (sources.environment && !sources.environment->empty()) return *sources.environment;
-  if (auto from_file = socket_from_config_file(sources.config_file)) return std::move(*from_file);
-  if (sources.runtime_directory && !sources.runtime_directory->empty()) {
-    return *sources.runtime_directory + "/maskinporten-agent/agent.sock";
-  }
-  return make_error(ErrorCode::invalid_request,
-                    "no socket to ask: give --socket PATH or set MASKINPORTEN_AGENT_SOCKET (" +
-                        sources.config_file + " names none, and XDG_RUNTIME_DIR is not set)");
+std::string credential_process_json(const protocol::TokenResponse& token) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  const std::string expires_at = format_utc(token.expires_at, UtcFormat::iso8601);
+  w.StartObject();
+  w.Key("version");
+  w.Int(1);
+  w.Key("access_token");
+  w.String(token.access_token.c_str(), static_cast<rapidjson::SizeType>(token.access_token.size()));
+  w.Key("token_type");
+  w.String(token.token_type.c_str(), static_cast<rapidjson::SizeType>(token.token_type.size()));
+  w.Key("expires_at");
+  w.String(expires_at.c_str(), static_cast<rapidjson::SizeType>(expires_at.size()));
+  w.EndObject();
+  return buffer.GetString();
 }
 
 int token_command(const std::vector<std::string>& args) {
   std::vector<OptionSpec> specs = kRequestOptions;
   specs.push_back({"min-ttl", true, false});
   specs.push_back({"json", false, false});
+  specs.push_back({"format", true, false});
   int exit_status = kExitOk;
   const auto parsed = parse_or_exit("token", args, specs, token_help(), exit_status);
   if (!parsed) return exit_status;
@@ -285,15 +288,16 @@ int token_command(const std::vector<std::string>& args) {
 
 int status_command(const std::vector<std::string>& args) {
   int exit_status = kExitOk;
-  const auto parsed = parse_or_exit("status", args, {{"json", false, false}, {"socket", true, false}},
+  const auto parsed = parse_or_exit("status", args,
+                                    {{"json", false, false}, {"socket", true, false}, {"config", true, false}},
                                     status_help(), exit_status);
   if (!parsed) return exit_status;
   auto client = connect_to_agent(*parsed, kQuickTimeout);
   if (!client) return kExitFailed;
   auto line = client->request(protocol::Request{std::nullopt, protocol::StatusRequest{}});
-  if (!line) return fail(line.error());
+  if (!line) return report_failure(line.error());
   auto status = protocol::decode_status_response(*line);
-  if (!status) return fail_with_code(status.error());
+  if (!status) return report_failure(status.error());
   if (parsed->has("json")) {
     std::printf("%s\n", line->c_str());
   } else {
@@ -311,9 +315,9 @@ int invalidate_command(const std::vector<std::string>& args) {
   auto client = connect_to_agent(*parsed, kQuickTimeout);
   if (!client) return kExitFailed;
   auto line = client->request(protocol::Request{std::nullopt, protocol::InvalidateRequest{std::move(*target)}});
-  if (!line) return fail(line.error());
+  if (!line) return report_failure(line.error());
   if (auto answer = protocol::decode_response_status(*line); !answer) {
-    return fail_with_code(answer.error());
+    return report_failure(answer.error());
   }
   return kExitOk;
 }

@@ -1,39 +1,47 @@
-// Pieces of the client commands (token, status, invalidate) that tests
-// reach directly: socket path resolution and the human status summary.
+// Pieces of the client commands (token, status, invalidate, exec) that
+// they share and tests reach directly: the request options, the socket
+// lookup (socket_path.h), the token answer's renderings and the status
+// summary.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
+#include <vector>
 
+#include "agent/cli/args.h"
+#include "agent/cli/socket_path.h"
 #include "common/result.h"
+#include "protocol/client.h"
 #include "protocol/status.h"
 
 namespace mpa::cli {
 
-// The system-wide configuration the client commands read [agent] socket from.
-inline constexpr const char* kSystemConfigFile = "/etc/maskinporten-agent/agent.toml";
+// A token request may wait for Maskinporten, including the agent's retries.
+inline constexpr std::chrono::seconds kTokenTimeout{90};
 
-// Where the socket path may come from, in DESIGN.md's order. Empty values
-// count as unset.
-struct SocketPathSources {
-  std::optional<std::string> flag;               // --socket PATH
-  std::optional<std::string> environment;        // $MASKINPORTEN_AGENT_SOCKET
-  std::string config_file = kSystemConfigFile;   // its [agent] socket, if readable
-  std::optional<std::string> runtime_directory;  // $XDG_RUNTIME_DIR
+// The options that describe a token (--scope, --client, ...), plus
+// --socket and --config to find the agent; and their help lines.
+extern const std::vector<OptionSpec> kRequestOptions;
+extern const char* const kRequestOptionsHelp;
+extern const char* const kSocketHelp;
 
-  // `flag` plus this process's environment and the system configuration.
-  static SocketPathSources from_environment(std::optional<std::string> flag);
+// The request the options describe; nullopt after a usage message.
+std::optional<protocol::TokenRequest> token_request_from(const std::string& command,
+                                                         const ParsedArgs& args);
+
+// Asks the agent the options name for a token: the answer line and its
+// decoding. Failures are printed already (one `error:` line) when nullopt.
+struct TokenAnswer {
+  std::string line;
+  protocol::TokenResponse token;
 };
+std::optional<TokenAnswer> ask_for_token(const ParsedArgs& args, protocol::TokenRequest request);
 
-// --socket, then $MASKINPORTEN_AGENT_SOCKET, then [agent] socket of the
-// configuration file, then $XDG_RUNTIME_DIR/maskinporten-agent/agent.sock.
-Result<std::string> resolve_socket_path(const SocketPathSources& sources);
-
-// [agent] socket from a TOML file; nullopt if the file is missing,
-// unreadable, too large, not TOML, or has no such string.
-std::optional<std::string> socket_from_config_file(const std::string& path);
+// `token --format credential-process`: one JSON object with the token and
+// its end in RFC 3339, for tools that run a credential helper.
+std::string credential_process_json(const protocol::TokenResponse& token);
 
 // The agent's status answer as lines for a person; `now` is epoch seconds.
 // What the answer lacks is shown as unknown ("?"), not refused.

@@ -41,13 +41,16 @@ constexpr const char* kGrantHelp =
     "\n"
     "Builds one Maskinporten JWT grant, has the PKCS#11 token sign it, and prints it\n"
     "(header.body.signature) on stdout. Nothing is sent anywhere: use it to see exactly\n"
-    "what the agent would send, for support and debugging. Paste it into a JWT decoder\n"
-    "or `cut -d. -f2 | base64 -d` to read the claims; it expires within 120 seconds.\n"
+    "what the agent would send, for support and debugging. Paste it into a JWT decoder,\n"
+    "or read the claims (base64url without padding) with\n"
+    "  maskinporten-agent grant ... | cut -d. -f2 | tr '_-' '/+' |\n"
+    "    awk '{ while (length($0) % 4) $0 = $0 \"=\"; print }' | base64 -d\n"
+    "It expires within 120 seconds.\n"
     "\n";
 
 constexpr const char* kGrantHelpEnd =
     "\n"
-    "exit status: 0 printed a grant, 1 failed (reason on stderr), 2 usage error.\n";
+    "exit status: 0 printed a grant, 1 failed (`error: CODE: words` on stderr), 2 usage error.\n";
 
 constexpr const char* kFetchHelp =
     "usage: maskinporten-agent fetch --config FILE --scope S [--scope S2 ...] [OPTIONS]\n"
@@ -62,10 +65,12 @@ constexpr const char* kFetchHelp =
 
 constexpr const char* kFetchHelpEnd =
     "  --exchange altinn          print the Altinn token made from the Maskinporten token\n"
+    "  --verbose                  also print a warning line for each failed attempt that is\n"
+    "                             retried, and the other log lines (default: only the error)\n"
     "  --json                     print access_token, token_type, expires_in, expires_at,\n"
     "                             scope as one JSON object\n"
     "\n"
-    "exit status: 0 printed a token, 1 failed (reason on stderr), 2 usage error.\n";
+    "exit status: 0 printed a token, 1 failed (`error: CODE: words` on stderr), 2 usage error.\n";
 
 constexpr const char* kCheckHelp =
     "usage: maskinporten-agent check-config --config FILE\n"
@@ -76,7 +81,8 @@ constexpr const char* kCheckHelp =
     "grant and verifies the signature. Says what it checked on stdout, or what is wrong\n"
     "on stderr. Makes no network calls.\n"
     "\n"
-    "exit status: 0 all good, 1 something is wrong (reason on stderr), 2 usage error.\n";
+    "exit status: 0 all good, 1 something is wrong (`error: CODE: words` on stderr), 2 usage\n"
+    "error.\n";
 
 const std::vector<OptionSpec> kGrantOptions = {
     {"config", true, false},         {"scope", true, true},  {"client", true, false},
@@ -85,15 +91,10 @@ const std::vector<OptionSpec> kGrantOptions = {
     {"authorization-details", true, false},
 };
 
-int fail(const Error& error) {
-  std::fprintf(stderr, "error: %s\n", error.message.c_str());
-  return kExitFailed;
-}
+int fail(const Error& error) { return report_failure(error); }
 
 int usage(const std::string& command, const std::string& message) {
-  std::fprintf(stderr, "error: %s\n(see: maskinporten-agent %s --help)\n", message.c_str(),
-               command.c_str());
-  return kExitUsage;
+  return usage_error(command, message);
 }
 
 GrantRequest grant_request_from(const ParsedArgs& args) {
@@ -209,7 +210,8 @@ int grant_command(const std::vector<std::string>& args) {
 }
 
 int fetch_command(const std::vector<std::string>& args) {
-  auto parsed = parse_grant_args("fetch", args, {{"json", false, false}, {"exchange", true, false}});
+  auto parsed = parse_grant_args("fetch", args,
+                                 {{"json", false, false}, {"exchange", true, false}, {"verbose", false, false}});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
     return print_grant_help(kFetchHelp, kFetchHelpEnd);
@@ -218,6 +220,9 @@ int fetch_command(const std::vector<std::string>& args) {
   if (exchange && *exchange != "altinn") {
     return usage("fetch", "--exchange takes only \"altinn\"");
   }
+  // The one `error:` line says what went wrong; the retries' warnings are
+  // for whoever asks to watch.
+  log::set_level(parsed->has("verbose") ? log::Level::debug : log::Level::error);
   auto loaded = load(*parsed);
   if (!loaded) return fail(loaded.error());
   auto token = loaded->engine->fetch_token(*loaded->client, grant_request_from(*parsed));

@@ -10,7 +10,7 @@ namespace mpa::cli {
 namespace {
 
 constexpr const char* kRunHelp =
-    "usage: maskinporten-agent run --config FILE [--verbose]\n"
+    "usage: maskinporten-agent run --config FILE [--verbose | --log-level LEVEL]\n"
     "\n"
     "Runs the agent in the foreground. It logs in to the PKCS#11 token once, listens on\n"
     "the Unix socket named by [agent] socket, and answers local programs that ask for\n"
@@ -20,7 +20,10 @@ constexpr const char* kRunHelp =
     "\n"
     "options:\n"
     "  --config FILE   the agent's configuration (TOML); `check-config` validates it\n"
-    "  --verbose       also log debug lines (connections, token references)\n"
+    "  --verbose       also log debug lines (connections, token references); the same\n"
+    "                  as --log-level debug\n"
+    "  --log-level L   the least severe lines logged: error, warning, info (the\n"
+    "                  default) or debug\n"
     "\n"
     "The socket: its directory is created with mode 0700 if missing; the socket gets\n"
     "socket_mode (0600: only this user; 0660 and [[allow]] rules to let a group in).\n"
@@ -53,6 +56,7 @@ constexpr int kExitPinRefused = 3;
 const std::vector<OptionSpec> kRunOptions = {
     {"config", true, false},
     {"verbose", false, false},
+    {"log-level", true, false},
 };
 
 }  // namespace
@@ -66,13 +70,22 @@ int run_command(const std::vector<std::string>& args) {
   }
   const auto config = parsed->get("config");
   if (!config) {
-    std::fputs("error: run needs --config FILE\n(see: maskinporten-agent run --help)\n", stderr);
-    return kExitUsage;
+    return usage_error("run", "run needs --config FILE");
+  }
+  if (parsed->has("verbose") && parsed->has("log-level")) {
+    return usage_error("run", "--verbose is --log-level debug; give one");
   }
   log::set_verbose(parsed->has("verbose"));
+  if (const auto level_word = parsed->get("log-level")) {
+    const auto level = log::parse_level(*level_word);
+    if (!level) {
+      return usage_error("run", "--log-level takes error, warning, info or debug, not '" + *level_word + "'");
+    }
+    log::set_level(*level);
+  }
   const Status status = run_daemon(DaemonOptions{*config});
   if (!status) {
-    std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
+    report_failure(status.error());
     return status.error().reason == ErrorReason::pin_refused ? kExitPinRefused : kExitFailed;
   }
   return kExitOk;

@@ -29,6 +29,11 @@ expect_eq "grant iss is the client id" "$(json_get "$verified" 'j["claims"]["iss
 expect_eq "grant scope is space-joined" "$(json_get "$verified" 'j["claims"]["scope"]')" "altinn:enduser skatteetaten:test"
 expect_eq "grant lives 120 s" "$(json_get "$verified" 'j["claims"]["exp"] - j["claims"]["iat"]')" "120"
 
+# grant --help's way to read the claims works on unpadded base64url.
+decode="$("$MPA_BIN" grant --help | sed -n 's/^  maskinporten-agent grant \.\.\. | //p; s/^    \(awk .*\)$/\1/p' | tr '\n' ' ')"
+claims="$(printf '%s\n' "$grant" | bash -c "set -o pipefail; $decode")" && rc=0 || rc=$?
+expect_eq "grant --help's decode example prints the claims" "$rc:$(json_get "$claims" 'j["iss"]')" "0:$CLIENT_ID"
+
 out="$("$MPA_BIN" grant --config "$CONF" --scope not:mine 2>&1)" && rc=0 || rc=$?
 expect_eq "scope outside the client's list exits 1" "$rc" 1
 expect_contains "scope outside the client's list is named" "$out" "not:mine"
@@ -127,6 +132,15 @@ expect_eq "three attempts were made" "$(json_get "$received" '[r["status"] for r
 expect_eq "each attempt was a fresh grant (distinct jti)" "$(json_get "$received" 'len(set(r["jti"] for r in j))')" "3"
 
 standin_control reset '{}' >/dev/null
+standin_control fail '{"mode":"500","count":2}' >/dev/null
+err="$("$MPA_BIN" fetch --config "$CONF" --scope altinn:enduser 2>&1 >/dev/null)" && rc=0 || rc=$?
+expect_eq "retried attempts print nothing on stderr without --verbose" "$rc:$err" "0:"
+standin_control reset '{}' >/dev/null
+standin_control fail '{"mode":"500","count":2}' >/dev/null
+err="$("$MPA_BIN" fetch --config "$CONF" --scope altinn:enduser --verbose 2>&1 >/dev/null)" && rc=0 || rc=$?
+expect_eq "with --verbose, one warning line per retried attempt" "$rc:$(grep -c 'warning: Maskinporten attempt' <<<"$err")" "0:2"
+
+standin_control reset '{}' >/dev/null
 standin_control fail '{"mode":"429","count":1,"retry_after":1}' >/dev/null
 "$MPA_BIN" fetch --config "$CONF" --scope altinn:enduser >/dev/null && ok "429 with Retry-After, then success" || not_ok "429 with Retry-After, then success"
 
@@ -140,6 +154,7 @@ sed -i 's|scopes = \[|scopes = ["nav:not-granted", |' "$WORK/extra-scope.toml"
 out="$("$MPA_BIN" fetch --config "$WORK/extra-scope.toml" --scope nav:not-granted 2>&1)" && rc=0 || rc=$?
 expect_eq "400 invalid_scope exits 1" "$rc" 1
 expect_contains "Maskinporten's error is shown" "$out" "invalid_scope"
+expect_eq "in the CLI's one error format, alone" "$(grep -c '^error: invalid_scope: ' <<<"$out")/$(wc -l <<<"$out")" "1/1"
 expect_eq "400 invalid_scope is not retried" "$(json_get "$(standin_control received)" 'len(j)')" "1"
 
 standin_control reset '{}' >/dev/null
@@ -149,5 +164,6 @@ sed -i 's/retry_deadline_seconds = 20/retry_deadline_seconds = 3/' "$WORK/short.
 out="$("$MPA_BIN" fetch --config "$WORK/short.toml" --scope altinn:enduser 2>&1)" && rc=0 || rc=$?
 expect_eq "garbage answers end in failure" "$rc" 1
 expect_contains "garbage answer is described" "$out" "Maskinporten"
+expect_eq "after its retries, in one line with its code" "$(wc -l <<<"$out"):$(grep -c '^error: [a-z_]*: ' <<<"$out")" "1:1"
 
 finish

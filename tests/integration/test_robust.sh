@@ -66,7 +66,7 @@ sed "s|^pin_file = .*|pin_file = \"$WORK/open-pin\"|" "$CONF" >"$WORK/open-pin.t
 run_error "$WORK/open-pin.toml"
 expect_eq "a PIN file others can read: run exits 1" "$rc" 1
 expect_contains "and says where, why and what to do" "$err" \
-  "error: $WORK/open-pin.toml: [pkcs11]: pin_file $WORK/open-pin is readable by group or others (mode 0644); make it 0400 or 0600"
+  "error: invalid_config: $WORK/open-pin.toml: [pkcs11]: pin_file $WORK/open-pin is readable by group or others (mode 0644); make it 0400 or 0600"
 
 sed 's/^refresh_margin_seconds = 30/refresh_margin_seconds = "soon"/' "$CONF" >"$WORK/broken.toml"
 run_error "$WORK/broken.toml"
@@ -83,8 +83,11 @@ refused_at_start() {
   sed "$2" "$CONF" >"$WORK/refused.toml"
   run_error "$WORK/refused.toml"
   expect_eq "$1: run exits 1 with one error: line" "$rc:$(error_lines "$err")" "1:1"
+  local code
+  code="$(sed -n 's/^error: \([a-z_]*\): .*/\1/p' <<<"$err")"
+  [[ $code =~ ^(invalid_config|hsm_error)$ ]] && ok "$1: with its code ($code)" || not_ok "$1: with its code: $err"
   expect_contains "$1: it names the file and says what is wrong" "$err" \
-    "error: $WORK/refused.toml: $3"
+    "error: $code: $WORK/refused.toml: $3"
 }
 refused_at_start "a missing PIN file" "s|^pin_file = .*|pin_file = \"$WORK/no-pin\"|" \
   "[pkcs11]: cannot open pin_file $WORK/no-pin: No such file or directory"

@@ -52,47 +52,47 @@ expect_eq "expired 120 s ago passes --leeway 600" "$RC" 0
 verify --cert "$CERT" - <<<"$(tok alg_none)"
 expect_eq "alg none exits 1" "$RC" 1
 expect_eq "alg none says so" "$ERR" \
-  'error: alg "none" is refused; only RS256 (Altinn'"'"'s algorithm) is accepted'
+  'error: invalid_token: alg "none" is refused; only RS256 (Altinn'"'"'s algorithm) is accepted'
 expect_eq "and prints no claims" "$OUT" ""
 
 verify --cert "$CERT" - <<<"$(tok hs256_cert_secret)"
 expect_eq "HS256 with the certificate as secret is refused" "$ERR" \
-  'error: alg "HS256" is refused; only RS256 (Altinn'"'"'s algorithm) is accepted'
+  'error: invalid_token: alg "HS256" is refused; only RS256 (Altinn'"'"'s algorithm) is accepted'
 
 verify --cert "$CERT" - <<<"$(tok rs512)"
 expect_contains "RS512 is refused" "$ERR" 'alg "RS512" is refused'
 
 verify --cert "$CERT" - <<<"$(tok x5c_header)"
 expect_eq "x5c header is refused" "$ERR" \
-  "error: the token tries to bring its own key (x5c); only the configured Altinn certificates are trusted"
+  "error: invalid_token: the token tries to bring its own key (x5c); only the configured Altinn certificates are trusted"
 
 verify --cert "$CERT" - <<<"$(tok jwk_header)"
 expect_contains "jwk header is refused" "$ERR" "bring its own key (jwk)"
 
 verify --cert "$CERT" - <<<"$(tok wrong_iss)"
-expect_eq "wrong issuer" "$ERR" 'error: iss is "https://altinn.no"; only "altinn.no" is accepted'
+expect_eq "wrong issuer" "$ERR" 'error: invalid_token: iss is "https://altinn.no"; only "altinn.no" is accepted'
 
 verify --cert "$CERT" - <<<"$(tok expired)"
 expect_eq "expired beyond leeway exits 1" "$RC" 1
 expect_contains "expired says when and the leeway" "$ERR" "(leeway 60 s)"
-expect_contains "expired says expired" "$ERR" "error: token expired at 20"
+expect_contains "expired says expired" "$ERR" "error: invalid_token: token expired at 20"
 
 verify --cert "$CERT" --leeway 0 - <<<"$(tok expired_within_leeway)"
 expect_contains "--leeway 0 refuses what 60 accepts" "$ERR" "(leeway 0 s)"
 
 verify --cert "$CERT" - <<<"$(tok nbf_future)"
-expect_contains "nbf in the future" "$ERR" "error: token not valid before"
+expect_contains "nbf in the future" "$ERR" "error: invalid_token: token not valid before"
 
 verify --cert "$CERT" - <<<"$(tok valid_to_date_past)"
 expect_contains "consent past its ValidToDate" "$ERR" "(ValidToDate)"
 
 verify --cert "$CERT" - <<<"$(tok bad_signature)"
 expect_eq "tampered payload" "$ERR" \
-  "error: signature does not verify with any configured Altinn certificate"
+  "error: invalid_token: signature does not verify with any configured Altinn certificate"
 
 verify --cert "$CERT" - <<<"$(tok unconfigured_key)"
 expect_eq "key nobody configured" "$ERR" \
-  "error: signature does not verify with any configured Altinn certificate"
+  "error: invalid_token: signature does not verify with any configured Altinn certificate"
 
 verify --cert "$CERT" - <<<"$(tok valid_next)"
 expect_contains "rotated token without the new certificate names the thumbprint" "$ERR" \
@@ -102,7 +102,7 @@ expect_contains "rotated token without the new certificate names the thumbprint"
 verify --cert "$V/with-expired.pem" - <<<"$(tok signed_by_expired_cert)"
 expect_eq "a token signed by an expired certificate exits 1" "$RC" 1
 expect_contains "saying which certificate expired when" "$ERR" \
-  "error: signed by Altinn certificate /C=NO/O=Altinn test stand-in/CN=altinn stand-in (retired), which expired on "
+  "error: invalid_token: signed by Altinn certificate /C=NO/O=Altinn test stand-in/CN=altinn stand-in (retired), which expired on "
 expect_contains "and the expired certificate is named as a warning when loaded" "$ERR" \
   "warning: Altinn certificate /C=NO/O=Altinn test stand-in/CN=altinn stand-in (retired) expired on "
 verify --cert "$V/with-expired.pem" - <<<"$(tok valid)"
@@ -112,20 +112,20 @@ expect_contains "a certificate not yet valid is not trusted either" "$ERR" "whic
 
 verify --cert "$CERT" - <<<"$(tok offered_by_bad_check_digit)"
 expect_eq "wrong check digit names the claim, not the number" "$ERR" \
-  "error: OfferedBy is not a valid national identity number (date part or mod-11 check digits)"
+  "error: invalid_token: OfferedBy is not a valid national identity number (date part or mod-11 check digits)"
 
 verify --cert "$CERT" - <<<"$(tok malformed_services)"
 expect_contains "malformed service string" "$ERR" 'Services entry "4629-2" is not CODE_EDITION'
 
 verify --cert "$CERT" "$(tok two_parts)"
-expect_eq "two parts" "$ERR" "error: expected three base64url parts separated by dots, found 2"
+expect_eq "two parts" "$ERR" "error: invalid_token: expected three base64url parts separated by dots, found 2"
 
 verify --cert "$CERT" "$(tok oversized)"
 expect_contains "oversized token as an argument" "$ERR" "bytes; at most 16384 are accepted"
 
 verify --cert "$CERT" - <<<"$(tok oversized)"
 expect_eq "oversized token on stdin is not read whole" "$ERR" \
-  "error: the token on stdin is longer than 16384 bytes"
+  "error: invalid_token: the token on stdin is longer than 16384 bytes"
 
 # --- certificates that cannot be used ---
 verify --cert "$V/ec.pem" - <<<"$(tok valid)"

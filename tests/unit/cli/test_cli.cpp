@@ -102,7 +102,55 @@ BOOST_AUTO_TEST_CASE(NoSourceAtAllIsAnErrorInWords) {
   cli::SocketPathSources sources{std::nullopt, std::nullopt, "/nonexistent.toml", std::nullopt};
   const auto path = cli::resolve_socket_path(sources);
   BOOST_TEST_REQUIRE(!path.ok());
-  BOOST_TEST(contains(path.error().message, "give --socket PATH or set MASKINPORTEN_AGENT_SOCKET"));
+  BOOST_TEST(path.error().message ==
+             "no socket to ask: give --socket PATH or --config FILE, or set MASKINPORTEN_AGENT_SOCKET "
+             "(/nonexistent.toml does not exist, and XDG_RUNTIME_DIR is not set)");
+}
+
+BOOST_AUTO_TEST_CASE(NoSourceErrorSaysWhyTheSystemFileNamedNone) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket_mode = \"0600\"\n";
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), std::nullopt};
+  const auto path = cli::resolve_socket_path(sources);
+  BOOST_TEST_REQUIRE(!path.ok());
+  BOOST_TEST(contains(path.error().message, "agent.toml names no [agent] socket, and XDG_RUNTIME_DIR"),
+             path.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(ConfigFlagFindsTheSocketRunWouldListenOn) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"run/agent.sock\"\n";
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  sources.config_flag = (dir.path / "agent.toml").string();
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == (dir.path / "run/agent.sock").string());
+}
+
+BOOST_AUTO_TEST_CASE(ConfigFlagWithoutSocketMeansRunsDefault) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[pkcs11]\nmodule = \"x\"\n";
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  sources.config_flag = (dir.path / "agent.toml").string();
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock");
+}
+
+BOOST_AUTO_TEST_CASE(SocketFlagWinsOverConfigFlag) {
+  cli::SocketPathSources sources{"/flag.sock", std::nullopt, "/nonexistent.toml", std::nullopt};
+  sources.config_flag = "/nonexistent/agent.toml";
+  BOOST_TEST(cli::resolve_socket_path(sources).value() == "/flag.sock");
+}
+
+BOOST_AUTO_TEST_CASE(ConfigFlagNamingNoReadableFileIsAnError) {
+  TempDir dir;
+  std::ofstream(dir.path / "broken.toml") << "[agent\nsocket = ";
+  for (const std::string name : {"missing.toml", "broken.toml"}) {
+    cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+    sources.config_flag = (dir.path / name).string();
+    const auto path = cli::resolve_socket_path(sources);
+    BOOST_TEST_REQUIRE(!path.ok(), name);
+    BOOST_TEST(path.error().code == ErrorCode::invalid_config);
+    BOOST_TEST(contains(path.error().message, "--config " + (dir.path / name).string() + " "),
+               path.error().message);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -261,8 +309,73 @@ BOOST_AUTO_TEST_CASE(TokenWithoutAgentSaysSoInOneLine) {
   const std::string path = (dir.path / "agent.sock").string();
   const Captured c = run(cli::token_command, {"--scope", "a", "--socket", path});
   BOOST_TEST(c.status == cli::kExitFailed);
-  BOOST_TEST(c.err == "error: " + path +
+  BOOST_TEST(c.err == "error: unavailable: " + path +
                           " does not exist; is the agent running? (maskinporten-agent run --config FILE)\n");
+}
+
+BOOST_AUTO_TEST_CASE(TokenFindsTheSocketThroughConfig) {
+  FakeAgent agent({kTokenAnswer});
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"" << agent.path() << "\"\n";
+  const Captured c = run(cli::token_command, {"--scope", "a", "--config", (dir.path / "agent.toml").string()});
+  BOOST_TEST(c.status == cli::kExitOk, c.err);
+  BOOST_TEST(c.out == "eyJ.abc.def\n");
+}
+
+BOOST_AUTO_TEST_CASE(StatusAndInvalidateTakeConfigToo) {
+  TempDir dir;
+  std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"gone.sock\"\n";
+  const std::string config = (dir.path / "agent.toml").string();
+  const std::string expected = "error: unavailable: " + (dir.path / "gone.sock").string() + " does not exist";
+  const Captured status = run(cli::status_command, {"--config", config});
+  BOOST_TEST(status.status == cli::kExitFailed);
+  BOOST_TEST(contains(status.err, expected), status.err);
+  const Captured invalidate = run(cli::invalidate_command, {"--scope", "a", "--config", config});
+  BOOST_TEST(invalidate.status == cli::kExitFailed);
+  BOOST_TEST(contains(invalidate.err, expected), invalidate.err);
+}
+
+BOOST_AUTO_TEST_CASE(TokenFormatCredentialProcessGivesRfc3339Expiry) {
+  FakeAgent agent({kTokenAnswer});
+  const Captured c = run(cli::token_command, {"--scope", "a", "--format", "credential-process", "--socket", agent.path()});
+  BOOST_TEST(c.status == cli::kExitOk, c.err);
+  BOOST_TEST(c.out == "{\"version\":1,\"access_token\":\"eyJ.abc.def\",\"token_type\":\"Bearer\","
+                      "\"expires_at\":\"2026-11-22T23:58:54Z\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(ScopeWithASpaceGetsCliWords) {
+  const Captured c = run(cli::token_command, {"--scope", "a b", "--socket", "/nonexistent.sock"});
+  BOOST_TEST(c.status == cli::kExitUsage);
+  BOOST_TEST(c.err == "error: usage: --scope \"a b\" holds whitespace; give each scope its own --scope "
+                      "(--scope a --scope b)\n(see: maskinporten-agent token --help)\n");
+}
+
+BOOST_AUTO_TEST_CASE(UsageErrorsNameTheirKind) {
+  const Captured c = run(cli::token_command, {"--scope", "a", "--colour", "red"});
+  BOOST_TEST(c.err == "error: usage: unknown option --colour\n(see: maskinporten-agent token --help)\n");
+}
+
+BOOST_AUTO_TEST_CASE(VersionPrintsTheVersion) {
+  const Captured c = run(cli::version_command, {});
+  BOOST_TEST(c.status == cli::kExitOk);
+  BOOST_TEST(c.out.rfind("maskinporten-agent ", 0) == 0u);
+  BOOST_TEST(c.out.back() == '\n');
+  BOOST_TEST(run(cli::version_command, {"x"}).status == cli::kExitUsage);
+}
+
+BOOST_AUTO_TEST_CASE(ExecNeedsACommandAndAVariableName) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--scope", "a"},
+      {"--scope", "a", "--"},
+      {"--scope", "a", "--env", "1X", "--", "true"},
+      {"--scope", "a", "--env", "A-B", "--", "true"},
+      {"--env", "A", "--", "true"},
+  };
+  for (const auto& args : cases) {
+    const Captured c = run(cli::exec_command, args);
+    BOOST_TEST(c.status == cli::kExitUsage);
+    BOOST_TEST(c.err.rfind("error: usage: ", 0) == 0u, c.err);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(TokenUsageErrorsExitTwoWithoutAskingTheAgent) {
@@ -284,12 +397,12 @@ BOOST_AUTO_TEST_CASE(TokenUsageErrorsExitTwoWithoutAskingTheAgent) {
 }
 
 BOOST_AUTO_TEST_CASE(EveryCommandExplainsItselfWithHelp) {
-  for (auto command : {cli::token_command, cli::status_command, cli::invalidate_command}) {
+  for (auto command : {cli::token_command, cli::status_command, cli::invalidate_command, cli::exec_command}) {
     const Captured c = run(command, {"--help"});
     BOOST_TEST(c.status == cli::kExitOk);
     BOOST_TEST(contains(c.out, "usage: maskinporten-agent "));
     BOOST_TEST(contains(c.out, "MASKINPORTEN_AGENT_SOCKET"));
-    BOOST_TEST(contains(c.out, "exit status: 0"));
+    BOOST_TEST(contains(c.out, "exit status: "));
     BOOST_TEST(contains(c.out, "example:"));
   }
 }

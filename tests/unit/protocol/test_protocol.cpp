@@ -193,6 +193,24 @@ BOOST_AUTO_TEST_CASE(RefusesNonJson) {
   BOOST_TEST(contains(refusal(""), "not valid JSON"));
 }
 
+BOOST_AUTO_TEST_CASE(RefusesAnythingButWhitespaceAfterTheValue) {
+  using namespace std::string_literals;
+  BOOST_TEST(contains(refusal(R"({"op":"ping"} x)"), "not valid JSON"));
+  BOOST_TEST(contains(refusal(R"({"op":"ping"}{"op":"ping"})"), "not valid JSON"));
+  BOOST_TEST(refusal("{\"op\":\"ping\"}\0garbage"s) ==
+             "the request holds a NUL byte (at byte 13); JSON text has none");
+  BOOST_TEST(refusal("{\"op\":\"ping\"}\0"s) == "the request holds a NUL byte (at byte 13); JSON text has none");
+  BOOST_TEST(refused("{\"op\":\"ping\"}\0"s).close_connection);
+  BOOST_TEST(std::holds_alternative<PingRequest>(decoded(" {\"op\":\"ping\"} \t\r").body));
+}
+
+BOOST_AUTO_TEST_CASE(NamesANulInsideAStringAsANul) {
+  using namespace std::string_literals;
+  BOOST_TEST(refusal("{\"op\":\"pi\0ng\"}"s) == "the request holds a NUL byte (at byte 9); JSON text has none");
+  // Written as an escape it is JSON, and the op is then simply unknown.
+  BOOST_TEST(contains(refusal(R"({"op":"pi\u0000ng"})"), "op"));
+}
+
 BOOST_AUTO_TEST_CASE(RefusesArrayAndOtherNonObjects) {
   BOOST_TEST(contains(refusal(R"([{"op":"ping"}])"), "must be a JSON object, not an array"));
   BOOST_TEST(contains(refusal(R"("ping")"), "not a string"));

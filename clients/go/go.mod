@@ -1,0 +1,3 @@
+module maskinportenagent
+
+go 1.19
