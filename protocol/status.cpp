@@ -68,6 +68,21 @@ void write_workers(json::Writer& writer, const WorkerStatus& workers) {
                                     {"waiting", workers.waiting}});
 }
 
+void write_signing(json::Writer& writer, const std::vector<SigningStatus>& queues) {
+  json::write_key(writer, "signing");
+  writer.StartArray();
+  for (const SigningStatus& queue : queues) {
+    writer.StartObject();
+    write_text(writer, "token", queue.token);
+    write_number(writer, "threads", queue.threads);
+    write_number(writer, "signing", queue.signing);
+    write_number(writer, "queued", queue.queued);
+    write_number(writer, "oldest_wait_ms", queue.oldest_wait_ms);
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
 std::optional<std::string> text_of(const Value& object, const char* name) {
   const Value* member = json::find(object, name);
   if (member == nullptr || !member->IsString()) return std::nullopt;
@@ -105,6 +120,12 @@ CacheStatus read_cache(const Value& object) {
                      number_of(object, "exchanges"), number_of(object, "held")};
 }
 
+SigningStatus read_signing(const Value& object) {
+  return SigningStatus{text_of(object, "token").value_or(""), number_of(object, "threads"),
+                       number_of(object, "signing"), number_of(object, "queued"),
+                       number_of(object, "oldest_wait_ms")};
+}
+
 WorkerStatus read_workers(const Value& object) {
   return WorkerStatus{number_of(object, "size"), number_of(object, "exchanging"),
                       number_of(object, "waiting")};
@@ -128,6 +149,12 @@ StatusResponse read_status(const Value& document) {
   if (const Value* workers = json::find(document, "workers"); workers && workers->IsObject()) {
     status.workers = read_workers(*workers);
   }
+  if (const Value* signing = json::find(document, "signing"); signing && signing->IsArray()) {
+    status.signing.emplace();
+    for (const Value& queue : signing->GetArray()) {
+      if (queue.IsObject()) status.signing->push_back(read_signing(queue));
+    }
+  }
   return status;
 }
 
@@ -148,6 +175,7 @@ std::string encode_status_response(const std::optional<std::string>& id_json,
   }
   if (status.cache) write_cache(writer, *status.cache);
   if (status.workers) write_workers(writer, *status.workers);
+  if (status.signing) write_signing(writer, *status.signing);
   return finish_response(writer, buffer);
 }
 

@@ -33,12 +33,19 @@ struct WorkerStatus {
   std::optional<std::int64_t> size, exchanging, waiting;
 };
 
+// One token's signing queue (the grants waiting for its signatures).
+struct SigningStatus {
+  std::string token;                      // the key URI's token part
+  std::optional<std::int64_t> threads, signing, queued, oldest_wait_ms;
+};
+
 struct StatusResponse {
   std::optional<std::string> version;
   std::optional<std::int64_t> uptime_seconds;
   std::optional<std::vector<ClientStatus>> clients;
   std::optional<CacheStatus> cache;
-  std::optional<WorkerStatus> workers;  // absent when the agent does not report them
+  std::optional<WorkerStatus> workers;  // exchanges in flight; absent when not reported
+  std::optional<std::vector<SigningStatus>> signing;
 };
 
 // One line ending in '\n': "ok":true, "id" if there is one, then the parts

@@ -72,8 +72,19 @@ std::string cache_line(const protocol::CacheStatus& cache) {
 }
 
 std::string workers_line(const protocol::WorkerStatus& workers) {
-  return "workers: " + number_or_unknown(workers.exchanging) + " of " + number_or_unknown(workers.size) +
-         " exchanging, " + number_or_unknown(workers.waiting) + " exchanges waiting for one\n";
+  return "exchanges: " + number_or_unknown(workers.exchanging) + " of " +
+         number_or_unknown(workers.size) + " in flight, " + number_or_unknown(workers.waiting) +
+         " waiting for a slot\n";
+}
+
+std::string signing_line(const protocol::SigningStatus& queue) {
+  std::string line = "signing " + queue.token + ": " + number_or_unknown(queue.signing) + " of " +
+                     number_or_unknown(queue.threads) + " signing, " +
+                     number_or_unknown(queue.queued) + " queued";
+  if (queue.queued.value_or(0) > 0 && queue.oldest_wait_ms) {
+    line += " (oldest " + std::to_string(*queue.oldest_wait_ms) + " ms)";
+  }
+  return line + "\n";
 }
 
 }  // namespace
@@ -88,6 +99,9 @@ std::string render_status(const protocol::StatusResponse& status, std::int64_t n
   }
   if (status.cache) text += cache_line(*status.cache);
   if (status.workers) text += workers_line(*status.workers);
+  if (status.signing) {
+    for (const protocol::SigningStatus& queue : *status.signing) text += signing_line(queue);
+  }
   return text;
 }
 

@@ -189,6 +189,12 @@ protocol::StatusResponse agent_status(const AgentState& state, std::int64_t upti
     status.workers = protocol::WorkerStatus{count(workers->slots), count(workers->running),
                                             count(workers->queued)};
   }
+  status.signing.emplace();
+  for (const Engine::SigningQueueStatus& queue : state.engine->signing_queues()) {
+    status.signing->push_back(protocol::SigningStatus{
+        queue.token, count(queue.stats.threads), count(queue.stats.signing),
+        count(queue.stats.queued), queue.stats.oldest_wait_ms});
+  }
   return status;
 }
 

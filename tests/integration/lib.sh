@@ -168,9 +168,13 @@ start_agent() {
 agent_lines() { "$PY" "$MPA_SOURCE_DIR/tests/integration/sock.py" "$SOCK" lines "$@"; }
 
 # wait_for COMMAND...: retries COMMAND for up to 20 s.
-wait_for() {
-  local i
-  for i in $(seq 1 200); do
+wait_for() { wait_for_seconds 20 "$@"; }
+
+# wait_for_seconds N COMMAND...: retries COMMAND for up to N s.
+wait_for_seconds() {
+  local i limit=$(($1 * 10))
+  shift
+  for i in $(seq 1 "$limit"); do
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.1
   done

@@ -181,9 +181,12 @@ BOOST_AUTO_TEST_CASE(SaysHowBusyTheWorkersAre) {
   const std::string json =
       R"({"ok":true,"version":"0.1.0","uptime_seconds":5,"clients":[],)"
       R"("cache":{"entries":0,"in_flight":4,"hits":0,"misses":4,"exchanges":4,"held":0},)"
-      R"("workers":{"size":4,"exchanging":3,"waiting":1}})";
+      R"("workers":{"size":4,"exchanging":3,"waiting":1},)"
+      R"("signing":[{"token":"token=agent;serial=42","threads":1,"signing":1,"queued":2,"oldest_wait_ms":80}]})";
   const std::string text = cli::render_status(decoded_status(json), kNow);
-  BOOST_TEST(contains(text, "\nworkers: 3 of 4 exchanging, 1 exchanges waiting for one\n"), text);
+  BOOST_TEST(contains(text, "\nexchanges: 3 of 4 in flight, 1 waiting for a slot\n"), text);
+  BOOST_TEST(contains(text, "\nsigning token=agent;serial=42: 1 of 1 signing, 2 queued (oldest 80 ms)\n"),
+             text);
 }
 
 BOOST_AUTO_TEST_CASE(CountsMissesAnsweredWithAHeldFailure) {

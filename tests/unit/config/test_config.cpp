@@ -252,6 +252,7 @@ BOOST_AUTO_TEST_CASE(AppliesDefaultsToMinimalConfig) {
   BOOST_TEST(config.socket_mode == 0600u);
   BOOST_TEST(config.refresh_margin_seconds == 30);
   BOOST_TEST(config.max_connections == 256);
+  BOOST_TEST(config.max_concurrent_exchanges == 64);
   BOOST_TEST(*config.pin_env == "MPA_TEST_PIN");
   BOOST_TEST_REQUIRE(config.clients.size() == 1u);
   const ClientConfig& client = config.clients[0];
@@ -267,9 +268,32 @@ BOOST_AUTO_TEST_CASE(AppliesDefaultsToMinimalConfig) {
   BOOST_TEST(client.connect_timeout_seconds == 5);
   BOOST_TEST(client.timeout_seconds == 15);
   BOOST_TEST(client.retry_deadline_seconds == 30);
+  BOOST_TEST(client.prefetch.empty());
   BOOST_TEST(config.altinn_certificates.empty());
   BOOST_TEST(config.altinn_leeway_seconds == 60);
   BOOST_TEST(config.allow.empty());
+}
+
+BOOST_AUTO_TEST_CASE(ReadsPrefetchListsOfTheClientsScopes) {
+  const Config config = accepted(
+      minimal("prefetch = [[\"altinn:enduser\"], [\"altinn:enduser\", \"altinn:instances.read\"]]\n"));
+  BOOST_TEST_REQUIRE(config.clients[0].prefetch.size() == 2u);
+  BOOST_TEST(config.clients[0].prefetch[1] ==
+             (std::vector<std::string>{"altinn:enduser", "altinn:instances.read"}));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesPrefetchOfScopesTheClientHasNot) {
+  BOOST_TEST(contains(refusal(minimal("prefetch = [[\"nav:other\"]]\n")),
+                      "prefetch[0]: \"nav:other\" is not in this client's scopes"));
+  BOOST_TEST(contains(refusal(minimal("prefetch = [[]]\n")), "prefetch[0] is empty"));
+  BOOST_TEST(contains(refusal(minimal("prefetch = [\"altinn:enduser\"]\n")),
+                      "prefetch[0]"));
+}
+
+BOOST_AUTO_TEST_CASE(ReadsMaxConcurrentExchangesWithinItsRange) {
+  BOOST_TEST(accepted("[agent]\nmax_concurrent_exchanges = 8\n" + minimal()).max_concurrent_exchanges == 8);
+  BOOST_TEST(contains(refusal("[agent]\nmax_concurrent_exchanges = 0\n" + minimal()),
+                      "an integer from 1 to 1024"));
 }
 
 BOOST_AUTO_TEST_CASE(TestEnvironmentHasDigdirTestEndpoints) {

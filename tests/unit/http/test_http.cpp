@@ -13,12 +13,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 
+#include "agent/http/async_http.h"
 #include "agent/http/http.h"
 
 namespace mpa {
@@ -370,6 +374,109 @@ BOOST_AUTO_TEST_CASE(SilentServerTimesOut) {
   BOOST_TEST_REQUIRE(!response.ok());
   BOOST_TEST(response.error().code == ErrorCode::unavailable);
   BOOST_TEST(contains(response.error().message, "timed out"), response.error().message);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The multi loop the daemon's exchanges run on (agent/http/async_http.h).
+BOOST_AUTO_TEST_SUITE(AsyncHttpLoop)
+
+namespace {
+
+// Answers collected from the HTTP thread.
+struct Collected {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Result<HttpResponse>> answers;
+
+  AsyncHttp::Done done() {
+    return [this](Result<HttpResponse> r) {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(r));
+      changed.notify_all();
+    };
+  }
+  void wait_for(std::size_t n) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return answers.size() >= n; });
+  }
+};
+
+std::shared_ptr<AsyncHttp> make_async(const std::optional<std::string>& ca_file) {
+  auto made = AsyncHttp::create(ca_file);
+  BOOST_TEST_REQUIRE(made.ok(), why(made));
+  return *made;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ManyRequestsAtOnceAreAllAnswered) {
+  auto http = make_async(server().trusting().ca_file);
+  Collected collected;
+  for (int i = 0; i < 8; ++i) http->get(server().url("small"), {}, server().trusting(), collected.done());
+  collected.wait_for(8);
+  for (const auto& answer : collected.answers) {
+    BOOST_TEST_REQUIRE(answer.ok(), why(answer));
+    BOOST_TEST(answer->status == 200);
+    BOOST_TEST(answer->body == "{\"ok\":true}");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(AnUntrustedCertificateSaysSoAndWhereTrustComesFrom) {
+  auto http = make_async(std::nullopt);
+  Collected collected;
+  http->get(server().url("small"), {}, HttpOptions{}, collected.done());
+  collected.wait_for(1);
+  const auto& answer = collected.answers.front();
+  BOOST_TEST_REQUIRE(!answer.ok());
+  BOOST_TEST(answer.error().code == ErrorCode::unavailable);
+  BOOST_TEST((answer.error().reason == ErrorReason::tls_untrusted));
+  BOOST_TEST(contains(answer.error().message, "a private CA needs ca_file"), answer.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(ARequestForAnotherCaFileIsRefused) {
+  auto http = make_async(std::nullopt);
+  Collected collected;
+  http->get(server().url("small"), {}, server().trusting(), collected.done());
+  collected.wait_for(1);
+  BOOST_TEST(!collected.answers.front().ok());
+}
+
+BOOST_AUTO_TEST_CASE(TimersRunTheirJobOnTheHttpThreadAfterTheWait) {
+  auto http = make_async(std::nullopt);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<int> ran;
+  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration waited{};
+  http->after(std::chrono::milliseconds(60), [&] {
+    std::lock_guard lock(mutex);
+    waited = std::chrono::steady_clock::now() - start;
+    ran.push_back(2);
+    changed.notify_all();
+  });
+  http->after(std::chrono::milliseconds(0), [&] {
+    std::lock_guard lock(mutex);
+    ran.push_back(1);
+    changed.notify_all();
+  });
+  std::unique_lock lock(mutex);
+  changed.wait(lock, [&] { return ran.size() == 2; });
+  BOOST_TEST(ran == (std::vector<int>{1, 2}));
+  BOOST_TEST((waited >= std::chrono::milliseconds(60)));
+}
+
+BOOST_AUTO_TEST_CASE(StoppingAnswersWhatIsStillPending) {
+  LoopbackSocket silent(true);
+  auto http = make_async(server().trusting().ca_file);
+  Collected collected;
+  http->get("https://localhost:" + std::to_string(silent.port) + "/", {}, server().trusting(),
+            collected.done());
+  http.reset();
+  collected.wait_for(1);
+  BOOST_TEST_REQUIRE(!collected.answers.front().ok());
+  BOOST_TEST(contains(collected.answers.front().error().message, "the agent is stopping"),
+             collected.answers.front().error().message);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -617,6 +617,20 @@ BOOST_AUTO_TEST_CASE(DoesNotRetryARefusedUrl) {
   BOOST_TEST(world.forms.size() == 1u);
 }
 
+// Issue 12/9: a TLS verification failure was retried for 30 s, a
+// signature each time; it is configuration, not the network.
+BOOST_AUTO_TEST_CASE(DoesNotRetryAnUntrustedCertificate) {
+  FakeWorld world;
+  world.script = {make_error(ErrorCode::unavailable, "cannot reach https://mp/token: SSL peer certificate",
+                             ErrorReason::tls_untrusted),
+                  answer(200, kGoodAnswer)};
+  auto token = run_exchange(world);
+  BOOST_TEST_REQUIRE(!token.ok());
+  BOOST_TEST(token.error().code == ErrorCode::unavailable);
+  BOOST_TEST(world.forms.size() == 1u);
+  BOOST_TEST(world.sleeps.empty());
+}
+
 BOOST_AUTO_TEST_CASE(HonoursRetryAfterOn429) {
   FakeWorld world;
   world.script = {answer(429, "", "2"), answer(200, kGoodAnswer)};

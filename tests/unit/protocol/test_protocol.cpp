@@ -524,6 +524,7 @@ StatusResponse full_status() {
   status.clients = std::vector<ClientStatus>{client};
   status.cache = CacheStatus{3, 0, 120, 5, 5, 1};
   status.workers = WorkerStatus{4, 3, 1};
+  status.signing = std::vector<SigningStatus>{{"token=agent", 1, 1, 2, 80}};
   return status;
 }
 
@@ -533,7 +534,8 @@ BOOST_AUTO_TEST_CASE(EncodesEveryPartInTheWireOrder) {
              R"("client_id":"0ee1","token_present":true,"logged_in":false,"token_label":"Virksomhet",)"
              R"("certificate_subject":"CN=Test","certificate_not_after":1795391934,"last_error":null}],)"
              R"("cache":{"entries":3,"in_flight":0,"hits":120,"misses":5,"exchanges":5,"held":1},)"
-             R"("workers":{"size":4,"exchanging":3,"waiting":1}})"
+             R"("workers":{"size":4,"exchanging":3,"waiting":1},)"
+             R"("signing":[{"token":"token=agent","threads":1,"signing":1,"queued":2,"oldest_wait_ms":80}]})"
              "\n");
 }
 
@@ -552,6 +554,7 @@ BOOST_AUTO_TEST_CASE(LeavesMissingPartsUnset) {
   BOOST_TEST(!decoded->version);
   BOOST_TEST(!decoded->cache);
   BOOST_TEST(!decoded->workers);
+  BOOST_TEST(!decoded->signing);
   BOOST_TEST_REQUIRE(decoded->clients->size() == 1u);
   BOOST_TEST(!decoded->clients->front().name);
 }
