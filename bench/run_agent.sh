@@ -2,7 +2,7 @@
 # The agent's socket under load, against a bare JSON-lines echo server
 # driven by the same load generator in the same run (bench_socket.cpp):
 # cached-token requests per second and p50/p99 latency at 1, 16 and 64
-# connections; time from start to socket ready; RSS with 1,000 cached
+# connections; time from start to socket ready; RSS with 10,000 cached
 # entries. Called by scripts/bench.sh with the seconds per measurement.
 set -euo pipefail
 seconds="${1:-4}"
@@ -50,6 +50,8 @@ done
 echo "start to socket ready: ${ready_ms} ms"
 
 prefix='{"op":"token","scopes":["altinn:instances.read"]'
-"$BENCH" fill "$WORK/run/agent.sock" 1000 "$prefix" >/dev/null
+# 3600 s tokens, so no entry expires (and is swept) while 10,000 are filled.
+standin_control settings '{"token_lifetime": 3600}' >/dev/null
+"$BENCH" fill "$WORK/run/agent.sock" 10000 "$prefix" >/dev/null
 rss_kib="$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")"
 echo "RSS with $(printf '%s\n' '{"op":"status"}' | socat - "UNIX-CONNECT:$WORK/run/agent.sock" | sed -n 's/.*"entries":\([0-9]*\).*/\1/p') cached entries: $(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }') MiB (${rss_kib} KiB)"

@@ -20,6 +20,9 @@ namespace {
 // A refresh ahead waits a random 0..this many seconds (and at most a quarter
 // of the margin), so that many agents, or many keys, do not refresh together.
 constexpr std::int64_t kMaxRefreshJitterSeconds = 5;
+// A refresh ahead starts at least this long before its token becomes too
+// short for the requests it serves (the exchange's own time, with room).
+constexpr std::int64_t kRefreshLeadSeconds = 3;
 // A client waiting for a new token should have its grant signed within
 // this; a refresh ahead, this long before its token expires. Earliest
 // first, so a refresh close to expiry goes before new keys, and new keys
@@ -251,13 +254,18 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
   if (entry.flight || entry.failures.backing_off(now)) return false;
   const AccessToken& token = *entry.token;
   if (token.expires_at - now - min_ttl > options.refresh_margin_seconds) return false;
-  // Never in the first half of a token's life: a token shorter than
-  // min_ttl + margin would otherwise be exchanged back to back.
-  if (2 * (now - entry.fetched_at) < token.expires_at - entry.fetched_at) return false;
+  // Never in the first half of the time a token can serve this min_ttl:
+  // a token shorter than min_ttl + margin would otherwise be exchanged
+  // back to back.
+  const std::int64_t usable = token.expires_at - entry.fetched_at - min_ttl;
+  if (2 * (now - entry.fetched_at) < usable) return false;
   if (!entry.refresh_due) {
     const std::int64_t jitter_limit =
         std::min<std::int64_t>(options.refresh_margin_seconds / 4, kMaxRefreshJitterSeconds);
-    entry.refresh_due = now + uniform(0, jitter_limit);
+    // The jitter never pushes the refresh past the point where the token
+    // becomes too short for this min_ttl: clients must not wait for it.
+    const std::int64_t latest = token.expires_at - min_ttl - kRefreshLeadSeconds;
+    entry.refresh_due = std::max(now, std::min(now + uniform(0, jitter_limit), latest));
   }
   return now >= *entry.refresh_due;
 }

@@ -428,6 +428,20 @@ BOOST_AUTO_TEST_CASE(MinTtlLongerThanTheTokensLifeMakesOneExchangeNotOnePerReque
   BOOST_TEST(fetcher.calls() == 2);
 }
 
+// 60 s tokens asked for with min_ttl 30 serve 30 s each: the refresh (and
+// its jitter) must come before the token is too short, or clients wait.
+BOOST_AUTO_TEST_CASE(ARefreshAheadIsDueBeforeTheTokenBecomesTooShortForItsMinTtl) {
+  fetcher.lifetime = 60;
+  BOOST_TEST(token_now(request({"a"}), 30) == "token-1");
+  for (int second = 1; second <= 70; ++second) {
+    clock.now += 1;
+    hit_now(request({"a"}), 30);  // fails the test if it is not a hit
+    scheduler.join();
+  }
+  BOOST_TEST(cache->stats().misses == 1u);
+  BOOST_TEST(cache->stats().exchanges >= 3u);
+}
+
 BOOST_AUTO_TEST_CASE(EntriesInUseAreRefreshedAheadWithoutARequestInTheWindow) {
   BOOST_TEST(token_now(request({"a"})) == "token-1");
   BOOST_TEST(token_now(request({"b"})) == "token-2");
