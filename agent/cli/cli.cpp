@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  grant          build and sign one grant and print it (no network)\n"
     "  check-config   validate a configuration file and the token, key and certificates it names\n"
     "  verify-altinn  verify an Altinn consent token offline\n"
+    "  verify-token   verify a Maskinporten token (API providers, data sources)\n"
     "\n"
     "`maskinporten-agent COMMAND --help` describes each command.\n"
     "Exit status: 0 success, 1 the operation failed, 2 usage error.\n";
@@ -36,6 +37,7 @@ constexpr std::pair<const char*, Command> kCommands[] = {
     {"grant", grant_command},
     {"check-config", check_config_command},
     {"verify-altinn", verify_altinn_command},
+    {"verify-token", verify_token_command},
     {"signer-helper", signer_helper_command},  // internal: started by `run`, not in kUsage
 };
 

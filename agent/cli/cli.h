@@ -23,6 +23,7 @@ int fetch_command(const std::vector<std::string>& args);          // cli_oneshot
 int grant_command(const std::vector<std::string>& args);          // cli_oneshot.cpp
 int check_config_command(const std::vector<std::string>& args);   // cli_oneshot.cpp
 int verify_altinn_command(const std::vector<std::string>& args);  // cli_altinn.cpp
+int verify_token_command(const std::vector<std::string>& args);   // verify_command.cpp
 // Internal, not listed in --help: the signer helper process.
 int signer_helper_command(const std::vector<std::string>& args);  // signer_helper_command.cpp
 
