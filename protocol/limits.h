@@ -39,5 +39,7 @@ inline constexpr std::size_t kMaxNameBytes = 256;
 inline constexpr std::int64_t kMaxMinTtlSeconds = 86400;
 // A token handed to verify_altinn: Altinn consent tokens are a few KiB.
 inline constexpr std::size_t kMaxVerifyTokenBytes = 16384;
+// A token handed to verify_token: Maskinporten's, with consent details.
+inline constexpr std::size_t kMaxVerifyMaskinportenTokenBytes = 32768;
 
 }  // namespace mpa::protocol

@@ -34,9 +34,14 @@ struct InvalidateRequest {
 struct VerifyAltinnRequest {
   std::string token;
 };
+// A Maskinporten token to verify against the [verify] issuer.
+struct VerifyTokenRequest {
+  std::string token;
+  std::vector<std::string> scopes;  // each must be granted; may be empty
+};
 
-using RequestBody =
-    std::variant<TokenRequest, StatusRequest, InvalidateRequest, VerifyAltinnRequest, PingRequest>;
+using RequestBody = std::variant<TokenRequest, StatusRequest, InvalidateRequest,
+                                 VerifyAltinnRequest, PingRequest, VerifyTokenRequest>;
 
 struct Request {
   std::optional<std::string> id_json;  // the "id" value as compact JSON, echoed back

@@ -16,7 +16,8 @@ namespace {
 
 using rapidjson::Value;
 
-constexpr std::string_view kOpList = "token, status, invalidate, verify_altinn, ping";
+constexpr std::string_view kOpList =
+    "token, status, invalidate, verify_altinn, verify_token, ping";
 
 // Fields of each op besides "op" and "id".
 const std::vector<std::string_view> kTokenFields = {
@@ -26,6 +27,7 @@ const std::vector<std::string_view> kInvalidateFields = {
     "scopes", "client",  "resource", "consumer_org", "iss_onbehalfof",
     "pid",    "authorization_details", "exchange"};
 const std::vector<std::string_view> kVerifyAltinnFields = {"token"};
+const std::vector<std::string_view> kVerifyTokenFields = {"token", "scopes"};
 const std::vector<std::string_view> kNoFields = {};
 
 // A suggestion is offered for an unknown field this close to a known one.
@@ -172,6 +174,19 @@ Result<TokenRequest> read_token_fields(const Value& object, bool with_min_ttl) {
   return request;
 }
 
+Result<RequestBody> read_verify_token(const Value& object) {
+  MPA_RETURN_IF_ERROR(check_field_names(object, "verify_token", kVerifyTokenFields));
+  const Value* token = json::find(object, "token");
+  if (token == nullptr) return invalid("a verify_token request needs \"token\"");
+  VerifyTokenRequest request;
+  MPA_ASSIGN_OR_RETURN(request.token, read_text(*token, "token", kMaxVerifyMaskinportenTokenBytes));
+  if (const Value* scopes = json::find(object, "scopes")) {
+    MPA_ASSIGN_OR_RETURN(request.scopes,
+                         read_text_array(*scopes, "scopes", kMaxScopes, kMaxScopeBytes));
+  }
+  return RequestBody(std::move(request));
+}
+
 Result<RequestBody> read_body(const Value& object, std::string_view op) {
   if (op == "token") {
     if (auto s = check_field_names(object, op, kTokenFields); !s) return std::move(s).error();
@@ -193,6 +208,7 @@ Result<RequestBody> read_body(const Value& object, std::string_view op) {
     if (!text) return std::move(text).error();
     return RequestBody(VerifyAltinnRequest{std::move(*text)});
   }
+  if (op == "verify_token") return read_verify_token(object);
   if (auto s = check_field_names(object, op, kNoFields); !s) return std::move(s).error();
   if (op == "status") return RequestBody(StatusRequest{});
   return RequestBody(PingRequest{});

@@ -73,6 +73,13 @@ std::string encode_request(const Request& request) {
   } else if (const auto* verify = std::get_if<VerifyAltinnRequest>(&request.body)) {
     writer.Key("token");
     json::write_string(writer, verify->token);
+  } else if (const auto* check = std::get_if<VerifyTokenRequest>(&request.body)) {
+    writer.Key("token");
+    json::write_string(writer, check->token);
+    writer.Key("scopes");
+    writer.StartArray();
+    for (const auto& scope : check->scopes) json::write_string(writer, scope);
+    writer.EndArray();
   }
   writer.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";

@@ -14,6 +14,8 @@
 
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
+#include "agent/verify/date_time.h"
+#include "agent/verify/norwegian_numbers.h"
 #include "common/clock.h"
 #include "common/json_text.h"
 #include "common/text.h"
@@ -22,56 +24,11 @@ namespace mpa::altinn {
 namespace {
 
 using detail::refuse;
+using verify::national_identity_number_ok;
+using verify::organisation_number_ok;
+using verify::parse_date_time;
 
 constexpr std::string_view kIssuer = "altinn.no";
-// Europe/Oslo is UTC+1 or UTC+2: a date-time without an offset (older Altinn
-// tokens) is read as the earliest instant it can mean, so a consent is never
-// taken to last longer than Altinn meant.
-constexpr std::int64_t kOsloMaxOffsetSeconds = 2 * 3600;
-
-std::optional<int> two_digits(std::string_view s, std::size_t at) {
-  if (at + 2 > s.size() || !all_digits(s.substr(at, 2))) return std::nullopt;
-  return (s[at] - '0') * 10 + (s[at + 1] - '0');
-}
-
-// "YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|+HH:MM|-HH:MM]" as epoch seconds.
-std::optional<std::int64_t> parse_date_time(std::string_view s) {
-  if (s.size() < 19 || !all_digits(s.substr(0, 4)) || s[4] != '-' || s[7] != '-' ||
-      (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':') {
-    return std::nullopt;
-  }
-  const int year = std::stoi(std::string(s.substr(0, 4)));
-  const auto month = two_digits(s, 5), day = two_digits(s, 8), hour = two_digits(s, 11),
-             minute = two_digits(s, 14), second = two_digits(s, 17);
-  if (!month || !day || !hour || !minute || !second || *hour > 23 || *minute > 59 ||
-      *second > 59) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year{year},
-                                         std::chrono::month{static_cast<unsigned>(*month)},
-                                         std::chrono::day{static_cast<unsigned>(*day)}};
-  if (!date.ok()) return std::nullopt;
-  std::int64_t epoch =
-      std::int64_t{std::chrono::sys_days{date}.time_since_epoch().count()} * 86400 +
-                       *hour * 3600 + *minute * 60 + *second;
-  std::size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    const std::size_t start = ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    if (i == start || i - start > 9) return std::nullopt;
-  }
-  const std::string_view zone = s.substr(i);
-  if (zone.empty()) return epoch - kOsloMaxOffsetSeconds;
-  if (zone == "Z") return epoch;
-  const auto zone_hours = two_digits(zone, 1), zone_minutes = two_digits(zone, 4);
-  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' || !zone_hours ||
-      !zone_minutes || *zone_hours > 23 || *zone_minutes > 59) {
-    return std::nullopt;
-  }
-  const std::int64_t offset = *zone_hours * 3600 + *zone_minutes * 60;
-  return zone[0] == '+' ? epoch - offset : epoch + offset;
-}
-
 // Epoch seconds from an integer, or from a date-time string when
 // `strings_allowed` (Altinn's ValidToDate and DelegatedDate have been both).
 Result<std::optional<std::int64_t>> time_claim(const rapidjson::Value& claims, const char* name,
@@ -125,34 +82,6 @@ Status check_issuer(const rapidjson::Value& claims) {
     return refuse("iss is " + shown + "; only \"altinn.no\" is accepted");
   }
   return {};
-}
-
-// Mod-11 check digit over `digits` with `weights` (Skatteetaten / Brønnøysund);
-// nullopt when no digit is possible (remainder 1).
-std::optional<int> mod11(std::string_view digits, std::initializer_list<int> weights) {
-  int sum = 0;
-  std::size_t i = 0;
-  for (int w : weights) sum += w * (digits[i++] - '0');
-  const int k = 11 - sum % 11;
-  if (k == 10) return std::nullopt;
-  return k == 11 ? 0 : k;
-}
-
-bool national_identity_number_ok(std::string_view n) {
-  const int day = (n[0] - '0') * 10 + (n[1] - '0');
-  const int month = (n[2] - '0') * 10 + (n[3] - '0');
-  // D-numbers add 4 to the first digit (day + 40); H-numbers and the
-  // synthetic test persons of Tenor (TT02) add 40 or 80 to the month.
-  const bool day_ok = (day >= 1 && day <= 31) || (day >= 41 && day <= 71);
-  const bool month_ok = month % 40 >= 1 && month % 40 <= 12 && month <= 92;
-  const auto k1 = mod11(n, {3, 7, 6, 1, 8, 9, 4, 5, 2});
-  const auto k2 = mod11(n, {5, 4, 3, 2, 7, 6, 5, 4, 3, 2});
-  return day_ok && month_ok && k1 && *k1 == n[9] - '0' && k2 && *k2 == n[10] - '0';
-}
-
-bool organisation_number_ok(std::string_view n) {
-  const auto k = mod11(n, {3, 2, 7, 6, 5, 4, 3, 2});
-  return k && *k == n[8] - '0';
 }
 
 // The value itself stays out of messages: it may be a person's number.

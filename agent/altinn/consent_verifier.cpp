@@ -17,6 +17,7 @@
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
 #include "agent/jwt/jose.h"
+#include "agent/verify/jws.h"
 #include "common/clock.h"
 #include "common/file_read.h"
 #include "common/log.h"
@@ -33,11 +34,6 @@ constexpr std::size_t kMaxCertificateFileBytes = 1024 * 1024;
 // Altinn's keys are 2048 bits or more; a smaller one is not Altinn's.
 constexpr int kMinRsaBits = 2048;
 constexpr std::size_t kSha1Bytes = 20;
-// Header parameters that carry or point to a key (RFC 7515 §4.1): trusting
-// them would let the token choose its own verifier. `crit` names extensions
-// we would have to understand, and we understand none.
-constexpr const char* kRefusedHeaderParameters[] = {"jwk", "x5c", "jku", "x5u", "crit"};
-
 // A certificate about to expire is worth a warning at load this long before.
 constexpr std::int64_t kExpiryWarningSeconds = 30 * 86400;
 
@@ -203,61 +199,12 @@ class AltinnConsentVerifier final : public ConsentVerifier {
   int leeway_seconds_;
 };
 
-struct CompactJws {
-  std::string_view signing_input;  // header.payload, as signed
-  std::string header;
-  std::string payload;
-  std::string signature;
-};
+using verify::CompactJws;
+using verify::string_member;
 
-Result<CompactJws> split(std::string_view token) {
-  const std::size_t first = token.find('.');
-  const std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
-  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
-    std::size_t dots = 0;
-    for (char c : token) dots += c == '.' ? 1 : 0;
-    return refuse("expected three base64url parts separated by dots, found " +
-                  std::to_string(dots + 1));
-  }
-  auto header = jose::base64url_decode(token.substr(0, first));
-  auto payload = jose::base64url_decode(token.substr(first + 1, second - first - 1));
-  auto signature = jose::base64url_decode(token.substr(second + 1));
-  if (!header) return refuse("the header is not base64url");
-  if (!payload) return refuse("the payload is not base64url");
-  if (!signature) return refuse("the signature is not base64url");
-  return CompactJws{token.substr(0, second), std::move(*header), std::move(*payload),
-                    std::move(*signature)};
-}
-
-std::string_view string_member(const rapidjson::Value& object, const char* name) {
-  const auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-Status check_header(const rapidjson::Document& header) {
-  const auto alg = header.FindMember("alg");
-  if (alg == header.MemberEnd() || !alg->value.IsString()) {
-    return refuse("the header has no alg; Altinn signs with RS256");
-  }
-  const std::string_view name = string_member(header, "alg");
-  if (name != "RS256") {
-    return refuse("alg \"" + printable(name, 32) +
-                  "\" is refused; only RS256 (Altinn's algorithm) is accepted");
-  }
-  for (const char* parameter : kRefusedHeaderParameters) {
-    if (header.HasMember(parameter)) {
-      return refuse(std::string("the token tries to bring its own key (") + parameter +
-                    "); only the configured Altinn certificates are trusted");
-    }
-  }
-  const auto typ = header.FindMember("typ");
-  if (typ != header.MemberEnd() && string_member(header, "typ") != "JWT") {
-    return refuse("typ must be \"JWT\" when present, found \"" +
-                  printable(string_member(header, "typ"), 32) + "\"");
-  }
-  return {};
-}
+constexpr std::string_view kAltinnTyp[] = {"JWT"};
+constexpr verify::HeaderRules kAltinnHeaderRules{"Altinn", "the configured Altinn certificates",
+                                                 kAltinnTyp};
 
 Result<std::vector<const TrustedCertificate*>> AltinnConsentVerifier::candidates(
     const rapidjson::Document& header) const {
@@ -281,20 +228,8 @@ Result<std::vector<const TrustedCertificate*>> AltinnConsentVerifier::candidates
   return out;
 }
 
-// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
 bool signature_verifies(const TrustedCertificate& trusted, const CompactJws& jws) {
-  Handle<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  EVP_PKEY* key = X509_get0_pubkey(trusted.cert.get());
-  const bool ok =
-      ctx && key && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(jws.signature.data()),
-                       jws.signature.size(),
-                       reinterpret_cast<const unsigned char*>(jws.signing_input.data()),
-                       jws.signing_input.size()) == 1;
-  // A failed verification leaves reasons on this thread's queue; they are
-  // not errors of anyone who calls OpenSSL next.
-  ERR_clear_error();
-  return ok;
+  return verify::rs256_signature_verifies(X509_get0_pubkey(trusted.cert.get()), jws);
 }
 
 std::optional<std::string> AltinnConsentVerifier::outside_validity(
@@ -318,11 +253,11 @@ Result<std::string> AltinnConsentVerifier::verify(std::string_view token,
     return refuse("the token is " + std::to_string(token.size()) + " bytes; at most " +
                   std::to_string(kMaxConsentTokenBytes) + " are accepted");
   }
-  auto jws = split(token);
+  auto jws = verify::split_compact_jws(token);
   if (!jws) return std::move(jws).error();
   auto header = detail::parse_strict_object(jws->header, "the header");
   if (!header) return std::move(header).error();
-  if (auto checked = check_header(*header); !checked) return checked.error();
+  if (auto checked = verify::check_rs256_header(*header, kAltinnHeaderRules); !checked) return checked.error();
   auto keys = candidates(*header);
   if (!keys) return std::move(keys).error();
   // A signature by a certificate outside its validity period (with the

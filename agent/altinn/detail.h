@@ -10,14 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "agent/verify/jws.h"
 #include "common/result.h"
 
 namespace mpa::altinn::detail {
 
-// A JSON object, parsed by json::parse_strict_json (duplicate members
-// refused at every level, nesting bounded), in Altinn's words.
-// Errors: invalid_token "<what> is not ...".
-Result<rapidjson::Document> parse_strict_object(std::string_view json, std::string_view what);
+// The strict parse and the refusal every token verifier shares.
+using verify::parse_strict_object;
+using verify::refuse;
 
 // One service of the Services claim: "4629_2_inntektsaar=2016" is code
 // 4629, edition 2, metadata {inntektsaar: 2016}.
@@ -33,9 +33,5 @@ Result<std::vector<Service>> services_of(const rapidjson::Value& claims);
 // The services as the JSON array verify() adds as "services".
 rapidjson::Value services_json(const std::vector<Service>& services,
                                rapidjson::Document::AllocatorType& alloc);
-
-inline Error refuse(std::string message) {
-  return make_error(ErrorCode::invalid_token, std::move(message));
-}
 
 }  // namespace mpa::altinn::detail

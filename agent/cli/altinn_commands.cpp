@@ -1,6 +1,4 @@
 // `verify-altinn`: verifies an Altinn consent token offline.
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -15,9 +13,6 @@ namespace mpa::cli {
 namespace {
 
 constexpr int kDefaultLeewaySeconds = 60;
-// The token, a line ending and a little slack; more is refused unread.
-constexpr std::size_t kMaxStdinBytes = altinn::kMaxConsentTokenBytes + 2;
-
 constexpr const char* kHelp =
     "usage: maskinporten-agent verify-altinn --cert PEM [--cert PEM2 ...] [--leeway SECONDS]\n"
     "                                        [TOKEN | -]\n"
@@ -58,18 +53,6 @@ constexpr const char* kHelp =
 
 int usage(const std::string& message) { return usage_error("verify-altinn", message); }
 
-// Reads stdin up to kMaxStdinBytes; nullopt when there is more.
-std::optional<std::string> read_stdin_bounded() {
-  std::string data(kMaxStdinBytes + 1, '\0');
-  const std::size_t n = std::fread(data.data(), 1, data.size(), stdin);
-  if (n > kMaxStdinBytes) return std::nullopt;
-  data.resize(n);
-  while (!data.empty() && (data.back() == '\n' || data.back() == '\r' || data.back() == ' ')) {
-    data.pop_back();
-  }
-  return data;
-}
-
 }  // namespace
 
 int verify_altinn_command(const std::vector<std::string>& args) {
@@ -90,24 +73,15 @@ int verify_altinn_command(const std::vector<std::string>& args) {
   auto verifier = altinn::ConsentVerifier::create(parsed->all("cert"), static_cast<int>(leeway));
   if (!verifier) return report_failure(verifier.error());
 
-  std::string token;
-  if (parsed->positionals.empty() || parsed->positionals[0] == "-") {
-    if (::isatty(STDIN_FILENO) == 1) {
-      std::fputs("reading the token from stdin (end with Ctrl-D)\n", stderr);
-    }
-    auto read = read_stdin_bounded();
-    if (!read) {
-      return report_failure(make_error(ErrorCode::invalid_token,
-                                       "the token on stdin is longer than " +
-                                           std::to_string(altinn::kMaxConsentTokenBytes) + " bytes"));
-    }
-    token = std::move(*read);
-  } else {
-    token = parsed->positionals[0];
+  auto token = token_argument(*parsed, altinn::kMaxConsentTokenBytes);
+  if (!token) {
+    return report_failure(make_error(ErrorCode::invalid_token,
+                                     "the token on stdin is longer than " +
+                                         std::to_string(altinn::kMaxConsentTokenBytes) + " bytes"));
   }
-  if (token.empty()) return usage("no token given (on the command line or stdin)");
+  if (token->empty()) return usage("no token given (on the command line or stdin)");
 
-  auto claims = (*verifier)->verify(token, epoch_seconds_now());
+  auto claims = (*verifier)->verify(*token, epoch_seconds_now());
   if (!claims) return report_failure(claims.error());
   std::printf("%s\n", claims->c_str());
   return kExitOk;

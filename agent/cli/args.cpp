@@ -1,5 +1,7 @@
 #include "agent/cli/args.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
 
@@ -14,6 +16,20 @@ std::optional<std::string> ParsedArgs::get(const std::string& name) const {
 std::vector<std::string> ParsedArgs::all(const std::string& name) const {
   auto it = values.find(name);
   return it == values.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::optional<std::string> token_argument(const ParsedArgs& parsed, std::size_t max_bytes) {
+  if (!parsed.positionals.empty() && parsed.positionals[0] != "-") return parsed.positionals[0];
+  if (::isatty(STDIN_FILENO) == 1) std::fputs("reading the token from stdin (end with Ctrl-D)\n", stderr);
+  // The token, a line ending and a little slack; more is refused unread.
+  std::string data(max_bytes + 3, '\0');
+  const std::size_t n = std::fread(data.data(), 1, data.size(), stdin);
+  if (n > max_bytes + 2) return std::nullopt;
+  data.resize(n);
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r' || data.back() == ' ')) {
+    data.pop_back();
+  }
+  return data;
 }
 
 int usage_error(const std::string& command, const std::string& message) {

@@ -44,6 +44,11 @@ std::optional<ParsedArgs> parse_args(const std::string& command,
                                      const std::vector<OptionSpec>& specs,
                                      std::size_t max_positionals = 0);
 
+// The token a verify command checks: the positional argument, or stdin for
+// "-" or none (trailing line end and spaces dropped). nullopt when stdin
+// holds more than `max_bytes`.
+std::optional<std::string> token_argument(const ParsedArgs& parsed, std::size_t max_bytes);
+
 // Parses a whole decimal number within [min, max]; nullopt otherwise.
 std::optional<long long> parse_number(const std::string& text, long long min, long long max);
 

@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  grant          build and sign one grant and print it (no network)\n"
     "  check-config   validate a configuration file and the token, key and certificates it names\n"
     "  verify-altinn  verify an Altinn consent token offline\n"
+    "  verify-token   verify a Maskinporten token (API providers, data sources)\n"
     "  version        print the version (also --version)\n"
     "\n"
     "`maskinporten-agent COMMAND --help` describes each command.\n"
@@ -45,6 +46,7 @@ constexpr std::pair<const char*, Command> kCommands[] = {
     {"verify-altinn", verify_altinn_command},
     {"version", version_command},
     {"--version", version_command},
+    {"verify-token", verify_token_command},
     {"signer-helper", signer_helper_command},  // internal: started by `run`, not in kUsage
 };
 

@@ -98,7 +98,7 @@ Status check_top_level(const ConfigTable& root, const toml::table& document) {
   for (const auto& [key, node] : document) {
     const std::string_view name = key.str();
     if (name == "agent" || name == "pkcs11" || name == "client" || name == "altinn" ||
-        name == "allow") {
+        name == "verify" || name == "allow") {
       continue;
     }
     if (is_pin_key(name)) {
@@ -141,6 +141,10 @@ Result<Config> read_document(const toml::table& document, const Origin& origin) 
   MPA_ASSIGN_OR_RETURN(const toml::table* altinn, single_table(root, document, "altinn"));
   if (altinn != nullptr) {
     MPA_RETURN_IF_ERROR(read_altinn(ConfigTable(*altinn, origin.file, "[altinn]"), origin, config));
+  }
+  MPA_ASSIGN_OR_RETURN(const toml::table* verify, single_table(root, document, "verify"));
+  if (verify != nullptr) {
+    MPA_RETURN_IF_ERROR(read_verify(ConfigTable(*verify, origin.file, "[verify]"), origin, config));
   }
   MPA_RETURN_IF_ERROR(read_allow_rules(root, document, origin, config));
   return config;

@@ -68,6 +68,11 @@ struct Config {
   // [altinn]
   std::vector<std::string> altinn_certificates;
   int altinn_leeway_seconds = 60;
+  // [verify] (verify_token); no issuer: the table is absent
+  std::optional<std::string> verify_issuer;
+  std::optional<std::string> verify_jwks_file;  // else the issuer's jwks_uri
+  std::optional<std::string> verify_ca_file;
+  int verify_leeway_seconds = 60;
   // [[allow]]
   std::vector<AllowRule> allow;
 

@@ -38,6 +38,7 @@ Status read_agent(const ConfigTable& section, const Origin& origin, Config& conf
 Status read_pkcs11(const ConfigTable& section, const Origin& origin, Config& config);
 Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, bool only_client);
 Status read_altinn(const ConfigTable& section, const Origin& origin, Config& config);
+Status read_verify(const ConfigTable& section, const Origin& origin, Config& config);
 Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<ClientConfig>& clients);
 
 // The client called `name`, or nullptr.

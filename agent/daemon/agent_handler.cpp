@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/daemon/verify_token_op.h"
 #include "agent/signer/helper_pool.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -263,6 +264,7 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   state->engine = std::shared_ptr<const Engine>(std::move(*engine));
   state->policy = std::make_shared<const PeerPolicy>(config.allow, ::geteuid());
   state->altinn_verifier = std::move(verifier);
+  MPA_ASSIGN_OR_RETURN(state->verify_keys, make_verify_keys(config));
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
   TokenFetcher fetcher(state->engine, config.refresh_margin_seconds, std::move(workers));
@@ -312,6 +314,8 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
       handle_invalidate(*state, peer, id, *invalidate, reply);
     } else if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
       handle_status(state, id, reply);
+    } else if (auto* check = std::get_if<protocol::VerifyTokenRequest>(&request.body)) {
+      handle_verify_token(state, id, std::move(*check), scheduler_, clock_, reply);
     } else {
       auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
       handle_verify_altinn(state, id, std::move(verify.token), reply);

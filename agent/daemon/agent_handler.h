@@ -15,6 +15,7 @@
 #include "agent/daemon/fair_scheduler.h"
 #include "agent/daemon/server.h"
 #include "agent/cache/token_cache.h"
+#include "agent/verify/key_source.h"
 #include "common/clock.h"
 
 namespace mpa {
@@ -30,6 +31,7 @@ struct AgentState {
   std::shared_ptr<TokenCache> cache;
   std::shared_ptr<const PeerPolicy> policy;
   std::shared_ptr<const altinn::ConsentVerifier> altinn_verifier;  // null: no [altinn]
+  std::shared_ptr<verify::KeySource> verify_keys;  // null: no [verify] (verify_token_op.cpp)
 };
 
 // Opens the token and builds engine, cache, policy and verifier from

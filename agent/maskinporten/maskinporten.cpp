@@ -1,4 +1,5 @@
 #include "agent/maskinporten/maskinporten.h"
+#include "agent/maskinporten/mp_error_codes.h"
 
 #include <rapidjson/document.h>
 
@@ -161,7 +162,7 @@ Error refusal(const HttpResponse& response) {
   // page) is not a verdict on the grant.
   if (!error) return not_json(response);
   return make_error(refusal_code(error->code),
-                    "Maskinporten refused the grant: " + error_words(*error));
+                    "Maskinporten refused the grant: " + with_mp_advice(error_words(*error)));
 }
 
 Error server_trouble(const HttpResponse& response) {

@@ -109,6 +109,36 @@ def make_tls_identity(state_dir):
 
 # --- access tokens ------------------------------------------------------------------
 
+def utc_text(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat()
+
+
+def issued_authorization_detail(asked, consumer, now):
+    """What Maskinporten puts in the token for what the grant asked, in the
+    shapes of Altinn's "validate consent" and "system user" pages: a consent
+    gains to, consented, validTo and consentRights; a system user gains its
+    systemuser_id and system_id. Other entries are copied."""
+    if not isinstance(asked, dict):
+        return asked
+    if asked.get("type") == "urn:altinn:consent":
+        issued = {"type": "urn:altinn:consent", "id": asked.get("id"), "from": asked.get("from"),
+                  "to": {"authority": "iso6523-actorid-upis", "ID": "0192:%s" % consumer},
+                  "consented": utc_text(now - 3600), "validTo": utc_text(now + 365 * 86400),
+                  "consentRights": [{"action": ["consent"],
+                                     "resource": [{"type": "urn:altinn:resource",
+                                                   "value": "standin-samtykke"}],
+                                     "metaData": {"inntektsaar": "2025"}}]}
+        return issued
+    if asked.get("type") == "urn:altinn:systemuser":
+        org = asked.get("systemuser_org")
+        number = org.get("ID", "").split(":")[-1] if isinstance(org, dict) else ""
+        return {"type": "urn:altinn:systemuser",
+                "systemuser_org": {"authority": "iso6523-actorid-upis", "id": "0192:" + number},
+                "systemuser_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, "standin:" + number))],
+                "system_id": "%s_standin" % consumer}
+    return asked
+
+
 class TokenSigner:
     """The stand-in's own RSA key: signs access tokens and Altinn tokens."""
 
@@ -121,7 +151,8 @@ class TokenSigner:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.pop("key_ops", None)
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
-        return {"keys": [jwk]}
+        previous = getattr(self, "previous_jwk", None)
+        return {"keys": [jwk] + ([previous] if previous else [])}
 
     def sign(self, claims, typ):
         return jwt.encode(claims, self.key, algorithm="RS256",
@@ -142,7 +173,18 @@ class TokenSigner:
         for name in ("iss_onbehalfof", "pid", "authorization_details"):
             if name in grant:
                 claims[name] = grant[name]
+        if isinstance(grant.get("authorization_details"), list):
+            claims["authorization_details"] = [
+                issued_authorization_detail(d, consumer, now) for d in grant["authorization_details"]]
         return self.sign(claims, "at+jwt"), claims
+
+    def rotate(self):
+        """A new signing key; the old one stays in the JWKS beside it (the
+        switch-over an issuer makes), and new tokens are signed by the new."""
+        self.previous_jwk = self.jwks()["keys"][0]
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "standin-" + uuid.uuid4().hex[:12]
+        return self.kid
 
     def verify_access_token(self, token):
         """The claims of an unexpired token this stand-in issued, or raises."""
@@ -355,6 +397,7 @@ class StandIn:
             ("POST", "/_control/settings"): self.control_settings,
             ("POST", "/_control/hold"): self.control_hold,
             ("POST", "/_control/release"): self.control_release,
+            ("POST", "/_control/rotate_key"): self.control_rotate_key,
         }
         handler = routes.get((method, path))
         if handler is not None:
@@ -612,6 +655,12 @@ class StandIn:
             released = self.control.held[path]
         h.note += " released %s" % path
         h.send_json(200, {"ok": True, "released": released})
+
+    def control_rotate_key(self, h):
+        h.read_body()
+        kid = self.signer.rotate()
+        h.note = " rotated to %s" % kid
+        h.send_json(200, {"ok": True, "kid": kid})
 
     def control_settings(self, h):
         try:

@@ -15,6 +15,7 @@
 
 #include "agent/altinn/altinn.h"
 #include "agent/jwt/jose.h"
+#include "vectors/generated_vectors.h"
 
 namespace mpa {
 // For Boost.Test's messages (invalid_config prints as its wire name, internal).
@@ -27,13 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -45,33 +39,9 @@ std::string why(const Result<T>& r) {
 
 // Vectors from tests/vectors/make_altinn_vectors.py (PyJWT + cryptography),
 // made once per run around a fixed instant.
-struct Vectors {
+struct Vectors : mpa::test::GeneratedVectors {
   static constexpr std::int64_t kNow = 1795000000;  // 2026-11-18T11:06:40Z
-  fs::path dir;
-  std::map<std::string, std::string> tokens;
-
-  Vectors() {
-    const char* source = std::getenv("MPA_SOURCE_DIR");
-    BOOST_TEST_REQUIRE(source != nullptr, "MPA_SOURCE_DIR is not set (run through ctest)");
-    char tmpl[] = "/tmp/mpa-altinn-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    const std::string command = "/usr/bin/python3 '" + std::string(source) +
-                                "/tests/vectors/make_altinn_vectors.py' '" + dir.string() +
-                                "' --now " + std::to_string(kNow);
-    BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "make_altinn_vectors.py failed");
-    rapidjson::Document doc;
-    const std::string json = read_file(dir / "tokens.json");
-    doc.Parse(json.c_str());
-    BOOST_TEST_REQUIRE(doc.IsObject());
-    for (const auto& m : doc.GetObject()) tokens[m.name.GetString()] = m.value.GetString();
-    instance = this;
-  }
-  ~Vectors() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-
+  Vectors() : GeneratedVectors("make_altinn_vectors.py", kNow) { instance = this; }
   static Vectors* instance;
 };
 Vectors* Vectors::instance = nullptr;
