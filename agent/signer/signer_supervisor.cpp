@@ -116,8 +116,7 @@ Result<std::vector<std::shared_ptr<Signer>>> SignerSupervisor::signers_for(
                           " keys of this token; restart the agent to drop keys no longer configured");
   }
   const std::uint64_t generation = next_generation_++;
-  SigningPolicy wanted = wanted_policy_locked();
-  if (live_.empty()) wanted = SigningPolicy{};
+  SigningPolicy wanted = live_.empty() ? SigningPolicy{} : wanted_policy_locked();
   for (JwsAlg alg : policy.algs) add_once(wanted.algs, alg);
   for (const std::string& aud : policy.audiences) add_once(wanted.audiences, aud);
   if (change.keys.size() != setup_.keys.size() || !same_policy(wanted, applied_)) {
@@ -132,6 +131,9 @@ Result<std::vector<std::shared_ptr<Signer>>> SignerSupervisor::signers_for(
     auto answer = helper->reconfigure(change, Clock::now() + options_.sign_timeout * options_.setup_timeout_factor);
     lock.lock();
     if (auto* failed = std::get_if<FailedMessage>(&answer)) return make_error(failed->code, failed->message);
+    if (helper_ != helper) {
+      return make_error(ErrorCode::hsm_error, "the signer helper restarted during the reload; reload again");
+    }
     if (auto refused = take_ready_locked(std::get<ReadyMessage>(answer), change.keys, *helper)) {
       return make_error(refused->code, refused->message);
     }
