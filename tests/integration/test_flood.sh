@@ -26,12 +26,12 @@ token_line() { printf '{"op":"token","client":"default","scopes":["%s"]%s}' "$1"
 cached="$(agent_lines "$(token_line altinn:instances.read)")"
 expect_contains "a token to keep in the cache" "$cached" '"ok":true'
 
-# Prints one line per step: refused (the refusal's words, or what happened
-# instead), then the answers to a new and a cached token asked while the
+# Prints one line per step: refused (how many connections stayed open, the
+# refusal's words or what happened instead), then the answers to a new and a cached token asked while the
 # rest of the flood stays open.
 "$PY" - "$SOCK" "$(token_line altinn:enduser ',"resource":["https://after-flood.example"]')" \
   "$(token_line altinn:instances.read)" >"$WORK/flood.out" 2>&1 <<'PY' || true
-import select, socket, sys, time
+import socket, sys, time
 path, fresh, cached = sys.argv[1:4]
 flood, refusal = [], None
 def connect(timeout):
@@ -39,25 +39,30 @@ def connect(timeout):
     s.settimeout(timeout)
     s.connect(path)
     return s
-# Until one is refused (each refusal is a line, then the agent closes it),
-# at most 400 connections and 20 s.
-end = time.monotonic() + 20
-while refusal is None and len(flood) < 400 and time.monotonic() < end:
+def line_of(s):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
+# Each connection answers a ping (so it is accepted, not waiting in the
+# listen backlog) and then stays idle; until one is refused, at most 400.
+while refusal is None and len(flood) < 400:
     try:
-        flood.append(connect(2))
+        s = connect(5)
+        s.sendall(b'{"op":"ping"}\n')
+        answer = line_of(s)
     except OSError as e:
-        refusal = "connect failed: %s" % e
+        refusal = "connection %d: %s" % (len(flood) + 1, e)
         break
-    readable, _, _ = select.select(flood, [], [], 0)
-    for s in readable:
-        data = s.recv(4096)
-        if data:
-            refusal = data.decode(errors="replace").strip()
-# Refusals may trail the connects that caused them.
+    if '"ok":true' in answer:
+        flood.append(s)
+    else:
+        refusal = answer or "connection %d closed without an answer" % (len(flood) + 1)
 if refusal is None:
-    readable, _, _ = select.select(flood, [], [], 5)
-    refusal = readable[0].recv(4096).decode(errors="replace").strip() if readable else \
-        "no refusal after %d connections" % len(flood)
+    refusal = "no refusal after %d connections" % len(flood)
 print("refused", len(flood), refusal, flush=True)
 # Free a few places; the agent notices the closes in its own time.
 for s in flood[:5]:

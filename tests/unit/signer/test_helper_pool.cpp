@@ -218,9 +218,10 @@ BOOST_FIXTURE_TEST_CASE(AChangedIssuerKeepsTheHelperAndTheOldOneIsRefusedOnceIts
 BOOST_FIXTURE_TEST_CASE(AKeyTheHelperCannotFindFailsTheReloadAndTheOldOneServes, Fixture) {
   auto first = pool.signers_for(config({kKeyA}));
   BOOST_REQUIRE(first.ok());
+  // The client whose key the helper has to look up is named.
   auto second = pool.signers_for(config({kKeyA, "pkcs11:token=A;object=missing;type=private"}, kOtherIssuer));
   BOOST_REQUIRE(!second.ok());
-  BOOST_TEST(second.error().message.find("client \"c0\": no such key") != std::string::npos, second.error().message);
+  BOOST_TEST(second.error().message.find("client \"c1\": no such key") != std::string::npos, second.error().message);
   BOOST_TEST(started->load() == 1);
   BOOST_TEST((*first)[0]->sign(JwsAlg::RS256, kIssuer).ok());
   BOOST_TEST(!(*first)[0]->sign(JwsAlg::RS256, kOtherIssuer).ok(), "the failed reload's issuer was taken in");
