@@ -16,6 +16,7 @@
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
+#include "agent/signer/helper_pool.h"
 #include "common/clock.h"
 #include "common/jws_digest.h"
 #include "common/log.h"
@@ -75,8 +76,10 @@ constexpr const char* kFetchHelpEnd =
 constexpr const char* kCheckHelp =
     "usage: maskinporten-agent check-config --config FILE\n"
     "\n"
-    "Validates the configuration file, reads the PIN, loads the PKCS#11 module, opens\n"
-    "the token and logs in (once: a refused PIN is not retried), finds every client's\n"
+    "Validates the configuration file; then, in a signer helper process as `run` does,\n"
+    "reads the PIN, loads the PKCS#11 module, opens the token and logs in (once: a\n"
+    "refused PIN is recorded in the state directory and never presented again by any\n"
+    "command until the PIN changes or the record is deleted), finds every client's\n"
     "key, certificate and chain, checks that certificate and key match, signs a test\n"
     "grant and verifies the signature. Says what it checked on stdout, or what is wrong\n"
     "on stderr. Makes no network calls.\n"
@@ -127,6 +130,18 @@ std::optional<ParsedArgs> parse_grant_args(const std::string& command,
   return parsed;
 }
 
+// As `run` does: the token is opened, logged in to and signed with by a
+// signer helper process, never here, so this process never holds the PIN
+// and a PIN the token refused before (the state directory's record) is not
+// presented again by a one-shot command either.
+Result<std::unique_ptr<Engine>> engine_through_helper(const Config& config) {
+  return Engine::create(config, [](const Config& loaded) {
+    signer::HelperPool pool;
+    pool.set_log_starts(false);  // stderr is for the one error: line
+    return pool.signers_for(loaded);
+  });
+}
+
 struct Loaded {
   std::unique_ptr<Engine> engine;
   const ClientConfig* client = nullptr;
@@ -135,7 +150,7 @@ struct Loaded {
 Result<Loaded> load(const ParsedArgs& args) {
   auto config = load_config(*args.get("config"));
   if (!config) return std::move(config).error();
-  auto engine = Engine::create(*config);
+  auto engine = engine_through_helper(*config);
   if (!engine) return std::move(engine).error();
   auto client = (*engine)->client(args.get("client").value_or(""));
   if (!client) return std::move(client).error();
@@ -254,7 +269,7 @@ int check_config_command(const std::vector<std::string>& args) {
   std::printf("ok: %s parses (%zu client%s)\n", config->path.c_str(), config->clients.size(),
               config->clients.size() == 1 ? "" : "s");
 
-  auto engine = Engine::create(*config);
+  auto engine = engine_through_helper(*config);
   if (!engine) return fail(engine.error());
   std::printf("ok: PKCS#11 module %s loaded, token opened, logged in\n", config->module.c_str());
 

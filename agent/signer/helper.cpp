@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -28,13 +29,22 @@ constexpr std::size_t kMaxQueuedSignatures = 1024;
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-// One helper's state after setup: the opened token, its signers, the policy
-// and the workers that sign. The reader (run()) checks the policy itself,
-// so a refusal never waits behind the token.
+// What one configuration has the helper sign: its keys (those of earlier
+// configurations first, in their places) and its policy. Replaced whole by
+// a reconfigure; a signature in flight keeps the one it started with.
+struct Served {
+  std::vector<KeySetup> keys;
+  std::vector<std::shared_ptr<Signer>> signers;  // in the order of keys
+  SigningPolicy policy;
+};
+
+// One helper's state after setup: the opened token, what it serves and the
+// workers that sign. The reader (run()) checks the policy itself, so a
+// refusal never waits behind the token.
 class HelperSession final {
  public:
-  HelperSession(int fd, OpenedToken token, SigningPolicy policy, std::size_t workers)
-      : fd_(fd), token_(std::move(token)), policy_(std::move(policy)) {
+  HelperSession(int fd, OpenedToken token, Served served, std::size_t workers)
+      : fd_(fd), token_(std::move(token.token)), served_(std::make_shared<const Served>(std::move(served))) {
     for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
   }
   // Workers hold `this`.
@@ -62,6 +72,8 @@ class HelperSession final {
         accept(std::move(*sign));
       } else if (auto* info = std::get_if<InfoMessage>(&message)) {
         answer_info(info->id);
+      } else if (auto* change = std::get_if<ReconfigureMessage>(&message)) {
+        reconfigure(std::move(*change));
       } else {
         log::error("signer helper: the agent sent a message that only the helper sends");
         return kHelperExitProtocol;
@@ -71,24 +83,64 @@ class HelperSession final {
   }
 
  private:
+  std::shared_ptr<const Served> served() const {
+    std::lock_guard lock(served_mutex_);
+    return served_;
+  }
+
   void accept(SignMessage sign) {
-    if (sign.key_index >= token_.signers.size()) {
+    const auto now_served = served();
+    if (sign.key_index >= now_served->signers.size()) {
       return reply(SignErrorMessage{sign.id, ErrorCode::internal,
                                     "key index " + std::to_string(sign.key_index) + " is not set up"});
     }
-    if (auto allowed = check_signing_input(policy_, sign.alg, sign.signing_input, now_seconds());
+    if (auto allowed = check_signing_input(now_served->policy, sign.alg, sign.signing_input, now_seconds());
         !allowed) {
       log::warning("signer helper: " + allowed.error().message);
       return reply(SignErrorMessage{sign.id, allowed.error().code, allowed.error().message});
     }
+    std::shared_ptr<Signer> signer = now_served->signers[sign.key_index];
     std::unique_lock lock(queue_mutex_);
     if (queue_.size() >= kMaxQueuedSignatures) {
       lock.unlock();
       return reply(SignErrorMessage{sign.id, ErrorCode::hsm_error, "the signer is busy"});
     }
-    queue_.push_back(std::move(sign));
+    queue_.push_back(Queued{std::move(sign), std::move(signer)});
     lock.unlock();
     queue_cv_.notify_one();
+  }
+
+  // The keys the helper has keep their places; new ones are looked up on
+  // the token, logged in already. Nothing changes unless all of it works.
+  void reconfigure(ReconfigureMessage change) {
+    const auto old = served();
+    const auto& keys = change.keys;
+    const bool keeps_places = keys.size() >= old->keys.size() &&
+                              std::equal(old->keys.begin(), old->keys.end(), keys.begin(), same_key);
+    if (!keeps_places || keys.empty()) {
+      return reply(FailedMessage{SetupFailure::other, ErrorCode::internal,
+                                 "signer wire: a reconfigure must keep the keys set up, in their order"});
+    }
+    const std::vector<KeySetup> added(keys.begin() + static_cast<std::ptrdiff_t>(old->keys.size()), keys.end());
+    auto found = find_helper_keys(*token_, added);
+    if (auto* failed = std::get_if<FailedMessage>(&found)) return reply(std::move(*failed));
+    auto next = std::make_shared<Served>(*old);
+    for (auto& signer : std::get<std::vector<std::shared_ptr<Signer>>>(found)) next->signers.push_back(std::move(signer));
+    next->keys = std::move(change.keys);
+    next->policy = SigningPolicy{std::move(change.allowed_algs), std::move(change.allowed_audiences)};
+    ReadyMessage ready;
+    for (const auto& signer : next->signers) {
+      ready.keys.push_back(KeyReady{signer->certificate_chain(), signer->info()});
+    }
+    {
+      std::lock_guard lock(served_mutex_);
+      served_ = std::move(next);
+    }
+    reply(std::move(ready));
+  }
+
+  static bool same_key(const KeySetup& a, const KeySetup& b) {
+    return a.key_uri == b.key_uri && a.chain_file == b.chain_file;
   }
 
   void work() {
@@ -96,10 +148,11 @@ class HelperSession final {
       std::unique_lock lock(queue_mutex_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      SignMessage sign = std::move(queue_.front());
+      Queued queued = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      auto signature = token_.signers[sign.key_index]->sign(sign.alg, sign.signing_input);
+      const SignMessage& sign = queued.sign;
+      auto signature = queued.signer->sign(sign.alg, sign.signing_input);
       if (signature) {
         reply(SignatureMessage{sign.id, std::move(*signature)});
       } else {
@@ -110,7 +163,7 @@ class HelperSession final {
 
   void answer_info(std::uint64_t id) {
     InfoReplyMessage out{id, {}};
-    for (const auto& signer : token_.signers) out.keys.push_back(signer->info());
+    for (const auto& signer : served()->signers) out.keys.push_back(signer->info());
     reply(std::move(out));
   }
 
@@ -124,16 +177,22 @@ class HelperSession final {
     }
   }
 
+  struct Queued {
+    SignMessage sign;
+    std::shared_ptr<Signer> signer;
+  };
+
   const int fd_;
-  OpenedToken token_;
-  const SigningPolicy policy_;
+  const std::shared_ptr<pkcs11::Pkcs11Token> token_;
+  mutable std::mutex served_mutex_;
+  std::shared_ptr<const Served> served_;
 
   std::mutex write_mutex_;
   std::atomic<bool> write_failed_{false};  // set under write_mutex_; read by run()
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
-  std::deque<SignMessage> queue_;
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
@@ -175,9 +234,8 @@ int run_signer_helper(int fd) {
     log::error("signer helper: " + sent.error().message);
     return kHelperExitProtocol;
   }
-  HelperSession session(fd, std::move(opened),
-                        SigningPolicy{setup->allowed_algs, setup->allowed_audiences},
-                        setup->max_concurrent_signatures);
+  Served served{setup->keys, opened.signers, SigningPolicy{setup->allowed_algs, setup->allowed_audiences}};
+  HelperSession session(fd, std::move(opened), std::move(served), setup->max_concurrent_signatures);
   return session.run();
 }
 

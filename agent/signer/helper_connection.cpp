@@ -85,11 +85,12 @@ void HelperConnection::read_loop() {
 bool HelperConnection::deliver(Message message) {
   std::lock_guard lock(mutex_);
   if (std::holds_alternative<ReadyMessage>(message) || std::holds_alternative<FailedMessage>(message)) {
-    if (setup_answer_) return false;
+    auto& answer = !setup_answer_ ? setup_answer_ : reconfigure_answer_;
+    if (answer || (&answer == &reconfigure_answer_ && !reconfiguring_)) return false;
     if (auto* ready = std::get_if<ReadyMessage>(&message)) {
-      setup_answer_ = std::move(*ready);
+      answer = std::move(*ready);
     } else {
-      setup_answer_ = std::get<FailedMessage>(std::move(message));
+      answer = std::get<FailedMessage>(std::move(message));
     }
     cv_.notify_all();
     return true;
@@ -189,18 +190,38 @@ std::uint64_t HelperConnection::send(const Message& message, bool is_sign) {
 
 std::variant<ReadyMessage, FailedMessage> HelperConnection::setup(const SetupMessage& setup,
                                                                  Clock::time_point deadline) {
+  return exchange(setup, setup_answer_, deadline, "open the token");
+}
+
+std::variant<ReadyMessage, FailedMessage> HelperConnection::reconfigure(const ReconfigureMessage& change,
+                                                                       Clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    reconfiguring_ = true;
+    reconfigure_answer_.reset();
+  }
+  auto answer = exchange(change, reconfigure_answer_, deadline, "take the new configuration");
+  std::lock_guard lock(mutex_);
+  reconfiguring_ = false;
+  reconfigure_answer_.reset();
+  return answer;
+}
+
+std::variant<ReadyMessage, FailedMessage> HelperConnection::exchange(
+    const Message& message, std::optional<std::variant<ReadyMessage, FailedMessage>>& answer,
+    Clock::time_point deadline, const std::string& doing) {
   Status sent;
   {
     std::lock_guard lock(write_mutex_);
-    sent = write_frame(fd_.get(), setup);
+    sent = write_frame(fd_.get(), message);
   }
   if (!sent) kill("the connection to it failed: " + sent.error().message);
   std::unique_lock lock(mutex_);
-  cv_.wait_until(lock, deadline, [&] { return setup_answer_.has_value() || !alive_; });
-  if (setup_answer_) return *setup_answer_;
+  cv_.wait_until(lock, deadline, [&] { return answer.has_value() || !alive_; });
+  if (answer) return *answer;
   const bool timed_out = alive_;
   lock.unlock();
-  if (timed_out) kill("did not open the token in time");
+  if (timed_out) kill("did not " + doing + " in time");
   lock.lock();
   cv_.wait(lock, [&] { return !alive_; });
   return FailedMessage{SetupFailure::other, ErrorCode::hsm_error,

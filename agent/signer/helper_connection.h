@@ -39,6 +39,11 @@ class HelperConnection final {
   // Sends setup, waits for ready or failed until `deadline` (then kills).
   std::variant<ReadyMessage, FailedMessage> setup(const SetupMessage& setup, Clock::time_point deadline);
 
+  // Sends reconfigure, waits for ready or failed until `deadline` (then
+  // kills). One at a time: the caller serialises them.
+  std::variant<ReadyMessage, FailedMessage> reconfigure(const ReconfigureMessage& change,
+                                                        Clock::time_point deadline);
+
   // One signature; no answer within `timeout` kills the helper. Errors:
   // whatever the helper said, or hsm_error when it went away (then alive()
   // is false).
@@ -87,7 +92,15 @@ class HelperConnection final {
   std::mutex write_mutex_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, Pending> pending_;
+  // Sends `message` (setup or reconfigure) and waits for the ready or
+  // failed it gets into `answer`; `doing` words a missed deadline.
+  std::variant<ReadyMessage, FailedMessage> exchange(
+      const Message& message, std::optional<std::variant<ReadyMessage, FailedMessage>>& answer,
+      Clock::time_point deadline, const std::string& doing);
+
   std::optional<std::variant<ReadyMessage, FailedMessage>> setup_answer_;
+  bool reconfiguring_ = false;  // a reconfigure waits for its answer
+  std::optional<std::variant<ReadyMessage, FailedMessage>> reconfigure_answer_;
   bool alive_ = true;
   bool reaped_ = false;
   std::string kill_reason_;   // set by kill(): why we ended it

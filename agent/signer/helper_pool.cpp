@@ -71,14 +71,39 @@ Result<std::map<std::string, Group>> group_by_token(const Config& config) {
   return groups;
 }
 
-// Everything that, changed, needs a new helper: the whole setup, the
-// deadline and the PIN file's stamp.
-std::string identity(const SetupMessage& setup, const Config& config) {
-  auto body = encode(setup);
-  std::string out(body ? std::string(body->begin(), body->end()) : std::string());
-  out += '\x1f' + std::to_string(config.sign_timeout_seconds);
-  if (setup.pin_source == PinSource::file) out += '\x1f' + pin_file_stamp(setup.pin_name);
+// The token settings: changed, they need a new helper (a new login). The
+// keys and the signing policy are not among them: a running helper takes
+// those over (SignerSupervisor::signers_for).
+std::string identity(const std::string& selector, const SetupMessage& setup, const Config& config) {
+  std::string out = setup.module_path;
+  for (const std::string& part :
+       {selector, std::to_string(static_cast<int>(setup.pin_source)), setup.pin_name,
+        setup.pin_source == PinSource::file ? pin_file_stamp(setup.pin_name) : std::string(),
+        setup.state_dir, std::to_string(setup.max_concurrent_signatures),
+        std::to_string(config.sign_timeout_seconds)}) {
+    out += '\x1f' + part;
+  }
   return out;
+}
+
+// A new helper for `group`; errors with the config's words.
+Result<std::shared_ptr<SignerSupervisor>> start_helper(const Group& group, const Config& config,
+                                                       const HelperLauncher& launch) {
+  SupervisorOptions options;
+  options.setup = group.setup;
+  options.sign_timeout = std::chrono::seconds(config.sign_timeout_seconds);
+  options.launch = launch;
+  options.warn = [](const std::string& message) { log::warning(message); };
+  auto started = SignerSupervisor::start(std::move(options));
+  if (auto* failed = std::get_if<StartFailure>(&started)) {
+    // As Engine::create words them: the PIN source is a [pkcs11] setting.
+    const std::string& first = config.clients[group.uses.front().client].name;
+    const std::string where = failed->kind == SetupFailure::pin_unreadable
+                                  ? config.path + ": [pkcs11]"
+                                  : config.path + ": client \"" + first + "\"";
+    return failed->error.with_context(where);
+  }
+  return std::get<std::shared_ptr<SignerSupervisor>>(std::move(started));
 }
 
 }  // namespace
@@ -94,31 +119,29 @@ Result<std::vector<std::shared_ptr<Signer>>> HelperPool::signers_for(const Confi
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<Signer>> signers(config.clients.size());
   for (auto& [selector, group] : *groups) {
-    const std::string id = identity(group.setup, config);
+    const std::string id = identity(selector, group.setup, config);
+    const std::string& first = config.clients[group.uses.front().client].name;
     std::shared_ptr<SignerSupervisor> supervisor = running_[id].lock();
     if (supervisor && !supervisor->logged_in()) supervisor.reset();
     if (!supervisor) {
-      SupervisorOptions options;
-      options.setup = group.setup;
-      options.sign_timeout = std::chrono::seconds(config.sign_timeout_seconds);
-      options.launch = launch_;
-      options.warn = [](const std::string& message) { log::warning(message); };
-      SetupFailure failure = SetupFailure::other;
-      auto started = SignerSupervisor::start(std::move(options), &failure);
-      const std::string& first = config.clients[group.uses.front().client].name;
-      if (!started) {
-        // As Engine::create words them: the PIN source is a [pkcs11] setting.
-        const std::string where = failure == SetupFailure::pin_unreadable
-                                      ? config.path + ": [pkcs11]"
-                                      : config.path + ": client \"" + first + "\"";
-        return started.error().with_context(where);
-      }
+      auto started = start_helper(group, config, launch_);
+      if (!started) return std::move(started).error();
       supervisor = std::move(*started);
       running_[id] = supervisor;
-      log::info("signer helper started for token of client \"" + first + "\" (pid " +
-                std::to_string(supervisor->helper_pid()) + ")");
+      if (log_starts_) {
+        log::info("signer helper started for token of client \"" + first + "\" (pid " +
+                  std::to_string(supervisor->helper_pid()) + ")");
+      }
     }
-    for (const KeyUse& use : group.uses) signers[use.client] = supervisor->signer(use.key);
+    // A reload's failure is most likely a key the helper has to look up.
+    auto named = std::find_if(group.uses.begin(), group.uses.end(), [&](const KeyUse& use) {
+      return !supervisor->has_key(group.setup.keys[use.key]);
+    });
+    const std::string& blamed = named == group.uses.end() ? first : config.clients[named->client].name;
+    auto made = supervisor->signers_for(
+        group.setup.keys, SigningPolicy{group.setup.allowed_algs, group.setup.allowed_audiences});
+    if (!made) return made.error().with_context(config.path + ": client \"" + blamed + "\"");
+    for (const KeyUse& use : group.uses) signers[use.client] = (*made)[use.key];
   }
   std::erase_if(running_, [](const auto& entry) { return entry.second.expired(); });
   return signers;

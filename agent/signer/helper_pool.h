@@ -1,8 +1,11 @@
-// The helpers of `run`: one per distinct token (module + the key URI's
-// token attributes + PIN source), kept across reloads. A configuration
-// whose token settings and helper setup did not change gets the running
-// helper back (no new C_Login); a changed one gets a new helper, and the
-// old one ends when the last engine using it goes, i.e. after the switch.
+// The helpers of `run` and the one-shot commands: one per distinct token
+// (module + the key URI's token attributes + PIN source), kept across
+// reloads. A configuration whose token settings (module, token, PIN source
+// and PIN file, state directory, max_concurrent_signatures,
+// sign_timeout_seconds) did not change gets the running helper back, given
+// its keys and signing policy (no new C_Login); a changed one gets a new
+// helper, and the old one ends when the last engine using it goes, i.e.
+// after the switch.
 #pragma once
 
 #include <map>
@@ -26,6 +29,9 @@ class HelperPool {
 
   // For tests: a launcher instead of this executable.
   void set_launcher(HelperLauncher launch) { launch_ = std::move(launch); }
+  // Whether a helper's start is logged (one-shot commands keep stderr for
+  // their error line).
+  void set_log_starts(bool log_starts) { log_starts_ = log_starts; }
 
   // The pool `run` uses.
   static HelperPool& for_this_process();
@@ -33,6 +39,7 @@ class HelperPool {
  private:
   std::mutex mutex_;
   HelperLauncher launch_;
+  bool log_starts_ = true;
   // Weak: a helper lives as long as an engine holds its signers.
   std::map<std::string, std::weak_ptr<SignerSupervisor>> running_;
 };

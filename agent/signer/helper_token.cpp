@@ -41,13 +41,20 @@ std::variant<OpenedToken, FailedMessage> open_helper_token(const SetupMessage& s
     const bool refused = token.error().reason == ErrorReason::pin_refused;
     return failure(token.error(), refused ? SetupFailure::pin_refused : SetupFailure::other);
   }
-  OpenedToken opened{*token, {}};
-  for (const KeySetup& key : setup.keys) {
-    auto signer = (*token)->signer(pkcs11::KeyOptions{key.key_uri, key.chain_file});
+  auto signers = find_helper_keys(**token, setup.keys);
+  if (auto* failed = std::get_if<FailedMessage>(&signers)) return *failed;
+  return OpenedToken{*token, std::get<std::vector<std::shared_ptr<Signer>>>(std::move(signers))};
+}
+
+std::variant<std::vector<std::shared_ptr<Signer>>, FailedMessage> find_helper_keys(
+    pkcs11::Pkcs11Token& token, const std::vector<KeySetup>& keys) {
+  std::vector<std::shared_ptr<Signer>> signers;
+  for (const KeySetup& key : keys) {
+    auto signer = token.signer(pkcs11::KeyOptions{key.key_uri, key.chain_file});
     if (!signer) return failure(signer.error());
-    opened.signers.push_back(std::move(*signer));
+    signers.push_back(std::move(*signer));
   }
-  return opened;
+  return signers;
 }
 
 }  // namespace mpa::signer

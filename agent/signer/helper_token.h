@@ -22,4 +22,9 @@ struct OpenedToken {
 // refused, which the agent never retries.
 std::variant<OpenedToken, FailedMessage> open_helper_token(const SetupMessage& setup);
 
+// A signer per key on a token already open and logged in (no new login),
+// in the order of `keys`.
+std::variant<std::vector<std::shared_ptr<Signer>>, FailedMessage> find_helper_keys(
+    pkcs11::Pkcs11Token& token, const std::vector<KeySetup>& keys);
+
 }  // namespace mpa::signer

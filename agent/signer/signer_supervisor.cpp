@@ -8,24 +8,41 @@ namespace {
 // How long a helper asked to stop (EOF) may take before it is killed.
 constexpr std::chrono::seconds kStopGrace{2};
 
-// The Signer the engine sees for one key of a helper.
+// The Signer the engine sees for one key of a helper; `lease` keeps its
+// configuration's policy in the helper while any of its signers lives.
 class RemoteSigner final : public Signer {
  public:
-  RemoteSigner(std::shared_ptr<SignerSupervisor> supervisor, std::size_t index)
-      : supervisor_(std::move(supervisor)), index_(index) {}
+  RemoteSigner(std::shared_ptr<SignerSupervisor> supervisor, std::size_t index,
+               std::vector<Bytes> chain, std::shared_ptr<GenerationLease> lease)
+      : supervisor_(std::move(supervisor)), index_(index), chain_(std::move(chain)), lease_(std::move(lease)) {}
 
   Result<Bytes> sign(JwsAlg alg, std::string_view data) override {
     return supervisor_->sign(index_, alg, data);
   }
-  const std::vector<Bytes>& certificate_chain() const override {
-    return supervisor_->certificate_chain(index_);
-  }
+  const std::vector<Bytes>& certificate_chain() const override { return chain_; }
   SignerInfo info() const override { return supervisor_->info(index_); }
 
  private:
   const std::shared_ptr<SignerSupervisor> supervisor_;
   const std::size_t index_;
+  const std::vector<Bytes> chain_;
+  const std::shared_ptr<GenerationLease> lease_;
 };
+
+bool same_key(const KeySetup& a, const KeySetup& b) {
+  return a.key_uri == b.key_uri && a.chain_file == b.chain_file;
+}
+
+template <class T>
+void add_once(std::vector<T>& list, const T& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+bool same_policy(const SigningPolicy& a, const SigningPolicy& b) {
+  return a.algs == b.algs && a.audiences == b.audiences;
+}
+
+SigningPolicy policy_of(const SetupMessage& setup) { return {setup.allowed_algs, setup.allowed_audiences}; }
 
 std::int64_t seconds_until(Clock::time_point when) {
   const auto left = when - Clock::now();
@@ -35,13 +52,28 @@ std::int64_t seconds_until(Clock::time_point when) {
 
 }  // namespace
 
+// While it lives, its configuration's policy stays in the helper.
+class GenerationLease {
+ public:
+  GenerationLease(std::shared_ptr<SignerSupervisor> supervisor, std::uint64_t generation)
+      : supervisor_(std::move(supervisor)), generation_(generation) {}
+  GenerationLease(const GenerationLease&) = delete;
+  GenerationLease& operator=(const GenerationLease&) = delete;
+  ~GenerationLease() { supervisor_->release(generation_); }
+
+ private:
+  const std::shared_ptr<SignerSupervisor> supervisor_;
+  const std::uint64_t generation_;
+};
+
 SignerSupervisor::SignerSupervisor(SupervisorOptions options)
     : options_(std::move(options)),
+      setup_(options_.setup),
+      applied_(policy_of(options_.setup)),
       backoff_(options_.first_backoff),
       slots_(static_cast<std::ptrdiff_t>(std::clamp<std::uint32_t>(options_.setup.max_concurrent_signatures, 1, 256))) {}
 
-Result<std::shared_ptr<SignerSupervisor>> SignerSupervisor::start(SupervisorOptions options,
-                                                                  SetupFailure* failure) {
+StartResult SignerSupervisor::start(SupervisorOptions options) {
   if (!options.launch) options.launch = [] { return launch_helper_process(); };
   std::shared_ptr<SignerSupervisor> s(new SignerSupervisor(std::move(options)));
   // Helpers are started from this thread: PR_SET_PDEATHSIG follows the
@@ -52,10 +84,9 @@ Result<std::shared_ptr<SignerSupervisor>> SignerSupervisor::start(SupervisorOpti
   if (s->first_failure_) {
     const FailedMessage failed = *s->first_failure_;
     lock.unlock();
-    if (failure != nullptr) *failure = failed.failure;
-    return make_error(failed.code, failed.message,
-                      failed.failure == SetupFailure::pin_refused ? ErrorReason::pin_refused
-                                                                  : ErrorReason::none);
+    const ErrorReason reason =
+        failed.failure == SetupFailure::pin_refused ? ErrorReason::pin_refused : ErrorReason::none;
+    return StartFailure{failed.failure, make_error(failed.code, failed.message, reason)};
   }
   return s;
 }
@@ -69,8 +100,108 @@ SignerSupervisor::~SignerSupervisor() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<Signer> SignerSupervisor::signer(std::size_t index) {
-  return std::make_shared<RemoteSigner>(shared_from_this(), index);
+Result<std::vector<std::shared_ptr<Signer>>> SignerSupervisor::signers_for(
+    const std::vector<KeySetup>& keys, const SigningPolicy& policy) {
+  std::lock_guard one_at_a_time(reconfigure_mutex_);
+  std::unique_lock lock(mutex_);
+  ReconfigureMessage change{setup_.keys, {}, {}};
+  for (const KeySetup& key : keys) {
+    if (std::none_of(change.keys.begin(), change.keys.end(), [&](const KeySetup& k) { return same_key(k, key); })) {
+      change.keys.push_back(key);
+    }
+  }
+  if (change.keys.size() > kMaxKeys) {
+    return make_error(ErrorCode::invalid_config,
+                      "the signer helper would hold more than " + std::to_string(kMaxKeys) +
+                          " keys of this token; restart the agent to drop keys no longer configured");
+  }
+  const std::uint64_t generation = next_generation_++;
+  SigningPolicy wanted = live_.empty() ? SigningPolicy{} : wanted_policy_locked();
+  for (JwsAlg alg : policy.algs) add_once(wanted.algs, alg);
+  for (const std::string& aud : policy.audiences) add_once(wanted.audiences, aud);
+  if (change.keys.size() != setup_.keys.size() || !same_policy(wanted, applied_)) {
+    if (!helper_) {
+      return make_error(ErrorCode::hsm_error, down_error_locked().message +
+                                                  "; the new configuration needs it running");
+    }
+    auto helper = helper_;
+    change.allowed_algs = wanted.algs;
+    change.allowed_audiences = wanted.audiences;
+    lock.unlock();
+    auto answer = helper->reconfigure(change, Clock::now() + options_.sign_timeout * options_.setup_timeout_factor);
+    lock.lock();
+    if (auto* failed = std::get_if<FailedMessage>(&answer)) return make_error(failed->code, failed->message);
+    if (helper_ != helper) {
+      return make_error(ErrorCode::hsm_error, "the signer helper restarted during the reload; reload again");
+    }
+    if (auto refused = take_ready_locked(std::get<ReadyMessage>(answer), change.keys, *helper)) {
+      return make_error(refused->code, refused->message);
+    }
+    setup_.keys = change.keys;
+    applied_ = wanted;
+  }
+  live_[generation] = policy;
+  const SigningPolicy now_wanted = wanted_policy_locked();
+  setup_.allowed_algs = now_wanted.algs;
+  setup_.allowed_audiences = now_wanted.audiences;
+  if (policy_due_locked()) cv_.notify_all();  // a release came meanwhile
+
+  auto lease = std::make_shared<GenerationLease>(shared_from_this(), generation);
+  std::vector<std::shared_ptr<Signer>> out;
+  for (const KeySetup& key : keys) {
+    const auto at = std::find_if(setup_.keys.begin(), setup_.keys.end(), [&](const KeySetup& k) { return same_key(k, key); });
+    const auto index = static_cast<std::size_t>(at - setup_.keys.begin());
+    out.push_back(std::make_shared<RemoteSigner>(shared_from_this(), index, chains_.at(index), lease));
+  }
+  return out;
+}
+
+bool SignerSupervisor::has_key(const KeySetup& key) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(setup_.keys.begin(), setup_.keys.end(), [&](const KeySetup& k) { return same_key(k, key); });
+}
+
+SigningPolicy SignerSupervisor::wanted_policy_locked() const {
+  if (live_.empty()) return policy_of(setup_);
+  SigningPolicy out;
+  for (const auto& [generation, policy] : live_) {
+    for (JwsAlg alg : policy.algs) add_once(out.algs, alg);
+    for (const std::string& aud : policy.audiences) add_once(out.audiences, aud);
+  }
+  return out;
+}
+
+bool SignerSupervisor::policy_due_locked() const {
+  return helper_ && !same_policy(policy_of(setup_), applied_);
+}
+
+void SignerSupervisor::release(std::uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  live_.erase(generation);
+  if (live_.empty()) return;  // the supervisor goes with its last signer
+  const SigningPolicy wanted = wanted_policy_locked();
+  setup_.allowed_algs = wanted.algs;
+  setup_.allowed_audiences = wanted.audiences;
+  if (policy_due_locked()) cv_.notify_all();
+}
+
+void SignerSupervisor::apply_policy() {
+  std::lock_guard one_at_a_time(reconfigure_mutex_);
+  std::unique_lock lock(mutex_);
+  if (!policy_due_locked() || stopping_) return;
+  auto helper = helper_;
+  const ReconfigureMessage change{setup_.keys, setup_.allowed_algs, setup_.allowed_audiences};
+  lock.unlock();
+  auto answer = helper->reconfigure(change, Clock::now() + options_.sign_timeout * options_.setup_timeout_factor);
+  lock.lock();
+  if (std::holds_alternative<ReadyMessage>(answer)) {
+    applied_ = SigningPolicy{change.allowed_algs, change.allowed_audiences};
+    return;
+  }
+  // Only the policy changed, which cannot fail: a helper that says it
+  // did is not trusted with the wider one; a new one starts with setup_.
+  lock.unlock();
+  helper->kill("did not take the narrower signing policy: " + std::get<FailedMessage>(answer).message);
 }
 
 void SignerSupervisor::supervise() {
@@ -80,7 +211,16 @@ void SignerSupervisor::supervise() {
   first_failure_ = first;
   cv_.notify_all();
   while (!first && !stopping_) {
-    cv_.wait(lock, [&] { return stopping_ || retired_ || (!helper_ && !pin_refused_); });
+    cv_.wait(lock, [&] {
+      return stopping_ || retired_ || (!helper_ && !pin_refused_) || policy_due_locked();
+    });
+    if (stopping_) break;
+    if (helper_ && policy_due_locked()) {
+      lock.unlock();
+      apply_policy();
+      lock.lock();
+      continue;
+    }
     if (retired_) {
       auto dead = std::move(retired_);
       lock.unlock();
@@ -121,36 +261,44 @@ std::optional<FailedMessage> SignerSupervisor::start_helper() {
     std::lock_guard lock(mutex_);
     if (helper_ && helper_->pid() == pid) note_death_locked(pid, helper_->death_reason());
   });
+  SetupMessage setup;
+  {
+    std::lock_guard lock(mutex_);
+    setup = setup_;
+  }
   const auto deadline = Clock::now() + options_.sign_timeout * options_.setup_timeout_factor;
-  auto answer = connection->setup(options_.setup, deadline);
+  auto answer = connection->setup(setup, deadline);
   if (auto* failed = std::get_if<FailedMessage>(&answer)) {
     connection->stop(kStopGrace);
     return *failed;
   }
-  auto& ready = std::get<ReadyMessage>(answer);
-  if (ready.keys.size() != options_.setup.keys.size()) {
-    connection->kill("was set up with " + std::to_string(options_.setup.keys.size()) +
-                     " keys and answered with " + std::to_string(ready.keys.size()));
-    return FailedMessage{SetupFailure::other, ErrorCode::internal,
-                         "the signer helper " + connection->death_reason()};
-  }
   std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < ready.keys.size(); ++i) {
-    if (!first_attempt_done_) {
-      chains_.push_back(ready.keys[i].chain);
-    } else if (ready.keys[i].chain != chains_[i]) {
-      // The engine built its grants' x5c from the first chain.
-      connection->kill("found another certificate chain than at start");
-      return FailedMessage{SetupFailure::other, ErrorCode::hsm_error,
-                           "the token now holds another certificate for " +
-                               options_.setup.keys[i].key_uri +
-                               " than at start; restart the agent to use it"};
-    }
-  }
-  last_info_.clear();
-  for (const KeyReady& key : ready.keys) last_info_.push_back(key.info);
+  if (auto refused = take_ready_locked(std::get<ReadyMessage>(answer), setup.keys, *connection)) return refused;
+  applied_ = policy_of(setup);
   helper_ = std::move(connection);
   down_reason_.clear();
+  return std::nullopt;
+}
+
+std::optional<FailedMessage> SignerSupervisor::take_ready_locked(const ReadyMessage& ready,
+                                                                 const std::vector<KeySetup>& keys,
+                                                                 HelperConnection& from) {
+  if (ready.keys.size() != keys.size()) {
+    from.kill("was asked for " + std::to_string(keys.size()) + " keys and answered with " +
+              std::to_string(ready.keys.size()));
+    return FailedMessage{SetupFailure::other, ErrorCode::internal, "the signer helper " + from.death_reason()};
+  }
+  for (std::size_t i = 0; i < chains_.size() && i < keys.size(); ++i) {
+    if (ready.keys[i].chain == chains_[i]) continue;
+    // The engine built its grants' x5c from the first chain.
+    from.kill("found another certificate chain than at start");
+    return FailedMessage{SetupFailure::other, ErrorCode::hsm_error,
+                         "the token now holds another certificate for " + keys[i].key_uri +
+                             " than at start; restart the agent to use it"};
+  }
+  for (std::size_t i = chains_.size(); i < keys.size(); ++i) chains_.push_back(ready.keys[i].chain);
+  last_info_.clear();
+  for (const KeyReady& key : ready.keys) last_info_.push_back(key.info);
   return std::nullopt;
 }
 
@@ -230,7 +378,12 @@ SignerInfo SignerSupervisor::down_info_locked(std::size_t index) const {
 }
 
 bool SignerSupervisor::logged_in() const {
-  for (std::size_t i = 0; i < key_count(); ++i) {
+  std::size_t keys = 0;
+  {
+    std::lock_guard lock(mutex_);
+    keys = last_info_.size();
+  }
+  for (std::size_t i = 0; i < keys; ++i) {
     if (!info(i).logged_in) return false;
   }
   return true;

@@ -5,22 +5,31 @@
 // While it is down, sign() answers at once with hsm_error "signer
 // restarting: WHY, next try in N s" and info() says the same; never a hang.
 // A helper whose token refused the PIN is not started again.
+//
+// A reload hands a running helper the keys and signing policy of the new
+// configuration (signers_for): no new login. The helper signs for every
+// configuration whose signers are still alive (the old one serves until
+// the switch); once the old one's signers are gone, its policy is taken
+// back from the helper.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <semaphore>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "agent/signer/helper_connection.h"
 #include "agent/signer/helper_launch.h"
+#include "agent/signer/signing_policy.h"
 #include "agent/signer/wire.h"
 #include "common/result.h"
 #include "common/signer.h"
@@ -42,14 +51,33 @@ struct SupervisorOptions {
   std::function<void(const std::string&)> warn;  // operator log lines
 };
 
+class SignerSupervisor;
+class GenerationLease;
+
+// Why start() failed: the helper's error and what kind of failure it was
+// (a refused PIN is never retried; an unreadable PIN source is a [pkcs11]
+// setting).
+struct StartFailure {
+  SetupFailure kind = SetupFailure::other;
+  Error error;
+};
+
+using StartResult = std::variant<std::shared_ptr<SignerSupervisor>, StartFailure>;
+
 class SignerSupervisor final : public std::enable_shared_from_this<SignerSupervisor> {
  public:
   // Starts the helper and waits until it is ready (or failed): a helper
   // that cannot open the token at start is an error, not a restart.
-  // Errors: the helper's own (hsm_error, invalid_config...); `failure`, if
-  // given, says what kind.
-  static Result<std::shared_ptr<SignerSupervisor>> start(SupervisorOptions options,
-                                                         SetupFailure* failure = nullptr);
+  static StartResult start(SupervisorOptions options);
+
+  // A Signer for each of `keys` (a configuration's keys on this token),
+  // signing under `policy` as well as under the policies of every other
+  // configuration whose signers live. Keys the helper does not have yet
+  // are looked up by it on the logged-in token. Errors: the helper's own
+  // words (a key not found...), or the helper is down; then the helper
+  // serves as before.
+  Result<std::vector<std::shared_ptr<Signer>>> signers_for(const std::vector<KeySetup>& keys,
+                                                           const SigningPolicy& policy);
 
   // Owns a thread that uses `this`.
   SignerSupervisor(const SignerSupervisor&) = delete;
@@ -57,12 +85,10 @@ class SignerSupervisor final : public std::enable_shared_from_this<SignerSupervi
   // Stops the helper (EOF, then SIGKILL after a grace) and the thread.
   ~SignerSupervisor();
 
-  std::size_t key_count() const { return chains_.size(); }
-  // The Signer of setup.keys[index]; it keeps this supervisor alive.
-  std::shared_ptr<Signer> signer(std::size_t index);
+  // Whether the helper has `key` already (a reload needs no lookup for it).
+  bool has_key(const KeySetup& key) const;
 
   Result<Bytes> sign(std::size_t index, JwsAlg alg, std::string_view data);
-  const std::vector<Bytes>& certificate_chain(std::size_t index) const { return chains_.at(index); }
   SignerInfo info(std::size_t index) const;
 
   // Whether the helper runs and every key's token is logged in, asked of
@@ -87,11 +113,30 @@ class SignerSupervisor final : public std::enable_shared_from_this<SignerSupervi
   void note_death_locked(pid_t pid, const std::string& why);
   Error down_error_locked() const;
   SignerInfo down_info_locked(std::size_t index) const;
+  // Checks a ready against the keys asked for and the chains seen before
+  // (the engine built its grants' x5c from those), and takes it in.
+  std::optional<FailedMessage> take_ready_locked(const ReadyMessage& ready,
+                                                 const std::vector<KeySetup>& keys, HelperConnection& from);
+  // The union of the live configurations' policies (the setup's while
+  // none has signers yet).
+  SigningPolicy wanted_policy_locked() const;
+  bool policy_due_locked() const;
+  // Gives the running helper wanted_policy_locked(), on the thread.
+  void apply_policy();
+  void release(std::uint64_t generation);
+  friend class GenerationLease;
 
   const SupervisorOptions options_;
-  std::vector<std::vector<Bytes>> chains_;  // per key, from the first ready; later helpers must agree
+  // Serialises reconfigures (a reload's and the thread's).
+  std::mutex reconfigure_mutex_;
 
   mutable std::mutex mutex_;
+  SetupMessage setup_;      // what the next start sends: every key, the wanted policy
+  SigningPolicy applied_;   // the policy the running helper has
+  std::map<std::uint64_t, SigningPolicy> live_;  // per configuration with live signers
+  std::uint64_t next_generation_ = 1;
+  std::vector<std::vector<Bytes>> chains_;  // per key, from its first ready; later helpers must agree
+
   std::condition_variable cv_;
   std::shared_ptr<HelperConnection> helper_;  // null while down
   std::shared_ptr<HelperConnection> retired_;       // dead, destroyed on the thread

@@ -28,23 +28,36 @@ void put(WireWriter& w, const SignerInfo& info) {
   w.text(info.last_error, kMaxMessageBytes, "last error");
 }
 
-void put(WireWriter& w, const SetupMessage& m) {
-  w.text(m.module_path, kMaxNameBytes, "module path");
-  w.text(m.token_uri, kMaxNameBytes, "token URI");
-  w.count(m.keys.size(), kMaxKeys, "keys");
-  for (const KeySetup& key : m.keys) {
+void put_keys(WireWriter& w, const std::vector<KeySetup>& keys) {
+  w.count(keys.size(), kMaxKeys, "keys");
+  for (const KeySetup& key : keys) {
     w.text(key.key_uri, kMaxNameBytes, "key URI");
     w.u8(key.chain_file ? 1 : 0);
     if (key.chain_file) w.text(*key.chain_file, kMaxNameBytes, "chain file");
   }
+}
+
+void put_policy(WireWriter& w, const std::vector<JwsAlg>& algs, const std::vector<std::string>& audiences) {
+  w.count(algs.size(), kLastAlg + 1, "allowed algs");
+  for (JwsAlg alg : algs) w.u8(static_cast<std::uint8_t>(alg));
+  w.count(audiences.size(), kMaxAudiences, "audiences");
+  for (const std::string& aud : audiences) w.text(aud, kMaxNameBytes, "audience");
+}
+
+void put(WireWriter& w, const SetupMessage& m) {
+  w.text(m.module_path, kMaxNameBytes, "module path");
+  w.text(m.token_uri, kMaxNameBytes, "token URI");
+  put_keys(w, m.keys);
   w.u8(static_cast<std::uint8_t>(m.pin_source));
   w.text(m.pin_name, kMaxNameBytes, "PIN source");
-  w.count(m.allowed_algs.size(), kLastAlg + 1, "allowed algs");
-  for (JwsAlg alg : m.allowed_algs) w.u8(static_cast<std::uint8_t>(alg));
-  w.count(m.allowed_audiences.size(), kMaxAudiences, "audiences");
-  for (const std::string& aud : m.allowed_audiences) w.text(aud, kMaxNameBytes, "audience");
+  put_policy(w, m.allowed_algs, m.allowed_audiences);
   w.text(m.state_dir, kMaxNameBytes, "state dir");
   w.u32(m.max_concurrent_signatures);
+}
+
+void put(WireWriter& w, const ReconfigureMessage& m) {
+  put_keys(w, m.keys);
+  put_policy(w, m.allowed_algs, m.allowed_audiences);
 }
 
 void put(WireWriter& w, const ReadyMessage& m) {
@@ -120,28 +133,41 @@ SignerInfo get_info(WireReader& r) {
   return info;
 }
 
-void get(WireReader& r, SetupMessage& m) {
-  m.module_path = r.text(kMaxNameBytes, "module path");
-  m.token_uri = r.text(kMaxNameBytes, "token URI");
-  m.keys.resize(r.count(kMaxKeys, 5, "keys"));
-  for (KeySetup& key : m.keys) {
+void get_keys(WireReader& r, std::vector<KeySetup>& keys) {
+  keys.resize(r.count(kMaxKeys, 5, "keys"));
+  for (KeySetup& key : keys) {
     key.key_uri = r.text(kMaxNameBytes, "key URI");
     if (get_bool(r, "has chain file")) key.chain_file = r.text(kMaxNameBytes, "chain file");
   }
+}
+
+void get_policy(WireReader& r, std::vector<JwsAlg>& algs, std::vector<std::string>& audiences) {
+  algs.resize(r.count(kLastAlg + 1, 1, "allowed algs"));
+  for (JwsAlg& alg : algs) alg = get_alg(r);
+  audiences.resize(r.count(kMaxAudiences, 4, "audiences"));
+  for (std::string& aud : audiences) aud = r.text(kMaxNameBytes, "audience");
+}
+
+void get(WireReader& r, SetupMessage& m) {
+  m.module_path = r.text(kMaxNameBytes, "module path");
+  m.token_uri = r.text(kMaxNameBytes, "token URI");
+  get_keys(r, m.keys);
   const std::uint8_t source = r.u8();
   if (source != 1 && source != 2) r.fail_with("PIN source " + std::to_string(source) + " is unknown");
   m.pin_source = static_cast<PinSource>(source);
   m.pin_name = r.text(kMaxNameBytes, "PIN source");
-  m.allowed_algs.resize(r.count(kLastAlg + 1, 1, "allowed algs"));
-  for (JwsAlg& alg : m.allowed_algs) alg = get_alg(r);
-  m.allowed_audiences.resize(r.count(kMaxAudiences, 4, "audiences"));
-  for (std::string& aud : m.allowed_audiences) aud = r.text(kMaxNameBytes, "audience");
+  get_policy(r, m.allowed_algs, m.allowed_audiences);
   m.state_dir = r.text(kMaxNameBytes, "state dir");
   m.max_concurrent_signatures = r.u32();
   if (r.ok() && (m.max_concurrent_signatures == 0 || m.max_concurrent_signatures > 256)) {
     r.fail_with("max concurrent signatures " + std::to_string(m.max_concurrent_signatures) +
                 " is outside 1..256");
   }
+}
+
+void get(WireReader& r, ReconfigureMessage& m) {
+  get_keys(r, m.keys);
+  get_policy(r, m.allowed_algs, m.allowed_audiences);
 }
 
 void get(WireReader& r, ReadyMessage& m) {

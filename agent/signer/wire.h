@@ -15,6 +15,12 @@
 //   setup (once, first)                   ready, or failed (then it exits)
 //   sign(id, key, alg, signing input)     signature(id, bytes) | sign_error(id, code, words)
 //   info(id)                              info_reply(id, SignerInfo per key)
+//   reconfigure (one at a time)           ready (every key), or failed (it serves on as before)
+//
+// reconfigure (since version 2) gives a running helper the key list and
+// signing policy of a reloaded configuration without a new login: the keys
+// it has keep their place and come first, new ones are looked up on the
+// logged-in token.
 #pragma once
 
 #include <cstddef>
@@ -30,7 +36,7 @@
 
 namespace mpa::signer {
 
-inline constexpr std::uint8_t kWireVersion = 1;
+inline constexpr std::uint8_t kWireVersion = 2;
 
 // A frame body larger than this is refused unread: the largest honest one
 // is a ready with kMaxKeys chains of kMaxChainCertificates certificates.
@@ -118,8 +124,15 @@ struct InfoReplyMessage {
   std::vector<SignerInfo> keys;
 };
 
+struct ReconfigureMessage {
+  std::vector<KeySetup> keys;  // the helper's keys, in their order, then new ones
+  std::vector<JwsAlg> allowed_algs;
+  std::vector<std::string> allowed_audiences;
+};
+
 using Message = std::variant<SetupMessage, ReadyMessage, FailedMessage, SignMessage,
-                             SignatureMessage, SignErrorMessage, InfoMessage, InfoReplyMessage>;
+                             SignatureMessage, SignErrorMessage, InfoMessage, InfoReplyMessage,
+                             ReconfigureMessage>;
 
 // The body of one frame (without the length prefix). Errors: internal, when
 // a field is over its limit (our own bug, never sent).

@@ -46,16 +46,21 @@ spy_logins() { grep -c ': C_Login$' "$WORK/spy.log" 2>/dev/null || echo 0; }
 sed -e "s|^module = .*|module = \"$SPY_MODULE\"|" -e "s|^pin_file = .*|pin_file = \"$WORK/wrong-pin\"|" \
   "$CONF" >"$WORK/wrong-pin.toml"
 export PKCS11SPY=/usr/lib/softhsm/libsofthsm2.so PKCS11SPY_OUTPUT="$WORK/spy.log"
-run_error "$WORK/wrong-pin.toml"
-expect_eq "run with a wrong PIN exits 3 (RestartPreventExitStatus=3)" "$rc" 3
-expect_contains "and says the PIN was refused and not retried" "$err" \
-  "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried, to avoid locking it"
-expect_eq "in one error: line" "$(error_lines "$err")" 1
-expect_eq "the token saw exactly one login" "$(spy_logins)" 1
 out="$("$MPA_BIN" check-config --config "$WORK/wrong-pin.toml" 2>&1)" && rc=0 || rc=$?
 expect_eq "check-config with a wrong PIN exits 1" "$rc" 1
-expect_contains "saying the same" "$out" "not retried, to avoid locking it"
-expect_eq "and logs in once more, not again and again" "$(spy_logins)" 2
+expect_contains "and says the PIN was refused and not retried" "$out" \
+  "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried, to avoid locking it"
+expect_eq "in one error: line" "$(error_lines "$out")" 1
+expect_eq "the token saw exactly one login" "$(spy_logins)" 1
+record="$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | head -1 || true)"
+[[ -n "$record" ]] && ok "check-config recorded the refusal in the state directory" ||
+  not_ok "check-config recorded the refusal in the state directory"
+run_error "$WORK/wrong-pin.toml"
+expect_eq "then run with that PIN exits 3 (RestartPreventExitStatus=3)" "$rc" 3
+expect_contains "saying the PIN was refused before and how to clear it" "$err" \
+  "it refused this PIN before (recorded in $record); put the right PIN in place, or delete that file to try this one again"
+expect_eq "in one error: line" "$(error_lines "$err")" 1
+expect_eq "and does not present it again" "$(spy_logins)" 1
 unset PKCS11SPY PKCS11SPY_OUTPUT
 out="$("$MPA_BIN" check-config --config "$CONF" 2>&1)" && rc=0 || rc=$?
 expect_eq "the right PIN still works afterwards (token not locked)" "$rc" 0

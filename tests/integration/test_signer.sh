@@ -127,4 +127,77 @@ expect_eq "the agent stops cleanly" "$rc" 0
 LAST_HELPER="$(cat "$WORK/last-helper")"
 helper_gone() { ! kill -0 "$LAST_HELPER" 2>/dev/null; }
 wait_for helper_gone && ok "and no helper outlives it" || not_ok "and no helper outlives it"
+
+# --- a reconfigure narrows the real helper's policy, without a new login ---
+# The helper alone, driven over its wire as a compromised agent would:
+# set up for RS256 grants to the stand-in, then reconfigured (as a reload
+# does once the old configuration is gone) for RS512 grants to another
+# issuer with a second key. The old audience and alg are refused after.
+before="$(logins)"
+"$PY" - "$MPA_BIN" "$MODULE" "$HSM/pin" "$STANDIN_ISSUER" >"$WORK/wire.out" 2>"$WORK/wire.err" <<'PY' || true
+import base64, fcntl, json, os, socket, struct, subprocess, sys, time
+binary, module, pin_file, issuer = sys.argv[1:5]
+other = "https://maskinporten.no/"
+key = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private"
+key2 = "pkcs11:token=Virksomhet%20Test;object=vsert-auth-3072;type=private"
+RS256, RS512 = 0, 2
+def text(s):
+    b = s.encode()
+    return struct.pack(">I", len(b)) + b
+def keys(uris):
+    return struct.pack(">I", len(uris)) + b"".join(text(u) + b"\0" for u in uris)
+def policy(algs, auds):
+    return struct.pack(">I", len(algs)) + bytes(algs) + struct.pack(">I", len(auds)) + b"".join(map(text, auds))
+def frame(kind, body):
+    body = bytes([2, kind]) + body
+    return struct.pack(">I", len(body)) + body
+# Both ends above 10 first, so that putting the helper's on 3 clobbers nothing.
+a, b = socket.socketpair()
+mine = fcntl.fcntl(a.fileno(), fcntl.F_DUPFD_CLOEXEC, 10)
+helpers = fcntl.fcntl(b.fileno(), fcntl.F_DUPFD, 10)
+a.close()
+b.close()
+os.dup2(helpers, 3)
+os.close(helpers)
+helper = subprocess.Popen([binary, "signer-helper", "--fd", "3"], pass_fds=(3,))
+os.close(3)
+ours = socket.socket(fileno=mine)
+f = ours.makefile("rb")
+def answer():
+    size = struct.unpack(">I", f.read(4))[0]
+    body = f.read(size)
+    return body[1], body[2:]
+def b64(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+def sign(n, index, alg, aud):
+    now = int(time.time())
+    header = b64({"alg": ["RS256", "RS384", "RS512"][alg]})
+    claims = b64({"aud": aud, "iss": "x", "iat": now, "exp": now + 60, "jti": str(n), "scope": "s"})
+    ours.sendall(frame(4, struct.pack(">QIB", n, index, alg) + text(header + "." + claims)))
+    kind, body = answer()
+    return "signature" if kind == 5 else "refused: " + body[13:].decode(errors="replace")
+ours.sendall(frame(1, text(module) + text(key) + keys([key]) + b"\x01" + text(pin_file) +
+                   policy([RS256], [issuer]) + text(os.environ["STATE_DIRECTORY"]) + struct.pack(">I", 1)))
+print("setup", "ready" if answer()[0] == 2 else "failed")
+print("old before", sign(1, 0, RS256, issuer))
+ours.sendall(frame(9, keys([key, key2]) + policy([RS512], [other])))
+kind, body = answer()
+print("reconfigure", "ready with %d keys" % struct.unpack(">I", body[:4])[0] if kind == 2 else "failed")
+print("old audience", sign(2, 0, RS512, issuer))
+print("old alg", sign(3, 0, RS256, other))
+print("new key", sign(4, 1, RS512, other))
+f.close()
+ours.close()
+print("exit", helper.wait(timeout=10))
+PY
+wire="$(cat "$WORK/wire.out")"
+expect_contains "the helper alone: set up" "$wire" "setup ready"
+expect_contains "signs a grant for the configured issuer" "$wire" "old before signature"
+expect_contains "a reconfigure adds a key" "$wire" "reconfigure ready with 2 keys"
+expect_contains "after it, the old audience is refused" "$wire" \
+  "old audience refused: the signer refuses: aud \"$STANDIN_ISSUER\" is not a configured issuer"
+expect_contains "and the old alg" "$wire" "old alg refused: the signer refuses: alg RS256 is not configured"
+expect_contains "the new key signs for the new issuer" "$wire" "new key signature"
+expect_contains "the helper ends at end of file" "$wire" "exit 0"
+expect_eq "one login for the helper, none for the reconfigure" "$(logins)" $((before + 1))
 finish

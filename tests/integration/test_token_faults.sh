@@ -97,6 +97,85 @@ refused_login() {
 refused_login pin-incorrect CKR_PIN_INCORRECT "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried"
 refused_login login-general-error CKR_GENERAL_ERROR "cannot log in to token \"Virksomhet Test\""
 
+# --- 4b. one-shot commands honour the records too (they sign through a helper) ---
+export MPA_FAULT_DIR="$WORK/faults-oneshot" STATE_DIRECTORY="$WORK/state-oneshot"
+mkdir -p "$MPA_FAULT_DIR"
+echo CKR_PIN_INCORRECT >"$MPA_FAULT_DIR/login_rv"
+write_fault_config "$WORK/oneshot.toml" oneshot
+oneshot() { err="$(timeout 60 "$MPA_BIN" "$@" --config "$WORK/oneshot.toml" 2>&1 >/dev/null)" && rc=0 || rc=$?; }
+oneshot check-config
+expect_eq "oneshot: check-config with a refused PIN exits 1" "$rc" 1
+expect_contains "oneshot: saying why" "$err" "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried"
+expect_eq "oneshot: after one C_Login" "$(fault_count login_count)" 1
+record="$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | head -1 || true)"
+[[ -n "$record" ]] && ok "oneshot: check-config recorded the refusal" || not_ok "oneshot: check-config recorded the refusal"
+for command in check-config "fetch --scope altinn:enduser" "grant --scope altinn:enduser"; do
+  # shellcheck disable=SC2086
+  oneshot $command
+  expect_eq "oneshot: then $command exits 1" "$rc" 1
+  expect_contains "oneshot: $command says the PIN was refused before and how to clear it" "$err" \
+    "it refused this PIN before (recorded in $record); put the right PIN in place, or delete that file to try this one again"
+done
+start_once oneshot "$WORK/oneshot.toml"
+expect_eq "oneshot: and run exits 3" "$rc" 3
+expect_eq "oneshot: none of them called C_Login again" "$(fault_count login_count)" 1
+grep -q libmpa_fault_pkcs11 /proc/self/maps && not_ok "oneshot: (the test shell loaded the module?)" || true
+rm -f ${record:+"$record"} "$MPA_FAULT_DIR/login_rv"
+oneshot check-config
+expect_eq "oneshot: the record deleted, check-config logs in again and passes" "$rc:$(fault_count login_count)" 0:2
+export STATE_DIRECTORY="$WORK/state"
+
+# --- reload: new keys and a new signing policy go to the running helper ---
+# A SIGHUP that adds a client with another key on the same token and
+# changes alg and issuer keeps the helper and its login; the new
+# configuration signs; a reload the helper cannot take (a key it does not
+# find) fails in words and the running configuration serves on.
+reloaded_times() { grep -c 'reloaded the configuration' "$AGENT_LOG" || true; }
+reload_failed_times() { grep -c 'reload failed, keeping the running configuration' "$AGENT_LOG" || true; }
+reload_with() {  # reload_with CONF-CONTENT-FILE COUNTER: SIGHUP, wait for COUNTER to grow
+  local before
+  before="$("$2")"
+  cp "$1" "$WORK/reload.toml"
+  kill -HUP "$AGENT_PID"
+  grown() { (($("$2") > before)); }
+  wait_for grown "$1" "$2"
+}
+second_client() {
+  client_table second | sed "s|object=vsert-auth;|object=vsert-auth-3072;|"
+  echo 'alg = "RS512"'
+  echo 'scopes = ["altinn:instances.read"]'
+}
+if fault_agent reload; then
+  helper_before="$(helper_pid)"
+  # The same stand-in under another name: the audience changes, the endpoint not.
+  { sed -e "s|^issuer = .*|issuer = \"https://127.0.0.1:$STANDIN_PORT/\"|" -e 's|^\(scopes = .*\)|alg = "RS384"\n\1|' \
+      "$WORK/reload.toml"
+    echo
+    second_client; } >"$WORK/reload-2.toml"
+  reload_with "$WORK/reload-2.toml" reloaded_times && ok "reload: SIGHUP with a new client, alg and issuer" ||
+    not_ok "reload: SIGHUP with a new client, alg and issuer"
+  expect_eq "reload: no new C_Login" "$(fault_count login_count)" 1
+  expect_eq "reload: the same helper" "$(helper_pid)" "$helper_before"
+  second="$(agent_within 20 '{"op":"token","client":"second","scopes":["altinn:instances.read"]}')"
+  expect_contains "reload: the new client's key signs (a token)" "$second" '"ok":true'
+  # The stand-in checks the RS384 signature, then refuses the audience it does not answer to.
+  expect_contains "reload: the default client's grant is signed with its new alg and audience" \
+    "$(agent_within 20 "$(fresh_line reload-new-aud)")" "Invalid JWT claim aud: 'https://127.0.0.1:$STANDIN_PORT/'"
+  sed -e '/^\[\[client\]\]$/,$d' "$WORK/reload.toml" >"$WORK/reload-3.toml"
+  { client_table default; echo 'scopes = ["altinn:enduser"]'; echo; client_table missing |
+      sed 's|object=vsert-auth;|object=no-such-key;|'; echo 'scopes = ["altinn:enduser"]'; } >>"$WORK/reload-3.toml"
+  reload_with "$WORK/reload-3.toml" reload_failed_times && ok "reload: a key the helper cannot find fails the reload" ||
+    not_ok "reload: a key the helper cannot find fails the reload"
+  expect_contains "reload: in words" "$(cat "$AGENT_LOG")" \
+    "reload failed, keeping the running configuration: $WORK/reload.toml: client \"missing\": no private key with object=\"no-such-key\""
+  expect_contains "reload: the running configuration serves on (a new token of the new client)" \
+    "$(agent_within 20 '{"op":"token","client":"second","scopes":["altinn:instances.read"],"resource":["https://r2.example"]}')" \
+    '"ok":true'
+  expect_eq "reload: still one C_Login" "$(fault_count login_count)" 1
+  expect_eq "reload: still the same helper" "$(helper_pid)" "$helper_before"
+  stop_agent reload
+fi
+
 # --- 5. the token's PIN flags: no automatic login on a final try or a lock ---
 # pin_flag_start NAME FLAG WORDS
 pin_flag_start() {

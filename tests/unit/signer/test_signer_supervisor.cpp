@@ -121,6 +121,20 @@ bool eventually(const std::function<bool()>& condition) {
   return condition();
 }
 
+// start() as a Result, for the tests that only need the error's words.
+Result<std::shared_ptr<SignerSupervisor>> start_supervisor(SupervisorOptions o) {
+  auto started = SignerSupervisor::start(std::move(o));
+  if (auto* failed = std::get_if<StartFailure>(&started)) return failed->error;
+  return std::get<std::shared_ptr<SignerSupervisor>>(std::move(started));
+}
+
+// The signer of the setup's one key.
+std::shared_ptr<Signer> first_signer(SignerSupervisor& supervisor) {
+  auto signers = supervisor.signers_for({{"pkcs11:token=T;object=k;type=private", std::nullopt}}, {});
+  BOOST_REQUIRE(signers.ok());
+  return signers->at(0);
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -128,9 +142,9 @@ bool contains(const std::string& text, const std::string& part) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(SignsThroughTheHelperAndGivesItsChain) {
-  auto supervisor = SignerSupervisor::start(options({Behaviour::answer}));
+  auto supervisor = start_supervisor(options({Behaviour::answer}));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   auto signature = signer->sign(JwsAlg::RS256, "abc");
   BOOST_REQUIRE(signature.ok());
   BOOST_TEST(*signature == reversed("abc"));
@@ -142,9 +156,9 @@ BOOST_AUTO_TEST_CASE(SignsThroughTheHelperAndGivesItsChain) {
 }
 
 BOOST_AUTO_TEST_CASE(HungHelperIsKilledRestartedAndNeverHangsTheCaller) {
-  auto supervisor = SignerSupervisor::start(options({Behaviour::hang_on_sign, Behaviour::answer}));
+  auto supervisor = start_supervisor(options({Behaviour::hang_on_sign, Behaviour::answer}));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   const pid_t first = (*supervisor)->helper_pid();
   auto hung = signer->sign(JwsAlg::RS256, "abc");
   BOOST_REQUIRE(!hung.ok());
@@ -164,9 +178,9 @@ BOOST_AUTO_TEST_CASE(WhileDownSignAnswersAtOnceAndInfoSaysWhy) {
   auto o = options({Behaviour::exit_on_sign, Behaviour::fail_setup});
   o.first_backoff = 60s;  // stays down for the whole test
   o.max_backoff = 60s;
-  auto supervisor = SignerSupervisor::start(std::move(o));
+  auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   auto died = signer->sign(JwsAlg::RS256, "abc");
   BOOST_REQUIRE(!died.ok());
   BOOST_TEST(contains(died.error().message, "signer restarting: the helper closed the connection, exited with status 7, next try in 60 s"),
@@ -183,9 +197,9 @@ BOOST_AUTO_TEST_CASE(WhileDownSignAnswersAtOnceAndInfoSaysWhy) {
 }
 
 BOOST_AUTO_TEST_CASE(GarbageFromTheHelperIsAProtocolErrorAndARestart) {
-  auto supervisor = SignerSupervisor::start(options({Behaviour::garbage_on_sign, Behaviour::answer}));
+  auto supervisor = start_supervisor(options({Behaviour::garbage_on_sign, Behaviour::answer}));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   auto broken = signer->sign(JwsAlg::RS256, "abc");
   BOOST_REQUIRE(!broken.ok());
   BOOST_TEST(contains(broken.error().message, "signer restarting: the helper broke the wire (signer wire: version 9"),
@@ -195,30 +209,33 @@ BOOST_AUTO_TEST_CASE(GarbageFromTheHelperIsAProtocolErrorAndARestart) {
 }
 
 BOOST_AUTO_TEST_CASE(HelperKilledFromOutsideIsNoticedWithoutASignature) {
-  auto supervisor = SignerSupervisor::start(options({Behaviour::answer}));
+  auto supervisor = start_supervisor(options({Behaviour::answer}));
   BOOST_REQUIRE(supervisor.ok());
   const pid_t first = (*supervisor)->helper_pid();
   BOOST_REQUIRE(::kill(first, SIGKILL) == 0);
   BOOST_REQUIRE(eventually([&] { return (*supervisor)->starts() == 2 && (*supervisor)->helper_pid() != -1; }));
   BOOST_TEST((*supervisor)->helper_pid() != first);
-  BOOST_TEST((*supervisor)->signer(0)->sign(JwsAlg::RS256, "a").ok());
+  BOOST_TEST(first_signer(**supervisor)->sign(JwsAlg::RS256, "a").ok());
 }
 
 BOOST_AUTO_TEST_CASE(RefusedPinAtStartIsAnErrorAndNoRestart) {
   auto o = options({Behaviour::refuse_pin});
   auto started = o.launch.target<FakeLauncher>()->started;
   auto supervisor = SignerSupervisor::start(std::move(o));
-  BOOST_REQUIRE(!supervisor.ok());
-  BOOST_TEST(contains(supervisor.error().message, "refused the PIN"));
+  auto* failed = std::get_if<StartFailure>(&supervisor);
+  BOOST_REQUIRE(failed != nullptr);
+  BOOST_TEST((failed->kind == SetupFailure::pin_refused));
+  BOOST_TEST((failed->error.reason == ErrorReason::pin_refused));
+  BOOST_TEST(contains(failed->error.message, "refused the PIN"));
   BOOST_TEST(started->load() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(RefusedPinOnRestartStopsTheSignerForGood) {
   auto o = options({Behaviour::exit_on_sign, Behaviour::refuse_pin});
   auto started = o.launch.target<FakeLauncher>()->started;
-  auto supervisor = SignerSupervisor::start(std::move(o));
+  auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   BOOST_TEST(!signer->sign(JwsAlg::RS256, "abc").ok());
   BOOST_REQUIRE(eventually([&] {
     auto r = signer->sign(JwsAlg::RS256, "abc");
@@ -231,7 +248,7 @@ BOOST_AUTO_TEST_CASE(RefusedPinOnRestartStopsTheSignerForGood) {
 }
 
 BOOST_AUTO_TEST_CASE(SetupFailureAtStartIsTheHelpersWords) {
-  auto supervisor = SignerSupervisor::start(options({Behaviour::fail_setup}));
+  auto supervisor = start_supervisor(options({Behaviour::fail_setup}));
   BOOST_REQUIRE(!supervisor.ok());
   BOOST_TEST(supervisor.error().message == "no token T");
 }
@@ -239,9 +256,9 @@ BOOST_AUTO_TEST_CASE(SetupFailureAtStartIsTheHelpersWords) {
 BOOST_AUTO_TEST_CASE(ConcurrentSignaturesArePipelinedAndMatchedById) {
   auto o = options({Behaviour::answer_reversed}, 4);
   o.sign_timeout = 5s;
-  auto supervisor = SignerSupervisor::start(std::move(o));
+  auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
-  auto signer = (*supervisor)->signer(0);
+  auto signer = first_signer(**supervisor);
   std::vector<std::thread> threads;
   std::vector<Result<Bytes>> results(4, Result<Bytes>(Error{}));
   for (int i = 0; i < 4; ++i) {
@@ -257,7 +274,7 @@ BOOST_AUTO_TEST_CASE(ConcurrentSignaturesArePipelinedAndMatchedById) {
 BOOST_AUTO_TEST_CASE(StoppingTheSupervisorEndsTheHelper) {
   pid_t pid = -1;
   {
-    auto supervisor = SignerSupervisor::start(options({Behaviour::answer}));
+    auto supervisor = start_supervisor(options({Behaviour::answer}));
     BOOST_REQUIRE(supervisor.ok());
     pid = (*supervisor)->helper_pid();
     BOOST_REQUIRE(pid > 0);

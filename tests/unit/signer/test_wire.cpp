@@ -118,6 +118,19 @@ BOOST_AUTO_TEST_CASE(RefusesEveryTruncation) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(ReconfigureRoundTripsEveryField) {
+  const ReconfigureMessage in{{{"pkcs11:token=T;object=a", std::nullopt}, {"pkcs11:token=T;object=b", "/c.pem"}},
+                              {JwsAlg::RS256, JwsAlg::RS512},
+                              {"https://a.example/", "https://b.example/"}};
+  const auto out = std::get<ReconfigureMessage>(round_trip(in));
+  BOOST_REQUIRE_EQUAL(out.keys.size(), 2u);
+  BOOST_TEST(out.keys[1].key_uri == "pkcs11:token=T;object=b");
+  BOOST_TEST(*out.keys[1].chain_file == "/c.pem");
+  BOOST_TEST(!out.keys[0].chain_file.has_value());
+  BOOST_TEST((out.allowed_algs == in.allowed_algs));
+  BOOST_TEST(out.allowed_audiences == in.allowed_audiences);
+}
+
 BOOST_AUTO_TEST_CASE(RefusesTrailingBytes) {
   Bytes body = body_of(InfoMessage{1});
   body.push_back(0);
@@ -127,7 +140,7 @@ BOOST_AUTO_TEST_CASE(RefusesTrailingBytes) {
 BOOST_AUTO_TEST_CASE(RefusesOtherVersion) {
   Bytes body = body_of(InfoMessage{1});
   body[0] = kWireVersion + 1;
-  check_refused(body, "version 2, expected 1");
+  check_refused(body, "version 3, expected 2");
 }
 
 BOOST_AUTO_TEST_CASE(RefusesUnknownType) {
