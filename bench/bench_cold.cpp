@@ -77,10 +77,13 @@ int direct(const std::string& config_path, std::size_t count, std::size_t connec
   };
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t c = 0; c < connections; ++c) post_next();
-  std::unique_lock lock(progress.mutex);
-  progress.done.wait(lock, [&] { return progress.answered == forms.size(); });
+  {
+    std::unique_lock lock(progress.mutex);
+    progress.done.wait(lock, [&] { return progress.answered == forms.size(); });
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  http->reset();  // joins the HTTP thread: no callback runs after this
   if (!progress.first_failure.empty()) std::fprintf(stderr, "first failure: %s\n", progress.first_failure.c_str());
   std::printf("rate=%.1f ok=%zu failed=%zu\n", static_cast<double>(forms.size()) / seconds,
               progress.ok, forms.size() - progress.ok);

@@ -28,6 +28,7 @@ CLOCK_SKEW = 10                # Digdir: iat may be up to 10 s off Maskinporten'
 MAX_ASSERTION = 32 * 1024      # bounds the JWT before any base64 or JSON work
 MAX_X5C = 5                    # leaf + intermediates; real chains have 2-3
 MAX_CHAIN_DEPTH = 5            # walking up from the leaf never loops forever
+MAX_TRUSTED_CHAINS = 64       # distinct x5c arrays remembered as verified
 MIN_RSA_BITS = 2048            # Maskinporten refuses weaker keys
 ORGNO = re.compile(r"[0-9]{9}")
 PID = re.compile(r"[0-9]{11}")
@@ -148,6 +149,11 @@ class GrantValidator:
         # RefCell: threads sharing the trusted certificates get "Already
         # borrowed" unless chain checks take turns.
         self.pki_lock = threading.Lock()
+        # x5c arrays already found trusted -> (leaf, organisation number,
+        # the chain's certificates): the same bytes verify the same way, so
+        # only their validity in time is checked again. Every grant's own
+        # signature is still verified. Bounded; cleared when full.
+        self.trusted_chains = {}
 
     def validate(self, assertion, audience):
         """Returns (header, claims, org_from_certificate) or raises Rejection."""
@@ -194,8 +200,21 @@ class GrantValidator:
                                   % (header["kid"], iss))
             return key, None
         with self.pki_lock:
-            leaf = self.trusted_leaf(header["x5c"])
-        return leaf.public_key(), organisation_number(leaf)
+            return self.trusted_key(header["x5c"])
+
+    def trusted_key(self, x5c):
+        cache_key = tuple(x5c) if isinstance(x5c, list) and all(isinstance(c, str) for c in x5c) \
+            else None
+        cached = self.trusted_chains.get(cache_key) if cache_key else None
+        now = datetime.datetime.utcnow()
+        if cached and all(valid_at(c, now) for c in cached[2]):
+            return cached[0], cached[1]
+        leaf, chain = self.trusted_leaf(x5c)
+        found = (leaf.public_key(), organisation_number(leaf), chain)
+        if len(self.trusted_chains) >= MAX_TRUSTED_CHAINS:
+            self.trusted_chains.clear()
+        self.trusted_chains[cache_key] = found
+        return found[0], found[1]
 
     def trusted_leaf(self, x5c):
         if not isinstance(x5c, list) or not 1 <= len(x5c) <= MAX_X5C \
@@ -225,14 +244,16 @@ class GrantValidator:
                 raise grant_error("Certificate key usage does not allow digitalSignature")
         except x509.ExtensionNotFound:
             pass
-        self.check_chain(leaf, chain[1:], now)
-        return leaf
+        path = self.check_chain(leaf, chain[1:], now)
+        return leaf, path
 
     def check_chain(self, leaf, presented, now):
+        """The path from leaf to the root, every link verified."""
         known = dict(self.intermediates)
         known.update({c.subject: c for c in presented})
         known[self.root.subject] = self.root
         cert = leaf
+        path = [leaf]
         for _ in range(MAX_CHAIN_DEPTH):
             parent = known.get(cert.issuer)
             untrusted = grant_error("Certificate is not issued by a trusted CA: %s"
@@ -243,8 +264,9 @@ class GrantValidator:
                 verify_issued_by(cert, parent)
             except (InvalidSignature, ValueError):
                 raise untrusted from None
+            path.append(parent)
             if parent.subject == self.root.subject:
-                return
+                return path
             cert = parent
         raise grant_error("Certificate chain is longer than %d" % MAX_CHAIN_DEPTH)
 
