@@ -52,6 +52,12 @@ echo "start to socket ready: ${ready_ms} ms"
 prefix='{"op":"token","scopes":["altinn:instances.read"]'
 # 3600 s tokens, so no entry expires (and is swept) while 10,000 are filled.
 standin_control settings '{"token_lifetime": 3600}' >/dev/null
-"$BENCH" fill "$WORK/run/agent.sock" 10000 "$prefix" >/dev/null
+# Eight fillers at once, each its own consumer_org, 1,250 entries each.
+fillers=()
+for k in 1 2 3 4 5 6 7 8; do
+  "$BENCH" fill "$WORK/run/agent.sock" 1250 "$prefix,\"consumer_org\":\"91000000$k\"" >/dev/null &
+  fillers+=($!)
+done
+for pid in "${fillers[@]}"; do wait "$pid"; done
 rss_kib="$(awk '/^VmRSS/ {print $2}' "/proc/$agent/status")"
 echo "RSS with $(printf '%s\n' '{"op":"status"}' | socat - "UNIX-CONNECT:$WORK/run/agent.sock" | sed -n 's/.*"entries":\([0-9]*\).*/\1/p') cached entries: $(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }') MiB (${rss_kib} KiB)"
