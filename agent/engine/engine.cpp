@@ -114,6 +114,11 @@ Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
   return engine;
 }
 
+Engine::~Engine() {
+  for (auto& [selector, queue] : queues_) queue->shutdown();
+  for (auto& [ca_file, http] : http_) http->shutdown();
+}
+
 Result<const ClientConfig*> Engine::client(const std::string& name) const {
   if (name.empty()) {
     if (clients_.size() == 1) return &clients_.begin()->second->config;

@@ -40,6 +40,13 @@ class Engine {
   static Result<std::unique_ptr<Engine>> create(const Config& config, const SignerFactory& signers);
   // --- end signer helpers ---
 
+  // Stops the signing threads and the HTTP threads first (answering what
+  // is queued), while every client's state is still held here, so that no
+  // thread of the engine outlives it.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
   // The client called `name` (empty: the only one). Errors: unknown_client.
   Result<const ClientConfig*> client(const std::string& name) const;
 

@@ -70,15 +70,18 @@ SigningQueue::SigningQueue(std::size_t threads) : impl_(std::make_shared<Impl>()
   }
 }
 
-SigningQueue::~SigningQueue() {
+SigningQueue::~SigningQueue() { shutdown(); }
+
+void SigningQueue::shutdown() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
   }
   impl_->wake.notify_all();
   for (std::thread& thread : impl_->threads) {
+    if (!thread.joinable()) continue;
     if (thread.get_id() == std::this_thread::get_id()) {
-      thread.detach();  // destroyed from one of its jobs: it ends on its own
+      thread.detach();  // called from one of its jobs: it ends on its own
     } else {
       thread.join();
     }

@@ -20,6 +20,10 @@ class SigningQueue {
   // with `cancelled` true, so their callers are answered. May be called
   // from a job.
   ~SigningQueue();
+  // The same, now: after it returns (unless called from one of its own
+  // jobs) no thread of this queue runs any more, so a process may exit.
+  // Idempotent.
+  void shutdown();
   SigningQueue(const SigningQueue&) = delete;
   SigningQueue& operator=(const SigningQueue&) = delete;
 

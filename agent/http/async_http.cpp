@@ -197,12 +197,15 @@ Result<std::shared_ptr<AsyncHttp>> AsyncHttp::create(const std::optional<std::st
   return std::shared_ptr<AsyncHttp>(new AsyncHttp(std::move(impl)));
 }
 
-AsyncHttp::~AsyncHttp() {
+AsyncHttp::~AsyncHttp() { shutdown(); }
+
+void AsyncHttp::shutdown() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
   }
   curl_multi_wakeup(impl_->multi.get());
+  if (!impl_->thread.joinable()) return;
   if (impl_->thread.get_id() == std::this_thread::get_id()) {
     impl_->thread.detach();  // called from a callback: the loop ends on its own
   } else {

@@ -34,6 +34,9 @@ class AsyncHttp {
   // Stops the thread; requests not answered yet get `unavailable`
   // ("the agent is stopping"). May be called from a callback.
   ~AsyncHttp();
+  // The same, now: after it returns (unless called from a callback) the
+  // HTTP thread has ended, so a process may exit. Idempotent.
+  void shutdown();
   AsyncHttp(const AsyncHttp&) = delete;
   AsyncHttp& operator=(const AsyncHttp&) = delete;
 
