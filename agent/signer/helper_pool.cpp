@@ -118,7 +118,9 @@ Result<std::vector<std::shared_ptr<Signer>>> HelperPool::signers_for(const Confi
   if (!groups) return std::move(groups).error();
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<Signer>> signers(config.clients.size());
-  for (auto& [selector, group] : *groups) {
+  for (auto& entry : *groups) {
+    const auto& selector = entry.first;
+    auto& group = entry.second;
     const std::string id = identity(selector, group.setup, config);
     const std::string& first = config.clients[group.uses.front().client].name;
     std::shared_ptr<SignerSupervisor> supervisor = running_[id].lock();
