@@ -13,7 +13,10 @@ if ((${#targets[@]} == 0)); then
 fi
 CC=clang CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DMPA_FUZZ=ON -DBUILD_TESTING=OFF -DMPA_SANITIZE=ON >/dev/null
-cmake --build "$root/build-fuzz" -j"$(nproc)"
+# Only the fuzz targets (and the libraries they link) are built.
+names=()
+for source in "${targets[@]}"; do names+=("$(basename "$source" .cpp)"); done
+cmake --build "$root/build-fuzz" -j"$(nproc)" --target "${names[@]}"
 for source in "${targets[@]}"; do
   name="$(basename "$source" .cpp)"
   corpus="$root/fuzz/corpus/$name"
