@@ -82,6 +82,7 @@ std::string module_failure_reason() {
 
 ModuleSession::ModuleSession(ModuleSession&& other) noexcept
     : ctx_(std::move(other.ctx_)),
+      module_path_(std::move(other.module_path_)),
       loaded_(std::exchange(other.loaded_, false)),
       slots_(std::exchange(other.slots_, nullptr)),
       nslots_(std::exchange(other.nslots_, 0)),
@@ -106,6 +107,7 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
   LibraryHandle library;
   if (auto checked = check_is_module(module_path, library); !checked) return checked.error();
   std::unique_ptr<ModuleSession> s(new ModuleSession());
+  s->module_path_ = module_path;
   s->ctx_.reset(PKCS11_CTX_new());
   if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");
   if (PKCS11_CTX_load(s->ctx_.get(), module_path.c_str()) != 0) {
@@ -162,7 +164,7 @@ Result<void> ModuleSession::login(const SecretBytes& pin) {
   if (errors.ckr && is_pin_refused(*errors.ckr)) {
     return make_error(ErrorCode::hsm_error,
                       "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
-                          "); not retried, to avoid locking it",
+                          "); not retried, to avoid locking it" + refusal_words(),
                       ErrorReason::pin_refused);
   }
   // A login error not known to pass is taken as a refusal: guessing
@@ -171,6 +173,41 @@ Result<void> ModuleSession::login(const SecretBytes& pin) {
   return make_error(ErrorCode::hsm_error,
                     "cannot log in to token \"" + label() + "\": " + errors.text,
                     passes ? ErrorReason::token_lost : ErrorReason::pin_refused);
+}
+
+// PKCS#11 has no retry count, only flags (v2.40 §3.2, CK_TOKEN_INFO): they
+// are read again after the refusal, since the card has just counted it.
+std::optional<unsigned long> ModuleSession::current_token_flags() const {
+  void* handle = ::dlopen(module_path_.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle == nullptr) return std::nullopt;
+  std::optional<unsigned long> flags;
+  const auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle, "C_GetFunctionList"));
+  CK_FUNCTION_LIST_PTR list = nullptr;
+  CK_TOKEN_INFO info{};
+  if (get_list != nullptr && get_list(&list) == CKR_OK && list != nullptr &&
+      list->C_GetTokenInfo(PKCS11_get_slotid_from_slot(slot_), &info) == CKR_OK) {
+    flags = info.flags;
+  }
+  ::dlclose(handle);
+  return flags;
+}
+
+std::string ModuleSession::refusal_words() const {
+  const auto flags = current_token_flags();
+  if (!flags) return "";
+  if ((*flags & CKF_USER_PIN_LOCKED) != 0) {
+    return "; the token now reports the PIN locked, no tries left (CKF_USER_PIN_LOCKED): unlock "
+           "it with the SO PIN";
+  }
+  if ((*flags & CKF_USER_PIN_FINAL_TRY) != 0) {
+    return "; the token now reports one try left (CKF_USER_PIN_FINAL_TRY): one more wrong PIN "
+           "locks it";
+  }
+  if ((*flags & CKF_USER_PIN_COUNT_LOW) != 0) {
+    return "; the token now reports failed tries (CKF_USER_PIN_COUNT_LOW): fewer tries left than "
+           "it allows (PKCS#11 does not say how many)";
+  }
+  return "; the token reports no failed tries (it may not count them)";
 }
 
 std::string ModuleSession::label() const {

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -48,7 +49,13 @@ class ModuleSession final {
  private:
   ModuleSession() = default;
 
+  // The token's CK_TOKEN_INFO flags as the module reports them now (libp11's
+  // copy is from the slot listing), or nothing if the module cannot say.
+  std::optional<unsigned long> current_token_flags() const;
+  std::string refusal_words() const;
+
   UniquePtr<PKCS11_CTX> ctx_;  // first member: freed last
+  std::string module_path_;
   bool loaded_ = false;
   PKCS11_SLOT* slots_ = nullptr;
   unsigned int nslots_ = 0;

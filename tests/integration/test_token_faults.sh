@@ -97,6 +97,28 @@ refused_login() {
 refused_login pin-incorrect CKR_PIN_INCORRECT "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried"
 refused_login login-general-error CKR_GENERAL_ERROR "cannot log in to token \"Virksomhet Test\""
 
+# --- 4a. the refusal says what the token reports left (PIN flags, read again) ---
+# refused_with_flags NAME FLAGS WORDS: the card counts the refused try as FLAGS.
+refused_with_flags() {
+  export MPA_FAULT_DIR="$WORK/faults-$1" STATE_DIRECTORY="$WORK/state-$1"
+  mkdir -p "$MPA_FAULT_DIR"
+  echo CKR_PIN_INCORRECT >"$MPA_FAULT_DIR/login_rv"
+  [[ -n "$2" ]] && echo "$2" >"$MPA_FAULT_DIR/pin_flags_after_refusal"
+  write_fault_config "$WORK/$1.toml" "$1"
+  start_once "$1" "$WORK/$1.toml"
+  expect_eq "$1: run exits 3" "$rc" 3
+  expect_contains "$1: the refusal says what the token reports" "$err" "$3"
+  expect_eq "$1: after one C_Login" "$(fault_count login_count)" 1
+  export STATE_DIRECTORY="$WORK/state"
+}
+refused_with_flags tries-final CKF_USER_PIN_FINAL_TRY \
+  "not retried, to avoid locking it; the token now reports one try left (CKF_USER_PIN_FINAL_TRY): one more wrong PIN locks it"
+refused_with_flags tries-low CKF_USER_PIN_COUNT_LOW \
+  "the token now reports failed tries (CKF_USER_PIN_COUNT_LOW): fewer tries left than it allows"
+refused_with_flags tries-locked CKF_USER_PIN_LOCKED \
+  "the token now reports the PIN locked, no tries left (CKF_USER_PIN_LOCKED): unlock it with the SO PIN"
+refused_with_flags tries-none "" "the token reports no failed tries (it may not count them)"
+
 # --- 4b. one-shot commands honour the records too (they sign through a helper) ---
 export MPA_FAULT_DIR="$WORK/faults-oneshot" STATE_DIRECTORY="$WORK/state-oneshot"
 mkdir -p "$MPA_FAULT_DIR"

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,7 @@ constexpr const char* kHangSign = "hang_sign";
 constexpr const char* kAbortSign = "abort_sign";
 constexpr const char* kLoginRv = "login_rv";
 constexpr const char* kPinFlags = "pin_flags";
+constexpr const char* kPinFlagsAfterRefusal = "pin_flags_after_refusal";
 constexpr const char* kSignLatency = "sign_latency_ms";
 
 // Files the module writes: counters, the signature log and lock files.
@@ -195,12 +197,28 @@ CK_RV OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR application, CK_N
   return forward(&CK_FUNCTION_LIST::C_OpenSession, slot, flags, application, notify, session);
 }
 
+// A card counts a refused PIN: `pin_flags_after_refusal` becomes `pin_flags`.
+void count_refusal() {
+  const auto after = g_dir.read(kPinFlagsAfterRefusal);
+  if (!after) return;
+  const std::string staged = g_dir.path() + "/." + kPinFlags + ".new";
+  const std::string target = g_dir.path() + "/" + kPinFlags;
+  if (FILE* out = std::fopen(staged.c_str(), "w")) {
+    std::fputs(after->c_str(), out);
+    std::fclose(out);
+    std::rename(staged.c_str(), target.c_str());
+  }
+}
+
 // `login_rv` answers every C_Login (any user type) without asking the token.
 CK_RV Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len) {
   const CountOnReturn done(kLoginCount);
   if (token_removed()) return CKR_DEVICE_REMOVED;
   if (const auto text = g_dir.read_value(kLoginRv)) {
-    if (const auto rv = parse_ckr(*text)) return *rv;
+    if (const auto rv = parse_ckr(*text)) {
+      if (*rv != CKR_OK) count_refusal();
+      return *rv;
+    }
     complain(std::string(kLoginRv) + " holds \"" + *text + "\": not a CKR_ name or number");
     return CKR_GENERAL_ERROR;
   }
