@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "agent/cache/token_cache_impl.h"
+#include "common/log.h"
 
 namespace mpa {
 
@@ -20,6 +21,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
   std::optional<AccessToken> hit;
   std::optional<Error> held;  // answered without an exchange
   Start job;                  // an exchange to hand to the scheduler once unlocked
+  std::string late;           // why a token was not refreshed in time, for the log
   {
     std::lock_guard lock(mutex);
     const std::int64_t now = clock();
@@ -46,16 +48,42 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
       held = std::move(too_long);
     } else {
       ++counters.misses;
+      // A token that served this min_ttl until now should have been
+      // refreshed ahead: say why the client waits.
+      if (entry.token && needed <= entry.refresh_min_ttl) {
+        late = late_refresh_words(entry, needed, now);
+      }
+      // The token this exchange brings serves this min_ttl too: its
+      // refresh ahead is planned for it from the start.
+      entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (!entry.flight) job = start_exchange(it->first, entry, now * 1000 + kMissSignWithinMs);
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }
   }
+  if (!late.empty()) log::warning("client " + target.client + ": " + late);
   if (held) {
     done(std::move(*held));
     return;
   }
   if (hit) done(std::move(*hit));
   if (job) scheduler(owner, std::move(job));
+}
+
+std::string TokenCache::Impl::late_refresh_words(const Entry& entry, std::int64_t min_ttl,
+                                                 std::int64_t now) {
+  const auto ago = [now](std::int64_t then) {
+    return then > now ? "in " + std::to_string(then - now) + " s"
+                      : std::to_string(now - then) + " s ago";
+  };
+  std::string words = "a request waits: the token has " +
+                      std::to_string(entry.token->expires_at - now) + " s left, under min_ttl " +
+                      std::to_string(min_ttl) + "; fetched " + ago(entry.fetched_at) +
+                      ", refresh due ";
+  words += entry.refresh_due ? ago(*entry.refresh_due) : std::string("not set");
+  words += entry.flight ? ", its exchange started " + ago(entry.flight_started)
+                        : std::string(", no exchange started");
+  if (entry.failures.backing_off(now)) words += ", backing off after a failure";
+  return words;
 }
 
 // A token fetched in the first half of its life is what an exchange gives
@@ -99,7 +127,12 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   entry.token = token;
   entry.fetched_at = now;
   entry.refresh_due.reset();
-  entry.refresh_min_ttl = 0;
+  // The min_ttl asked of the last token is asked of this one: forgetting
+  // it planned the refresh for min_ttl 0 until the next hit, too late for
+  // the clients of an entry asked for less often than the margin. Capped
+  // at half the new token's life, so that a min_ttl no token can serve
+  // does not refresh it back to back.
+  entry.refresh_min_ttl = std::min(entry.refresh_min_ttl, (token.expires_at - now) / 2);
   entry.failures.forget();
 }
 

@@ -58,8 +58,9 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     std::int64_t fetched_at = 0;
     std::int64_t last_used = 0;
     std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
+    std::int64_t flight_started = 0;          // when that exchange was handed to the scheduler
     std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
-    std::int64_t refresh_min_ttl = 0;         // the longest min_ttl asked since the last token
+    std::int64_t refresh_min_ttl = 0;         // the longest min_ttl asked (capped at each new token)
     std::string last_owner;                   // of the latest get(), for refreshes ahead
     bool keep_fresh = false;                  // prefetched: refreshed whether used or not
     FailureMemory failures;
@@ -113,6 +114,8 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   bool refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now);
   using Start = std::function<void(std::function<void()> release)>;
   Start start_exchange(const std::string& key, Entry& entry, std::int64_t sign_by_ms);
+  static std::string late_refresh_words(const Entry& entry, std::int64_t min_ttl,
+                                        std::int64_t now);
   static std::optional<Error> too_long_for_this_entry(const Entry& entry, std::int64_t min_ttl,
                                                       std::int64_t now);
   void finish_exchange(const std::string& key, const std::string& client,

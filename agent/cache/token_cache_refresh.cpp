@@ -20,13 +20,16 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
   // back to back.
   const std::int64_t usable = token.expires_at - entry.fetched_at - min_ttl;
   if (2 * (now - entry.fetched_at) < usable) return false;
+  // The jitter never pushes the refresh past the point where the token
+  // becomes too short for this min_ttl: clients must not wait for it.
+  const std::int64_t latest = token.expires_at - min_ttl - kRefreshLeadSeconds;
   if (!entry.refresh_due) {
     const std::int64_t jitter_limit =
         std::min<std::int64_t>(options.refresh_margin_seconds / 4, kMaxRefreshJitterSeconds);
-    // The jitter never pushes the refresh past the point where the token
-    // becomes too short for this min_ttl: clients must not wait for it.
-    const std::int64_t latest = token.expires_at - min_ttl - kRefreshLeadSeconds;
     entry.refresh_due = std::max(now, std::min(now + uniform(0, jitter_limit), latest));
+  } else {
+    // Planned for a shorter min_ttl: brought forward for this one.
+    entry.refresh_due = std::min(*entry.refresh_due, std::max(now, latest));
   }
   return now >= *entry.refresh_due;
 }
@@ -34,6 +37,7 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
 TokenCache::Impl::Start TokenCache::Impl::start_exchange(const std::string& key, Entry& entry,
                                                         std::int64_t sign_by_ms) {
   entry.flight = std::make_shared<Flight>();
+  entry.flight_started = clock();
   ++counters.in_flight;
   ++counters.exchanges;
   FetchOrder order{entry.last_owner, sign_by_ms};
