@@ -129,10 +129,10 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   entry.refresh_due.reset();
   // The min_ttl asked of the last token is asked of this one: forgetting
   // it planned the refresh for min_ttl 0 until the next hit, too late for
-  // the clients of an entry asked for less often than the margin. Capped
-  // at half the new token's life, so that a min_ttl no token can serve
-  // does not refresh it back to back.
-  entry.refresh_min_ttl = std::min(entry.refresh_min_ttl, (token.expires_at - now) / 2);
+  // the clients of an entry asked for less often than the margin. One that
+  // no token of this lifetime can serve (answered `unavailable`) is
+  // forgotten: it must not make the token refreshed back to back.
+  if (entry.refresh_min_ttl >= token.expires_at - now) entry.refresh_min_ttl = 0;
   entry.failures.forget();
 }
 

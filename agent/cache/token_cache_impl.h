@@ -60,7 +60,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
     std::int64_t flight_started = 0;          // when that exchange was handed to the scheduler
     std::optional<std::int64_t> refresh_due;  // set by the first hit in the refresh window
-    std::int64_t refresh_min_ttl = 0;         // the longest min_ttl asked (capped at each new token)
+    std::int64_t refresh_min_ttl = 0;         // the longest min_ttl asked that tokens can serve
     std::string last_owner;                   // of the latest get(), for refreshes ahead
     bool keep_fresh = false;                  // prefetched: refreshed whether used or not
     FailureMemory failures;
