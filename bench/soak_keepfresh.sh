@@ -5,13 +5,14 @@
 # was a miss (so none waited for an exchange, and none got an expired
 # token: a hit is always valid for its min_ttl). Prints exchanges/s, the
 # agent's CPU, and its RSS and open descriptors at the start and the end.
-#   bench/soak_keepfresh.sh [MINUTES]   (after scripts/bench.sh has built build-release)
+#   bench/soak_keepfresh.sh [MINUTES]   (after scripts/bench.sh has built build-release;
+#   MPA_BIN and BENCH choose other builds)
 set -euo pipefail
 minutes="${1:-5}"
 keys=1000
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export MPA_SOURCE_DIR="$root" MPA_BIN="${MPA_BIN:-$root/build-release/maskinporten-agent}"
-BENCH="$root/build-release/bench/bench_socket"
+BENCH="${BENCH:-$root/build-release/bench/bench_socket}"
 source "$root/tests/integration/lib.sh"
 make_token
 start_standin

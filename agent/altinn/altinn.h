@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/http/async_http.h"
 #include "agent/http/http.h"
 #include "agent/maskinporten/maskinporten.h"
 #include "common/clock.h"
@@ -61,11 +62,36 @@ struct ExchangeTransport {
 // libcurl's http_get, the steady clock, a real sleep and the system clock.
 ExchangeTransport system_exchange_transport();
 
+// The exchange's outside world without a thread of its own: a GET whose
+// answer comes later, and a timer for the wait before a retry.
+struct AltinnIo {
+  using Answer = std::function<void(Result<HttpResponse>)>;
+  std::function<void(const std::string& url, const std::vector<std::string>& headers,
+                     const HttpOptions& options, Answer answer)>
+      get;
+  std::function<void(std::chrono::milliseconds wait, std::function<void()> job)> after;
+  Clock clock;  // steady: the retry deadline; epoch: expires_in
+
+  // The client's AsyncHttp (connections kept and shared; answers and
+  // timers on its thread) and the system clocks.
+  static AltinnIo on(std::shared_ptr<AsyncHttp> http);
+  // From calls that answer at once; the transport's sleep stands for the wait.
+  static AltinnIo blocking(ExchangeTransport transport);
+};
+
+using AltinnDone = std::function<void(Result<AccessToken>)>;
+
 // GET <client.altinn_exchange_endpoint> with the Maskinporten token as
 // Bearer; the body is the Altinn JWT, whose `exp` gives expires_at.
 // 5xx, 429 and network errors retried under RetryPolicy within the
-// client's retry deadline (then unavailable); 401 -> invalid_grant,
-// 403 -> forbidden, in words.
+// client's retry deadline (then unavailable; a 429's Retry-After is
+// honoured), each wait a timer of `io`; 401 -> invalid_grant,
+// 403 -> forbidden, other 4xx -> invalid_grant, in words, never retried.
+// `done` runs once, on whichever thread answered last; it must not block.
+void exchange_for_altinn(const ClientConfig& client, const std::string& maskinporten_token,
+                         AltinnIo io, AltinnDone done);
+// The same, waiting: libcurl's blocking http_get (one-shot commands), or
+// `transport` (tests).
 Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
                                         const std::string& maskinporten_token);
 Result<AccessToken> exchange_for_altinn(const ClientConfig& client,

@@ -2,7 +2,11 @@
 // endpoint with the Maskinporten token as Bearer (Altinn Authentication,
 // /authentication/api/v1/exchange/maskinporten); the body is the Altinn JWT.
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/detail.h"
@@ -110,7 +114,11 @@ Attempt classify(const Result<HttpResponse>& response, std::int64_t now) {
             false};
   }
   if (status == 429 || status >= 500) {
-    return {make_error(ErrorCode::unavailable, "Altinn answered " + answered), true};
+    std::optional<int> asked;
+    if (status == 429 && response->retry_after) {
+      asked = parse_retry_after(*response->retry_after, now);
+    }
+    return {make_error(ErrorCode::unavailable, "Altinn answered " + answered), true, asked};
   }
   if (status >= 400) {
     return {make_error(ErrorCode::invalid_grant, "Altinn answered " + answered), false};
@@ -120,36 +128,94 @@ Attempt classify(const Result<HttpResponse>& response, std::int64_t now) {
           false};
 }
 
+
+// One exchange's attempts, kept alive by the callbacks in flight: each
+// wait is a timer of the io (the HTTP thread's), never a sleep.
+struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
+  ExchangeRun(const ClientConfig& client, const std::string& maskinporten_token, AltinnIo i,
+              AltinnDone d)
+      : endpoint(client.altinn_exchange_endpoint),
+        headers{"Authorization: Bearer " + maskinporten_token,
+                "Accept: application/json, text/plain"},
+        options(http_options(client)),
+        budget_seconds(client.retry_deadline_seconds),
+        io(std::move(i)),
+        done(std::move(d)),
+        policy(std::chrono::seconds(budget_seconds), io.clock, [](std::chrono::milliseconds) {}) {}
+
+  std::string endpoint;
+  std::vector<std::string> headers;
+  HttpOptions options;
+  int budget_seconds;
+  AltinnIo io;
+  AltinnDone done;
+  RetryPolicy policy;
+  int attempts = 0;
+
+  void attempt() {
+    ++attempts;
+    io.get(endpoint, headers, options, [self = shared_from_this()](Result<HttpResponse> response) {
+      self->judged(classify(response, self->io.clock.epoch_seconds()));
+    });
+  }
+
+  void judged(Attempt outcome) {
+    if (outcome.result.ok() || !outcome.retryable) {
+      done(std::move(outcome.result));
+      return;
+    }
+    const Error& last = outcome.result.error();
+    const auto wait = policy.next_wait(attempts, outcome.retry_after);
+    if (!wait) {
+      done(make_error(ErrorCode::unavailable, "Altinn token exchange failed after " +
+                                                  std::to_string(attempts) + " attempt(s) within " +
+                                                  std::to_string(budget_seconds) +
+                                                  " s; last: " + last.message));
+      return;
+    }
+    log::warning("Altinn token exchange attempt " + std::to_string(attempts) +
+                 " failed, retrying in " + std::to_string(wait->count()) + " ms: " + last.message);
+    io.after(*wait, [self = shared_from_this()] { self->attempt(); });
+  }
+};
+
 }  // namespace
+
+AltinnIo AltinnIo::blocking(ExchangeTransport transport) {
+  AltinnIo io;
+  io.get = [get = transport.get](const std::string& url, const std::vector<std::string>& headers,
+                                 const HttpOptions& options, Answer answer) {
+    answer(get(url, headers, options));
+  };
+  io.after = [sleep = transport.sleep](std::chrono::milliseconds wait, std::function<void()> job) {
+    sleep(wait);
+    job();
+  };
+  io.clock = transport.clock;
+  return io;
+}
+
+void exchange_for_altinn(const ClientConfig& client, const std::string& maskinporten_token,
+                         AltinnIo io, AltinnDone done) {
+  if (client.altinn_exchange_endpoint.empty()) {
+    done(make_error(ErrorCode::invalid_config,
+                    "client " + client.name + " has no altinn_exchange_endpoint"));
+    return;
+  }
+  auto run = std::make_shared<ExchangeRun>(client, maskinporten_token, std::move(io),
+                                           std::move(done));
+  run->attempt();
+}
 
 Result<AccessToken> exchange_for_altinn(const ClientConfig& client,
                                         const std::string& maskinporten_token,
                                         const ExchangeTransport& transport) {
-  if (client.altinn_exchange_endpoint.empty()) {
-    return make_error(ErrorCode::invalid_config,
-                      "client " + client.name + " has no altinn_exchange_endpoint");
-  }
-  const std::vector<std::string> headers = {"Authorization: Bearer " + maskinporten_token,
-                                            "Accept: application/json, text/plain"};
-  const HttpOptions options = http_options(client);
-  const RetryPolicy policy(std::chrono::seconds(client.retry_deadline_seconds), transport.clock,
-                           transport.sleep);
-  const auto attempt = [&](int) {
-    return classify(transport.get(client.altinn_exchange_endpoint, headers, options),
-                    transport.clock.epoch_seconds());
-  };
-  RetryReport report;
-  report.give_up = [&](const Error& last, int attempts, std::optional<int>) {
-    return make_error(ErrorCode::unavailable, "Altinn token exchange failed after " +
-                                                  std::to_string(attempts) + " attempt(s) within " +
-                                                  std::to_string(client.retry_deadline_seconds) +
-                                                  " s; last: " + last.message);
-  };
-  report.retrying = [](const Error& last, int n, std::chrono::milliseconds wait) {
-    log::warning("Altinn token exchange attempt " + std::to_string(n) + " failed, retrying in " +
-                 std::to_string(wait.count()) + " ms: " + last.message);
-  };
-  return policy.run<AccessToken>(attempt, report);
+  // A blocking io answers every call, and runs every retry, before it
+  // returns: the run is over when exchange_for_altinn returns.
+  std::optional<Result<AccessToken>> answer;
+  exchange_for_altinn(client, maskinporten_token, AltinnIo::blocking(transport),
+                      [&answer](Result<AccessToken> token) { answer = std::move(token); });
+  return std::move(*answer);
 }
 
 }  // namespace mpa::altinn

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/altinn/altinn_token.h"
 #include "agent/daemon/verify_token_op.h"
 #include "agent/signer/helper_pool.h"
 #include "common/log.h"
@@ -45,25 +46,14 @@ void log_maskinporten_answer(const TokenTarget& target, const Result<AccessToken
              std::to_string(token->expires_in) + " s");
 }
 
-// Blocking: for the Altinn exchange on a worker.
-Result<AccessToken> maskinporten_token(const Engine& engine, const ClientConfig& client,
-                                       const TokenTarget& target) {
-  auto token = engine.fetch_token(client, target.grant);
-  log_maskinporten_answer(target, token);
-  return token;
-}
-
-// What the cache calls for each miss or refresh ahead. A Maskinporten token
-// takes no thread while it is signed and exchanged; an Altinn token is
-// made on a worker (its exchange is still a blocking call).
+// What the cache calls for each miss or refresh ahead. No thread waits
+// while a token is signed and exchanged, at Maskinporten or at Altinn.
 class TokenFetcher {
  public:
-  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds,
-               WorkScheduler workers)
+  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
       : engine_(std::move(engine)),
         link_(std::make_shared<std::weak_ptr<TokenCache>>()),
-        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds),
-        workers_(std::move(workers)) {}
+        reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
 
   // The cache this fetcher fills; set once, before the cache is shared.
   // Weak: the cache owns the fetcher.
@@ -89,60 +79,51 @@ class TokenFetcher {
                       "exchange must be \"altinn\", not \"" + *target.exchange + "\""));
       return;
     }
-    workers_([self = *this, client = **client, target, done = std::move(done)] {
-      done(self.altinn_token(client, target));
-    });
+    altinn_token(**client, target, order.sign_by_ms, std::move(done));
   }
 
  private:
   // The Altinn token is made from the cached Maskinporten token for the
   // same request without `exchange`, or from a fresh one that is cached in
-  // turn. peek and put never wait for another exchange, so no worker blocks
-  // on another while the pool is bounded.
-  Result<AccessToken> altinn_token(const ClientConfig& client, const TokenTarget& target) const {
+  // turn. peek, put and invalidate never wait for another exchange.
+  void altinn_token(const ClientConfig& client, const TokenTarget& target,
+                    std::int64_t sign_by_ms, std::function<void(Result<AccessToken>)> done) const {
     TokenTarget plain = target;
     plain.exchange.reset();
-    const std::shared_ptr<TokenCache> cache = link_->lock();
-    std::optional<AccessToken> source;
-    if (cache) source = cache->peek(plain, reuse_ttl_);
-    const bool from_cache = source.has_value();
-    const auto fresh_source = [&]() -> Status {
-      auto fresh = maskinporten_token(*engine_, client, plain);
-      if (!fresh) return fresh.error();
-      if (cache) cache->put(plain, *fresh);
-      source = std::move(*fresh);
-      return {};
+    const std::weak_ptr<TokenCache> link = *link_;
+    altinn::MaskinportenSource source;
+    source.cached = [link, plain, reuse_ttl = reuse_ttl_]() -> std::optional<AccessToken> {
+      const auto cache = link.lock();
+      return cache ? cache->peek(plain, reuse_ttl) : std::nullopt;
     };
-    if (!source) {
-      if (auto made = fresh_source(); !made) return made.error();
+    // The engine holds the client's configuration as long as it lives.
+    source.fresh = [engine = engine_, config = &client, plain, link,
+                    sign_by_ms](altinn::AltinnDone got) {
+      engine->fetch_token(*config, plain.grant, sign_by_ms,
+                          [plain, link, got = std::move(got)](Result<AccessToken> token) {
+                            log_maskinporten_answer(plain, token);
+                            if (const auto cache = link.lock(); token && cache) {
+                              cache->put(plain, *token);
+                            }
+                            got(std::move(token));
+                          });
+    };
+    source.forget = [link, plain] {
+      if (const auto cache = link.lock()) cache->invalidate(plain);
+    };
+    auto http = engine_->http(client);
+    if (!http) {
+      done(make_error(ErrorCode::internal, "no HTTP lane for client " + client.name));
+      return;
     }
-    auto token = altinn::exchange_for_altinn(client, source->access_token);
-    // Altinn refusing a cached Maskinporten token (revoked, or made before a
-    // change at Digdir) must not keep failing until it expires: drop it and
-    // try once more with a fresh one.
-    if (!token && from_cache && token.error().code == ErrorCode::invalid_grant) {
-      log::warning("client " + target.client + ": Altinn refused the cached Maskinporten token " +
-                   log::token_ref(source->access_token) + "; trying once with a fresh one");
-      cache->invalidate(plain);
-      if (auto made = fresh_source(); !made) return made.error();
-      token = altinn::exchange_for_altinn(client, source->access_token);
-    }
-    if (!token) {
-      log::warning("client " + target.client + ": no Altinn token for \"" +
-                   scopes_text(target.grant.scopes) + "\": " + token.error().message);
-      return token.error().with_context("Altinn token exchange");
-    }
-    log::debug("client " + target.client + ": Altinn token " +
-               log::token_ref(token->access_token) + " from Maskinporten token " +
-               log::token_ref(source->access_token) + ", expires in " +
-               std::to_string(token->expires_in) + " s");
-    return token;
+    altinn::altinn_token(client, {target.client, scopes_text(target.grant.scopes)},
+                         std::move(source), altinn::AltinnIo::on(std::move(http)),
+                         std::move(done));
   }
 
   std::shared_ptr<const Engine> engine_;
   std::shared_ptr<std::weak_ptr<TokenCache>> link_;  // shared by the copies std::function makes
   std::int64_t reuse_ttl_;
-  WorkScheduler workers_;
 };
 
 protocol::TokenResponse token_response(const AccessToken& token, std::int64_t now) {
@@ -244,8 +225,7 @@ std::string exchange_owner(const PeerCredentials& peer) {
 }
 
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      TokenCache::Scheduler exchanges,
-                                                      WorkScheduler workers) {
+                                                      TokenCache::Scheduler exchanges) {
   // --- signer helpers: in `run` only the helpers load the module ---
   auto engine = Engine::create(config, [](const Config& loaded) {
     return signer::HelperPool::for_this_process().signers_for(loaded);
@@ -267,7 +247,7 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   MPA_ASSIGN_OR_RETURN(state->verify_keys, make_verify_keys(config));
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
-  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds, std::move(workers));
+  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
   state->cache = std::make_shared<TokenCache>(fetcher, std::move(exchanges), options);
   fetcher.attach(state->cache);
   start_prefetch(*state);

@@ -36,11 +36,9 @@ struct AgentState {
 
 // Opens the token and builds engine, cache, policy and verifier from
 // `config`. Errors in words; nothing is kept of a failed build.
-// `exchanges` admits the cache's exchanges, told whose they are; `workers`
-// runs what still blocks (the Altinn exchange).
+// `exchanges` admits the cache's exchanges, told whose they are.
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      TokenCache::Scheduler exchanges,
-                                                      WorkScheduler workers);
+                                                      TokenCache::Scheduler exchanges);
 
 // The owner of a peer's exchanges, for a fair share of the exchanges in
 // flight: its uid.

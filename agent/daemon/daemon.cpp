@@ -116,11 +116,10 @@ void log_clients(const AgentState& state) {
 }
 
 Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
-                                                   TokenCache::Scheduler exchanges,
-                                                   WorkScheduler workers) {
+                                                   TokenCache::Scheduler exchanges) {
   auto config = load_config(path);
   if (!config) return config.error();
-  return build_agent_state(*config, std::move(exchanges), std::move(workers));
+  return build_agent_state(*config, std::move(exchanges));
 }
 
 std::shared_ptr<FairScheduler> exchange_slots(const Config& config) {
@@ -187,7 +186,7 @@ class Daemon final {
     if (!socket) return socket.error();
     listening_.emplace(std::move(*socket));
     fair_ = exchange_slots(*config);
-    auto state = build_agent_state(*config, exchanges(), scheduler_on(pool_));
+    auto state = build_agent_state(*config, exchanges());
     if (!state) return state.error();
 
     log::info(std::string("maskinporten-agent ") + kVersion + " with " + config->path);
@@ -265,7 +264,7 @@ class Daemon final {
     reloading_ = true;
     log::info("SIGHUP: reloading " + config_path_);
     boost::asio::post(pool_, [this] {
-      auto built = load_and_build(config_path_, exchanges(), scheduler_on(pool_));
+      auto built = load_and_build(config_path_, exchanges());
       if (built) log_clients(**built);
       boost::asio::post(io_, [this, built = std::move(built)]() mutable {
         finish_reload(std::move(built));

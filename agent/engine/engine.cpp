@@ -181,6 +181,13 @@ Result<AccessToken> Engine::fetch_token(const ClientConfig& client,
   return answer.get();
 }
 
+std::shared_ptr<AsyncHttp> Engine::http(const ClientConfig& client) const {
+  const auto known = clients_.find(client.name);
+  if (known == clients_.end()) return nullptr;
+  const auto it = http_.find(known->second->config.ca_file.value_or(""));
+  return it == http_.end() ? nullptr : it->second;
+}
+
 std::vector<Engine::SigningQueueStatus> Engine::signing_queues() const {
   std::vector<SigningQueueStatus> out;
   for (const auto& [selector, queue] : queues_) out.push_back({selector, queue->stats()});

@@ -65,6 +65,11 @@ class Engine {
   // The same, waiting for the answer (one-shot commands).
   Result<AccessToken> fetch_token(const ClientConfig& client, const GrantRequest& request) const;
 
+  // The HTTP lane `client`'s exchanges run on (its ca_file's AsyncHttp:
+  // connections, trust and timers), for other exchanges made for it
+  // (Altinn's). Null for a client this engine does not know.
+  std::shared_ptr<AsyncHttp> http(const ClientConfig& client) const;
+
   // For `status`: each token's signing queue, by the token's label or URI.
   struct SigningQueueStatus {
     std::string token;

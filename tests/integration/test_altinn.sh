@@ -156,6 +156,35 @@ expect_eq "the exchange was tried three times" \
 expect_eq "one exchange succeeded" "$(( $(stat_of exchanges) - exchanges_before ))" 1
 still_serves "after 503"
 
+# --- many Altinn tokens at once: none waits for another's exchange ---
+# The stand-in holds every exchange until released; 32 distinct Altinn
+# tokens (one consumer_org each) asked at once must all be waiting there
+# together, not 4 at a time on worker threads.
+standin_control hold "{\"path\":\"$EXCHANGE_PATH\"}" >/dev/null
+exchanges_before="$(stat_of exchanges)"
+pids=()
+for i in $(seq 10 41); do
+  "$MPA_BIN" token --socket "$SOCK" --scope altinn:instances.read --exchange altinn \
+    --consumer-org "9998887$i" >"$WORK/many.$i.out" 2>&1 &
+  pids+=("$!")
+done
+# (A deadline on the clock: each check starts two processes, slow on a busy machine.)
+deadline=$((SECONDS + 30))
+until standin_held 32 || ((SECONDS > deadline)); do sleep 0.2; done
+if standin_held 32; then
+  ok "32 Altinn exchanges wait at Altinn at once"
+else
+  not_ok "32 Altinn exchanges wait at Altinn at once (held: $(stat_of held))"
+fi
+expect_contains "meanwhile the agent answers others" "$(agent_lines '{"op":"ping"}')" '"ok":true'
+standin_control release "{\"path\":\"$EXCHANGE_PATH\"}" >/dev/null
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+expect_eq "all 32 get their token once released" "$failed" 0
+expect_eq "each its own Altinn token" \
+  "$(for i in $(seq 10 41); do claim "$(cat "$WORK/many.$i.out")" "urn:altinn:orgNumber"; done | sort -u | wc -l)" 32
+expect_eq "one exchange each" "$(( $(stat_of exchanges) - exchanges_before ))" 32
+
 # --- verify_altinn over the socket ---
 answer="$(agent_lines "{\"op\":\"verify_altinn\",\"token\":\"$(vector valid)\",\"id\":1}")"
 expect_eq "a valid consent token is ok" "$(json_get "$answer" '[j["ok"], j["id"]]')" '[true, 1]'

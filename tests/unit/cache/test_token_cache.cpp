@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE token_cache
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -440,6 +441,65 @@ BOOST_AUTO_TEST_CASE(ARefreshAheadIsDueBeforeTheTokenBecomesTooShortForItsMinTtl
   }
   BOOST_TEST(cache->stats().misses == 1u);
   BOOST_TEST(cache->stats().exchanges >= 3u);
+}
+
+// bench/soak_keepfresh.sh's misses: a token fetched for min_ttl 30 and not
+// asked for again before it came within the margin of its expiry was
+// refreshed on the plan for min_ttl 0, after it had become too short.
+BOOST_AUTO_TEST_CASE(TheTimersRefreshServesTheMinTtlOfTheMissThatFetchedTheToken) {
+  fetcher.lifetime = 60;
+  BOOST_TEST(token_now(request({"a"}), 30) == "token-1");
+  for (int second = 1; second <= 27 && cache->stats().exchanges < 2; ++second) {
+    clock.now += 1;
+    cache->refresh_due_entries();
+    scheduler.join();
+  }
+  BOOST_TEST(cache->stats().exchanges == 2u);
+  BOOST_TEST(hit_now(request({"a"}), 30) == "token-2");
+}
+
+BOOST_AUTO_TEST_CASE(TheMinTtlOfTheLastTokenIsServedByTheNext) {
+  fetcher.lifetime = 60;
+  BOOST_TEST(token_now(request({"a"}), 30) == "token-1");
+  clock.now += 15;  // half the usable life: a refresh ahead is planned within 5 s
+  for (int second = 15; second <= 27 && cache->stats().exchanges < 2; ++second, clock.now += 1) {
+    BOOST_TEST(hit_now(request({"a"}), 30) == "token-1");
+    scheduler.join();
+  }
+  BOOST_TEST_REQUIRE(cache->stats().exchanges == 2u);
+  const std::int64_t fetched = clock.now;
+  // token-2 is not asked for again: the timer alone refreshes it before
+  // it has under 30 s left.
+  while (clock.now < fetched + 27 && cache->stats().exchanges < 3) {
+    clock.now += 1;
+    cache->refresh_due_entries();
+    scheduler.join();
+  }
+  BOOST_TEST(cache->stats().exchanges == 3u);
+}
+
+// A refresh planned for min_ttl 0 (jitter up to 5 s) is brought forward by
+// a hit for a longer min_ttl; each round fails with even odds without that.
+BOOST_AUTO_TEST_CASE(AHitForALongerMinTtlBringsAPlannedRefreshForward) {
+  fetcher.lifetime = 60;
+  for (int round = 0; round < 20; ++round) {
+    const TokenTarget key = request({"key-" + std::to_string(round)});
+    const std::int64_t start = clock.now;
+    const auto calls_for_key = [&] {
+      const auto asked = fetcher.requests();
+      return std::count_if(asked.begin(), asked.end(), [&](const TokenTarget& r) {
+        return r.grant.scopes == key.grant.scopes;
+      });
+    };
+    token_now(key, 0);
+    clock.now = start + 30;  // 30 s left: due for min_ttl 0, planned up to 5 s on
+    cache->refresh_due_entries();
+    scheduler.join();
+    clock.now = start + 32;  // 28 s left: too short for 25 in 3 s
+    hit_now(key, 25);
+    scheduler.join();
+    BOOST_TEST(calls_for_key() == 2, "round " << round);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(EntriesInUseAreRefreshedAheadWithoutARequestInTheWindow) {
