@@ -30,10 +30,6 @@ constexpr std::int64_t kRefreshLeadSeconds = 3;
 constexpr std::int64_t kMissSignWithinMs = 1000;
 constexpr std::int64_t kRefreshSignBeforeExpiryMs = 10'000;
 
-std::int64_t refresh_sign_by(const AccessToken& token) {
-  return token.expires_at * 1000 - kRefreshSignBeforeExpiryMs;
-}
-
 std::string describe(const Error& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
 }
@@ -52,6 +48,8 @@ struct Flight {
 struct Entry {
   TokenTarget target;                       // normalised: what the fetcher gets
   std::optional<AccessToken> token;
+  // Times below are steady seconds (Impl::steady_seconds()), never the wall clock.
+  std::int64_t expires = 0;                 // when `token` expires
   std::int64_t fetched_at = 0;
   std::int64_t last_used = 0;
   std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
@@ -70,13 +68,19 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
 
   Impl(Fetcher f, Scheduler s, TokenCacheOptions o, Clock c)
       : fetcher(std::move(f)), scheduler(std::move(s)), options(sane(o)),
-        clock(c ? std::move(c) : Clock(epoch_seconds_now)), random(std::random_device{}()) {}
+        clock(std::move(c)), random(std::random_device{}()) {}
 
   // Set once, read by many threads without the lock.
   const Fetcher fetcher;
   const Scheduler scheduler;
   const TokenCacheOptions options;
   const Clock clock;
+
+  // The cache's time: steady seconds, for every age, expiry, back-off and hold.
+  std::int64_t steady_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock.steady_now().time_since_epoch())
+        .count();
+  }
 
   mutable std::mutex mutex;  // guards everything below; never held across a call out
   Entries entries;
@@ -117,8 +121,11 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
                                                       std::int64_t now);
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
-  static void store(Entry& entry, const AccessToken& token, std::int64_t now);
-  static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
+  void store(Entry& entry, const AccessToken& token, std::int64_t now) const;
+  AccessToken served(const Entry& entry, std::int64_t now) const;
+  std::int64_t sign_within_ms(std::int64_t ms) const;
+  std::int64_t refresh_sign_by(const Entry& entry, std::int64_t now) const;
+  static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t wall_now);
 };
 
 std::int64_t TokenCache::Impl::uniform(std::int64_t low, std::int64_t high) {
@@ -134,18 +141,18 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
   Start job;                  // an exchange to hand to the scheduler once unlocked
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     const auto it = find_or_insert(key, target, now);
     Entry& entry = it->second;
     entry.last_used = now;
     entry.last_owner = owner;
     lru.splice(lru.begin(), lru, entry.lru_position);
-    if (entry.token && entry.token->expires_at - now >= needed) {
+    if (entry.token && entry.expires - now >= needed) {
       ++counters.hits;
-      hit = *entry.token;
+      hit = served(entry, now);
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (refresh_is_due(entry, needed, now)) {
-        job = start_exchange(it->first, entry, refresh_sign_by(*entry.token));
+        job = start_exchange(it->first, entry, refresh_sign_by(entry, now));
       }
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
@@ -158,7 +165,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
       held = std::move(too_long);
     } else {
       ++counters.misses;
-      if (!entry.flight) job = start_exchange(it->first, entry, now * 1000 + kMissSignWithinMs);
+      if (!entry.flight) job = start_exchange(it->first, entry, sign_within_ms(kMissSignWithinMs));
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }
   }
@@ -176,7 +183,7 @@ std::optional<Error> TokenCache::Impl::too_long_for_this_entry(const Entry& entr
                                                                std::int64_t min_ttl,
                                                                std::int64_t now) {
   if (!entry.token) return std::nullopt;
-  const std::int64_t lifetime = entry.token->expires_at - entry.fetched_at;
+  const std::int64_t lifetime = entry.expires - entry.fetched_at;
   if (lifetime >= min_ttl || 2 * (now - entry.fetched_at) >= lifetime) return std::nullopt;
   return make_error(ErrorCode::unavailable,
                     "Maskinporten issues tokens valid for " + std::to_string(lifetime) +
@@ -190,29 +197,50 @@ std::optional<AccessToken> TokenCache::Impl::peek(const TokenTarget& target,
   const auto it = entries.find(cache_key(target));
   if (it == entries.end() || !it->second.token) return std::nullopt;
   Entry& entry = it->second;
-  const std::int64_t now = clock();
-  if (entry.token->expires_at - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
+  const std::int64_t now = steady_seconds();
+  if (entry.expires - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
   entry.last_used = now;
   lru.splice(lru.begin(), lru, entry.lru_position);
-  return entry.token;
+  return served(entry, now);
 }
 
 void TokenCache::Impl::put(const TokenTarget& target, const AccessToken& token) {
   std::lock_guard lock(mutex);
-  const std::int64_t now = clock();
-  if (token.expires_at <= now) return;
+  const std::int64_t now = steady_seconds();
+  const std::int64_t left = token.expires_at - clock.epoch_seconds();
+  if (left <= 0) return;
   const std::string key = cache_key(target);
   Entry& entry = find_or_insert(key, target, now)->second;
-  if (entry.token && entry.token->expires_at >= token.expires_at) return;
+  if (entry.token && entry.expires >= now + left) return;
   store(entry, token, now);
 }
 
-void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) {
+// A token arrives dated by the wall clock (expires_at); from here on its
+// life is counted on the steady clock.
+void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) const {
   entry.token = token;
+  entry.expires = now + (token.expires_at - clock.epoch_seconds());
   entry.fetched_at = now;
   entry.refresh_due.reset();
   entry.refresh_min_ttl = 0;
   entry.failures.forget();
+}
+
+// The cached token as a client gets it: dated by the wall clock of now.
+AccessToken TokenCache::Impl::served(const Entry& entry, std::int64_t now) const {
+  AccessToken token = *entry.token;
+  token.expires_in = std::max<std::int64_t>(entry.expires - now, 0);
+  token.expires_at = clock.epoch_seconds() + token.expires_in;
+  return token;
+}
+
+// FetchOrder's sign_by_ms is epoch milliseconds (the signing queue's order).
+std::int64_t TokenCache::Impl::sign_within_ms(std::int64_t ms) const {
+  return clock.epoch_seconds() * 1000 + ms;
+}
+
+std::int64_t TokenCache::Impl::refresh_sign_by(const Entry& entry, std::int64_t now) const {
+  return sign_within_ms((entry.expires - now) * 1000 - kRefreshSignBeforeExpiryMs);
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(
@@ -252,19 +280,18 @@ void TokenCache::Impl::erase(Entries::iterator it) {
 // expiry), so that clients of a busy key never wait for an exchange.
 bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now) {
   if (entry.flight || entry.failures.backing_off(now)) return false;
-  const AccessToken& token = *entry.token;
-  if (token.expires_at - now - min_ttl > options.refresh_margin_seconds) return false;
+  if (entry.expires - now - min_ttl > options.refresh_margin_seconds) return false;
   // Never in the first half of the time a token can serve this min_ttl:
   // a token shorter than min_ttl + margin would otherwise be exchanged
   // back to back.
-  const std::int64_t usable = token.expires_at - entry.fetched_at - min_ttl;
+  const std::int64_t usable = entry.expires - entry.fetched_at - min_ttl;
   if (2 * (now - entry.fetched_at) < usable) return false;
   if (!entry.refresh_due) {
     const std::int64_t jitter_limit =
         std::min<std::int64_t>(options.refresh_margin_seconds / 4, kMaxRefreshJitterSeconds);
     // The jitter never pushes the refresh past the point where the token
     // becomes too short for this min_ttl: clients must not wait for it.
-    const std::int64_t latest = token.expires_at - min_ttl - kRefreshLeadSeconds;
+    const std::int64_t latest = entry.expires - min_ttl - kRefreshLeadSeconds;
     entry.refresh_due = std::max(now, std::min(now + uniform(0, jitter_limit), latest));
   }
   return now >= *entry.refresh_due;
@@ -297,10 +324,11 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
                                        const std::shared_ptr<Flight>& flight,
                                        Result<AccessToken> result) {
   std::vector<Waiter> waiters;
-  std::int64_t now = 0;
+  std::int64_t wall_now = 0;
   {
     std::lock_guard lock(mutex);
-    now = clock();
+    const std::int64_t now = steady_seconds();
+    wall_now = clock.epoch_seconds();
     --counters.in_flight;
     waiters = std::move(flight->waiters);
     if (!result.ok()) last_errors[client] = describe(result.error());
@@ -319,13 +347,14 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       }
     }
   }
-  for (Waiter& waiter : waiters) answer(waiter, result, now);
+  for (Waiter& waiter : waiters) answer(waiter, result, wall_now);
 }
 
+// A token just fetched: dated by the wall clock it was received by.
 void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
-                              std::int64_t now) {
+                              std::int64_t wall_now) {
   if (result.ok()) {
-    const std::int64_t valid_for = result->expires_at - now;
+    const std::int64_t valid_for = result->expires_at - wall_now;
     if (valid_for < waiter.min_ttl) {
       waiter.done(make_error(ErrorCode::unavailable,
                              "Maskinporten issued a token valid for " + std::to_string(valid_for) +
@@ -348,15 +377,15 @@ std::size_t TokenCache::Impl::refresh_due_entries() {
   std::vector<std::pair<std::string, Start>> jobs;  // owner, exchange
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     for (auto& [key, entry] : entries) {
       if (entry.flight) continue;
-      const bool valid = entry.token && entry.token->expires_at > now;
+      const bool valid = entry.token && entry.expires > now;
       if (!valid && entry.keep_fresh && now >= entry.failures.hold_until(options) &&
           !entry.failures.backing_off(now)) {
         // A kept-fresh key without a token: fetched again once its failure
         // no longer holds.
-        jobs.emplace_back(entry.last_owner, start_exchange(key, entry, now * 1000));
+        jobs.emplace_back(entry.last_owner, start_exchange(key, entry, sign_within_ms(0)));
         continue;
       }
       if (!valid) continue;
@@ -364,7 +393,7 @@ std::size_t TokenCache::Impl::refresh_due_entries() {
       if (!refresh_is_due(entry, entry.refresh_min_ttl, now)) continue;
       ++counters.refreshed_ahead;
       jobs.emplace_back(entry.last_owner,
-                        start_exchange(key, entry, refresh_sign_by(*entry.token)));
+                        start_exchange(key, entry, refresh_sign_by(entry, now)));
     }
   }
   for (auto& [owner, job] : jobs) scheduler(owner, std::move(job));
@@ -375,24 +404,24 @@ void TokenCache::Impl::keep_fresh(const TokenTarget& target, const std::string& 
   Start job;
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     const auto it = find_or_insert(cache_key(target), target, now);
     Entry& entry = it->second;
     entry.keep_fresh = true;
     entry.last_owner = owner;
     // Not a miss: nobody waits for it.
-    if (!entry.token && !entry.flight) job = start_exchange(it->first, entry, now * 1000);
+    if (!entry.token && !entry.flight) job = start_exchange(it->first, entry, sign_within_ms(0));
   }
   if (job) scheduler(owner, std::move(job));
 }
 
 void TokenCache::Impl::sweep() {
   std::lock_guard lock(mutex);
-  const std::int64_t now = clock();
+  const std::int64_t now = steady_seconds();
   for (auto it = entries.begin(); it != entries.end();) {
     const Entry& entry = it->second;
     const bool idle = now - entry.last_used >= options.idle_drop_seconds;
-    const bool expired = !entry.token || entry.token->expires_at <= now;
+    const bool expired = !entry.token || entry.expires <= now;
     const bool holding = now < entry.failures.hold_until(options);  // its failure answers misses
     if (!entry.flight && !entry.keep_fresh && (idle || (expired && !holding))) {
       lru.erase(entry.lru_position);
