@@ -50,6 +50,7 @@ struct Entry {
   std::optional<AccessToken> token;
   // Times below are steady seconds (Impl::steady_seconds()), never the wall clock.
   std::int64_t expires = 0;                 // when `token` expires
+  std::int64_t wall_minus_steady = 0;       // the clocks' difference when it arrived
   std::int64_t fetched_at = 0;
   std::int64_t last_used = 0;
   std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
@@ -219,18 +220,23 @@ void TokenCache::Impl::put(const TokenTarget& target, const AccessToken& token) 
 // life is counted on the steady clock.
 void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) const {
   entry.token = token;
-  entry.expires = now + (token.expires_at - clock.epoch_seconds());
+  const std::int64_t wall_now = clock.epoch_seconds();
+  entry.expires = now + (token.expires_at - wall_now);
+  entry.wall_minus_steady = wall_now - now;
   entry.fetched_at = now;
   entry.refresh_due.reset();
   entry.refresh_min_ttl = 0;
   entry.failures.forget();
 }
 
-// The cached token as a client gets it: dated by the wall clock of now.
+// The cached token as a client gets it: its expires_at moved by as much as
+// the wall clock has been stepped since it arrived. A second either way is
+// the two clocks' rounding to whole seconds, not a step: two hits on one
+// token must not tell different expiry times.
 AccessToken TokenCache::Impl::served(const Entry& entry, std::int64_t now) const {
   AccessToken token = *entry.token;
-  token.expires_in = std::max<std::int64_t>(entry.expires - now, 0);
-  token.expires_at = clock.epoch_seconds() + token.expires_in;
+  const std::int64_t step = clock.epoch_seconds() - now - entry.wall_minus_steady;
+  if (step > 1 || step < -1) token.expires_at += step;
   return token;
 }
 

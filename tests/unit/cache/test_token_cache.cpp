@@ -830,10 +830,19 @@ BOOST_AUTO_TEST_CASE(ServedTokenIsDatedByTheWallClockOfNow) {
   const Result<AccessToken> hit = get_now(request({"a"}));
   BOOST_TEST_REQUIRE(hit.ok());
   BOOST_TEST(hit->expires_at == clock.wall() + 100);
-  BOOST_TEST(hit->expires_in == 100);
   const auto peeked = cache->peek(request({"a"}), 0);
   BOOST_TEST_REQUIRE(peeked.has_value());
   BOOST_TEST(peeked->expires_at == clock.wall() + 100);
+}
+
+BOOST_AUTO_TEST_CASE(ServedTokenKeepsItsExpiryWhileTheWallClockIsNotStepped) {
+  const Result<AccessToken> first = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(first.ok());
+  clock.now += 7;
+  clock.wall_offset = 1;  // rounding of the two clocks to whole seconds
+  const Result<AccessToken> hit = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(hit.ok());
+  BOOST_TEST(hit->expires_at == first->expires_at);
 }
 
 BOOST_AUTO_TEST_CASE(WallClockSteppedBackDoesNotStretchAHold) {
