@@ -1,6 +1,7 @@
 // What one cache entry remembers of failed exchanges (internal to
 // agent/cache/): the back-off before the next exchange, and how long misses
-// are answered with the last failure instead of a new exchange.
+// are answered with the last failure instead of a new exchange. Every time
+// here is the cache's steady seconds: a stepped wall clock stretches nothing.
 #pragma once
 
 #include <cstdint>

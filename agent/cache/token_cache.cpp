@@ -24,18 +24,18 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
   std::string late;           // why a token was not refreshed in time, for the log
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     const auto it = find_or_insert(key, target, now);
     Entry& entry = it->second;
     entry.last_used = now;
     entry.last_owner = owner;
     lru.splice(lru.begin(), lru, entry.lru_position);
-    if (entry.token && entry.token->expires_at - now >= needed) {
+    if (entry.token && entry.expires - now >= needed) {
       ++counters.hits;
-      hit = *entry.token;
+      hit = served(entry, now);
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (refresh_is_due(entry, needed, now)) {
-        job = start_exchange(it->first, entry, refresh_sign_by(*entry.token));
+        job = start_exchange(it->first, entry, refresh_sign_by(entry, now));
       }
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
@@ -56,7 +56,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
       // The token this exchange brings serves this min_ttl too: its
       // refresh ahead is planned for it from the start.
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
-      if (!entry.flight) job = start_exchange(it->first, entry, now * 1000 + kMissSignWithinMs);
+      if (!entry.flight) job = start_exchange(it->first, entry, sign_within_ms(kMissSignWithinMs));
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }
   }
@@ -76,7 +76,7 @@ std::string TokenCache::Impl::late_refresh_words(const Entry& entry, std::int64_
                       : std::to_string(now - then) + " s ago";
   };
   std::string words = "a request waits: the token has " +
-                      std::to_string(entry.token->expires_at - now) + " s left, under min_ttl " +
+                      std::to_string(entry.expires - now) + " s left, under min_ttl " +
                       std::to_string(min_ttl) + "; fetched " + ago(entry.fetched_at) +
                       ", refresh due ";
   words += entry.refresh_due ? ago(*entry.refresh_due) : std::string("not set");
@@ -92,7 +92,7 @@ std::optional<Error> TokenCache::Impl::too_long_for_this_entry(const Entry& entr
                                                                std::int64_t min_ttl,
                                                                std::int64_t now) {
   if (!entry.token) return std::nullopt;
-  const std::int64_t lifetime = entry.token->expires_at - entry.fetched_at;
+  const std::int64_t lifetime = entry.expires - entry.fetched_at;
   if (lifetime >= min_ttl || 2 * (now - entry.fetched_at) >= lifetime) return std::nullopt;
   return make_error(ErrorCode::unavailable,
                     "Maskinporten issues tokens valid for " + std::to_string(lifetime) +
@@ -106,25 +106,31 @@ std::optional<AccessToken> TokenCache::Impl::peek(const TokenTarget& target,
   const auto it = entries.find(cache_key(target));
   if (it == entries.end() || !it->second.token) return std::nullopt;
   Entry& entry = it->second;
-  const std::int64_t now = clock();
-  if (entry.token->expires_at - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
+  const std::int64_t now = steady_seconds();
+  if (entry.expires - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
   entry.last_used = now;
   lru.splice(lru.begin(), lru, entry.lru_position);
-  return entry.token;
+  return served(entry, now);
 }
 
 void TokenCache::Impl::put(const TokenTarget& target, const AccessToken& token) {
   std::lock_guard lock(mutex);
-  const std::int64_t now = clock();
-  if (token.expires_at <= now) return;
+  const std::int64_t now = steady_seconds();
+  const std::int64_t left = token.expires_at - clock.epoch_seconds();
+  if (left <= 0) return;
   const std::string key = cache_key(target);
   Entry& entry = find_or_insert(key, target, now)->second;
-  if (entry.token && entry.token->expires_at >= token.expires_at) return;
+  if (entry.token && entry.expires >= now + left) return;
   store(entry, token, now);
 }
 
-void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) {
+// A token arrives dated by the wall clock (expires_at); from here on its
+// life is counted on the steady clock.
+void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) const {
   entry.token = token;
+  const std::int64_t wall_now = clock.epoch_seconds();
+  entry.expires = now + (token.expires_at - wall_now);
+  entry.wall_minus_steady = wall_now - now;
   entry.fetched_at = now;
   entry.refresh_due.reset();
   // The min_ttl asked of the last token is asked of this one: forgetting
@@ -132,8 +138,28 @@ void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_
   // the clients of an entry asked for less often than the margin. One that
   // no token of this lifetime can serve (answered `unavailable`) is
   // forgotten: it must not make the token refreshed back to back.
-  if (entry.refresh_min_ttl >= token.expires_at - now) entry.refresh_min_ttl = 0;
+  if (entry.refresh_min_ttl >= entry.expires - now) entry.refresh_min_ttl = 0;
   entry.failures.forget();
+}
+
+// The cached token as a client gets it: its expires_at moved by as much as
+// the wall clock has been stepped since it arrived. A second either way is
+// the two clocks' rounding to whole seconds, not a step: two hits on one
+// token must not tell different expiry times.
+AccessToken TokenCache::Impl::served(const Entry& entry, std::int64_t now) const {
+  AccessToken token = *entry.token;
+  const std::int64_t step = clock.epoch_seconds() - now - entry.wall_minus_steady;
+  if (step > 1 || step < -1) token.expires_at += step;
+  return token;
+}
+
+// FetchOrder's sign_by_ms is epoch milliseconds (the signing queue's order).
+std::int64_t TokenCache::Impl::sign_within_ms(std::int64_t ms) const {
+  return clock.epoch_seconds() * 1000 + ms;
+}
+
+std::int64_t TokenCache::Impl::refresh_sign_by(const Entry& entry, std::int64_t now) const {
+  return sign_within_ms((entry.expires - now) * 1000 - kRefreshSignBeforeExpiryMs);
 }
 
 TokenCache::Impl::Entries::iterator TokenCache::Impl::find_or_insert(

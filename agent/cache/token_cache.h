@@ -15,8 +15,9 @@
 #include <string>
 
 #include "agent/maskinporten/maskinporten.h"
-#include "common/result.h"
 #include "agent/cache/token_target.h"
+#include "common/clock.h"
+#include "common/result.h"
 
 namespace mpa {
 
@@ -61,10 +62,13 @@ class TokenCache {
   // Called exactly once per get(), on the caller's thread for a hit or a
   // held failure, else on whichever thread ended the exchange.
   using Callback = std::function<void(Result<AccessToken>)>;
-  using Clock = std::function<std::int64_t()>;  // epoch seconds
 
-  // `clock` defaults to the system clock.
-  TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions options, Clock clock = {});
+  // Every age, expiry, back-off and hold is counted on `clock`'s steady
+  // time, so a stepped wall clock neither serves an expired token nor
+  // stretches a hold; the wall clock only dates what leaves the cache:
+  // a token answered has expires_at = wall now + the seconds it has left.
+  TokenCache(Fetcher fetcher, Scheduler scheduler, TokenCacheOptions options,
+             Clock clock = Clock::system());
   // Waits for nothing. A scheduled exchange keeps the cache's state alive
   // until it ends, but the fetcher may point at things the daemon destroys:
   // stop the scheduler (join its workers) before destroying the cache. A

@@ -33,10 +33,6 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   static constexpr std::int64_t kMissSignWithinMs = 1000;
   static constexpr std::int64_t kRefreshSignBeforeExpiryMs = 10'000;
 
-  static std::int64_t refresh_sign_by(const AccessToken& token) {
-    return token.expires_at * 1000 - kRefreshSignBeforeExpiryMs;
-  }
-
   static std::string describe(const Error& error) {
     return std::string(to_string(error.code)) + ": " + error.message;
   }
@@ -55,6 +51,9 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   struct Entry {
     TokenTarget target;                       // normalised: what the fetcher gets
     std::optional<AccessToken> token;
+    // Times below are steady seconds (Impl::steady_seconds()), never the wall clock.
+    std::int64_t expires = 0;                 // when `token` expires
+    std::int64_t wall_minus_steady = 0;       // the clocks' difference when it arrived
     std::int64_t fetched_at = 0;
     std::int64_t last_used = 0;
     std::shared_ptr<Flight> flight;           // set while an exchange for this entry runs
@@ -71,13 +70,19 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
 
   Impl(Fetcher f, Scheduler s, TokenCacheOptions o, Clock c)
       : fetcher(std::move(f)), scheduler(std::move(s)), options(sane(o)),
-        clock(c ? std::move(c) : Clock(epoch_seconds_now)), random(std::random_device{}()) {}
+        clock(std::move(c)), random(std::random_device{}()) {}
 
   // Set once, read by many threads without the lock.
   const Fetcher fetcher;
   const Scheduler scheduler;
   const TokenCacheOptions options;
   const Clock clock;
+
+  // The cache's time: steady seconds, for every age, expiry, back-off and hold.
+  std::int64_t steady_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock.steady_now().time_since_epoch())
+        .count();
+  }
 
   mutable std::mutex mutex;  // guards everything below; never held across a call out
   Entries entries;
@@ -120,8 +125,11 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
                                                       std::int64_t now);
   void finish_exchange(const std::string& key, const std::string& client,
                        const std::shared_ptr<Flight>& flight, Result<AccessToken> result);
-  static void store(Entry& entry, const AccessToken& token, std::int64_t now);
-  static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t now);
+  void store(Entry& entry, const AccessToken& token, std::int64_t now) const;
+  AccessToken served(const Entry& entry, std::int64_t now) const;
+  std::int64_t sign_within_ms(std::int64_t ms) const;
+  std::int64_t refresh_sign_by(const Entry& entry, std::int64_t now) const;
+  static void answer(Waiter& waiter, const Result<AccessToken>& result, std::int64_t wall_now);
 };
 
 }  // namespace mpa

@@ -13,16 +13,15 @@ namespace mpa {
 // expiry), so that clients of a busy key never wait for an exchange.
 bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::int64_t now) {
   if (entry.flight || entry.failures.backing_off(now)) return false;
-  const AccessToken& token = *entry.token;
-  if (token.expires_at - now - min_ttl > options.refresh_margin_seconds) return false;
+  if (entry.expires - now - min_ttl > options.refresh_margin_seconds) return false;
   // Never in the first half of the time a token can serve this min_ttl:
   // a token shorter than min_ttl + margin would otherwise be exchanged
   // back to back.
-  const std::int64_t usable = token.expires_at - entry.fetched_at - min_ttl;
+  const std::int64_t usable = entry.expires - entry.fetched_at - min_ttl;
   if (2 * (now - entry.fetched_at) < usable) return false;
   // The jitter never pushes the refresh past the point where the token
   // becomes too short for this min_ttl: clients must not wait for it.
-  const std::int64_t latest = token.expires_at - min_ttl - kRefreshLeadSeconds;
+  const std::int64_t latest = entry.expires - min_ttl - kRefreshLeadSeconds;
   if (!entry.refresh_due) {
     const std::int64_t jitter_limit =
         std::min<std::int64_t>(options.refresh_margin_seconds / 4, kMaxRefreshJitterSeconds);
@@ -37,7 +36,7 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
 TokenCache::Impl::Start TokenCache::Impl::start_exchange(const std::string& key, Entry& entry,
                                                         std::int64_t sign_by_ms) {
   entry.flight = std::make_shared<Flight>();
-  entry.flight_started = clock();
+  entry.flight_started = steady_seconds();
   ++counters.in_flight;
   ++counters.exchanges;
   FetchOrder order{entry.last_owner, sign_by_ms};
@@ -62,10 +61,11 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
                                        const std::shared_ptr<Flight>& flight,
                                        Result<AccessToken> result) {
   std::vector<Waiter> waiters;
-  std::int64_t now = 0;
+  std::int64_t wall_now = 0;
   {
     std::lock_guard lock(mutex);
-    now = clock();
+    const std::int64_t now = steady_seconds();
+    wall_now = clock.epoch_seconds();
     --counters.in_flight;
     waiters = std::move(flight->waiters);
     if (!result.ok()) last_errors[client] = describe(result.error());
@@ -84,13 +84,14 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
       }
     }
   }
-  for (Waiter& waiter : waiters) answer(waiter, result, now);
+  for (Waiter& waiter : waiters) answer(waiter, result, wall_now);
 }
 
+// A token just fetched: dated by the wall clock it was received by.
 void TokenCache::Impl::answer(Waiter& waiter, const Result<AccessToken>& result,
-                              std::int64_t now) {
+                              std::int64_t wall_now) {
   if (result.ok()) {
-    const std::int64_t valid_for = result->expires_at - now;
+    const std::int64_t valid_for = result->expires_at - wall_now;
     if (valid_for < waiter.min_ttl) {
       waiter.done(make_error(ErrorCode::unavailable,
                              "Maskinporten issued a token valid for " + std::to_string(valid_for) +
@@ -105,15 +106,15 @@ std::size_t TokenCache::Impl::refresh_due_entries() {
   std::vector<std::pair<std::string, Start>> jobs;  // owner, exchange
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     for (auto& [key, entry] : entries) {
       if (entry.flight) continue;
-      const bool valid = entry.token && entry.token->expires_at > now;
+      const bool valid = entry.token && entry.expires > now;
       if (!valid && entry.keep_fresh && now >= entry.failures.hold_until(options) &&
           !entry.failures.backing_off(now)) {
         // A kept-fresh key without a token: fetched again once its failure
         // no longer holds.
-        jobs.emplace_back(entry.last_owner, start_exchange(key, entry, now * 1000));
+        jobs.emplace_back(entry.last_owner, start_exchange(key, entry, sign_within_ms(0)));
         continue;
       }
       if (!valid) continue;
@@ -121,7 +122,7 @@ std::size_t TokenCache::Impl::refresh_due_entries() {
       if (!refresh_is_due(entry, entry.refresh_min_ttl, now)) continue;
       ++counters.refreshed_ahead;
       jobs.emplace_back(entry.last_owner,
-                        start_exchange(key, entry, refresh_sign_by(*entry.token)));
+                        start_exchange(key, entry, refresh_sign_by(entry, now)));
     }
   }
   for (auto& [owner, job] : jobs) scheduler(owner, std::move(job));
@@ -132,24 +133,24 @@ void TokenCache::Impl::keep_fresh(const TokenTarget& target, const std::string& 
   Start job;
   {
     std::lock_guard lock(mutex);
-    const std::int64_t now = clock();
+    const std::int64_t now = steady_seconds();
     const auto it = find_or_insert(cache_key(target), target, now);
     Entry& entry = it->second;
     entry.keep_fresh = true;
     entry.last_owner = owner;
     // Not a miss: nobody waits for it.
-    if (!entry.token && !entry.flight) job = start_exchange(it->first, entry, now * 1000);
+    if (!entry.token && !entry.flight) job = start_exchange(it->first, entry, sign_within_ms(0));
   }
   if (job) scheduler(owner, std::move(job));
 }
 
 void TokenCache::Impl::sweep() {
   std::lock_guard lock(mutex);
-  const std::int64_t now = clock();
+  const std::int64_t now = steady_seconds();
   for (auto it = entries.begin(); it != entries.end();) {
     const Entry& entry = it->second;
     const bool idle = now - entry.last_used >= options.idle_drop_seconds;
-    const bool expired = !entry.token || entry.token->expires_at <= now;
+    const bool expired = !entry.token || entry.expires <= now;
     const bool holding = now < entry.failures.hold_until(options);  // its failure answers misses
     if (!entry.flight && !entry.keep_fresh && (idle || (expired && !holding))) {
       lru.erase(entry.lru_position);

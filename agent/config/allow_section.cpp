@@ -1,5 +1,5 @@
-// The [[allow]] tables: who may use which clients and scopes. User and
-// group names are resolved here, at load.
+// The [[allow]] tables: who may use which clients, scopes and delegation
+// fields. User and group names are resolved here, at load.
 #include <grp.h>
 #include <pwd.h>
 
@@ -10,6 +10,7 @@
 
 #include "agent/config/sections.h"
 #include "common/file_read.h"
+#include "common/grant_request.h"
 
 namespace mpa::config_internal {
 
@@ -21,6 +22,8 @@ namespace {
 constexpr std::int64_t kMaxId = 0xFFFFFFFE;
 // A passwd or group entry larger than this is not a real one.
 constexpr std::size_t kMaxNssBufferBytes = 1024 * 1024;
+// A Norwegian organisation number (Enhetsregisteret) has 9 digits.
+constexpr std::size_t kOrgNumberDigits = 9;
 
 }  // namespace
 
@@ -113,10 +116,59 @@ const ClientConfig* client_named(const std::vector<ClientConfig>& clients,
   return nullptr;
 }
 
+bool is_org_number(const std::string& text) {
+  return text.size() == kOrgNumberDigits &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_onbehalfof(const std::string& text) {
+  return !text.empty() && text.size() <= kMaxOnBehalfOfBytes &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// A delegation list: values that `valid` accepts, or ["*"] alone. Present
+// but empty is a mistake (leave the key out to allow none).
+Status read_delegation_list(const ConfigTable& section, std::string_view key,
+                            bool (*valid)(const std::string&), const std::string& expected,
+                            std::vector<std::string>& out) {
+  MPA_RETURN_IF_ERROR(section.read(key, out));
+  if (section.has(key) && out.empty()) {
+    return section.error(key, "is empty; leave it out to allow none, or write [\"*\"] for any");
+  }
+  const bool any = std::find(out.begin(), out.end(), kAnyValue) != out.end();
+  if (any && out.size() > 1) {
+    return section.error(key, "has \"*\" beside other values; \"*\" alone allows any");
+  }
+  for (const std::string& value : out) {
+    if (!any && !valid(value)) {
+      return section.error(key, quoted(value, kMaxQuotedValueBytes) + " is not " + expected +
+                                    " (or \"*\" alone, for any)");
+    }
+  }
+  return {};
+}
+
+Status read_delegation(const ConfigTable& section, AllowRule& rule) {
+  MPA_RETURN_IF_ERROR(read_delegation_list(section, "consumer_orgs", is_org_number,
+                                           "an organisation number (9 digits)",
+                                           rule.consumer_orgs));
+  MPA_RETURN_IF_ERROR(read_delegation_list(section, "onbehalfof", is_onbehalfof,
+                                           "1 to " + std::to_string(kMaxOnBehalfOfBytes) +
+                                               " printable ASCII characters",
+                                           rule.onbehalfof));
+  MPA_RETURN_IF_ERROR(read_delegation_list(
+      section, "systemuser_orgs", is_org_number,
+      "an organisation number (9 digits, without \"0192:\")", rule.systemuser_orgs));
+  return section.read("pid", rule.pid);
+}
+
 Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<ClientConfig>& clients) {
-  MPA_RETURN_IF_ERROR(section.only_keys({"uid", "user", "gid", "group", "clients", "scopes"}));
+  MPA_RETURN_IF_ERROR(section.only_keys({"uid", "user", "gid", "group", "clients", "scopes",
+                                         "consumer_orgs", "onbehalfof", "systemuser_orgs",
+                                         "pid"}));
   AllowRule rule;
   MPA_RETURN_IF_ERROR(read_principal(section, rule));
+  MPA_RETURN_IF_ERROR(read_delegation(section, rule));
   MPA_RETURN_IF_ERROR(section.require("clients",
                                       "the clients this rule lets in, e.g. "
                                       "clients = [\"default\"]"));

@@ -40,11 +40,21 @@ struct ClientConfig {
   int retry_deadline_seconds = 30;         // all attempts of one exchange
 };
 
+// In an [[allow]] delegation list: every value.
+inline constexpr std::string_view kAnyValue = "*";
+
 struct AllowRule {
   std::optional<std::uint32_t> uid;
   std::optional<std::uint32_t> gid;
   std::vector<std::string> clients;        // empty: none
   std::vector<std::string> scopes;         // empty: any the client allows
+  // The delegation fields a peer of this rule may put in a grant: empty
+  // lists none, {"*"} any value (kAnyValue). The agent's own uid needs no rule.
+  std::vector<std::string> consumer_orgs;     // consumer_org: organisation numbers
+  std::vector<std::string> onbehalfof;        // iss_onbehalfof values
+  std::vector<std::string> systemuser_orgs;   // authorization_details urn:altinn:systemuser:
+                                              // the organisation number after "0192:"
+  bool pid = false;                           // pid: any national identity number
   std::string who;                         // for logs: "uid 1001", "user alice (uid 1001)", ...
 };
 

@@ -152,14 +152,20 @@ protocol::ClientStatus client_status(const AgentState& state, const ClientConfig
   return status;
 }
 
-protocol::StatusResponse agent_status(const AgentState& state, std::int64_t uptime_seconds,
+// Status lists only the clients the peer may use (the agent's own uid and
+// root see all): another tenant's client id, certificate and last error
+// are not its business.
+protocol::StatusResponse agent_status(const AgentState& state, const PeerCredentials& peer,
+                                      std::int64_t uptime_seconds,
                                       const std::optional<FairScheduler::Stats>& workers) {
   protocol::StatusResponse status;
   status.version = kVersion;
   status.uptime_seconds = uptime_seconds;
   status.clients.emplace();
   const auto cache_errors = state.cache->last_errors();
+  const bool sees_all = state.policy->sees_everything(peer);
   for (const ClientConfig& client : state.config.clients) {
+    if (!sees_all && !state.policy->may_use(peer, client.name)) continue;
     status.clients->push_back(client_status(state, client, cache_errors));
   }
   const TokenCache::Stats stats = state.cache->stats();
@@ -187,7 +193,7 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
   request.client = (*client)->name;
-  return state.policy->check(peer, request.client, request.grant.scopes);
+  return state.policy->check(peer, request.client, request.grant);
 }
 
 // A token request that the grant builder would refuse (a scope outside the
@@ -293,7 +299,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
     } else if (auto* invalidate = std::get_if<protocol::InvalidateRequest>(&request.body)) {
       handle_invalidate(*state, peer, id, *invalidate, reply);
     } else if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
-      handle_status(state, id, reply);
+      handle_status(state, peer, id, reply);
     } else if (auto* check = std::get_if<protocol::VerifyTokenRequest>(&request.body)) {
       handle_verify_token(state, id, std::move(*check), scheduler_, clock_, reply);
     } else {
@@ -343,14 +349,15 @@ void AgentHandler::handle_invalidate(const AgentState& state, const PeerCredenti
 }
 
 void AgentHandler::handle_status(const std::shared_ptr<AgentState>& state,
+                                 const PeerCredentials& peer,
                                  const std::optional<std::string>& id, Reply reply) const {
   // signer_info may talk to the token: not on the I/O thread.
   const std::int64_t uptime = clock_.epoch_seconds() - started_at_;
   std::optional<FairScheduler::Stats> workers;
   if (worker_stats_) workers = worker_stats_();
-  scheduler_([state, id, reply, uptime, workers] {
+  scheduler_([state, peer, id, reply, uptime, workers] {
     try {
-      reply(protocol::encode_status_response(id, agent_status(*state, uptime, workers)));
+      reply(protocol::encode_status_response(id, agent_status(*state, peer, uptime, workers)));
     } catch (const std::exception& e) {
       answer_internal(reply, id, e.what());
     }

@@ -75,8 +75,8 @@ class AgentHandler final : public RequestHandler {
   void handle_invalidate(const AgentState& state, const PeerCredentials& peer,
                          const std::optional<std::string>& id, protocol::InvalidateRequest& invalidate,
                          const Reply& reply) const;
-  void handle_status(const std::shared_ptr<AgentState>& state, const std::optional<std::string>& id,
-                     Reply reply) const;
+  void handle_status(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
+                     const std::optional<std::string>& id, Reply reply) const;
   void handle_verify_altinn(const std::shared_ptr<AgentState>& state,
                             const std::optional<std::string>& id, std::string token,
                             Reply reply) const;

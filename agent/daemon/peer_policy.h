@@ -4,12 +4,11 @@
 
 #include <sys/types.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "agent/config/config.h"
-#include "common/clock.h"
+#include "common/grant_request.h"
 #include "common/result.h"
 
 namespace mpa {
@@ -18,36 +17,54 @@ struct PeerCredentials {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // the supplementary groups the peer process holds
 };
+
+// `peer` (from SO_PEERCRED) with the groups the process at the other end of
+// the connected Unix socket `fd` holds (SO_PEERGROUPS), as the kernel has
+// them: no group database lookup, which may be NSS over the network, runs
+// on the accept path. None when the kernel cannot say (a refusal of gid
+// rules for supplementary groups, never a guess).
+PeerCredentials with_peer_groups(int fd, PeerCredentials peer);
 
 class PeerPolicy {
  public:
   // `agent_uid` is always allowed every client and scope; [[allow]] rules add
-  // others. A rule matches by uid, or by gid (the peer's primary group or,
-  // for a gid rule, any supplementary group of the peer's user). Rules add
-  // up: a scope is allowed when any matching rule naming the client allows
-  // it. A user's groups are read from the group database (which may be
-  // NSS, a blocking call) at most once a minute per uid; copies of a policy
-  // share that memory, timed by `clock`'s steady time.
-  PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid, Clock clock = Clock::system());
+  // others. A rule matches by uid, or by gid (the peer's primary group or
+  // a supplementary group its process holds, PeerCredentials::groups).
+  // Rules add up: a scope is allowed when any matching rule naming the
+  // client allows it. Nothing here blocks: group names were resolved when
+  // the configuration was loaded, and the peer's groups come with it.
+  PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid);
 
   // Whether the peer may connect at all: its own uid, or a matching rule.
   bool may_connect(const PeerCredentials& peer) const;
 
-  // Whether the peer may use `client` for `scopes`. Errors: forbidden, in
-  // words that do not reveal other clients.
+  // Whether the peer may use `client` for `grant`: each scope, and each
+  // delegation field (consumer_org, iss_onbehalfof, pid, authorization_details'
+  // systemuser_org), allowed by one rule that gives the peer the client; the
+  // agent's own uid may ask for anything. A consent entry in
+  // authorization_details is the agent's own uid's alone. Errors:
+  // forbidden, in words that name the refused field and what the peer's
+  // rules for the client accept, but never other clients.
+  Status check(const PeerCredentials& peer, const std::string& client,
+               const GrantRequest& grant) const;
+  // The same for a grant with `scopes` and nothing else.
   Status check(const PeerCredentials& peer, const std::string& client,
                const std::vector<std::string>& scopes) const;
 
- private:
-  struct GroupMemory;
+  // Whether some rule gives the peer `client` (always, for the agent's own uid).
+  bool may_use(const PeerCredentials& peer, const std::string& client) const;
+  // Whether the peer sees every client in `status`: the agent's own uid, and root.
+  bool sees_everything(const PeerCredentials& peer) const;
 
+ private:
   bool matches(const AllowRule& rule, const PeerCredentials& peer) const;
-  bool user_in_group(uid_t uid, gid_t gid) const;
+  std::vector<const AllowRule*> granting(const PeerCredentials& peer,
+                                         const std::string& client) const;
 
   std::vector<AllowRule> rules_;
   uid_t agent_uid_;
-  std::shared_ptr<GroupMemory> groups_;
 };
 
 }  // namespace mpa

@@ -35,7 +35,8 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
       length != sizeof credentials) {
     return std::nullopt;
   }
-  return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
+  return with_peer_groups(
+      fd, PeerCredentials{credentials.pid, credentials.uid, credentials.gid, {}});
 }
 
 // Writes one line to a connection that is not served, then lingers briefly

@@ -25,10 +25,15 @@ using namespace mpa;
 
 namespace {
 
+// `now` is the steady time in seconds; the wall clock reads now +
+// wall_offset, so a test steps it as an administrator or NTP would.
 struct FakeClock {
   std::atomic<std::int64_t> now{1'000'000};
-  TokenCache::Clock function() {
-    return [this] { return now.load(); };
+  std::atomic<std::int64_t> wall_offset{0};
+  std::int64_t wall() const { return now + wall_offset; }
+  Clock function() {
+    return Clock{[this] { return std::chrono::steady_clock::time_point(std::chrono::seconds(now)); },
+                 [this] { return wall(); }};
   }
 };
 
@@ -102,7 +107,7 @@ class FakeFetcher {
     token.access_token = "token-" + std::to_string(n);
     token.token_type = "Bearer";
     token.expires_in = lifetime;
-    token.expires_at = clock_.now + lifetime;
+    token.expires_at = clock_.wall() + lifetime;
     return token;
   }
 
@@ -861,6 +866,55 @@ BOOST_AUTO_TEST_CASE(AfterAFailedRefreshTheTokenExpiringEndsTheBackOffForMisses)
   BOOST_TEST(token_now(request({"a"})) == "token-3");
 }
 
+BOOST_AUTO_TEST_CASE(WallClockSteppedBackDoesNotServeAnExpiredToken) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");  // valid for 120 s
+  clock.wall_offset = -100;  // the wall clock is set back 100 s
+  clock.now += 121;
+  BOOST_TEST(token_now(request({"a"})) == "token-2");
+  BOOST_TEST(fetcher.calls() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(WallClockSteppedForwardKeepsServingAValidToken) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.wall_offset = 3600;
+  clock.now += 10;
+  BOOST_TEST(hit_now(request({"a"})) == "token-1");
+  cache->sweep();
+  BOOST_TEST(cache->stats().entries == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(ServedTokenIsDatedByTheWallClockOfNow) {
+  BOOST_TEST(token_now(request({"a"})) == "token-1");
+  clock.wall_offset = -100;
+  clock.now += 20;  // 100 s left
+  const Result<AccessToken> hit = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(hit.ok());
+  BOOST_TEST(hit->expires_at == clock.wall() + 100);
+  const auto peeked = cache->peek(request({"a"}), 0);
+  BOOST_TEST_REQUIRE(peeked.has_value());
+  BOOST_TEST(peeked->expires_at == clock.wall() + 100);
+}
+
+BOOST_AUTO_TEST_CASE(ServedTokenKeepsItsExpiryWhileTheWallClockIsNotStepped) {
+  const Result<AccessToken> first = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(first.ok());
+  clock.now += 7;
+  clock.wall_offset = 1;  // rounding of the two clocks to whole seconds
+  const Result<AccessToken> hit = get_now(request({"a"}));
+  BOOST_TEST_REQUIRE(hit.ok());
+  BOOST_TEST(hit->expires_at == first->expires_at);
+}
+
+BOOST_AUTO_TEST_CASE(WallClockSteppedBackDoesNotStretchAHold) {
+  fetcher.fail_with(make_error(ErrorCode::unavailable, "down"));
+  BOOST_TEST_REQUIRE(!get_now(request({"a"})).ok());
+  clock.wall_offset = -3600;
+  clock.now += 31;  // past the longest hold (30 s) and the first back-off
+  fetcher.fail_with(std::nullopt);
+  BOOST_TEST(token_now(request({"a"})) == "token-2");
+  BOOST_TEST(cache->stats().held == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(ThrowingFetcherAnswersInternal) {
   TokenCache throwing(blocking([](const TokenTarget&) -> Result<AccessToken> {
                         throw std::runtime_error("boom");
@@ -1159,6 +1213,13 @@ BOOST_AUTO_TEST_CASE(FetcherMayPeekAndPutAnotherKeyOfItsOwnCache) {
   BOOST_TEST_REQUIRE(plain.size() == 1u);  // a hit, answered at once
   BOOST_TEST(plain.token_at(0) == "mp");
   BOOST_TEST(fetches == 1);
+}
+
+BOOST_AUTO_TEST_CASE(PutTokenLivesOnTheSteadyClock) {
+  cache->put(request({"p"}), outside_token("outside", clock.wall(), 60));
+  clock.wall_offset = -600;
+  clock.now += 61;
+  BOOST_TEST(!cache->peek(request({"p"}), 0).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

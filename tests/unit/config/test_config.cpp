@@ -722,6 +722,49 @@ BOOST_AUTO_TEST_CASE(RejectsAllowWithoutClientsOrWithForeignScope) {
                       "scopes: \"nav:other\" is not among the scopes of client \"default\""));
 }
 
+BOOST_AUTO_TEST_CASE(ReadsAllowDelegationFields) {
+  const Config config = accepted(minimal() +
+                                 "[[allow]]\nuid = 1001\nclients = [\"default\"]\n"
+                                 "consumer_orgs = [\"999888777\", \"111222333\"]\n"
+                                 "onbehalfof = [\"*\"]\nsystemuser_orgs = [\"310000001\"]\n"
+                                 "pid = true\n");
+  BOOST_TEST_REQUIRE(config.allow.size() == 1u);
+  const AllowRule& rule = config.allow[0];
+  BOOST_TEST(rule.consumer_orgs == (std::vector<std::string>{"999888777", "111222333"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(rule.onbehalfof == (std::vector<std::string>{"*"}), boost::test_tools::per_element());
+  BOOST_TEST(rule.systemuser_orgs == (std::vector<std::string>{"310000001"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(rule.pid);
+}
+
+BOOST_AUTO_TEST_CASE(AllowRuleWithoutDelegationFieldsAllowsNone) {
+  const Config config = accepted(minimal() + "[[allow]]\nuid = 1001\nclients = [\"default\"]\n");
+  BOOST_TEST_REQUIRE(config.allow.size() == 1u);
+  BOOST_TEST(config.allow[0].consumer_orgs.empty());
+  BOOST_TEST(config.allow[0].onbehalfof.empty());
+  BOOST_TEST(config.allow[0].systemuser_orgs.empty());
+  BOOST_TEST(!config.allow[0].pid);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsAllowDelegationValuesOfTheWrongShape) {
+  const std::string rule = "[[allow]]\nuid = 1001\nclients = [\"default\"]\n";
+  BOOST_TEST(contains(refusal(minimal() + rule + "consumer_orgs = [\"12345\"]\n"),
+                      "[[allow]] #1 consumer_orgs: \"12345\" is not an organisation number "
+                      "(9 digits) (or \"*\" alone, for any)"));
+  BOOST_TEST(contains(refusal(minimal() + rule + "systemuser_orgs = [\"0192:999888777\"]\n"),
+                      "systemuser_orgs: \"0192:999888777\" is not an organisation number "
+                      "(9 digits, without \"0192:\")"));
+  BOOST_TEST(contains(refusal(minimal() + rule + "consumer_orgs = []\n"),
+                      "consumer_orgs: is empty; leave it out to allow none, or write [\"*\"] "
+                      "for any"));
+  BOOST_TEST(contains(refusal(minimal() + rule + "onbehalfof = [\"*\", \"kunde-1\"]\n"),
+                      "onbehalfof: has \"*\" beside other values"));
+  BOOST_TEST(contains(refusal(minimal() + rule + "pid = \"yes\"\n"), "pid:"));
+  BOOST_TEST(contains(refusal(minimal() + rule + "consumer_org = [\"999888777\"]\n"),
+                      "consumer_org"));
+}
+
 BOOST_AUTO_TEST_CASE(RejectsAllowUidOutOfRange) {
   BOOST_TEST(contains(refusal(minimal() + "[[allow]]\nuid = -1\nclients = [\"default\"]\n"),
                       "uid: -1 is out of range"));
