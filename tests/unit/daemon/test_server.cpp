@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE server
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -167,6 +168,11 @@ class TestClient final {
 
   bool closed_by_server() { return !read_line().has_value(); }
 
+  // Whether the server still takes bytes (a closed peer gives EPIPE).
+  bool write_succeeds(const std::string& text) {
+    return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  }
+
  private:
   int fd_ = -1;
   std::string buffer_;
@@ -196,6 +202,13 @@ struct ServerFixture {
     std::promise<std::size_t> count;
     boost::asio::post(io, [&] { count.set_value(server->connection_count()); });
     return count.get_future().get();
+  }
+
+  // The server's counters, read on the I/O thread.
+  ServerStats stats() {
+    std::promise<ServerStats> counted;
+    boost::asio::post(io, [&] { counted.set_value(server->stats()); });
+    return counted.get_future().get();
   }
 
   // Waits (bounded by the hang guard) until the server holds no connection.
@@ -369,6 +382,78 @@ BOOST_FIXTURE_TEST_CASE(RefusesConnectionsBeyondTheMaximumWithWords, ServerFixtu
   BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
 
+BOOST_FIXTURE_TEST_CASE(RefusesOneUidBeyondItsShareWithWords, ServerFixture) {
+  ServerOptions options;
+  options.max_connections = 10;
+  options.max_connections_per_uid = 2;
+  start(options);
+  TestClient first(path);
+  TestClient second(path);
+  BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+  BOOST_TEST(contains(second.request(R"({"op":"ping"})"), "\"ok\":true"));
+  TestClient third(path);
+  const auto refusal = third.read_line();
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  BOOST_TEST(*refusal == R"({"ok":false,"error":"unavailable","message":"too many connections from uid )" +
+                             std::to_string(::getuid()) + R"( (2); try again later"})");
+  BOOST_TEST(third.closed_by_server());
+  BOOST_TEST(stats().refused_per_uid == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(UidGetsItsShareBackWhenItsConnectionsClose, ServerFixture) {
+  ServerOptions options;
+  options.max_connections_per_uid = 1;
+  start(options);
+  {
+    TestClient first(path);
+    BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+  }
+  wait_until_no_connection();
+  TestClient again(path);
+  BOOST_TEST(contains(again.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+// A lingering refusal still reads what its client sends; one past the
+// budget is closed at once, so the client's write after the refusal fails.
+BOOST_FIXTURE_TEST_CASE(RefusalsPastTheLingeringBudgetAreClosedAtOnce, ServerFixture) {
+  ServerOptions options;
+  options.may_connect = [](const PeerCredentials&) { return false; };
+  options.refused_linger = std::chrono::milliseconds(kHangGuardMs * 2);
+  options.max_lingering_refusals = 1;
+  start(options);
+  TestClient lingering(path);
+  BOOST_TEST_REQUIRE(lingering.read_line().has_value());
+  BOOST_TEST(lingering.closed_by_server());
+  TestClient at_once(path);
+  const auto refusal = at_once.read_line();
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  BOOST_TEST(contains(*refusal, "you may not use this agent"), *refusal);
+  BOOST_TEST(at_once.closed_by_server());
+  BOOST_TEST(lingering.write_succeeds("{}\n"));
+  BOOST_TEST(!at_once.write_succeeds("{}\n"));
+  const ServerStats counted = stats();
+  BOOST_TEST(counted.refused == 2u);
+  BOOST_TEST(counted.refused_closed_at_once == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(AcceptedSocketsAreCloseOnExec, ServerFixture) {
+  std::promise<int> accepted_flags;
+  ServerOptions options;
+  options.may_connect = [&](const PeerCredentials&) {
+    // The newest descriptor of this process is the accepted socket.
+    int newest = -1;
+    for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+      newest = std::max(newest, std::stoi(entry.path().filename().string()));
+    }
+    accepted_flags.set_value(::fcntl(newest, F_GETFD));
+    return true;
+  };
+  start(options);
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+  BOOST_TEST((accepted_flags.get_future().get() & FD_CLOEXEC) != 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
   ServerOptions options;
   options.may_connect = [](const PeerCredentials&) { return false; };
@@ -517,6 +602,41 @@ BOOST_FIXTURE_TEST_CASE(AppliesGroupSocketMode, TempDir) {
   struct stat st{};
   BOOST_TEST_REQUIRE(::lstat(path.c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 07777) == 0660u);
+}
+
+BOOST_FIXTURE_TEST_CASE(GroupSocketGetsADirectory0750WithTheSocketsGroup, TempDir) {
+  const fs::path run = dir / "run";
+  const std::string path = (run / "agent.sock").string();
+  const mode_t saved_umask = ::umask(0077);  // the daemon's
+  auto bound = ListeningSocket::bind_path(path, 0660);
+  ::umask(saved_umask);
+  BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  struct stat directory{};
+  struct stat socket{};
+  BOOST_TEST_REQUIRE(::stat(run.c_str(), &directory) == 0);
+  BOOST_TEST_REQUIRE(::lstat(path.c_str(), &socket) == 0);
+  BOOST_TEST((directory.st_mode & 07777) == 0750u);
+  BOOST_TEST(directory.st_gid == socket.st_gid);
+  BOOST_TEST((socket.st_mode & 07777) == 0660u);
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesStickyDirectoryOthersMayWriteTo, TempDir) {
+  const fs::path shared_dir = dir / "tmp";
+  fs::create_directory(shared_dir);
+  ::chmod(shared_dir.c_str(), 01777);  // as /tmp
+  auto bound = ListeningSocket::bind_path((shared_dir / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "is writable by others (mode 1777)"), bound.error().message);
+  BOOST_TEST(!fs::exists(fs::symlink_status(shared_dir / "agent.sock")));
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesGroupWritableDirectory, TempDir) {
+  const fs::path group_dir = dir / "group";
+  fs::create_directory(group_dir);
+  ::chmod(group_dir.c_str(), 0770);
+  auto bound = ListeningSocket::bind_path((group_dir / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "is writable by others (mode 0770)"), bound.error().message);
 }
 
 BOOST_FIXTURE_TEST_CASE(ReplacesStaleSocket, TempDir) {
