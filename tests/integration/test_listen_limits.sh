@@ -98,13 +98,13 @@ FLOOD_PID=$!
 track_pid "$FLOOD_PID"
 flood_done() { grep -q '^holding' "$WORK/uid-flood.out"; }
 wait_for flood_done || cat "$WORK/uid-flood.out" >&2
+expect_eq "the accepted connections are close-on-exec" "$(sockets_without_cloexec)" "$before_flood"
 expect_eq "nobody's 8 connections are served" "$(grep -c '^held .*"ok":true' "$WORK/uid-flood.out")" "8"
 expect_eq "its 9th is refused in words" "$(sed -n 's/^ninth //p' "$WORK/uid-flood.out")" \
   '{"ok":false,"error":"unavailable","message":"too many connections from uid 65534 (8); try again later"}'
 expect_contains "while nobody holds its share, root is served" "$(agent_lines '{"op":"ping"}')" '"ok":true'
 expect_contains "and gets a token" \
   "$(agent_lines '{"op":"token","client":"default","scopes":["altinn:instances.read"]}')" '"ok":true'
-expect_eq "the accepted connections are close-on-exec" "$(sockets_without_cloexec)" "$before_flood"
 expect_eq "the refusal was logged once" \
   "$(grep -c 'too many connections from uid 65534' "$AGENT_LOG")" "1"
 touch "$WORK/uid-flood.stop"
