@@ -64,6 +64,23 @@ std::string octal(mode_t mode) {
   return text;
 }
 
+// A directory the agent makes must stay where it made it: in a parent that
+// others may write to without the sticky bit, they could rename it away and
+// put their own in its place.
+Status check_parent_keeps_our_directory(const std::string& path, const std::string& dir) {
+  const std::string parent = parent_of(dir);
+  struct stat st{};
+  if (::stat(parent.c_str(), &st) != 0) {
+    return config_error(path, "cannot use directory " + parent + ": " + errno_text(errno));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return config_error(path, "directory " + parent + " is writable by others and not sticky (mode " +
+                                  octal(st.st_mode) + "), who could swap " + dir +
+                                  " for their own; use a private directory");
+  }
+  return {};
+}
+
 // The socket's directory: created if missing (0700, or 0750 for a group
 // socket: its members must pass through to the socket); an existing one is
 // used as it is unless someone but its owner may write to it (even sticky,
@@ -75,6 +92,7 @@ Status prepare_directory(const std::string& path, std::uint32_t socket_mode, boo
   struct stat st{};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT) return config_error(path, "cannot use directory " + dir + ": " + errno_text(errno));
+    MPA_RETURN_IF_ERROR(check_parent_keeps_our_directory(path, dir));
     const mode_t mode = directory_mode_for(socket_mode);
     if (::mkdir(dir.c_str(), mode) != 0) {
       return config_error(path, "cannot create directory " + dir + ": " + errno_text(errno));

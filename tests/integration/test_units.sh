@@ -106,7 +106,8 @@ touch "$WORK/notify.stop"
 mkdir -m 0700 "$WORK/activated"
 ACTIVATED="$WORK/activated/agent.sock"
 AGENT_LOG="$WORK/activated.log"
-systemd-socket-activate -l "$ACTIVATED" "$MPA_BIN" run --config "$CONF" 2>"$AGENT_LOG" &
+# It passes on only the variables named with -E.
+systemd-socket-activate -l "$ACTIVATED" -E SOFTHSM2_CONF -E STATE_DIRECTORY "$MPA_BIN" run --config "$CONF" 2>"$AGENT_LOG" &
 AGENT_PID=$!   # systemd-socket-activate execs the agent in its own process
 track_pid "$AGENT_PID"
 wait_for test -S "$ACTIVATED" || not_ok "systemd-socket-activate listens"

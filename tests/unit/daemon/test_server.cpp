@@ -440,18 +440,29 @@ BOOST_FIXTURE_TEST_CASE(AcceptedSocketsAreCloseOnExec, ServerFixture) {
   std::promise<int> accepted_flags;
   ServerOptions options;
   options.may_connect = [&](const PeerCredentials&) {
-    // The newest descriptor of this process is the accepted socket.
-    int newest = -1;
-    for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
-      newest = std::max(newest, std::stoi(entry.path().filename().string()));
+    // The accepted socket: bound to the server's path, not listening.
+    int flags = -1;
+    for (int fd = 0; fd < 1024 && flags == -1; ++fd) {
+      sockaddr_un local{};
+      socklen_t length = sizeof local;
+      int accepts = 1;
+      socklen_t option_length = sizeof accepts;
+      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 || local.sun_family != AF_UNIX ||
+          path != local.sun_path ||
+          ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepts, &option_length) != 0 || accepts != 0) {
+        continue;
+      }
+      flags = ::fcntl(fd, F_GETFD);
     }
-    accepted_flags.set_value(::fcntl(newest, F_GETFD));
+    accepted_flags.set_value(flags);
     return true;
   };
   start(options);
   TestClient client(path);
   BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
-  BOOST_TEST((accepted_flags.get_future().get() & FD_CLOEXEC) != 0);
+  const int flags = accepted_flags.get_future().get();
+  BOOST_TEST_REQUIRE(flags != -1, "the accepted socket was not found");
+  BOOST_TEST((flags & FD_CLOEXEC) != 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
@@ -630,6 +641,22 @@ BOOST_FIXTURE_TEST_CASE(RefusesStickyDirectoryOthersMayWriteTo, TempDir) {
   BOOST_TEST(!fs::exists(fs::symlink_status(shared_dir / "agent.sock")));
 }
 
+BOOST_FIXTURE_TEST_CASE(MakesItsDirectoryInAStickyParentButNotInAnOpenOne, TempDir) {
+  const fs::path sticky = dir / "sticky";
+  const fs::path open = dir / "open";
+  fs::create_directory(sticky);
+  fs::create_directory(open);
+  ::chmod(sticky.c_str(), 01777);
+  ::chmod(open.c_str(), 0777);
+  auto in_sticky = ListeningSocket::bind_path((sticky / "mpa" / "agent.sock").string(), 0600);
+  BOOST_TEST(in_sticky.ok(), why(in_sticky));
+  auto in_open = ListeningSocket::bind_path((open / "mpa" / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!in_open.ok());
+  BOOST_TEST(contains(in_open.error().message, "is writable by others and not sticky (mode 0777)"),
+             in_open.error().message);
+  BOOST_TEST(!fs::exists(open / "mpa"));
+}
+
 BOOST_FIXTURE_TEST_CASE(RefusesGroupWritableDirectory, TempDir) {
   const fs::path group_dir = dir / "group";
   fs::create_directory(group_dir);
@@ -714,9 +741,21 @@ BOOST_AUTO_TEST_CASE(NotSocketActivatedWithoutListenPid) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesActivationWithTwoSockets) {
+  // Two passed descriptors, 3 and 4, open as systemd would leave them.
+  std::vector<int> opened;
+  for (int fd = 3; fd <= 4; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1) continue;
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+    opened.push_back(fd);
+  }
   ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
   ::setenv("LISTEN_FDS", "2", 1);
   auto activated = ListeningSocket::from_systemd();
+  for (const int fd : opened) ::close(fd);
   BOOST_TEST_REQUIRE(!activated.ok());
   BOOST_TEST(contains(activated.error().message, "exactly one"));
   BOOST_TEST(std::getenv("LISTEN_PID") == nullptr);
