@@ -16,6 +16,9 @@ skip() {
 }
 [[ $(id -u) -eq 0 ]] || skip "test_package needs root for dpkg -i (run as root to check the package)"
 command -v dpkg >/dev/null || skip "no dpkg on this machine"
+if grep -qE '^MPA_(SANITIZE|TSAN):BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  skip "a sanitizer build is not packaged; the normal build's run checks the package"
+fi
 if dpkg-query -W -f='${Status}' "$PACKAGE" 2>/dev/null | grep -q "installed"; then
   skip "$PACKAGE is already installed here; not touching it"
 fi
