@@ -69,8 +69,14 @@ if(MPA_SCDOC)
       DEPENDS ${PROJECT_SOURCE_DIR}/docs/${page}.scd
       COMMENT "scdoc ${page}"
       VERBATIM)
-    list(APPEND mpa_man_pages ${PROJECT_BINARY_DIR}/man/${page})
-    install(FILES ${PROJECT_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+    # Installed compressed, as Debian policy (and lintian) want them.
+    add_custom_command(
+      OUTPUT ${PROJECT_BINARY_DIR}/man/${page}.gz
+      COMMAND gzip -9nkf ${PROJECT_BINARY_DIR}/man/${page}
+      DEPENDS ${PROJECT_BINARY_DIR}/man/${page}
+      VERBATIM)
+    list(APPEND mpa_man_pages ${PROJECT_BINARY_DIR}/man/${page} ${PROJECT_BINARY_DIR}/man/${page}.gz)
+    install(FILES ${PROJECT_BINARY_DIR}/man/${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   endforeach()
   add_custom_target(man ALL DEPENDS ${mpa_man_pages})
 else()
