@@ -36,7 +36,8 @@ expect_contains "with 0660 it says the peer is not in the socket's group" "$out"
 mkdir -m 1777 "$WORK/shared"
 sed "s|^socket = .*|socket = \"$WORK/shared/agent.sock\"|" "$CONF" >"$WORK/shared.toml"
 rc=0
-out="$("$MPA_BIN" run --config "$WORK/shared.toml" 2>&1)" || rc=$?
+# Bounded: an agent that accepted the directory would run until stopped.
+out="$(timeout 60 "$MPA_BIN" run --config "$WORK/shared.toml" 2>&1)" || rc=$?
 expect_eq "the agent refuses a socket in a sticky world-writable directory" "$rc" "1"
 expect_contains "and says why" "$out" "directory $WORK/shared is writable by others (mode 1777)"
 expect_eq "leaving no socket there" "$(ls -A "$WORK/shared")" ""
