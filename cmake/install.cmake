@@ -16,14 +16,19 @@ install(FILES packaging/agent.toml.example
 # the usual places under the prefix. Override with -DMPA_SYSTEMD_UNIT_DIR=...
 pkg_get_variable(mpa_pc_unit_dir systemd systemdsystemunitdir)
 pkg_get_variable(mpa_pc_sysusers_dir systemd sysusersdir)
+pkg_get_variable(mpa_pc_tmpfiles_dir systemd tmpfilesdir)
 if(NOT mpa_pc_unit_dir)
   set(mpa_pc_unit_dir lib/systemd/system)
 endif()
 if(NOT mpa_pc_sysusers_dir)
   set(mpa_pc_sysusers_dir lib/sysusers.d)
 endif()
+if(NOT mpa_pc_tmpfiles_dir)
+  set(mpa_pc_tmpfiles_dir lib/tmpfiles.d)
+endif()
 set(MPA_SYSTEMD_UNIT_DIR "${mpa_pc_unit_dir}" CACHE PATH "Where the systemd units are installed")
 set(MPA_SYSUSERS_DIR "${mpa_pc_sysusers_dir}" CACHE PATH "Where the sysusers.d file is installed")
+set(MPA_TMPFILES_DIR "${mpa_pc_tmpfiles_dir}" CACHE PATH "Where the tmpfiles.d file is installed")
 
 # The service in packaging/ names /usr/local/bin, so that it can be copied
 # as it is (README, "systemd"); the installed one names the binary wherever
@@ -44,6 +49,10 @@ install(FILES ${PROJECT_BINARY_DIR}/packaging/maskinporten-agent.service
 # The units run as maskinporten-agent; systemd-sysusers makes that user.
 install(FILES packaging/maskinporten-agent.sysusers
         DESTINATION ${MPA_SYSUSERS_DIR} RENAME maskinporten-agent.conf)
+# Its directories with owners and modes the units can use (runtime 0750,
+# state 0700, /etc/maskinporten-agent 0750 root:maskinporten-agent).
+install(FILES packaging/maskinporten-agent.tmpfiles
+        DESTINATION ${MPA_TMPFILES_DIR} RENAME maskinporten-agent.conf)
 
 # Man pages maskinporten-agent(1) and maskinporten-agent.toml(5), written in
 # scdoc (docs/*.scd); built and installed when scdoc is found (Debian's
@@ -60,8 +69,14 @@ if(MPA_SCDOC)
       DEPENDS ${PROJECT_SOURCE_DIR}/docs/${page}.scd
       COMMENT "scdoc ${page}"
       VERBATIM)
-    list(APPEND mpa_man_pages ${PROJECT_BINARY_DIR}/man/${page})
-    install(FILES ${PROJECT_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+    # Installed compressed, as Debian policy (and lintian) want them.
+    add_custom_command(
+      OUTPUT ${PROJECT_BINARY_DIR}/man/${page}.gz
+      COMMAND gzip -9nkf ${PROJECT_BINARY_DIR}/man/${page}
+      DEPENDS ${PROJECT_BINARY_DIR}/man/${page}
+      VERBATIM)
+    list(APPEND mpa_man_pages ${PROJECT_BINARY_DIR}/man/${page} ${PROJECT_BINARY_DIR}/man/${page}.gz)
+    install(FILES ${PROJECT_BINARY_DIR}/man/${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   endforeach()
   add_custom_target(man ALL DEPENDS ${mpa_man_pages})
 else()

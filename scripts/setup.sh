@@ -14,7 +14,7 @@ PACKAGES=(
   softhsm2 opensc opensc-pkcs11 ca-certificates
   python3 python3-jwt python3-cryptography
   clang libclang-rt-14-dev
-  systemd util-linux socat
+  systemd libsystemd-dev util-linux socat lintian dpkg-dev file
   nodejs golang-go scdoc bash-completion
   swtpm tpm2-abrmd dbus libtss2-tcti-tabrmd0 tpm2-tools
   libtpm2-pkcs11-1 libtpm2-pkcs11-tools p11-kit p11-kit-modules

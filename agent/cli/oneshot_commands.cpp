@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -14,6 +15,7 @@
 #include "agent/cli/args.h"
 #include "agent/cli/cli.h"
 #include "agent/config/config.h"
+#include "agent/daemon/socket_access.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
 #include "agent/signer/helper_pool.h"
@@ -268,6 +270,9 @@ int check_config_command(const std::vector<std::string>& args) {
   if (!config) return fail(config.error());
   std::printf("ok: %s parses (%zu client%s)\n", config->path.c_str(), config->clients.size(),
               config->clients.size() == 1 ? "" : "s");
+  for (const std::string& warning : unreachable_allow_rules(*config, ::geteuid(), ::getegid())) {
+    std::printf("warning: %s\n", warning.c_str());
+  }
 
   auto engine = engine_through_helper(*config);
   if (!engine) return fail(engine.error());

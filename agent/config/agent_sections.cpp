@@ -89,12 +89,14 @@ Status read_socket(const ConfigTable& section, const Origin& origin, std::string
 Status read_agent(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(
       section.only_keys({"socket", "socket_mode", "refresh_margin_seconds", "max_connections",
-                         "max_concurrent_exchanges", "state_dir"}));
+                         "max_connections_per_uid", "max_concurrent_exchanges", "state_dir"}));
   MPA_RETURN_IF_ERROR(read_socket(section, origin, config.socket));
   MPA_RETURN_IF_ERROR(read_socket_mode(section, config.socket_mode));
   MPA_RETURN_IF_ERROR(
       section.read("refresh_margin_seconds", config.refresh_margin_seconds, 0, 3600));
   MPA_RETURN_IF_ERROR(section.read("max_connections", config.max_connections, 1, 65536));
+  MPA_RETURN_IF_ERROR(
+      section.read("max_connections_per_uid", config.max_connections_per_uid, 1, 65536));
   MPA_RETURN_IF_ERROR(
       section.read("max_concurrent_exchanges", config.max_concurrent_exchanges, 1, 1024));
   MPA_RETURN_IF_ERROR(section.read("state_dir", config.state_dir));

@@ -65,6 +65,7 @@ struct Config {
   std::uint32_t socket_mode = 0600;
   int refresh_margin_seconds = 30;
   int max_connections = 256;
+  int max_connections_per_uid = 64;  // one uid's share of max_connections
   int max_concurrent_exchanges = 64;       // Maskinporten/Altinn exchanges in flight at once
   std::optional<std::string> state_dir;    // refused-PIN records; default per signer/state_dir.h
   // [pkcs11]

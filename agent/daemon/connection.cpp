@@ -46,7 +46,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     timer_.cancel();
     slots_.clear();
     out_.clear();
-    shared_->connection_closed(this);
+    shared_->connection_closed(this, peer_.uid);
   }
 
   // The answer to request `seq`, on the I/O thread.
@@ -333,7 +333,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 void start_connection(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket,
                       const PeerCredentials& peer) {
   auto connection = std::make_shared<Connection>(shared, std::move(socket), peer);
-  shared->connections.emplace(connection.get(), connection);
+  shared->connection_opened(connection.get(), connection, peer.uid);
   connection->start();
 }
 

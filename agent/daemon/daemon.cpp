@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include "agent/daemon/agent_handler.h"
 #include "agent/daemon/fair_scheduler.h"
 #include "agent/daemon/listen_socket.h"
+#include "agent/daemon/service_manager.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -32,8 +34,6 @@ constexpr std::int64_t kSecondsPerDay = 86400;
 constexpr mode_t kProcessUmask = 0077;
 // See harden_process().
 constexpr int kMallocArenas = 1;
-// sd_listen_fds(3): passed descriptors start here.
-constexpr int kSystemdFirstFd = 3;
 
 // As ssh-agent's sanitise_stdfd: descriptors 0, 1 and 2 are open (on
 // /dev/null when whoever started us closed them), so that nothing the agent
@@ -55,7 +55,7 @@ void open_standard_descriptors() {
 // parent's sockets) have no business in the agent; those systemd passed
 // (LISTEN_FDS, from fd 3 on) are kept for socket activation.
 void close_inherited_descriptors() {
-  const int first_stray = kSystemdFirstFd + ListeningSocket::systemd_fd_count();
+  const int first_stray = SD_LISTEN_FDS_START + ListeningSocket::systemd_fd_count();
   ::close_range(static_cast<unsigned>(first_stray), ~0U, 0);
 }
 
@@ -137,7 +137,8 @@ class Daemon final {
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         sweep_timer_(io_),
         refresh_timer_(io_),
-        grace_timer_(io_) {}
+        grace_timer_(io_),
+        watchdog_timer_(io_) {}
   // Timers and handlers point at `this`.
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -195,6 +196,7 @@ class Daemon final {
     handler_->report_workers([fair = fair_] { return fair->stats(); });
     ServerOptions options;
     options.max_connections = static_cast<std::size_t>(config->max_connections);
+    options.max_connections_per_uid = static_cast<std::size_t>(config->max_connections_per_uid);
     options.may_connect = [handler = handler_.get()](const PeerCredentials& peer) {
       return handler->may_connect(peer);
     };
@@ -203,7 +205,9 @@ class Daemon final {
     wait_for_signal();
     schedule_sweep();
     schedule_refresh_ahead();
+    schedule_watchdog();
     log::info("ready: listening on " + listening_->path());
+    service_manager_.ready("listening on " + listening_->path());
     return {};
   }
 
@@ -231,6 +235,7 @@ class Daemon final {
   void begin_shutdown(const char* signal_name) {
     stopping_ = true;
     log::info(std::string("stopping on ") + signal_name + ": finishing the requests in flight");
+    service_manager_.stopping();
     listening_->remove_file();
     sweep_timer_.cancel();
     refresh_timer_.cancel();
@@ -263,6 +268,7 @@ class Daemon final {
     }
     reloading_ = true;
     log::info("SIGHUP: reloading " + config_path_);
+    service_manager_.reloading();
     boost::asio::post(pool_, [this] {
       auto built = load_and_build(config_path_, exchanges());
       if (built) log_clients(**built);
@@ -279,9 +285,12 @@ class Daemon final {
     } else if (!stopping_) {
       warn_about_restart_only_changes(handler_->state()->config, (*built)->config);
       server_->set_max_connections(static_cast<std::size_t>((*built)->config.max_connections));
+      server_->set_max_connections_per_uid(
+          static_cast<std::size_t>((*built)->config.max_connections_per_uid));
       handler_->replace_state(std::move(*built));
       log::info("reloaded the configuration from " + config_path_);
     }
+    if (!stopping_) service_manager_.reloaded("listening on " + listening_->path());
     if (reload_again_) {
       reload_again_ = false;
       start_reload();
@@ -320,7 +329,21 @@ class Daemon final {
     });
   }
 
+  // WATCHDOG=1 from the I/O thread itself: if the event loop wedges, the
+  // pings stop and systemd restarts the agent (WatchdogSec=). Also while
+  // stopping: the drain is bounded by the grace timer.
+  void schedule_watchdog() {
+    const auto interval = service_manager_.watchdog_interval();
+    if (!interval) return;
+    service_manager_.watchdog();
+    watchdog_timer_.expires_after(*interval);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) schedule_watchdog();
+    });
+  }
+
   std::string config_path_;
+  ServiceManager service_manager_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
   boost::asio::thread_pool control_pool_;  // status, verify_altinn: never queued behind HTTP
@@ -329,6 +352,7 @@ class Daemon final {
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer refresh_timer_;
   boost::asio::steady_timer grace_timer_;
+  boost::asio::steady_timer watchdog_timer_;
   std::optional<ListeningSocket> listening_;
   std::shared_ptr<AgentHandler> handler_;
   std::unique_ptr<Server> server_;

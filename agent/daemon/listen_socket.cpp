@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,8 +27,10 @@ constexpr int kListenBacklog = SOMAXCONN;
 // The socket file is created with no permission beyond the owner's
 // read/write; `socket_mode` is applied after bind.
 constexpr mode_t kBindUmask = 0177;
-// A directory the agent creates for its socket.
+// A directory the agent creates for its socket; for a group socket
+// (socket_mode "0660") the group may pass through, never write.
 constexpr mode_t kSocketDirMode = 0700;
+constexpr mode_t kGroupSocketDirMode = 0750;
 
 Error config_error(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::invalid_config, "socket " + path + ": " + what);
@@ -48,28 +54,80 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// The socket's directory: created private if missing; an existing one is
-// used as it is, unless others could swap the socket file under us.
-Status prepare_directory(const std::string& path) {
+mode_t directory_mode_for(std::uint32_t socket_mode) {
+  return (socket_mode & 0060) != 0 ? kGroupSocketDirMode : kSocketDirMode;
+}
+
+std::string octal(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// A directory the agent makes must stay where it made it: in a parent that
+// others may write to without the sticky bit, they could rename it away and
+// put their own in its place.
+Status check_parent_keeps_our_directory(const std::string& path, const std::string& dir) {
+  const std::string parent = parent_of(dir);
+  struct stat st{};
+  // A parent that cannot be read is mkdir's to report, in its words.
+  if (::stat(parent.c_str(), &st) != 0) return {};
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return config_error(path, "directory " + parent + " is writable by others and not sticky (mode " +
+                                  octal(st.st_mode) + "), who could swap " + dir +
+                                  " for their own; use a private directory");
+  }
+  return {};
+}
+
+// The socket's directory: created if missing (0700, or 0750 for a group
+// socket: its members must pass through to the socket); an existing one is
+// used as it is unless someone but its owner may write to it (even sticky,
+// as /tmp: another user could have made the socket's name there first, and
+// a client cannot tell our socket from theirs) or it belongs to another
+// user. Sets `made` when the directory is ours.
+Status prepare_directory(const std::string& path, std::uint32_t socket_mode, bool& made) {
   const std::string dir = parent_of(path);
   struct stat st{};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT) return config_error(path, "cannot use directory " + dir + ": " + errno_text(errno));
-    if (::mkdir(dir.c_str(), kSocketDirMode) != 0) {
+    MPA_RETURN_IF_ERROR(check_parent_keeps_our_directory(path, dir));
+    const mode_t mode = directory_mode_for(socket_mode);
+    if (::mkdir(dir.c_str(), mode) != 0) {
       return config_error(path, "cannot create directory " + dir + ": " + errno_text(errno));
     }
-    log::info("created directory " + dir + " (mode 0700)");
+    // The process umask (0077) would take the group's search bit away.
+    if (::chmod(dir.c_str(), mode) != 0) {
+      return config_error(path, "cannot set the mode of " + dir + ": " + errno_text(errno));
+    }
+    made = true;
+    log::info("created directory " + dir + " (mode " + octal(mode) + ")");
     return {};
   }
   if (!S_ISDIR(st.st_mode)) return config_error(path, dir + " is not a directory");
-  const bool others_may_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
-  if (others_may_write && (st.st_mode & S_ISVTX) == 0) {
-    return config_error(path, "directory " + dir +
-                                  " is writable by others and not sticky; use a private directory");
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return config_error(path, "directory " + dir + " is writable by others (mode " + octal(st.st_mode) +
+                                  "), who could put their own socket in the agent's place; "
+                                  "use a directory only the agent's user may write to, "
+                                  "e.g. /run/maskinporten-agent");
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
     return config_error(path, "directory " + dir + " belongs to another user (uid " +
                                   std::to_string(st.st_uid) + ")");
+  }
+  return {};
+}
+
+// A directory the agent made for a group socket carries the socket's group,
+// so that the group's members can reach the socket through it.
+Status give_directory_the_socket_group(const std::string& path, gid_t socket_gid) {
+  const std::string dir = parent_of(path);
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) return config_error(path, "stat " + dir + ": " + errno_text(errno));
+  if (st.st_gid == socket_gid) return {};
+  if (::chown(dir.c_str(), static_cast<uid_t>(-1), socket_gid) != 0) {
+    return config_error(path, "cannot give " + dir + " the socket's group (gid " +
+                                  std::to_string(socket_gid) + "): " + errno_text(errno));
   }
   return {};
 }
@@ -122,23 +180,6 @@ Status bind_private(int fd, const sockaddr_un& address, const std::string& path)
   return {};
 }
 
-std::optional<long> env_number(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  const long value = std::strtol(text, &end, 10);
-  if (errno != 0 || *end != '\0') return std::nullopt;
-  return value;
-}
-
-int socket_option(int fd, int option) {
-  int value = -1;
-  socklen_t length = sizeof value;
-  if (::getsockopt(fd, SOL_SOCKET, option, &value, &length) != 0) return -1;
-  return value;
-}
-
 std::string bound_path(int fd) {
   sockaddr_un address{};
   socklen_t length = sizeof address;
@@ -152,7 +193,8 @@ std::string bound_path(int fd) {
 Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std::uint32_t mode) {
   auto address = socket_address(path);
   if (!address) return address.error();
-  if (auto dir = prepare_directory(path); !dir) return dir.error();
+  bool made_directory = false;
+  if (auto dir = prepare_directory(path, mode, made_directory); !dir) return dir.error();
   if (auto stale = clear_stale_socket(*address, path); !stale) return stale.error();
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -170,41 +212,36 @@ Result<ListeningSocket> ListeningSocket::bind_path(const std::string& path, std:
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
     return config_error(path, "chmod: " + errno_text(errno));
   }
+  if (made_directory && (mode & 0060) != 0) {
+    MPA_RETURN_IF_ERROR(give_directory_the_socket_group(path, st.st_gid));
+  }
   if (::listen(made.fd(), kListenBacklog) != 0) {
     return config_error(path, "listen: " + errno_text(errno));
   }
   return made;
 }
 
-int ListeningSocket::systemd_fd_count() {
-  const auto pid = env_number("LISTEN_PID");
-  const auto count = env_number("LISTEN_FDS");
-  if (!pid || *pid != static_cast<long>(::getpid()) || !count) return 0;
-  return static_cast<int>(*count);
-}
+int ListeningSocket::systemd_fd_count() { return std::max(0, ::sd_listen_fds(0)); }
 
 Result<std::optional<ListeningSocket>> ListeningSocket::from_systemd() {
-  const auto pid = env_number("LISTEN_PID");
-  const auto count = env_number("LISTEN_FDS");
-  if (!pid || *pid != static_cast<long>(::getpid())) return std::optional<ListeningSocket>();
-  ::unsetenv("LISTEN_PID");
-  ::unsetenv("LISTEN_FDS");
-  ::unsetenv("LISTEN_FDNAMES");
-  if (!count || *count == 0) return std::optional<ListeningSocket>();
-  if (*count != 1) {
+  // 1: children do not inherit LISTEN_*; sd_listen_fds also makes the
+  // passed descriptors close-on-exec.
+  const int count = ::sd_listen_fds(1);
+  if (count < 0) {
+    return make_error(ErrorCode::invalid_config, "sd_listen_fds: " + errno_text(-count));
+  }
+  if (count == 0) return std::optional<ListeningSocket>();
+  if (count != 1) {
     return make_error(ErrorCode::invalid_config,
-                      "systemd passed " + std::to_string(*count) +
+                      "systemd passed " + std::to_string(count) +
                           " sockets; the agent listens on exactly one (one ListenStream=)");
   }
-  const int fd = kSystemdFirstListenFd;
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) || socket_option(fd, SO_DOMAIN) != AF_UNIX ||
-      socket_option(fd, SO_TYPE) != SOCK_STREAM || socket_option(fd, SO_ACCEPTCONN) != 1) {
+  const int fd = SD_LISTEN_FDS_START;
+  if (::sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
     return make_error(ErrorCode::invalid_config,
                       "the socket systemd passed is not a listening Unix stream socket "
                       "(the .socket unit needs ListenStream=/path)");
   }
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return std::optional<ListeningSocket>(ListeningSocket(UniqueFd(fd), bound_path(fd), true, 0, 0));
 }
 

@@ -1,6 +1,6 @@
 // The agent's listening Unix socket: made by the agent in a private
 // directory (DESIGN.md [agent] socket), or handed over by systemd (socket
-// activation, sd_listen_fds(3) semantics, read by hand: no libsystemd).
+// activation, sd_listen_fds(3)).
 #pragma once
 
 #include <sys/types.h>
@@ -15,13 +15,12 @@
 
 namespace mpa {
 
-// sd_listen_fds(3): the first passed descriptor is always 3.
-inline constexpr int kSystemdFirstListenFd = 3;
-
 class ListeningSocket final {
  public:
-  // Creates the parent directory 0700 if missing (an existing one must not
-  // be writable by others unless sticky), replaces a stale socket file left
+  // Creates the parent directory if missing, 0700, or 0750 with the
+  // socket's group when `mode` lets a group in (an existing one must not be
+  // writable by group or others, sticky or not, and must be the agent's
+  // user's or root's), replaces a stale socket file left
   // by a dead agent, refuses to take over a live agent's socket or to remove
   // anything that is not a socket, binds under umask 0177, then sets `mode`.
   // Errors: invalid_config / internal, in words naming the path.

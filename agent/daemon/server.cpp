@@ -1,14 +1,16 @@
 #include "agent/daemon/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
-#include <array>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 
 #include "agent/daemon/server_shared.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace mpa {
 
@@ -24,8 +26,9 @@ std::string describe(const PeerCredentials& peer) {
 
 namespace {
 
-// After a failed accept() (EMFILE, ENFILE, ENOMEM) the server waits this
-// long before trying again, instead of spinning on the error.
+// After a failed accept() that the reserve descriptor could not absorb
+// (ENOMEM, ENOBUFS, no reserve) the server waits this long before trying
+// again, instead of spinning on the error.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 std::optional<PeerCredentials> peer_credentials(int fd) {
@@ -39,61 +42,31 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
       fd, PeerCredentials{credentials.pid, credentials.uid, credentials.gid, {}});
 }
 
-// Writes one line to a connection that is not served, then lingers briefly
-// before closing: a client that wrote its request before reading would
-// otherwise get EPIPE or ECONNRESET instead of the reason. The lingering
-// is bounded in time and bytes, so a flood of refused clients cannot hold
-// the agent's descriptors.
-constexpr std::chrono::milliseconds kRefusedLinger{500};
-constexpr std::size_t kRefusedDrainBytes = 64 * 1024;
+// Connections taken from the backlog per wake-up before other I/O runs.
+constexpr int kAcceptsPerWakeup = 64;
+// Out of descriptors, the warning is repeated at most this often.
+constexpr std::chrono::seconds kDescriptorShortageLogInterval{60};
 
-struct RefusedConnection {
-  RefusedConnection(UnixSocket s, std::string l)
-      : socket(std::move(s)), timer(socket.get_executor()), line(std::move(l)) {}
-  UnixSocket socket;
-  asio::steady_timer timer;
-  std::string line;
-  std::array<char, 4096> sink{};
-  std::size_t drained = 0;
-
-  void close() {
-    boost::system::error_code ignored;
-    timer.cancel();
-    socket.close(ignored);
+bool too_many_in_total(Server::Shared& shared) {
+  if (shared.connections.size() < shared.options.max_connections) return false;
+  if (!shared.full_logged) {
+    shared.full_logged = true;
+    log::warning("too many connections (" + std::to_string(shared.options.max_connections) +
+                 "); refusing new ones until some close");
   }
-};
-
-void drain_refused(std::shared_ptr<RefusedConnection> refused) {
-  refused->socket.async_read_some(
-      asio::buffer(refused->sink), [refused](const boost::system::error_code& error, std::size_t n) {
-        refused->drained += n;
-        if (error || refused->drained > kRefusedDrainBytes) {
-          refused->close();
-          return;
-        }
-        drain_refused(refused);
-      });
+  return true;
 }
 
-void refuse(std::shared_ptr<UnixSocket> socket, std::string line) {
-  auto refused = std::make_shared<RefusedConnection>(std::move(*socket), std::move(line));
-  asio::async_write(refused->socket, asio::buffer(refused->line),
-                    [refused](const boost::system::error_code& error, std::size_t) {
-                      if (error) {
-                        refused->close();
-                        return;
-                      }
-                      boost::system::error_code ignored;
-                      refused->socket.shutdown(UnixSocket::shutdown_send, ignored);
-                      refused->timer.expires_after(kRefusedLinger);
-                      refused->timer.async_wait([refused](const boost::system::error_code& e) {
-                        if (!e) refused->close();
-                      });
-                      drain_refused(refused);
-                    });
+bool too_many_from(Server::Shared& shared, uid_t uid) {
+  if (shared.connections_of(uid) < shared.options.max_connections_per_uid) return false;
+  if (shared.uid_full_logged.insert(uid).second) {
+    log::warning("too many connections from uid " + std::to_string(uid) + " (" +
+                 std::to_string(shared.options.max_connections_per_uid) +
+                 ", [agent] max_connections_per_uid); refusing its new ones until some close");
+  }
+  ++shared.stats.refused_per_uid;
+  return true;
 }
-
-void accept_next(const std::shared_ptr<Server::Shared>& shared);
 
 void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
   const auto peer = peer_credentials(socket.native_handle());
@@ -101,46 +74,140 @@ void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
     log::warning("closing a connection whose peer credentials cannot be read");
     return;
   }
-  auto refused = std::make_shared<UnixSocket>(std::move(socket));
   if (shared->options.may_connect && !shared->options.may_connect(*peer)) {
     log::info("refused " + describe(*peer) + ": not allowed by the configuration ([[allow]])");
-    refuse(refused, error_line(ErrorCode::forbidden, "you may not use this agent"));
+    refuse_connection(shared, std::move(socket), error_line(ErrorCode::forbidden, "you may not use this agent"));
     return;
   }
-  if (shared->connections.size() >= shared->options.max_connections) {
-    if (!shared->full_logged) {
-      shared->full_logged = true;
-      log::warning("too many connections (" + std::to_string(shared->options.max_connections) +
-                   "); refusing new ones until some close");
-    }
-    refuse(refused, error_line(ErrorCode::unavailable,
-                               "too many connections (" +
-                                   std::to_string(shared->options.max_connections) +
-                                   "); try again later"));
+  if (too_many_in_total(*shared)) {
+    refuse_connection(shared, std::move(socket),
+                      error_line(ErrorCode::unavailable,
+                                 "too many connections (" + std::to_string(shared->options.max_connections) +
+                                     "); try again later"));
+    return;
+  }
+  if (too_many_from(*shared, peer->uid)) {
+    refuse_connection(shared, std::move(socket),
+                      error_line(ErrorCode::unavailable,
+                                 "too many connections from uid " + std::to_string(peer->uid) + " (" +
+                                     std::to_string(shared->options.max_connections_per_uid) +
+                                     "); try again later"));
     return;
   }
   log::debug("connection from " + describe(*peer));
-  start_connection(shared, std::move(*refused), *peer);
+  start_connection(shared, std::move(socket), *peer);
 }
 
-void accept_next(const std::shared_ptr<Server::Shared>& shared) {
+// Once per interval, not per connection: a flood must not flood the log.
+void note_descriptor_shortage(Server::Shared& shared, int error_number) {
+  const auto now = shared.options.clock.steady_now();
+  if (shared.descriptor_shortage_logged_at &&
+      now - *shared.descriptor_shortage_logged_at < kDescriptorShortageLogInterval) {
+    return;
+  }
+  const std::uint64_t since = std::exchange(shared.closed_for_descriptors_unlogged, 0);
+  log::warning("accept: " + errno_text(error_number) +
+               ": out of file descriptors, new connections are closed at once" +
+               (since > 0 ? " (" + std::to_string(since) + " since the last warning)" : std::string()) +
+               "; raise the open-files limit (LimitNOFILE=) or lower [agent] max_connections");
+  shared.descriptor_shortage_logged_at = now;
+}
+
+enum class Shed { closed_one, none_waiting, failed };
+
+// EMFILE/ENFILE: frees the reserve descriptor, takes the waiting
+// connection and closes it (its client sees the reason, or at least an
+// end, instead of hanging in the backlog), then takes the reserve back.
+Shed shed_with_reserve(Server::Shared& shared, int error_number) {
+  if (!shared.reserve.valid()) {
+    note_descriptor_shortage(shared, error_number);
+    return Shed::failed;
+  }
+  shared.reserve.reset();
+  const int fd = ::accept4(shared.acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  const int accept_errno = errno;
+  if (fd >= 0) {
+    note_descriptor_shortage(shared, error_number);
+    refuse_at_once(fd, error_line(ErrorCode::unavailable, "the agent is out of file descriptors; try again later"));
+    ::close(fd);
+    ++shared.stats.closed_for_descriptors;
+    ++shared.closed_for_descriptors_unlogged;
+  }
+  shared.reopen_reserve();
+  if (fd >= 0) return shared.reserve.valid() ? Shed::closed_one : Shed::failed;
+  return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? Shed::none_waiting : Shed::failed;
+}
+
+void accept_waiting(const std::shared_ptr<Server::Shared>& shared);
+
+void retry_accept_later(const std::shared_ptr<Server::Shared>& shared) {
+  shared->accept_retry.expires_after(kAcceptRetryDelay);
+  shared->accept_retry.async_wait([shared](const boost::system::error_code& timer_error) {
+    if (timer_error) return;
+    if (!shared->reserve.valid()) shared->reopen_reserve();
+    accept_waiting(shared);
+  });
+}
+
+// The acceptor is registered edge-triggered: wait only after accept4()
+// said EAGAIN, or a connection already waiting would never wake us.
+void wait_for_connections(const std::shared_ptr<Server::Shared>& shared) {
   if (!shared->accepting) return;
-  shared->acceptor.async_accept(
-      [shared](const boost::system::error_code& error, UnixSocket socket) {
-        if (!shared->accepting) return;
-        if (error) {
-          log::warning("accept failed: " + error.message() + "; trying again shortly");
-          shared->accept_retry.expires_after(kAcceptRetryDelay);
-          shared->accept_retry.async_wait([shared](const boost::system::error_code& timer_error) {
-            if (!timer_error) accept_next(shared);
-          });
-          return;
-        }
-        serve(shared, std::move(socket));
-        accept_next(shared);
-      });
+  shared->acceptor.async_wait(UnixAcceptor::wait_read, [shared](const boost::system::error_code& error) {
+    if (!shared->accepting) return;
+    if (error) {
+      log::warning("waiting for connections failed: " + error.message() + "; trying again shortly");
+      retry_accept_later(shared);
+      return;
+    }
+    accept_waiting(shared);
+  });
 }
 
+void serve_descriptor(const std::shared_ptr<Server::Shared>& shared, int fd) {
+  UnixSocket socket(shared->io);
+  boost::system::error_code error;
+  socket.assign(asio::local::stream_protocol(), fd, error);
+  if (error) {
+    ::close(fd);
+    log::warning("cannot serve a connection: " + error.message());
+    return;
+  }
+  serve(shared, std::move(socket));
+}
+
+// Takes the connections waiting in the backlog with accept4(), so that each
+// is close-on-exec from the start: a signer helper spawned meanwhile never
+// inherits a client's socket. After a batch, other handlers run first.
+void accept_waiting(const std::shared_ptr<Server::Shared>& shared) {
+  for (int taken = 0; taken < kAcceptsPerWakeup; ++taken) {
+    if (!shared->accepting) return;
+    const int fd = ::accept4(shared->acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      serve_descriptor(shared, fd);
+      continue;
+    }
+    const int error_number = errno;
+    if (error_number == EINTR || error_number == ECONNABORTED) continue;
+    if (error_number == EAGAIN || error_number == EWOULDBLOCK) {
+      wait_for_connections(shared);
+      return;
+    }
+    if (error_number == EMFILE || error_number == ENFILE) {
+      const Shed shed = shed_with_reserve(*shared, error_number);
+      if (shed == Shed::closed_one) continue;
+      if (shed == Shed::none_waiting) {
+        wait_for_connections(shared);
+        return;
+      }
+    } else {
+      log::warning("accept failed: " + errno_text(error_number) + "; trying again shortly");
+    }
+    retry_accept_later(shared);
+    return;
+  }
+  asio::post(shared->io, [shared] { accept_waiting(shared); });
+}
 
 }  // namespace
 
@@ -159,11 +226,18 @@ Server::~Server() {
 
 void Server::start() {
   shared_->accepting = true;
-  accept_next(shared_);
+  // accept4() below must never block the I/O thread.
+  boost::system::error_code ignored;
+  shared_->acceptor.non_blocking(true, ignored);
+  asio::post(shared_->io, [shared = shared_] { accept_waiting(shared); });
 }
 
 void Server::set_max_connections(std::size_t max_connections) {
   shared_->options.max_connections = max_connections;
+}
+
+void Server::set_max_connections_per_uid(std::size_t max_connections_per_uid) {
+  shared_->options.max_connections_per_uid = max_connections_per_uid;
 }
 
 void Server::shut_down(std::function<void()> drained) {
@@ -181,5 +255,15 @@ void Server::close_all() {
 }
 
 std::size_t Server::connection_count() const { return shared_->connections.size(); }
+
+ServerStats Server::stats() const {
+  ServerStats stats = shared_->stats;
+  stats.connections = shared_->connections.size();
+  return stats;
+}
+
+void Server::Shared::reopen_reserve() {
+  reserve.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 }  // namespace mpa

@@ -11,7 +11,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +35,16 @@ inline constexpr std::size_t kReadPauseUnsentBytes = 64 * 1024;
 inline constexpr std::size_t kMaxUnsentBytes = 1024 * 1024;
 // DESIGN.md: beyond this many connections a client is refused with words.
 inline constexpr std::size_t kDefaultMaxConnections = 256;
+// DESIGN.md [agent] max_connections_per_uid: one uid's share of them, so
+// that one uid's idle connections cannot lock every other uid out.
+inline constexpr std::size_t kDefaultMaxConnectionsPerUid = 64;
+// A refused client gets its one line, then the server lingers this long
+// reading what it sent, so that it reads the reason and not a reset.
+inline constexpr std::chrono::milliseconds kRefusedLinger{500};
+// Refused connections lingering at once; past this a refusal is written
+// without waiting and closed at once, so that a flood of refused clients
+// holds no more than this many of the agent's descriptors.
+inline constexpr std::size_t kMaxLingeringRefusals = 16;
 // Bytes taken from the socket per read.
 inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
 
@@ -49,6 +61,9 @@ class RequestHandler {
 
 struct ServerOptions {
   std::size_t max_connections = kDefaultMaxConnections;
+  std::size_t max_connections_per_uid = kDefaultMaxConnectionsPerUid;
+  std::chrono::milliseconds refused_linger = kRefusedLinger;
+  std::size_t max_lingering_refusals = kMaxLingeringRefusals;
   int idle_timeout_seconds = protocol::kIdleTimeoutSeconds;
   std::size_t max_line_bytes = protocol::kMaxRequestLineBytes;
   std::size_t max_pending_per_connection = kMaxPendingPerConnection;
@@ -59,6 +74,15 @@ struct ServerOptions {
   std::function<void()> idle_checked;
   // Steady time for idle checks; a test sets it instead of waiting.
   Clock clock = Clock::system();
+};
+
+// Counted since the server started, for status and metrics.
+struct ServerStats {
+  std::size_t connections = 0;
+  std::uint64_t refused = 0;                 // every refusal: [[allow]], max_connections, per uid
+  std::uint64_t refused_per_uid = 0;         // of those, for max_connections_per_uid
+  std::uint64_t refused_closed_at_once = 0;  // refusals past the lingering budget
+  std::uint64_t closed_for_descriptors = 0;  // accepted on the reserve descriptor and closed (EMFILE)
 };
 
 class Server final {
@@ -77,6 +101,7 @@ class Server final {
 
   // On the I/O thread: a new limit for connections accepted from now on.
   void set_max_connections(std::size_t max_connections);
+  void set_max_connections_per_uid(std::size_t max_connections_per_uid);
 
   // Graceful stop: no new connections, no new requests; requests already
   // read are answered and written, then each connection closes. `drained`
@@ -86,6 +111,8 @@ class Server final {
   void close_all();
 
   std::size_t connection_count() const;
+  // On the I/O thread.
+  ServerStats stats() const;
 
   struct Shared;
 

@@ -1,6 +1,6 @@
 # A socket flood does not starve the token (issue 8, defect 6), end to end:
 # the real agent under a low open-files soft limit (128, hard 1024) and
-# max_connections = 300 above it. One uid opens idle connections until the
+# max_connections = 300 above it (and the one uid's share as large). One uid opens idle connections until the
 # agent refuses one; the flood stays open, a few of its connections are
 # closed, and then a new token (a cache miss: a signature on the token) and
 # a cached token are still served. The agent raises its soft limit to the
@@ -12,7 +12,7 @@ make_token
 start_standin
 CONF="$WORK/agent.toml"
 write_config "$CONF"
-sed -i 's|^refresh_margin_seconds = 30|refresh_margin_seconds = 30\nmax_connections = 300|' "$CONF"
+sed -i 's|^refresh_margin_seconds = 30|refresh_margin_seconds = 30\nmax_connections = 300\nmax_connections_per_uid = 300|' "$CONF"
 
 # start_agent, under prlimit.
 SOCK="$WORK/run/agent.sock"

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE server
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -167,6 +168,11 @@ class TestClient final {
 
   bool closed_by_server() { return !read_line().has_value(); }
 
+  // Whether the server still takes bytes (a closed peer gives EPIPE).
+  bool write_succeeds(const std::string& text) {
+    return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  }
+
  private:
   int fd_ = -1;
   std::string buffer_;
@@ -196,6 +202,13 @@ struct ServerFixture {
     std::promise<std::size_t> count;
     boost::asio::post(io, [&] { count.set_value(server->connection_count()); });
     return count.get_future().get();
+  }
+
+  // The server's counters, read on the I/O thread.
+  ServerStats stats() {
+    std::promise<ServerStats> counted;
+    boost::asio::post(io, [&] { counted.set_value(server->stats()); });
+    return counted.get_future().get();
   }
 
   // Waits (bounded by the hang guard) until the server holds no connection.
@@ -369,6 +382,89 @@ BOOST_FIXTURE_TEST_CASE(RefusesConnectionsBeyondTheMaximumWithWords, ServerFixtu
   BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
 }
 
+BOOST_FIXTURE_TEST_CASE(RefusesOneUidBeyondItsShareWithWords, ServerFixture) {
+  ServerOptions options;
+  options.max_connections = 10;
+  options.max_connections_per_uid = 2;
+  start(options);
+  TestClient first(path);
+  TestClient second(path);
+  BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+  BOOST_TEST(contains(second.request(R"({"op":"ping"})"), "\"ok\":true"));
+  TestClient third(path);
+  const auto refusal = third.read_line();
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  BOOST_TEST(*refusal == R"({"ok":false,"error":"unavailable","message":"too many connections from uid )" +
+                             std::to_string(::getuid()) + R"( (2); try again later"})");
+  BOOST_TEST(third.closed_by_server());
+  BOOST_TEST(stats().refused_per_uid == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(UidGetsItsShareBackWhenItsConnectionsClose, ServerFixture) {
+  ServerOptions options;
+  options.max_connections_per_uid = 1;
+  start(options);
+  {
+    TestClient first(path);
+    BOOST_TEST(contains(first.request(R"({"op":"ping"})"), "\"ok\":true"));
+  }
+  wait_until_no_connection();
+  TestClient again(path);
+  BOOST_TEST(contains(again.request(R"({"op":"ping"})"), "\"ok\":true"));
+}
+
+// A lingering refusal still reads what its client sends; one past the
+// budget is closed at once, so the client's write after the refusal fails.
+BOOST_FIXTURE_TEST_CASE(RefusalsPastTheLingeringBudgetAreClosedAtOnce, ServerFixture) {
+  ServerOptions options;
+  options.may_connect = [](const PeerCredentials&) { return false; };
+  options.refused_linger = std::chrono::milliseconds(kHangGuardMs * 2);
+  options.max_lingering_refusals = 1;
+  start(options);
+  TestClient lingering(path);
+  BOOST_TEST_REQUIRE(lingering.read_line().has_value());
+  BOOST_TEST(lingering.closed_by_server());
+  TestClient at_once(path);
+  const auto refusal = at_once.read_line();
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  BOOST_TEST(contains(*refusal, "you may not use this agent"), *refusal);
+  BOOST_TEST(at_once.closed_by_server());
+  BOOST_TEST(lingering.write_succeeds("{}\n"));
+  BOOST_TEST(!at_once.write_succeeds("{}\n"));
+  const ServerStats counted = stats();
+  BOOST_TEST(counted.refused == 2u);
+  BOOST_TEST(counted.refused_closed_at_once == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(AcceptedSocketsAreCloseOnExec, ServerFixture) {
+  std::promise<int> accepted_flags;
+  ServerOptions options;
+  options.may_connect = [&](const PeerCredentials&) {
+    // The accepted socket: bound to the server's path, not listening.
+    int flags = -1;
+    for (int fd = 0; fd < 1024 && flags == -1; ++fd) {
+      sockaddr_un local{};
+      socklen_t length = sizeof local;
+      int accepts = 1;
+      socklen_t option_length = sizeof accepts;
+      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 || local.sun_family != AF_UNIX ||
+          path != local.sun_path ||
+          ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepts, &option_length) != 0 || accepts != 0) {
+        continue;
+      }
+      flags = ::fcntl(fd, F_GETFD);
+    }
+    accepted_flags.set_value(flags);
+    return true;
+  };
+  start(options);
+  TestClient client(path);
+  BOOST_TEST(contains(client.request(R"({"op":"ping"})"), "\"ok\":true"));
+  const int flags = accepted_flags.get_future().get();
+  BOOST_TEST_REQUIRE(flags != -1, "the accepted socket was not found");
+  BOOST_TEST((flags & FD_CLOEXEC) != 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(RefusedPeerGetsForbiddenAndNothingElse, ServerFixture) {
   ServerOptions options;
   options.may_connect = [](const PeerCredentials&) { return false; };
@@ -519,6 +615,57 @@ BOOST_FIXTURE_TEST_CASE(AppliesGroupSocketMode, TempDir) {
   BOOST_TEST((st.st_mode & 07777) == 0660u);
 }
 
+BOOST_FIXTURE_TEST_CASE(GroupSocketGetsADirectory0750WithTheSocketsGroup, TempDir) {
+  const fs::path run = dir / "run";
+  const std::string path = (run / "agent.sock").string();
+  const mode_t saved_umask = ::umask(0077);  // the daemon's
+  auto bound = ListeningSocket::bind_path(path, 0660);
+  ::umask(saved_umask);
+  BOOST_TEST_REQUIRE(bound.ok(), why(bound));
+  struct stat directory{};
+  struct stat socket{};
+  BOOST_TEST_REQUIRE(::stat(run.c_str(), &directory) == 0);
+  BOOST_TEST_REQUIRE(::lstat(path.c_str(), &socket) == 0);
+  BOOST_TEST((directory.st_mode & 07777) == 0750u);
+  BOOST_TEST(directory.st_gid == socket.st_gid);
+  BOOST_TEST((socket.st_mode & 07777) == 0660u);
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesStickyDirectoryOthersMayWriteTo, TempDir) {
+  const fs::path shared_dir = dir / "tmp";
+  fs::create_directory(shared_dir);
+  ::chmod(shared_dir.c_str(), 01777);  // as /tmp
+  auto bound = ListeningSocket::bind_path((shared_dir / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "is writable by others (mode 1777)"), bound.error().message);
+  BOOST_TEST(!fs::exists(fs::symlink_status(shared_dir / "agent.sock")));
+}
+
+BOOST_FIXTURE_TEST_CASE(MakesItsDirectoryInAStickyParentButNotInAnOpenOne, TempDir) {
+  const fs::path sticky = dir / "sticky";
+  const fs::path open = dir / "open";
+  fs::create_directory(sticky);
+  fs::create_directory(open);
+  ::chmod(sticky.c_str(), 01777);
+  ::chmod(open.c_str(), 0777);
+  auto in_sticky = ListeningSocket::bind_path((sticky / "mpa" / "agent.sock").string(), 0600);
+  BOOST_TEST(in_sticky.ok(), why(in_sticky));
+  auto in_open = ListeningSocket::bind_path((open / "mpa" / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!in_open.ok());
+  BOOST_TEST(contains(in_open.error().message, "is writable by others and not sticky (mode 0777)"),
+             in_open.error().message);
+  BOOST_TEST(!fs::exists(open / "mpa"));
+}
+
+BOOST_FIXTURE_TEST_CASE(RefusesGroupWritableDirectory, TempDir) {
+  const fs::path group_dir = dir / "group";
+  fs::create_directory(group_dir);
+  ::chmod(group_dir.c_str(), 0770);
+  auto bound = ListeningSocket::bind_path((group_dir / "agent.sock").string(), 0600);
+  BOOST_TEST_REQUIRE(!bound.ok());
+  BOOST_TEST(contains(bound.error().message, "is writable by others (mode 0770)"), bound.error().message);
+}
+
 BOOST_FIXTURE_TEST_CASE(ReplacesStaleSocket, TempDir) {
   const std::string path = (dir / "agent.sock").string();
   make_stale_socket(path);
@@ -594,9 +741,21 @@ BOOST_AUTO_TEST_CASE(NotSocketActivatedWithoutListenPid) {
 }
 
 BOOST_AUTO_TEST_CASE(RefusesActivationWithTwoSockets) {
+  // Two passed descriptors, 3 and 4, open as systemd would leave them.
+  std::vector<int> opened;
+  for (int fd = 3; fd <= 4; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1) continue;
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+    opened.push_back(fd);
+  }
   ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
   ::setenv("LISTEN_FDS", "2", 1);
   auto activated = ListeningSocket::from_systemd();
+  for (const int fd : opened) ::close(fd);
   BOOST_TEST_REQUIRE(!activated.ok());
   BOOST_TEST(contains(activated.error().message, "exactly one"));
   BOOST_TEST(std::getenv("LISTEN_PID") == nullptr);
