@@ -12,10 +12,17 @@
 namespace mpa {
 namespace {
 
-std::optional<FileProblem> mode_problem(unsigned mode, FileModeCheck check) {
+std::optional<FileProblem> mode_problem(const struct stat& st, FileModeCheck check) {
   using Kind = FileProblem::Kind;
+  const unsigned mode = st.st_mode & 07777;
   if (check == FileModeCheck::not_writable_by_others && (mode & S_IWOTH) != 0) {
     return FileProblem{Kind::writable_by_others, 0, 0, mode};
+  }
+  if (check == FileModeCheck::only_we_may_change) {
+    if ((mode & (S_IWGRP | S_IWOTH)) != 0) return FileProblem{Kind::writable_by_others, 0, 0, mode};
+    if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+      return FileProblem{Kind::owned_by_another_user, 0, 0, mode, static_cast<unsigned>(st.st_uid)};
+    }
   }
   if (check == FileModeCheck::owner_only && (mode & (S_IRWXG | S_IRWXO)) != 0) {
     return FileProblem{Kind::readable_by_others, 0, 0, mode};
@@ -59,7 +66,7 @@ FileRead<UniqueFd> open_regular_file(const std::string& path, const FileLimits& 
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return FileProblem{FileProblem::Kind::not_regular_file, 0, 0, 0};
   }
-  if (auto problem = mode_problem(st.st_mode & 07777, limits.mode_check)) return *problem;
+  if (auto problem = mode_problem(st, limits.mode_check)) return *problem;
   return fd;
 }
 

@@ -23,6 +23,10 @@ enum class FileModeCheck {
   none,
   not_writable_by_others,  // whoever can write it controls what we load
   owner_only,              // no group or other bits at all (secrets)
+  // Writable by neither group nor other, and owned by root or this
+  // process's effective uid: the configuration and the PKCS#11 module,
+  // which decide what runs in the process that holds the PIN.
+  only_we_may_change,
 };
 
 struct FileLimits {
@@ -39,6 +43,7 @@ struct FileProblem {
     not_regular_file,
     writable_by_others,  // mode says how
     readable_by_others,  // group or other bits set; mode says which
+    owned_by_another_user,  // owner says whose
     too_large,           // size is what was seen (fstat, or bytes read)
     cannot_read,         // error_number says why
   };
@@ -46,6 +51,7 @@ struct FileProblem {
   int error_number = 0;
   std::uint64_t size = 0;
   unsigned mode = 0;  // st_mode & 07777
+  unsigned owner = 0;  // st_uid
 };
 
 // The bytes of a file, or what stopped us reading them.

@@ -43,6 +43,13 @@ struct Pkcs11Uri {
 Result<SecretBytes> read_pin_file(const std::string& path);
 // Reads a PIN from the environment variable `name`. Errors: invalid_config.
 Result<SecretBytes> read_pin_env(const std::string& name);
+// Once read: unsets `name` and wipes its bytes where exec put them, which
+// /proc/PID/environ shows; a process this one starts does not get it.
+void remove_pin_env(const std::string& name);
+// For the process that starts signer helpers and so must pass the PIN on:
+// the variable stays set, in memory of this process's own, and its bytes
+// where exec put them (/proc/PID/environ) are wiped.
+void move_pin_env_out_of_sight(const std::string& name);
 
 struct TokenOptions {
   std::string module_path;

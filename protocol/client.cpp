@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/text.h"
 #include "protocol/limits.h"
+#include "protocol/server_check.h"
 
 namespace mpa::protocol {
 namespace {
@@ -106,6 +107,7 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path,
       return std::move(done).error();
     }
   }
+  MPA_RETURN_IF_ERROR(check_agent_socket(socket.get(), socket_path));
   return AgentClient(std::move(socket), socket_path, timeout);
 }
 

@@ -20,6 +20,9 @@ class AgentClient final {
   // Connects to the agent's socket. `timeout` bounds the connect and then
   // each request (sending it and reading the whole answer). Failures are
   // `unavailable`, in words ("... does not exist; is the agent running?").
+  // A socket others could have put there, or a server that is neither
+  // root, this user, nor the owner of the socket's directory, is refused
+  // before anything is sent (protocol/server_check.h).
   static Result<AgentClient> connect(const std::string& socket_path,
                                      std::chrono::milliseconds timeout);
 

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/jws_digest.h"
 #include "common/log.h"
+#include "common/memory_privacy.h"
 #include "common/openssl_handles.h"
 
 namespace mpa::cli {
@@ -144,12 +145,19 @@ Result<std::unique_ptr<Engine>> engine_through_helper(const Config& config) {
   });
 }
 
+// Hardened as the agent is, before anything is read: the process holds
+// access tokens, and with pin_env the PIN it passes to its signer helper.
+void keep_this_process_private() {
+  if (const Status kept = keep_memory_private(); !kept) log::warning(kept.error().message);
+}
+
 struct Loaded {
   std::unique_ptr<Engine> engine;
   const ClientConfig* client = nullptr;
 };
 
 Result<Loaded> load(const ParsedArgs& args) {
+  keep_this_process_private();
   auto config = load_config(*args.get("config"));
   if (!config) return std::move(config).error();
   auto engine = engine_through_helper(*config);
@@ -266,6 +274,7 @@ int check_config_command(const std::vector<std::string>& args) {
   }
   if (!parsed->has("config")) return usage("check-config", "--config FILE is required");
 
+  keep_this_process_private();
   auto config = load_config(*parsed->get("config"));
   if (!config) return fail(config.error());
   std::printf("ok: %s parses (%zu client%s)\n", config->path.c_str(), config->clients.size(),

@@ -144,6 +144,7 @@ Status read_pkcs11(const ConfigTable& section, const Origin& origin, Config& con
                                       "the path of the token's PKCS#11 module, e.g. "
                                       "\"/usr/lib/softhsm/libsofthsm2.so\""));
   MPA_RETURN_IF_ERROR(section.read("module", config.module));
+  MPA_RETURN_IF_ERROR(check_module_file(section, "module", config.module));
   MPA_RETURN_IF_ERROR(section.read("pin_file", config.pin_file));
   MPA_RETURN_IF_ERROR(section.read("pin_env", config.pin_env));
   if (config.pin_file && config.pin_env) {

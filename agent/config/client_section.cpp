@@ -164,12 +164,19 @@ Status read_proxy(const ConfigTable& section, std::optional<std::string>& out) {
   MPA_RETURN_IF_ERROR(section.read("proxy", out));
   if (!out) return {};
   // The value may carry a password: it is never quoted back.
-  for (std::string_view scheme : {"http://", "https://", "socks5://", "socks5h://"}) {
+  for (std::string_view scheme : {"http://", "https://"}) {
     if (starts_with_ignoring_case(*out, scheme) && out->size() > scheme.size()) return {};
   }
+  // The exchange refuses any other proxy (agent/http/transfer.cpp), so
+  // such a client could never get a token: said at load instead.
+  if (starts_with_ignoring_case(*out, "socks")) {
+    return section.error("proxy",
+                         "is a SOCKS proxy, which the agent does not use; give an http:// or "
+                         "https:// proxy (TLS to the endpoint stays end to end)");
+  }
   return section.error("proxy",
-                       "is not a proxy URL; expected http://, https://, socks5:// or "
-                       "socks5h:// and a host (TLS to the endpoint stays end to end)");
+                       "is not a proxy URL; expected http:// or https:// and a host (TLS to "
+                       "the endpoint stays end to end)");
 }
 
 Status read_scopes(const ConfigTable& section, std::vector<std::string>& out) {

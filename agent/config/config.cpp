@@ -8,6 +8,7 @@
 #include "agent/config/config.h"
 
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -190,7 +191,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path_
 
 Result<Config> load_config(const std::string& path) {
   // Whoever can write the file can make the agent load any PKCS#11 module.
-  auto read = read_file(path, {kMaxConfigBytes, FileModeCheck::not_writable_by_others, true});
+  auto read = read_file(path, {kMaxConfigBytes, FileModeCheck::only_we_may_change, true});
   if (read) return parse_config(read.bytes(), path);
   const FileProblem& problem = read.problem();
   switch (problem.kind) {
@@ -202,7 +203,14 @@ Result<Config> load_config(const std::string& path) {
       return too_large(path, static_cast<std::size_t>(problem.size));
     case FileProblem::Kind::writable_by_others:
     case FileProblem::Kind::readable_by_others:
-      return file_error(path, "is writable by other users; chmod o-w it");
+      return file_error(path, "is writable by other users (mode " + mode_text(problem.mode) +
+                                  "; group or others may write it), and whoever can write it chooses "
+                                  "the PKCS#11 module the agent loads; chmod go-w it");
+    case FileProblem::Kind::owned_by_another_user:
+      return file_error(path, "belongs to uid " + std::to_string(problem.owner) +
+                                  ", neither root nor the agent's own uid (" + std::to_string(::geteuid()) +
+                                  "), and its owner chooses the PKCS#11 module the agent loads; chown it "
+                                  "to root or to the agent's user");
     case FileProblem::Kind::not_regular_file:
       break;
   }

@@ -23,6 +23,9 @@ constexpr std::size_t kMaxUrlBytes = 2048;
 // public material, often symlinks into /etc/ssl/certs; checked, not read.
 constexpr FileLimits kPublicFile{0, FileModeCheck::none, true};
 
+// A module is often a symlink into the distribution's library directory.
+constexpr FileLimits kModuleFile{0, FileModeCheck::only_we_may_change, true};
+
 }  // namespace
 
 std::string resolve(const Origin& origin, const std::string& path) {
@@ -41,6 +44,26 @@ Status check_readable_file(const ConfigTable& section, std::string_view key,
                                   errno_text(problem.error_number));
   }
   return section.error(key, quoted(path, kMaxQuotedValueBytes) + " is not a regular file");
+}
+
+Status check_module_file(const ConfigTable& section, std::string_view key, const std::string& path) {
+  if (path.find('/') == std::string::npos) return {};
+  const auto opened = open_regular_file(path, kModuleFile);
+  if (opened) return {};
+  const FileProblem& problem = opened.problem();
+  if (problem.kind == FileProblem::Kind::writable_by_others) {
+    return section.error(key, quoted(path, kMaxQuotedValueBytes) + " is writable by other users (mode " +
+                                  mode_text(problem.mode) +
+                                  "), who could put their code into the process that holds the PIN; "
+                                  "chmod go-w it");
+  }
+  if (problem.kind == FileProblem::Kind::owned_by_another_user) {
+    return section.error(key, quoted(path, kMaxQuotedValueBytes) + " belongs to uid " +
+                                  std::to_string(problem.owner) +
+                                  ", neither root nor the agent's own uid, who could put their code into "
+                                  "the process that holds the PIN; chown it to root");
+  }
+  return {};
 }
 
 Status read_existing_file(const ConfigTable& section, const Origin& origin, std::string_view key,

@@ -30,6 +30,12 @@ Status check_readable_file(const ConfigTable& section, std::string_view key,
 Status read_existing_file(const ConfigTable& section, const Origin& origin, std::string_view key,
                           std::optional<std::string>& out);
 
+// A PKCS#11 module given as a path that exists is loaded into the process
+// holding the PIN: refused when group or others may write it, or when it
+// belongs to neither root nor this uid. A name the loader searches for,
+// or a missing file, is left to the loader.
+Status check_module_file(const ConfigTable& section, std::string_view key, const std::string& path);
+
 // A key holding an https:// endpoint with a host (TLS is always verified).
 Status read_https_url(const ConfigTable& section, std::string_view key, std::string& out);
 

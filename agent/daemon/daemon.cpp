@@ -22,6 +22,7 @@
 #include "agent/daemon/service_manager.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/memory_privacy.h"
 #include "common/unique_fd.h"
 #include "common/version.h"
 #include "agent/daemon/server.h"
@@ -77,9 +78,7 @@ void raise_open_file_limit() {
 void harden_process() {
   open_standard_descriptors();
   close_inherited_descriptors();
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) log::warning("prctl(PR_SET_DUMPABLE, 0) failed");
-  const rlimit no_core{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) log::warning("setrlimit(RLIMIT_CORE, 0) failed");
+  if (const Status kept = keep_memory_private(); !kept) log::warning(kept.error().message);
   std::signal(SIGPIPE, SIG_IGN);
   ::umask(kProcessUmask);
   // glibc gives each thread that allocates its own arena; with a few

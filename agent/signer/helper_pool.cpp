@@ -45,6 +45,8 @@ SetupMessage base_setup(const Config& config, const ClientConfig& client) {
   setup.token_uri = client.key;
   setup.pin_source = config.pin_file ? PinSource::file : PinSource::env;
   setup.pin_name = config.pin_file ? *config.pin_file : config.pin_env.value_or("");
+  // The helpers read it; this process only passes it on to them.
+  if (config.pin_env) pkcs11::move_pin_env_out_of_sight(*config.pin_env);
   setup.state_dir = state_directory(config.state_dir);
   setup.max_concurrent_signatures = static_cast<std::uint32_t>(config.max_concurrent_signatures);
   return setup;

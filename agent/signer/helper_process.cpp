@@ -10,6 +10,7 @@
 #include <initializer_list>
 
 #include "agent/signer/helper.h"
+#include "common/memory_privacy.h"
 
 namespace mpa::signer {
 namespace {
@@ -26,9 +27,7 @@ bool harden_helper_process(int keep_fd) {
   // a terminal's ^C or systemd's SIGTERM to the group must not cut a
   // signature short while the agent finishes requests in flight.
   for (int sig : {SIGPIPE, SIGINT, SIGHUP, SIGTERM}) ::signal(sig, SIG_IGN);
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return false;
-  const rlimit no_core{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) return false;
+  if (!keep_memory_private()) return false;
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
   // PDEATHSIG fires when the thread that started us ends; the supervisor
   // starts helpers from its own thread, which lives as long as the helper

@@ -19,7 +19,7 @@ Result<SecretBytes> read_pin(const SetupMessage& setup) {
   auto pin = pkcs11::read_pin_env(setup.pin_name);
   // Only this process needs it, and only in memory: a module that starts
   // processes of its own (p11-kit, pcscd clients) must not pass it on.
-  ::unsetenv(setup.pin_name.c_str());
+  pkcs11::remove_pin_env(setup.pin_name);
   return pin;
 }
 

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -171,6 +172,98 @@ func SocketPath(options Options) (string, error) {
 		"MASKINPORTEN_AGENT_SOCKET (" + SystemConfigFile + " " + why + ", and XDG_RUNTIME_DIR is not set)"}
 }
 
+func refusal(path, why string) error {
+	return &Error{"unavailable", "refusing the socket " + path + ": " + why}
+}
+
+func writableByOthers(info *syscall.Stat_t) bool { return info.Mode&0o022 != 0 }
+
+// checkTheWayUp checks every directory (or, not following, symbolic link)
+// from directory up to /: writable by others only if sticky, and owned by
+// root, the caller or owner.
+func checkTheWayUp(path, directory string, follow bool, caller, owner uint32) error {
+	for {
+		var info syscall.Stat_t
+		stat := syscall.Stat
+		if !follow {
+			stat = syscall.Lstat
+		}
+		if err := stat(directory, &info); err != nil {
+			return refusal(path, "cannot check "+directory+" on its path: "+err.Error())
+		}
+		if info.Mode&syscall.S_IFMT == syscall.S_IFDIR && writableByOthers(&info) && info.Mode&syscall.S_ISVTX == 0 {
+			return refusal(path, fmt.Sprintf("%s on its path is writable by others (mode %04o) and not sticky, "+
+				"so another user could replace what is below it", directory, info.Mode&0o7777))
+		}
+		if info.Uid != 0 && info.Uid != caller && info.Uid != owner {
+			return refusal(path, fmt.Sprintf("%s on its path belongs to uid %d, neither root, you, "+
+				"nor the owner of the socket's directory", directory, info.Uid))
+		}
+		if directory == "/" {
+			return nil
+		}
+		directory = filepath.Dir(directory)
+	}
+}
+
+// trustedDirectoryOwner is the owner of the socket's directory, once no one
+// else could have put a socket there (agent/protocol/server_check.h has the
+// same rules).
+func trustedDirectoryOwner(path string, caller uint32) (uint32, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return 0, refusal(path, "cannot resolve its path: "+err.Error())
+	}
+	real, _ = filepath.Abs(real)
+	directory := filepath.Dir(real)
+	var info syscall.Stat_t
+	if err := syscall.Stat(directory, &info); err != nil {
+		return 0, refusal(path, "cannot check its directory "+directory+": "+err.Error())
+	}
+	if writableByOthers(&info) {
+		return 0, refusal(path, fmt.Sprintf("its directory %s is writable by others (mode %04o), so anyone could "+
+			"have put a socket there; keep the agent's socket in a directory only its owner may write to "+
+			"(the agent's default under $XDG_RUNTIME_DIR or /run/maskinporten-agent is)", directory, info.Mode&0o7777))
+	}
+	if err := checkTheWayUp(path, filepath.Dir(directory), true, caller, info.Uid); err != nil {
+		return 0, err
+	}
+	asGiven, _ := filepath.Abs(path)
+	if asGiven = filepath.Dir(asGiven); asGiven != directory {
+		if err := checkTheWayUp(path, asGiven, false, caller, info.Uid); err != nil {
+			return 0, err
+		}
+	}
+	return info.Uid, nil
+}
+
+// checkServer refuses a squatted socket before anything is sent: its
+// directory, then the uid that serves it (SO_PEERCRED).
+func checkServer(connection *net.UnixConn, path string) error {
+	caller := uint32(os.Geteuid())
+	owner, err := trustedDirectoryOwner(path, caller)
+	if err != nil {
+		return err
+	}
+	raw, err := connection.SyscallConn()
+	if err != nil {
+		return refusal(path, "cannot learn who serves it: "+err.Error())
+	}
+	var peer *syscall.Ucred
+	var peerErr error
+	if err := raw.Control(func(fd uintptr) {
+		peer, peerErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil || peerErr != nil {
+		return refusal(path, fmt.Sprintf("cannot learn who serves it (SO_PEERCRED): %v %v", err, peerErr))
+	}
+	if peer.Uid != 0 && peer.Uid != caller && peer.Uid != owner {
+		return &Error{"unavailable", fmt.Sprintf("refusing the agent on %s: it runs as uid %d, which is neither "+
+			"root, you (uid %d), nor the owner of the socket's directory (uid %d); another user may be posing "+
+			"as the agent", path, peer.Uid, caller, owner)}
+	}
+	return nil
+}
+
 func ask(path string, line []byte, timeout time.Duration) ([]byte, error) {
 	connection, err := net.DialTimeout("unix", path, timeout)
 	if errors.Is(err, os.ErrNotExist) {
@@ -179,6 +272,9 @@ func ask(path string, line []byte, timeout time.Duration) ([]byte, error) {
 		return nil, &Error{"unavailable", "cannot ask the agent on " + path + ": " + err.Error()}
 	}
 	defer connection.Close()
+	if err := checkServer(connection.(*net.UnixConn), path); err != nil {
+		return nil, err
+	}
 	_ = connection.SetDeadline(time.Now().Add(timeout))
 	if _, err := connection.Write(line); err != nil {
 		return nil, &Error{"unavailable", "cannot ask the agent on " + path + ": " + err.Error()}

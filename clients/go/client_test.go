@@ -125,3 +125,21 @@ func TestAnAgentThatDoesNotAnswerTimesOut(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestASocketInADirectoryOthersMayWriteIsRefused(t *testing.T) {
+	directory := t.TempDir()
+	if err := os.Chmod(directory, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(directory, "squat.sock")
+	squatter, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	_, err = GetToken([]string{"altinn:enduser"}, "", Options{Socket: path})
+	want := "refusing the socket " + path + ": its directory " + directory + " is writable by others (mode 0777)"
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v", err)
+	}
+}

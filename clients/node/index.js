@@ -2,9 +2,9 @@
 // Unix socket (one JSON line each way; the README's "Socket protocol (version 1)"). No
 // dependencies. The socket is found as `maskinporten-agent token` finds it
 // (agent/cli/socket_path.cpp).
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve as absolutePath } from 'node:path';
 
 export const SYSTEM_CONFIG_FILE = '/etc/maskinporten-agent/agent.toml';
 // An exchange may wait for Maskinporten, including the agent's retries.
@@ -101,7 +101,47 @@ function requestLine(scopes, options) {
   return JSON.stringify(request) + '\n';
 }
 
+// The checks of agent/protocol/server_check.h that Node's standard library
+// allows: the socket's directory only. Node cannot read SO_PEERCRED, so the
+// uid that serves the socket is not checked (clients/README.md).
+const refusal = (path, why) => new UnavailableError('unavailable', `refusing the socket ${path}: ${why}`);
+const writableByOthers = (mode) => (mode & 0o022) !== 0;
+const modeText = (mode) => (mode & 0o7777).toString(8).padStart(4, '0');
+
+function checkTheWayUp(path, directory, follow, caller, owner) {
+  for (;;) {
+    const info = follow ? statSync(directory) : lstatSync(directory);
+    if (info.isDirectory() && writableByOthers(info.mode) && !(info.mode & 0o1000)) {
+      throw refusal(path, `${directory} on its path is writable by others (mode ${modeText(info.mode)}) and not sticky, so another user could replace what is below it`);
+    }
+    if (![0, caller, owner].includes(info.uid)) {
+      throw refusal(path, `${directory} on its path belongs to uid ${info.uid}, neither root, you, nor the owner of the socket's directory`);
+    }
+    if (directory === '/') return;
+    directory = dirname(directory);
+  }
+}
+
+// Refuses a socket someone else could have put there; a missing socket is
+// left to connect() to report.
+function checkSocketDirectory(path) {
+  let real;
+  try { real = realpathSync(path); } catch (error) { if (error.code === 'ENOENT') return; throw error; }
+  const directory = dirname(real);
+  const info = statSync(directory);
+  if (writableByOthers(info.mode)) {
+    throw refusal(path, `its directory ${directory} is writable by others (mode ${modeText(info.mode)}), so anyone could have put a socket there; keep the agent's socket in a directory only its owner may write to (the agent's default under $XDG_RUNTIME_DIR or /run/maskinporten-agent is)`);
+  }
+  const caller = process.geteuid();
+  checkTheWayUp(path, dirname(directory), true, caller, info.uid);
+  const asGiven = dirname(absolutePath(path));
+  if (asGiven !== directory) checkTheWayUp(path, asGiven, false, caller, info.uid);
+}
+
 function ask(path, line, timeoutMs) {
+  try { checkSocketDirectory(path); } catch (error) {
+    return Promise.reject(error instanceof AgentError ? error : new UnavailableError('unavailable', `cannot check the socket ${path}: ${error.message}`));
+  }
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;

@@ -3,6 +3,9 @@
 # HTTPS, the real maskinporten-agent binary. Everything lives in one temp
 # directory that is removed on exit, with every process started here.
 set -euo pipefail
+# Files made here get 0644: the agent refuses a configuration (or module)
+# that its group or others may write, whatever umask the caller has.
+umask 022
 
 MPA_SOURCE_DIR="${MPA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 MPA_BIN="${MPA_BIN:-$MPA_SOURCE_DIR/build/maskinporten-agent}"

@@ -2,7 +2,7 @@
 // tests/integration/test_clients.sh, which starts the agent and sets
 // MPA_TEST_SOCKET and MPA_TEST_CONFIG.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,5 +81,22 @@ test('an agent that does not answer times out', async () => {
       (error) => error instanceof UnavailableError && error.message.includes('did not answer within 300 ms'));
   } finally {
     silent.close();
+  }
+});
+
+test('a socket in a directory others may write to is refused before anything is sent', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'mpa-node-'));
+  chmodSync(directory, 0o777);
+  const path = join(directory, 'squat.sock');
+  let asked = false;
+  const squatter = createServer((connection) => { connection.on('data', () => { asked = true; }); });
+  await new Promise((resolve) => squatter.listen(path, resolve));
+  try {
+    await assert.rejects(getToken(['altinn:enduser'], { socket: path }),
+      (error) => error instanceof UnavailableError &&
+        error.message.includes(`refusing the socket ${path}: its directory ${directory} is writable by others (mode 0777)`));
+    assert.equal(asked, false);
+  } finally {
+    squatter.close();
   }
 });

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
+import struct
 import tomllib
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -163,11 +165,66 @@ def _request_line(scopes: Iterable[str], client: str | None, min_ttl: int | None
     return (json.dumps(request, separators=(",", ":")) + "\n").encode()
 
 
+def _refusal(path: str, why: str) -> UnavailableError:
+    return UnavailableError(f"refusing the socket {path}: {why}")
+
+
+def _writable_by_others(mode: int) -> bool:
+    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _check_the_way_up(path: str, directory: str, follow: bool, caller: int, owner: int) -> None:
+    """Every directory (or, not following, symbolic link) from `directory` up to /:
+    writable by others only if sticky, and owned by root, the caller or `owner`."""
+    while True:
+        info = os.stat(directory) if follow else os.lstat(directory)
+        if stat.S_ISDIR(info.st_mode) and _writable_by_others(info.st_mode) and not info.st_mode & stat.S_ISVTX:
+            raise _refusal(path, f"{directory} on its path is writable by others (mode {stat.S_IMODE(info.st_mode):04o}) "
+                           "and not sticky, so another user could replace what is below it")
+        if info.st_uid not in (0, caller, owner):
+            raise _refusal(path, f"{directory} on its path belongs to uid {info.st_uid}, neither root, you, "
+                           "nor the owner of the socket's directory")
+        if directory == "/":
+            return
+        directory = os.path.dirname(directory)
+
+
+def _trusted_directory_owner(path: str, caller: int) -> int:
+    """The owner of the socket's directory, once no one else could have put a
+    socket there (agent/protocol/server_check.h has the same rules)."""
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
+    info = os.stat(directory)
+    if _writable_by_others(info.st_mode):
+        raise _refusal(path, f"its directory {directory} is writable by others (mode {stat.S_IMODE(info.st_mode):04o}), "
+                       "so anyone could have put a socket there; keep the agent's socket in a directory only its "
+                       "owner may write to (the agent's default under $XDG_RUNTIME_DIR or /run/maskinporten-agent is)")
+    _check_the_way_up(path, os.path.dirname(directory), True, caller, info.st_uid)
+    as_given = os.path.dirname(os.path.normpath(os.path.abspath(path)))
+    if as_given != directory:
+        _check_the_way_up(path, as_given, False, caller, info.st_uid)
+    return info.st_uid
+
+
+def _check_server(connection: socket.socket, path: str) -> None:
+    """Refuses a squatted socket before anything is sent: its directory, then
+    the uid that serves it (SO_PEERCRED)."""
+    caller = os.geteuid()
+    owner = _trusted_directory_owner(path, caller)
+    _, server, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                              struct.calcsize("3i")))
+    if server not in (0, caller, owner):
+        raise UnavailableError(f"refusing the agent on {path}: it runs as uid {server}, which is neither root, "
+                               f"you (uid {caller}), nor the owner of the socket's directory (uid {owner}); "
+                               "another user may be posing as the agent")
+
+
 def _ask(path: str, line: bytes, timeout: float) -> dict[str, Any]:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
             connection.connect(path)
+            _check_server(connection, path)
             connection.sendall(line)
             answer = bytearray()
             while not answer.endswith(b"\n"):

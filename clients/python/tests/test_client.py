@@ -104,5 +104,18 @@ class Errors(unittest.TestCase):
         self.assertIn("did not answer within 0.3 s", caught.exception.message)
 
 
+    def test_a_socket_in_a_directory_others_may_write_is_refused(self):
+        with tempfile.TemporaryDirectory() as directory:
+            os.chmod(directory, 0o777)
+            path = os.path.join(directory, "squat.sock")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as squatter:
+                squatter.bind(path)
+                squatter.listen(1)
+                with self.assertRaises(mpa.UnavailableError) as caught:
+                    mpa.get_token(["altinn:enduser"], socket=path)
+        self.assertIn(f"refusing the socket {path}: its directory {directory} is writable by others (mode 0777)",
+                      caught.exception.message)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -431,6 +431,59 @@ BOOST_AUTO_TEST_CASE(RejectsFileWritableByOthers) {
              config.error().message);
 }
 
+BOOST_AUTO_TEST_CASE(RejectsFileWritableByItsGroup) {
+  const fs::path path = scratch.write("agent.toml", minimal());
+  BOOST_TEST_REQUIRE(::chmod(path.c_str(), 0664) == 0);
+  auto config = load_config(path.string());
+  BOOST_TEST_REQUIRE(!config.ok());
+  BOOST_TEST(contains(config.error().message, "is writable by other users (mode 0664; group or others may write "
+                                              "it), and whoever can write it chooses the PKCS#11 module"),
+             config.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsFileOwnedByAnotherUser) {
+  if (::geteuid() != 0) return;  // chown needs root; the integration test runs as root
+  const fs::path path = scratch.write("agent.toml", minimal());
+  BOOST_TEST_REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  BOOST_TEST_REQUIRE(::chown(path.c_str(), 4242, 4242) == 0);
+  auto config = load_config(path.string());
+  BOOST_TEST_REQUIRE(!config.ok());
+  BOOST_TEST(contains(config.error().message, "agent.toml: belongs to uid 4242, neither root nor the agent's own uid"),
+             config.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(AcceptsFileOfRootReadableByAll) {
+  const fs::path path = scratch.write("agent.toml", minimal());
+  BOOST_TEST_REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  auto config = load_config(path.string());
+  BOOST_TEST(config.ok(), (config.ok() ? "" : config.error().message));
+}
+
+BOOST_AUTO_TEST_CASE(RejectsModuleWritableByOthers) {
+  const fs::path module = scratch.write("module.so", "not loaded by the loader");
+  BOOST_TEST_REQUIRE(::chmod(module.c_str(), 0775) == 0);
+  const std::string message =
+      refusal(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", module.string()));
+  BOOST_TEST(contains(message, "[pkcs11] module: \"" + module.string() +
+                                   "\" is writable by other users (mode 0775), who could put their code into "
+                                   "the process that holds the PIN"),
+             message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsModuleOwnedByAnotherUser) {
+  if (::geteuid() != 0) return;  // chown needs root
+  const fs::path module = scratch.write("module.so", "not loaded by the loader");
+  BOOST_TEST_REQUIRE(::chown(module.c_str(), 4242, 4242) == 0);
+  const std::string message =
+      refusal(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", module.string()));
+  BOOST_TEST(contains(message, "belongs to uid 4242, neither root nor the agent's own uid"), message);
+}
+
+BOOST_AUTO_TEST_CASE(ModuleNamedForTheLoaderOrMissingIsLeftToTheLoader) {
+  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", "libsofthsm2.so"));
+  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", (scratch.dir / "gone.so").string()));
+}
+
 BOOST_AUTO_TEST_CASE(RejectsControlCharacterInString) {
   BOOST_TEST(contains(refusal(replaced(minimal(), "0ee1e2a9-client", "0ee1\\u0000x")),
                       "client_id: contains a control character"));
@@ -675,6 +728,21 @@ BOOST_AUTO_TEST_CASE(RejectsProxyThatIsNoUrlWithoutQuotingIt) {
   const std::string message = refusal(minimal("proxy = \"user:secret@proxy:3128\"\n"));
   BOOST_TEST(contains(message, "proxy: is not a proxy URL"), message);
   BOOST_TEST(!contains(message, "secret"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RejectsSocksProxyAtLoadNamingTheSetting) {
+  for (const char* proxy : {"socks5://proxy:1080", "SOCKS5H://user:secret@proxy:1080", "socks4://p:1"}) {
+    const std::string message = refusal(minimal(std::string("proxy = \"") + proxy + "\"\n"));
+    BOOST_TEST(contains(message, "proxy: is a SOCKS proxy, which the agent does not use; give an http:// or "
+                                 "https:// proxy"),
+               message);
+    BOOST_TEST(!contains(message, "secret"), message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(AcceptsHttpsProxy) {
+  BOOST_TEST(*accepted(minimal("proxy = \"https://proxy.example:3128\"\n")).clients.front().proxy ==
+             "https://proxy.example:3128");
 }
 
 // ------------------------------------------------------------ refused: [altinn], [[allow]]
