@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/cache/failure_memory.h"
+#include "agent/metrics/agent_metrics.h"
 #include "common/clock.h"
 
 namespace mpa {
@@ -142,6 +143,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     lru.splice(lru.begin(), lru, entry.lru_position);
     if (entry.token && entry.token->expires_at - now >= needed) {
       ++counters.hits;
+      metrics::agent_metrics().cache_hits.increment();
       hit = *entry.token;
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (refresh_is_due(entry, needed, now)) {
@@ -150,14 +152,17 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
       ++counters.held;
+      metrics::agent_metrics().count_held_miss();
       held = entry.failures.held_failure(now, options);
     } else if (auto too_long = entry.flight ? std::nullopt
                                             : too_long_for_this_entry(entry, needed, now)) {
       ++counters.misses;
       ++counters.held;
+      metrics::agent_metrics().count_held_miss();
       held = std::move(too_long);
     } else {
       ++counters.misses;
+      metrics::agent_metrics().cache_misses.increment();
       if (!entry.flight) job = start_exchange(it->first, entry, now * 1000 + kMissSignWithinMs);
       entry.flight->waiters.push_back(Waiter{needed, std::move(done)});
     }

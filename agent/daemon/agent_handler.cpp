@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/daemon/metrics_op.h"
 #include "agent/daemon/verify_token_op.h"
 #include "agent/signer/helper_pool.h"
 #include "common/log.h"
@@ -305,6 +306,7 @@ void AgentHandler::refresh_ahead() const { state()->cache->refresh_due_entries()
 void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request, Reply reply) {
   auto state = this->state();
   const auto id = request.id_json;
+  reply = counted_reply(protocol::op_name(request.body), std::move(reply));
   try {
     if (std::holds_alternative<protocol::PingRequest>(request.body)) {
       reply(protocol::encode_ok(id));
@@ -316,6 +318,8 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
       handle_status(state, id, reply);
     } else if (auto* check = std::get_if<protocol::VerifyTokenRequest>(&request.body)) {
       handle_verify_token(state, id, std::move(*check), scheduler_, clock_, reply);
+    } else if (std::holds_alternative<protocol::MetricsRequest>(request.body)) {
+      handle_metrics(state, peer, id, scheduler_, clock_, reply);
     } else {
       auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
       handle_verify_altinn(state, id, std::move(verify.token), reply);
