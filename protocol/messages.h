@@ -28,6 +28,8 @@ struct TokenRequest {
 
 struct StatusRequest {};
 struct PingRequest {};
+// The agent's metrics in the OpenMetrics text format (README "Metrics").
+struct MetricsRequest {};
 struct InvalidateRequest {
   TokenRequest target;  // same fields as token (min_ttl ignored)
 };
@@ -41,7 +43,8 @@ struct VerifyTokenRequest {
 };
 
 using RequestBody = std::variant<TokenRequest, StatusRequest, InvalidateRequest,
-                                 VerifyAltinnRequest, PingRequest, VerifyTokenRequest>;
+                                 VerifyAltinnRequest, PingRequest, VerifyTokenRequest,
+                                 MetricsRequest>;
 
 struct Request {
   std::optional<std::string> id_json;  // the "id" value as compact JSON, echoed back
@@ -100,5 +103,7 @@ std::optional<ErrorCode> error_code_from_string(std::string_view text);
 // a response becomes `internal` too.
 Status decode_response_status(std::string_view line);
 Result<TokenResponse> decode_token_response(std::string_view line);
+// The text of a metrics answer ({"ok":true,"metrics":"..."}).
+Result<std::string> decode_metrics_response(std::string_view line);
 
 }  // namespace mpa::protocol

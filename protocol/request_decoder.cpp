@@ -17,7 +17,7 @@ namespace {
 using rapidjson::Value;
 
 constexpr std::string_view kOpList =
-    "token, status, invalidate, verify_altinn, verify_token, ping";
+    "token, status, invalidate, verify_altinn, verify_token, metrics, ping";
 
 // Fields of each op besides "op" and "id".
 const std::vector<std::string_view> kTokenFields = {
@@ -211,6 +211,7 @@ Result<RequestBody> read_body(const Value& object, std::string_view op) {
   if (op == "verify_token") return read_verify_token(object);
   if (auto s = check_field_names(object, op, kNoFields); !s) return std::move(s).error();
   if (op == "status") return RequestBody(StatusRequest{});
+  if (op == "metrics") return RequestBody(MetricsRequest{});
   return RequestBody(PingRequest{});
 }
 

@@ -13,8 +13,8 @@
 namespace mpa::protocol {
 
 // The ops in the order of RequestBody's alternatives.
-inline constexpr std::array<std::string_view, 6> kOps = {"token", "status", "invalidate",
-                                                         "verify_altinn", "ping", "verify_token"};
+inline constexpr std::array<std::string_view, 7> kOps = {
+    "token", "status", "invalidate", "verify_altinn", "ping", "verify_token", "metrics"};
 
 Error invalid(std::string message);  // an invalid_request error
 

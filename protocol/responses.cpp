@@ -173,4 +173,10 @@ Result<TokenResponse> decode_token_response(std::string_view line) {
   return response;
 }
 
+Result<std::string> decode_metrics_response(std::string_view line) {
+  rapidjson::Document document;
+  if (auto status = read_response(document, line); !status) return std::move(status).error();
+  return string_member(document, "metrics");
+}
+
 }  // namespace mpa::protocol

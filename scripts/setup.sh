@@ -12,7 +12,7 @@ PACKAGES=(
   libp11-dev libp11-kit-dev libssl-dev openssl libcurl4-openssl-dev rapidjson-dev
   libboost-dev libboost-test-dev libtomlplusplus-dev
   softhsm2 opensc opensc-pkcs11 ca-certificates
-  python3 python3-jwt python3-cryptography
+  python3 python3-jwt python3-cryptography python3-prometheus-client curl
   clang libclang-rt-14-dev
   systemd libsystemd-dev util-linux socat lintian dpkg-dev file
   nodejs golang-go scdoc bash-completion

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "agent/cache/token_cache_impl.h"
+#include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 
 namespace mpa {
@@ -32,6 +33,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     lru.splice(lru.begin(), lru, entry.lru_position);
     if (entry.token && entry.expires - now >= needed) {
       ++counters.hits;
+      metrics::agent_metrics().cache_hits.increment();
       hit = served(entry, now);
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (refresh_is_due(entry, needed, now)) {
@@ -40,14 +42,17 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
       ++counters.misses;
       ++counters.held;
+      metrics::agent_metrics().count_held_miss();
       held = entry.failures.held_failure(now, options);
     } else if (auto too_long = entry.flight ? std::nullopt
                                             : too_long_for_this_entry(entry, needed, now)) {
       ++counters.misses;
       ++counters.held;
+      metrics::agent_metrics().count_held_miss();
       held = std::move(too_long);
     } else {
       ++counters.misses;
+      metrics::agent_metrics().cache_misses.increment();
       // A token that served this min_ttl until now should have been
       // refreshed ahead: say why the client waits.
       if (entry.token && needed <= entry.refresh_min_ttl) {

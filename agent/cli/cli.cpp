@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  status         ask a running agent how it is\n"
     "  invalidate     ask a running agent to drop a cached token\n"
     "  exec           run a command with a token from the agent in its environment\n"
+    "  metrics        print a running agent's metrics (OpenMetrics text)\n"
     "  fetch          one-shot, no agent: build, sign and exchange a grant, print the token\n"
     "  grant          build and sign one grant and print it (no network)\n"
     "  check-config   validate a configuration file and the token, key and certificates it names\n"
@@ -47,6 +48,7 @@ constexpr std::pair<const char*, Command> kCommands[] = {
     {"version", version_command},
     {"--version", version_command},
     {"verify-token", verify_token_command},
+    {"metrics", metrics_command},
     {"signer-helper", signer_helper_command},  // internal: started by `run`, not in kUsage
 };
 

@@ -26,6 +26,7 @@ int check_config_command(const std::vector<std::string>& args);   // oneshot_com
 int verify_altinn_command(const std::vector<std::string>& args);  // altinn_commands.cpp
 int version_command(const std::vector<std::string>& args);        // cli.cpp
 int verify_token_command(const std::vector<std::string>& args);   // verify_command.cpp
+int metrics_command(const std::vector<std::string>& args);        // metrics_command.cpp
 // Internal, not listed in --help: the signer helper process.
 int signer_helper_command(const std::vector<std::string>& args);  // signer_helper_command.cpp
 

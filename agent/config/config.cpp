@@ -99,7 +99,7 @@ Status check_top_level(const ConfigTable& root, const toml::table& document) {
   for (const auto& [key, node] : document) {
     const std::string_view name = key.str();
     if (name == "agent" || name == "pkcs11" || name == "client" || name == "altinn" ||
-        name == "verify" || name == "allow") {
+        name == "verify" || name == "allow" || name == "metrics") {
       continue;
     }
     if (is_pin_key(name)) {
@@ -114,8 +114,8 @@ Status check_top_level(const ConfigTable& root, const toml::table& document) {
             : "unknown key " + quoted(name, kMaxQuotedValueBytes) + " outside any table";
     return root.error_at(node, "",
                          what +
-                             "; expected [agent], [pkcs11], [[client]], [altinn] "
-                             "or [[allow]]");
+                             "; expected [agent], [pkcs11], [[client]], [altinn], "
+                             "[verify], [metrics] or [[allow]]");
   }
   return {};
 }
@@ -146,6 +146,10 @@ Result<Config> read_document(const toml::table& document, const Origin& origin) 
   MPA_ASSIGN_OR_RETURN(const toml::table* verify, single_table(root, document, "verify"));
   if (verify != nullptr) {
     MPA_RETURN_IF_ERROR(read_verify(ConfigTable(*verify, origin.file, "[verify]"), origin, config));
+  }
+  MPA_ASSIGN_OR_RETURN(const toml::table* metrics, single_table(root, document, "metrics"));
+  if (metrics != nullptr) {
+    MPA_RETURN_IF_ERROR(read_metrics(ConfigTable(*metrics, origin.file, "[metrics]"), config));
   }
   MPA_RETURN_IF_ERROR(read_allow_rules(root, document, origin, config));
   return config;

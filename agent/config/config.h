@@ -43,6 +43,13 @@ struct ClientConfig {
 // In an [[allow]] delegation list: every value.
 inline constexpr std::string_view kAnyValue = "*";
 
+// [metrics] listen: an IP address (no host name) and a port.
+struct MetricsListen {
+  std::string address;  // "127.0.0.1", "::1"
+  std::uint16_t port = 0;
+  bool operator==(const MetricsListen&) const = default;
+};
+
 struct AllowRule {
   std::optional<std::uint32_t> uid;
   std::optional<std::uint32_t> gid;
@@ -86,6 +93,8 @@ struct Config {
   int verify_leeway_seconds = 60;
   // [[allow]]
   std::vector<AllowRule> allow;
+  // [metrics]: the HTTP /metrics listener; none unless configured
+  std::optional<MetricsListen> metrics_listen;
 
   // The client called `name`, or the only one when `name` is empty.
   const ClientConfig* find_client(const std::string& name) const;

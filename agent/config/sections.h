@@ -45,6 +45,7 @@ Status read_pkcs11(const ConfigTable& section, const Origin& origin, Config& con
 Result<ClientConfig> read_client(ConfigTable& section, const Origin& origin, bool only_client);
 Status read_altinn(const ConfigTable& section, const Origin& origin, Config& config);
 Status read_verify(const ConfigTable& section, const Origin& origin, Config& config);
+Status read_metrics(const ConfigTable& section, Config& config);  // metrics_section.cpp
 Result<AllowRule> read_allow(const ConfigTable& section, const std::vector<ClientConfig>& clients);
 
 // The client called `name`, or nullptr.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "agent/altinn/altinn_token.h"
+#include "agent/daemon/metrics_op.h"
 #include "agent/daemon/verify_token_op.h"
 #include "agent/signer/helper_pool.h"
 #include "common/log.h"
@@ -196,12 +197,24 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   return state.policy->check(peer, request.client, request.grant);
 }
 
+// Only a "custom" client lacks the endpoint (test and prod have Digdir's);
+// found before the cache, so no Maskinporten token is made for nothing.
+Error no_altinn_endpoint(const ClientConfig& client) {
+  return make_error(ErrorCode::invalid_request,
+                    "client \"" + client.name + "\" has no altinn_exchange_endpoint, so it "
+                    "cannot make Altinn tokens; set altinn_exchange_endpoint in its [[client]] "
+                    "table (environment \"custom\" has no default) to use \"exchange\":\"altinn\"");
+}
+
 // A token request that the grant builder would refuse (a scope outside the
 // client's list, a bad resource ...) is answered before the cache: it
 // takes no entry and starts no exchange.
 Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
+  if (request.exchange && (*client)->altinn_exchange_endpoint.empty()) {
+    return no_altinn_endpoint(**client);
+  }
   return check_grant_request(request.grant, **client);
 }
 
@@ -291,6 +304,7 @@ void AgentHandler::refresh_ahead() const { state()->cache->refresh_due_entries()
 void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request, Reply reply) {
   auto state = this->state();
   const auto id = request.id_json;
+  reply = counted_reply(protocol::op_name(request.body), std::move(reply));
   try {
     if (std::holds_alternative<protocol::PingRequest>(request.body)) {
       reply(protocol::encode_ok(id));
@@ -302,6 +316,8 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
       handle_status(state, peer, id, reply);
     } else if (auto* check = std::get_if<protocol::VerifyTokenRequest>(&request.body)) {
       handle_verify_token(state, id, std::move(*check), scheduler_, clock_, reply);
+    } else if (std::holds_alternative<protocol::MetricsRequest>(request.body)) {
+      handle_metrics(state, peer, id, scheduler_, clock_, reply);
     } else {
       auto& verify = std::get<protocol::VerifyAltinnRequest>(request.body);
       handle_verify_altinn(state, id, std::move(verify.token), reply);

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "agent/daemon/server_shared.h"
+#include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 #include "protocol/line_reader.h"
 
@@ -228,6 +229,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     const std::uint64_t seq = open_slot();
     auto decoded = protocol::decode_request(line);
     if (auto* bad = std::get_if<protocol::DecodeError>(&decoded)) {
+      metrics::agent_metrics().count_request("invalid", bad->error.code);
       std::string answer = protocol::encode_error(bad->id_json, bad->error);
       if (bad->close_connection) {
         finish_with_error(seq, std::move(answer));

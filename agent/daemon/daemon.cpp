@@ -20,6 +20,7 @@
 #include "agent/daemon/fair_scheduler.h"
 #include "agent/daemon/listen_socket.h"
 #include "agent/daemon/service_manager.h"
+#include "agent/daemon/metrics_op.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/memory_privacy.h"
@@ -145,6 +146,7 @@ class Daemon final {
   Status run() {
     auto started = start();
     if (started) io_.run();
+    metrics_listener_.reset();
     // Workers first: nothing may answer into a connection after this.
     pool_.stop();
     pool_.join();
@@ -201,6 +203,7 @@ class Daemon final {
     };
     server_ = std::make_unique<Server>(io_, listening_->release_fd(), handler_, std::move(options));
     server_->start();
+    MPA_ASSIGN_OR_RETURN(metrics_listener_, start_metrics_listener(*config, handler_));
     wait_for_signal();
     schedule_sweep();
     schedule_refresh_ahead();
@@ -301,6 +304,9 @@ class Daemon final {
       log::warning("[agent] max_concurrent_exchanges changed; that needs a restart (still " +
                    std::to_string(running.max_concurrent_exchanges) + ")");
     }
+    if (loaded.metrics_listen != running.metrics_listen) {
+      log::warning("[metrics] listen changed; that needs a restart");
+    }
     if (listening_->activated()) return;
     if (loaded.socket != running.socket || loaded.socket_mode != running.socket_mode) {
       log::warning("[agent] socket or socket_mode changed; that needs a restart (still listening on " +
@@ -355,6 +361,7 @@ class Daemon final {
   std::optional<ListeningSocket> listening_;
   std::shared_ptr<AgentHandler> handler_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<MetricsListener> metrics_listener_;  // [metrics] listen; null without
   bool stopping_ = false;
   bool reloading_ = false;
   bool reload_again_ = false;

@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 
+#include "agent/metrics/agent_metrics.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/openssl_handles.h"
@@ -150,6 +151,7 @@ void Engine::fetch_token(const ClientConfig& client, const GrantRequest& request
     return;
   }
   const std::shared_ptr<ClientState> state = it->second;
+  done = metrics::counted_exchange(client.name, std::move(done));
   // Discovery runs once per client, on first use, so that starting the
   // agent never depends on the network.
   state->maskinporten->prepare([state, request, sign_by_ms,
@@ -165,7 +167,11 @@ void Engine::fetch_token(const ClientConfig& client, const GrantRequest& request
                                   "the agent is stopping or reloading; ask again"));
           return;
         }
-        signed_grant(state->builder->build(request, epoch_seconds_now()));
+        auto grant = [&] {
+          const metrics::ScopedTimer timed(metrics::agent_metrics().signature_seconds);
+          return state->builder->build(request, epoch_seconds_now());
+        }();
+        signed_grant(std::move(grant));
       });
     };
     state->maskinporten->exchange(std::move(make_grant), std::move(done));

@@ -44,6 +44,21 @@ bool is_scope_token(std::string_view scope) {
                      [](char c) { return is_visible_ascii(c) && c != '"' && c != '\\'; });
 }
 
+// Scopes named in a refusal; a client with more gets a count of the rest.
+constexpr std::size_t kMaxScopesListed = 20;
+
+// What a refused scope's asker may use instead: the client's `scopes`.
+std::string scopes_it_may_ask_for(const ClientConfig& client) {
+  if (client.scopes.empty()) return "it has none configured";
+  std::string list;
+  const std::size_t listed = std::min(client.scopes.size(), kMaxScopesListed);
+  for (std::size_t i = 0; i < listed; ++i) list += (i == 0 ? "" : ", ") + client.scopes[i];
+  if (listed < client.scopes.size()) {
+    list += " and " + std::to_string(client.scopes.size() - listed) + " more";
+  }
+  return "it may ask for " + list;
+}
+
 Status check_scopes(const std::vector<std::string>& scopes, const ClientConfig& client) {
   if (scopes.empty()) return invalid_request("no scope was given; at least one is required");
   if (scopes.size() > kMaxScopes) {
@@ -59,9 +74,9 @@ Status check_scopes(const std::vector<std::string>& scopes, const ClientConfig& 
                             "backslashes or control characters)");
     }
     if (std::find(client.scopes.begin(), client.scopes.end(), scope) == client.scopes.end()) {
-      return make_error(ErrorCode::invalid_scope, "scope " + quoted(scope) +
-                                                      " is not in client " +
-                                                      quoted(client.name) + "'s scopes");
+      return make_error(ErrorCode::invalid_scope, "scope " + quoted(scope) + " is not in client " +
+                                                      quoted(client.name) + "'s scopes; " +
+                                                      scopes_it_may_ask_for(client));
     }
     // At most kMaxScopes: a scan is cheaper than a set on every request.
     if (std::find(scopes.begin(), it, scope) != it) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/metrics/agent_metrics.h"
+
 namespace mpa::signer {
 namespace {
 
@@ -231,6 +233,7 @@ void SignerSupervisor::supervise() {
     if (stopping_) break;
     if (cv_.wait_until(lock, next_try_, [&] { return stopping_; })) break;
     lock.unlock();
+    metrics::agent_metrics().signer_restarts.increment();
     const std::optional<FailedMessage> failed = start_helper();
     lock.lock();
     if (!failed) continue;

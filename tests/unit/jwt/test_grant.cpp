@@ -507,7 +507,20 @@ BOOST_FIXTURE_TEST_SUITE(GrantRequestChecks, Fixture)
 BOOST_AUTO_TEST_CASE(RefusesScopeNotInClientListBeforeSigning) {
   const Error error = refused(request_for({"altinn:enduser", "skatteetaten:secret"}));
   BOOST_TEST((error.code == ErrorCode::invalid_scope));
-  BOOST_TEST(error.message == R"(scope "skatteetaten:secret" is not in client "default"'s scopes)");
+  BOOST_TEST(error.message ==
+             R"(scope "skatteetaten:secret" is not in client "default"'s scopes; it may ask for )"
+             "altinn:enduser, altinn:instances.read, altinn:authentication/systemuser.request.write");
+}
+
+BOOST_AUTO_TEST_CASE(RefusedScopeListsAtMostTwentyOfTheClientsScopes) {
+  ClientConfig many = test_client();
+  many.scopes.clear();
+  for (int i = 0; i < 25; ++i) many.scopes.push_back("scope:" + std::to_string(i));
+  const Status checked = check_grant_request(request_for({"other:scope"}), many);
+  BOOST_TEST_REQUIRE(!checked.ok());
+  BOOST_TEST(checked.error().message.find("scope:19 and 5 more") != std::string::npos,
+             checked.error().message);
+  BOOST_TEST(checked.error().message.find("scope:20") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(CheckGrantRequestRefusesWhatBuildRefusesWithoutASigner) {
