@@ -137,15 +137,15 @@ BOOST_AUTO_TEST_CASE(DecodesTheMetricsAnswer) {
 }
 
 BOOST_AUTO_TEST_CASE(OwnUidAndRootMayReadMetrics) {
-  BOOST_TEST(may_read_metrics(PeerCredentials{1, ::geteuid(), 0}).ok());
-  BOOST_TEST(may_read_metrics(PeerCredentials{1, 0, 0}).ok());
+  BOOST_TEST(may_read_metrics(PeerCredentials{1, ::geteuid(), 0, {}}).ok());
+  BOOST_TEST(may_read_metrics(PeerCredentials{1, 0, 0, {}}).ok());
 }
 
 BOOST_AUTO_TEST_CASE(OtherUidIsForbiddenInWords) {
   const uid_t other = ::geteuid() + 4242;
   std::string sent;
   // Refused before the state is looked at.
-  handle_metrics(nullptr, PeerCredentials{1, other, 0}, std::string("1"),
+  handle_metrics(nullptr, PeerCredentials{1, other, 0, {}}, std::string("1"),
                  [](std::function<void()>) { BOOST_FAIL("nothing runs for a refused peer"); },
                  Clock::system(), [&](std::string line) { sent = std::move(line); });
   BOOST_TEST(contains(sent, "\"error\":\"forbidden\""), sent);
