@@ -133,8 +133,13 @@ before="$(received_count)"
 # Within refresh_margin_seconds (5) of expiry, and past the first half of
 # the token's life (before that the agent never refreshes).
 wait_until_epoch "$(( $(token_field "$short_json" expires_at) - 4 ))"
+misses_before="$(cache_misses)"
 again="$("$MPA_BIN" token --socket "$SOCK" --scope skatteetaten:test --min-ttl 0)"
-expect_eq "within the margin the cached token is still served at once" "$again" "$short"
+# The background refresh (every second) may already have replaced it: then
+# the new token is the one served, and still from the cache.
+expect_eq "within the margin a cached token is still served at once (no miss)" \
+  "$(cache_misses)" "$misses_before"
+[[ -n "$again" ]] && ok "within the margin a token is served" || not_ok "within the margin a token is served"
 # The refresh starts at the first request after a random delay of up to
 # margin/4; keep asking, as a busy client would.
 refreshed() {
