@@ -31,7 +31,7 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     entry.last_used = now;
     entry.last_owner = owner;
     lru.splice(lru.begin(), lru, entry.lru_position);
-    if (entry.token && entry.expires - now >= needed) {
+    if (serves(entry, needed, now)) {
       ++counters.hits;
       metrics::agent_metrics().cache_hits.increment();
       hit = served(entry, now);
@@ -112,7 +112,7 @@ std::optional<AccessToken> TokenCache::Impl::peek(const TokenTarget& target,
   if (it == entries.end() || !it->second.token) return std::nullopt;
   Entry& entry = it->second;
   const std::int64_t now = steady_seconds();
-  if (entry.expires - now < std::max<std::int64_t>(min_ttl, 0)) return std::nullopt;
+  if (!serves(entry, std::max<std::int64_t>(min_ttl, 0), now)) return std::nullopt;
   entry.last_used = now;
   lru.splice(lru.begin(), lru, entry.lru_position);
   return served(entry, now);
@@ -130,7 +130,8 @@ void TokenCache::Impl::put(const TokenTarget& target, const AccessToken& token) 
 }
 
 // A token arrives dated by the wall clock (expires_at); from here on its
-// life is counted on the steady clock.
+// life is counted on the steady clock (in whole seconds, as the wall
+// clock is read: see serves()).
 void TokenCache::Impl::store(Entry& entry, const AccessToken& token, std::int64_t now) const {
   entry.token = token;
   const std::int64_t wall_now = clock.epoch_seconds();

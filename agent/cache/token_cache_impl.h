@@ -84,6 +84,14 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
         .count();
   }
 
+  // Whether the entry's token surely has `needed` seconds left. Both clocks
+  // are read in whole seconds: `expires` may be up to a second late (the
+  // wall second it was dated by nearly over) and `now` up to a second early,
+  // so two seconds more than needed are asked of the count.
+  static bool serves(const Entry& entry, std::int64_t needed, std::int64_t now) {
+    return entry.token && entry.expires - now >= needed + 2;
+  }
+
   mutable std::mutex mutex;  // guards everything below; never held across a call out
   Entries entries;
   std::list<const std::string*> lru;  // keys of `entries`, most recently used first
