@@ -12,7 +12,16 @@
 
 namespace mpa::json {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+// RapidJSON's writer, with one addition for the hot path: a string that
+// needs no escaping is copied into the buffer in one piece (RawValue copies
+// it a byte at a time).
+class Writer : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using rapidjson::Writer<rapidjson::StringBuffer>::Writer;
+  // `text` as a string value, quoted; the caller has checked that it needs
+  // no escaping (write_string does).
+  void unescaped_string(std::string_view text);
+};
 
 // Strict UTF-8 (RFC 3629 §4): no overlong forms, no surrogates, nothing
 // above U+10FFFF. RapidJSON 1.1 lets a lone "\udc00" escape through as
