@@ -96,6 +96,22 @@ expect_not_contains "no later check is reported after the TLS failure" "$out" "d
 expect_not_contains "and not all checks passed" "$out" "all checks passed"
 expect_eq "the stand-in received no grant" "$(token_requests)" 0
 
+# --- a certificate for another host name: the same words ---
+# Needs a name other than localhost for 127.0.0.1 (the stand-in's address),
+# such as the host's own name in /etc/hosts.
+other_name="$(hostname)"
+if [[ "$other_name" != localhost && "$(getent ahostsv4 "$other_name" | awk 'NR == 1 { print $1 }')" == 127.0.0.1 ]]; then
+  other_host="$(variant other-host "s|^token_endpoint = .*|token_endpoint = \"https://$other_name:$STANDIN_PORT/token\"|")"
+  standin_control reset '{}' >/dev/null
+  check "$other_host" --online
+  expect_contains "a host-name mismatch is a TLS error" "$rc:$err" \
+    "1:error: unavailable: client \"default\": TLS to $other_name:$STANDIN_PORT: cannot reach https://$other_name:$STANDIN_PORT/token: "
+  expect_contains "the host-name error names ca_file" "$err" "ca_file $STANDIN_CA"
+  expect_eq "no grant sent after the host-name failure" "$(token_requests)" 0
+else
+  ok "(host-name mismatch not tried: $other_name does not resolve to 127.0.0.1 here)"
+fi
+
 # --- a wrong client_id: Maskinporten's invalid_client in words ---
 wrong_id="$(variant wrong-id 's|^client_id = .*|client_id = "11111111-2222-3333-4444-555555555555"|')"
 standin_control reset '{}' >/dev/null
