@@ -147,9 +147,9 @@ expect_contains "the 500 in words" "$err" \
 expect_eq "the 500 is not retried" "$(token_requests)" 1
 
 # --- a time-out: an error in words ---
-slow="$(variant slow 's|^retry_deadline_seconds = .*|timeout_seconds = 1|')"
+slow="$(variant slow 's|^retry_deadline_seconds = .*|timeout_seconds = 2|')"
 standin_control reset '{}' >/dev/null
-standin_control fail '{"mode": "slow", "delay": 4}' >/dev/null
+standin_control fail '{"mode": "slow", "delay": 6}' >/dev/null
 check "$slow" --online
 expect_eq "a time-out exits 1" "$rc" 1
 expect_contains "the time-out in words" "$err" \
