@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  fetch          one-shot, no agent: build, sign and exchange a grant, print the token\n"
     "  grant          build and sign one grant and print it (no network)\n"
     "  check-config   validate a configuration file and the token, key and certificates it names\n"
+    "                 (--online: also TLS, discovery and a /token round trip per client)\n"
     "  verify-altinn  verify an Altinn consent token offline\n"
     "  verify-token   verify a Maskinporten token (API providers, data sources)\n"
     "  version        print the version (also --version)\n"

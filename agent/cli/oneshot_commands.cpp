@@ -14,6 +14,7 @@
 #include "agent/altinn/altinn.h"
 #include "agent/cli/args.h"
 #include "agent/cli/cli.h"
+#include "agent/cli/online_check.h"
 #include "agent/config/config.h"
 #include "agent/daemon/socket_access.h"
 #include "agent/engine/engine.h"
@@ -77,7 +78,7 @@ constexpr const char* kFetchHelpEnd =
     "exit status: 0 printed a token, 1 failed (`error: CODE: words` on stderr), 2 usage error.\n";
 
 constexpr const char* kCheckHelp =
-    "usage: maskinporten-agent check-config --config FILE\n"
+    "usage: maskinporten-agent check-config --config FILE [--client NAME] [--online]\n"
     "\n"
     "Validates the configuration file; then, in a signer helper process as `run` does,\n"
     "reads the PIN, loads the PKCS#11 module, opens the token and logs in (once: a\n"
@@ -85,7 +86,24 @@ constexpr const char* kCheckHelp =
     "command until the PIN changes or the record is deleted), finds every client's\n"
     "key, certificate and chain, checks that certificate and key match, signs a test\n"
     "grant and verifies the signature. Says what it checked on stdout, or what is wrong\n"
-    "on stderr. Makes no network calls.\n"
+    "on stderr. Without --online it makes no network calls.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE   the agent's configuration (TOML)\n"
+    "  --client NAME   check only this [[client]] (default: every one)\n"
+    "  --online        also check each client over the network, as the agent connects\n"
+    "                  (its ca_file, proxy and time-outs), one `ok:` or `error:` line each:\n"
+    "                  1. TLS: a GET of the token endpoint (the issuer with discovery),\n"
+    "                     which must verify;\n"
+    "                  2. discovery: GET <issuer>.well-known/oauth-authorization-server;\n"
+    "                     its issuer and token_endpoint must match the configuration;\n"
+    "                  3. a /token round trip: one grant, freshly signed on the token,\n"
+    "                     asking only for the scope \"maskinporten-agent:check-config-online\",\n"
+    "                     which no client is given. Maskinporten's invalid_scope answer\n"
+    "                     shows it accepted the certificate, signature, client_id and\n"
+    "                     audience; invalid_client, invalid_grant, a 5xx or a time-out\n"
+    "                     fail. No token is asked for; no grant or token is printed.\n"
+    "                  Nothing is retried; a client's checks stop at its first failure.\n"
     "\n"
     "exit status: 0 all good, 1 something is wrong (`error: CODE: words` on stderr), 2 usage\n"
     "error.\n";
@@ -210,6 +228,55 @@ Status verify_with_certificate(const std::string& jwt, const Bytes& leaf_der, Jw
   return {};
 }
 
+// The clients check-config looks at, as the engine holds them: all, in the
+// configuration's order, or the one --client names.
+Result<std::vector<const ClientConfig*>> clients_to_check(const Engine& engine, const Config& config,
+                                                         const std::optional<std::string>& name) {
+  std::vector<const ClientConfig*> clients;
+  if (name) {
+    MPA_ASSIGN_OR_RETURN(const ClientConfig* named, engine.client(*name));
+    clients.push_back(named);
+    return clients;
+  }
+  for (const ClientConfig& client : config.clients) {
+    MPA_ASSIGN_OR_RETURN(const ClientConfig* held, engine.client(client.name));
+    clients.push_back(held);
+  }
+  return clients;
+}
+
+// What the signer helper found for `client`, and a test grant signed on the
+// token and verified with the certificate's public key.
+Status check_client_offline(const Engine& engine, const ClientConfig& client, std::int64_t now) {
+  const SignerInfo info = engine.signer_info(client);
+  std::printf("ok: client \"%s\": key %s\n", client.name.c_str(), client.key.c_str());
+  std::printf("    certificate: %s\n", info.certificate_subject.c_str());
+  std::printf("    valid until %s (%lld days)\n",
+              format_utc(info.certificate_not_after, UtcFormat::readable).c_str(),
+              static_cast<long long>((info.certificate_not_after - now) / 86400));
+  std::printf("    grant header: %s, %s\n", std::string(to_string(client.alg)).c_str(),
+              client.kid ? ("kid " + *client.kid).c_str()
+                         : (client.x5c_chain ? "x5c leaf + intermediates" : "x5c leaf"));
+  std::printf("    audience %s, token endpoint %s%s\n", client.issuer.c_str(),
+              client.token_endpoint.c_str(), client.discovery ? " (or discovered)" : "");
+
+  const std::string where = "client \"" + client.name + "\"";
+  GrantRequest probe;
+  probe.scopes = {client.scopes.front()};
+  auto grant = engine.make_grant(client, probe);
+  if (!grant) return grant.error().with_context(where + ": test grant");
+  const std::vector<Bytes> chain = engine.certificate_chain(client);
+  if (chain.empty()) return make_error(ErrorCode::internal, "no certificate was found");
+  if (auto verified = verify_with_certificate(grant->jwt, chain.front(), client.alg); !verified) {
+    return verified.error().with_context(where);
+  }
+  std::printf("    certificate chain: %zu certificate%s found\n", chain.size(),
+              chain.size() == 1 ? "" : "s");
+  std::printf("ok: client \"%s\": test grant signed on the token; signature verifies\n",
+              client.name.c_str());
+  return {};
+}
+
 // grant's and fetch's help: their own lines around the options they share.
 int print_grant_help(const char* intro, const char* end) {
   std::fputs(intro, stdout);
@@ -266,7 +333,8 @@ int fetch_command(const std::vector<std::string>& args) {
 }
 
 int check_config_command(const std::vector<std::string>& args) {
-  auto parsed = parse_args("check-config", args, {{"config", true, false}});
+  auto parsed = parse_args("check-config", args,
+                           {{"config", true, false}, {"client", true, false}, {"online", false, false}});
   if (!parsed) return kExitUsage;
   if (parsed->has("help")) {
     std::fputs(kCheckHelp, stdout);
@@ -283,37 +351,21 @@ int check_config_command(const std::vector<std::string>& args) {
     std::printf("warning: %s\n", warning.c_str());
   }
 
-  auto engine = engine_through_helper(*config);
+  const bool online = parsed->has("online");
+  auto engine = engine_through_helper(online ? with_online_check_scope(*config) : *config);
   if (!engine) return fail(engine.error());
   std::printf("ok: PKCS#11 module %s loaded, token opened, logged in\n", config->module.c_str());
 
+  auto clients = clients_to_check(**engine, *config, parsed->get("client"));
+  if (!clients) return fail(clients.error());
   const std::int64_t now = epoch_seconds_now();
-  for (const ClientConfig& client : config->clients) {
-    const SignerInfo info = (*engine)->signer_info(client);
-    std::printf("ok: client \"%s\": key %s\n", client.name.c_str(), client.key.c_str());
-    std::printf("    certificate: %s\n", info.certificate_subject.c_str());
-    std::printf("    valid until %s (%lld days)\n",
-                format_utc(info.certificate_not_after, UtcFormat::readable).c_str(),
-                static_cast<long long>((info.certificate_not_after - now) / 86400));
-    std::printf("    grant header: %s, %s\n", std::string(to_string(client.alg)).c_str(),
-                client.kid ? ("kid " + *client.kid).c_str()
-                           : (client.x5c_chain ? "x5c leaf + intermediates" : "x5c leaf"));
-    std::printf("    audience %s, token endpoint %s%s\n", client.issuer.c_str(),
-                client.token_endpoint.c_str(), client.discovery ? " (or discovered)" : "");
-
-    GrantRequest probe;
-    probe.scopes = {client.scopes.front()};
-    auto grant = (*engine)->make_grant(client, probe);
-    if (!grant) return fail(grant.error().with_context("client \"" + client.name + "\": test grant"));
-    const std::vector<Bytes> chain = (*engine)->certificate_chain(client);
-    if (chain.empty()) return fail(make_error(ErrorCode::internal, "no certificate was found"));
-    if (auto verified = verify_with_certificate(grant->jwt, chain.front(), client.alg); !verified) {
-      return fail(verified.error().with_context("client \"" + client.name + "\""));
+  for (const ClientConfig* client : *clients) {
+    if (auto checked = check_client_offline(**engine, *client, now); !checked) {
+      return fail(checked.error());
     }
-    std::printf("    certificate chain: %zu certificate%s found\n", chain.size(),
-                chain.size() == 1 ? "" : "s");
-    std::printf("ok: client \"%s\": test grant signed on the token; signature verifies\n", client.name.c_str());
   }
+  std::fflush(stdout);  // before the online checks' lines, in order
+  if (online && !check_online(**engine, *clients)) return kExitFailed;
   std::printf("all checks passed\n");
   return kExitOk;
 }

@@ -24,6 +24,10 @@ constexpr const char* kMetadataPath = ".well-known/oauth-authorization-server";
 
 }  // namespace
 
+std::string authorization_server_metadata_url(const std::string& issuer) {
+  return issuer + kMetadataPath;
+}
+
 Result<std::string> parse_authorization_server_metadata(const HttpResponse& response,
                                                         const std::string& issuer,
                                                         const std::string& url) {
@@ -110,7 +114,7 @@ void MaskinportenClient::prepare(std::function<void(Status)> done) {
                           "\" is not an https:// URL ending in '/'"));
     return;
   }
-  const std::string url = client_.issuer + kMetadataPath;
+  const std::string url = authorization_server_metadata_url(client_.issuer);
   io_.get(url, [settle, url, issuer = client_.issuer](Result<HttpResponse> response) {
     if (!response) {
       settle(std::move(response).error().with_context("discovery"));

@@ -47,6 +47,10 @@ T wait_for(Start start) {
 
 }  // namespace
 
+std::string token_request_form(const std::string& signed_grant) {
+  return form_encode({{"grant_type", kJwtBearerGrantType}, {"assertion", signed_grant}});
+}
+
 MaskinportenIo MaskinportenIo::blocking(
     std::function<Result<HttpResponse>(const std::string&, const std::string&, int)> post_form,
     std::function<Result<HttpResponse>(const std::string&)> get,
@@ -140,8 +144,7 @@ struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
 
   void post(const SignedGrant& grant) {
     jti = grant.jti;
-    const std::string form =
-        form_encode({{"grant_type", kJwtBearerGrantType}, {"assertion", grant.jwt}});
+    const std::string form = token_request_form(grant.jwt);
     const int timeout = policy.attempt_timeout_seconds(timeout_cap);
     io.post_form(endpoint, form, timeout, [self = shared_from_this()](Result<HttpResponse> response) {
       self->judged(judge(response, self->io.clock.epoch_seconds()));

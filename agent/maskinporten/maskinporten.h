@@ -44,6 +44,13 @@ Result<std::string> parse_authorization_server_metadata(const HttpResponse& resp
                                                         const std::string& issuer,
                                                         const std::string& url);
 
+// Where the RFC 8414 metadata of `issuer` (an https:// URL ending in '/')
+// is fetched from: <issuer>.well-known/oauth-authorization-server.
+std::string authorization_server_metadata_url(const std::string& issuer);
+
+// The /token request's form body for one signed grant (RFC 7523 §2.1).
+std::string token_request_form(const std::string& signed_grant);
+
 // Everything MaskinportenClient needs from the outside world. The real one
 // is an AsyncHttp (answers and timers on its thread) and the system
 // clocks; tests build one from blocking fakes with blocking().
