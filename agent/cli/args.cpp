@@ -38,12 +38,14 @@ int usage_error(const std::string& command, const std::string& message) {
   return 2;
 }
 
-int report_failure(const Error& error) {
+std::string failure_code(const Error& error) {
   // The wire has no invalid_config (a client cannot fix the agent's file);
   // a person at the command line can, so here it keeps its name.
-  const std::string code =
-      error.code == ErrorCode::invalid_config ? "invalid_config" : std::string(to_string(error.code));
-  std::fprintf(stderr, "error: %s: %s\n", code.c_str(), error.message.c_str());
+  return error.code == ErrorCode::invalid_config ? "invalid_config" : std::string(to_string(error.code));
+}
+
+int report_failure(const Error& error) {
+  std::fprintf(stderr, "error: %s: %s\n", failure_code(error).c_str(), error.message.c_str());
   return 1;
 }
 

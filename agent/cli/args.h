@@ -35,6 +35,8 @@ int usage_error(const std::string& command, const std::string& message);
 // socket protocol spells it, so scripts can tell cases apart), on stderr;
 // returns the failure exit status (1).
 int report_failure(const Error& error);
+// The CODE of that line.
+std::string failure_code(const Error& error);
 
 // On a usage error, prints "error: ..." and a hint naming `command` to
 // stderr and returns nullopt. "--help"/"-h" sets the "help" flag.

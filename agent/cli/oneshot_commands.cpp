@@ -347,6 +347,7 @@ int check_config_command(const std::vector<std::string>& args) {
   if (!config) return fail(config.error());
   std::printf("ok: %s parses (%zu client%s)\n", config->path.c_str(), config->clients.size(),
               config->clients.size() == 1 ? "" : "s");
+  std::printf("    log format: %s\n", log::format_word(config->log_format));
   for (const std::string& warning : unreachable_allow_rules(*config, ::geteuid(), ::getegid())) {
     std::printf("warning: %s\n", warning.c_str());
   }

@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kRunHelp =
     "usage: maskinporten-agent run --config FILE [--verbose | --log-level LEVEL]\n"
+    "                              [--log-format text|json]\n"
     "\n"
     "Runs the agent in the foreground. It logs in to the PKCS#11 token once, listens on\n"
     "the Unix socket named by [agent] socket, and answers local programs that ask for\n"
@@ -24,6 +25,9 @@ constexpr const char* kRunHelp =
     "                  as --log-level debug\n"
     "  --log-level L   the least severe lines logged: error, warning, info (the\n"
     "                  default) or debug\n"
+    "  --log-format F  text (a time, the level and the message; the default) or json\n"
+    "                  (one JSON object per line: time, level, program, message);\n"
+    "                  wins over [agent] log_format, also on SIGHUP\n"
     "\n"
     "The socket: its directory is created with mode 0700 if missing; the socket gets\n"
     "socket_mode (0600: only this user; 0660 and [[allow]] rules to let a group in).\n"
@@ -42,7 +46,8 @@ constexpr const char* kRunHelp =
     "                   URI and PIN did not change keeps its signer helper and login.\n"
     "                   A changed socket path or max_concurrent_exchanges needs a restart.\n"
     "\n"
-    "Logs go to stderr, one line per event; under systemd with journald priorities.\n"
+    "Logs go to stderr, one line per event; under systemd with journald priorities\n"
+    "(\"<N>\" before the text or the JSON object).\n"
     "\"ready: listening on PATH\" is logged once the socket accepts requests. PINs and\n"
     "whole tokens are never logged (tokens appear as sha256:xxxxxxxx).\n"
     "\n"
@@ -58,7 +63,18 @@ const std::vector<OptionSpec> kRunOptions = {
     {"config", true, false},
     {"verbose", false, false},
     {"log-level", true, false},
+    {"log-format", true, false},
 };
+
+// A failure to start in the JSON format is a JSON record too, so that a
+// log collector never meets a line it cannot read.
+void report_start_failure(const Error& error) {
+  if (log::current_format() == log::Format::json) {
+    log::error(failure_code(error) + ": " + error.message);
+  } else {
+    report_failure(error);
+  }
+}
 
 }  // namespace
 
@@ -84,9 +100,17 @@ int run_command(const std::vector<std::string>& args) {
     }
     log::set_level(*level);
   }
-  const Status status = run_daemon(DaemonOptions{*config});
+  DaemonOptions options{*config, std::nullopt};
+  if (const auto format_word = parsed->get("log-format")) {
+    options.log_format = log::parse_format(*format_word);
+    if (!options.log_format) {
+      return usage_error("run", "--log-format takes text or json, not '" + *format_word + "'");
+    }
+    log::set_format(*options.log_format);
+  }
+  const Status status = run_daemon(options);
   if (!status) {
-    report_failure(status.error());
+    report_start_failure(status.error());
     return status.error().reason == ErrorReason::pin_refused ? kExitPinRefused : kExitFailed;
   }
   return kExitOk;

@@ -5,6 +5,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/signer/helper.h"
+#include "common/log.h"
 
 namespace mpa::cli {
 namespace {
@@ -16,6 +17,13 @@ constexpr const char* kSignerHelperHelp =
     "the socket on descriptor N. It loads the token's module, reads the PIN, logs in and\n"
     "signs Maskinporten grants only. It is not meant to be run by hand.\n";
 
+int usage_error_for_helper() {
+  std::fputs("error: signer-helper is internal and needs --fd N (N >= 3)\n"
+             "(see: maskinporten-agent signer-helper --help)\n",
+             stderr);
+  return kExitUsage;
+}
+
 }  // namespace
 
 int signer_helper_command(const std::vector<std::string>& args) {
@@ -23,17 +31,18 @@ int signer_helper_command(const std::vector<std::string>& args) {
     std::fputs(kSignerHelperHelp, stdout);
     return kExitOk;
   }
+  // `run` adds "--log-format json" when it logs JSON (helper_launch.cpp).
+  if (args.size() == 4 && args[2] == "--log-format" && args[3] == "json") {
+    log::set_format(log::Format::json);
+  } else if (args.size() != 2) {
+    return usage_error_for_helper();
+  }
   int fd = -1;
-  if (args.size() == 2 && args[0] == "--fd" && args[1].size() <= 4 &&
+  if (args[0] == "--fd" && args[1].size() <= 4 &&
       args[1].find_first_not_of("0123456789") == std::string::npos && !args[1].empty()) {
     fd = std::stoi(args[1]);
   }
-  if (fd < 3) {
-    std::fputs("error: signer-helper is internal and needs --fd N (N >= 3)\n"
-               "(see: maskinporten-agent signer-helper --help)\n",
-               stderr);
-    return kExitUsage;
-  }
+  if (fd < 3) return usage_error_for_helper();
   return signer::run_signer_helper(fd);
 }
 

@@ -86,10 +86,24 @@ Status read_socket(const ConfigTable& section, const Origin& origin, std::string
   return {};
 }
 
+Status read_log_format(const ConfigTable& section, log::Format& out) {
+  std::string word;
+  MPA_RETURN_IF_ERROR(section.read("log_format", word, "\"text\" or \"json\""));
+  if (!section.has("log_format")) return {};
+  const auto format = log::parse_format(word);
+  if (!format) {
+    return section.error("log_format", quoted(word, kMaxQuotedValueBytes) +
+                                           " is not a log format; use \"text\" (the default) "
+                                           "or \"json\" (one JSON object per line)");
+  }
+  out = *format;
+  return {};
+}
+
 Status read_agent(const ConfigTable& section, const Origin& origin, Config& config) {
-  MPA_RETURN_IF_ERROR(
-      section.only_keys({"socket", "socket_mode", "refresh_margin_seconds", "max_connections",
-                         "max_connections_per_uid", "max_concurrent_exchanges", "state_dir"}));
+  MPA_RETURN_IF_ERROR(section.only_keys({"socket", "socket_mode", "refresh_margin_seconds",
+                                         "max_connections", "max_connections_per_uid",
+                                         "max_concurrent_exchanges", "state_dir", "log_format"}));
   MPA_RETURN_IF_ERROR(read_socket(section, origin, config.socket));
   MPA_RETURN_IF_ERROR(read_socket_mode(section, config.socket_mode));
   MPA_RETURN_IF_ERROR(
@@ -101,7 +115,7 @@ Status read_agent(const ConfigTable& section, const Origin& origin, Config& conf
       section.read("max_concurrent_exchanges", config.max_concurrent_exchanges, 1, 1024));
   MPA_RETURN_IF_ERROR(section.read("state_dir", config.state_dir));
   if (config.state_dir) config.state_dir = resolve(origin, *config.state_dir);
-  return {};
+  return read_log_format(section, config.log_format);
 }
 
 // ---------------------------------------------------------------- [pkcs11]

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "common/result.h"
 #include "common/signer.h"
 
@@ -75,6 +76,7 @@ struct Config {
   int max_connections_per_uid = 64;  // one uid's share of max_connections
   int max_concurrent_exchanges = 64;       // Maskinporten/Altinn exchanges in flight at once
   std::optional<std::string> state_dir;    // refused-PIN records; default per signer/state_dir.h
+  log::Format log_format = log::Format::text;  // `run --log-format` overrides it
   // [pkcs11]
   std::string module;
   std::optional<std::string> pin_file;

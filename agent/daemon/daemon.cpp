@@ -130,8 +130,9 @@ std::shared_ptr<FairScheduler> exchange_slots(const Config& config) {
 
 class Daemon final {
  public:
-  explicit Daemon(std::string config_path)
-      : config_path_(std::move(config_path)),
+  explicit Daemon(const DaemonOptions& options)
+      : config_path_(options.config_path),
+        log_format_override_(options.log_format),
         pool_(kWorkerThreads),
         control_pool_(kControlThreads),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
@@ -184,6 +185,7 @@ class Daemon final {
   Status start() {
     auto config = load_config(config_path_);
     if (!config) return config.error();
+    apply_log_format(*config);
     auto socket = open_socket(*config);
     if (!socket) return socket.error();
     listening_.emplace(std::move(*socket));
@@ -211,6 +213,10 @@ class Daemon final {
     log::info("ready: listening on " + listening_->path());
     service_manager_.ready("listening on " + listening_->path());
     return {};
+  }
+
+  void apply_log_format(const Config& config) const {
+    log::set_format(log_format_override_.value_or(config.log_format));
   }
 
   void wait_for_signal() {
@@ -289,6 +295,7 @@ class Daemon final {
       server_->set_max_connections(static_cast<std::size_t>((*built)->config.max_connections));
       server_->set_max_connections_per_uid(
           static_cast<std::size_t>((*built)->config.max_connections_per_uid));
+      apply_log_format((*built)->config);
       handler_->replace_state(std::move(*built));
       log::info("reloaded the configuration from " + config_path_);
     }
@@ -348,6 +355,7 @@ class Daemon final {
   }
 
   std::string config_path_;
+  std::optional<log::Format> log_format_override_;
   ServiceManager service_manager_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
@@ -371,7 +379,7 @@ class Daemon final {
 
 Status run_daemon(const DaemonOptions& options) {
   harden_process();
-  Daemon daemon(options.config_path);
+  Daemon daemon(options);
   return daemon.run();
 }
 

@@ -4,8 +4,10 @@
 // operator and the tests wait for ("ready: listening on PATH").
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "common/log.h"
 #include "common/result.h"
 
 namespace mpa {
@@ -30,6 +32,8 @@ inline constexpr int kCacheSweepIntervalSeconds = 60;
 
 struct DaemonOptions {
   std::string config_path;
+  // `run --log-format`: wins over [agent] log_format, at start and on reload.
+  std::optional<log::Format> log_format;
 };
 
 // Runs until SIGTERM/SIGINT; ok after a graceful stop. An error says why

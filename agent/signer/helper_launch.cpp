@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/log.h"
+
 extern char** environ;
 
 namespace mpa::signer {
@@ -64,8 +66,12 @@ Result<HelperChild> launch_helper_process(const std::string& executable) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   const std::string fd_text = std::to_string(kHelperFd);
+  // The helper writes to the agent's stderr: in JSON too, when the agent does.
+  const bool json_log = log::current_format() == log::Format::json;
   char* argv[] = {const_cast<char*>("maskinporten-agent"), const_cast<char*>("signer-helper"),
-                  const_cast<char*>("--fd"), const_cast<char*>(fd_text.c_str()), nullptr};
+                  const_cast<char*>("--fd"), const_cast<char*>(fd_text.c_str()),
+                  json_log ? const_cast<char*>("--log-format") : nullptr,
+                  const_cast<char*>("json"), nullptr};
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, executable.c_str(), &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);

@@ -145,14 +145,14 @@ r=eval(sys.argv[2])
 print(json.dumps(r) if isinstance(r,(dict,list)) else r)' "$1" "$2"
 }
 
-# start_agent CONFIG: runs `maskinporten-agent run` in the background and
-# waits until it answers a ping. Sets AGENT_PID, AGENT_LOG, SOCK (from the
-# config's [agent] socket line).
+# start_agent CONFIG [RUN OPTION...]: runs `maskinporten-agent run` in the
+# background and waits until it answers a ping. Sets AGENT_PID, AGENT_LOG,
+# SOCK (from the config's [agent] socket line).
 start_agent() {
   local conf="$1" i
   SOCK="$(sed -n 's/^socket = "\(.*\)"/\1/p' "$conf" | head -1)"
   AGENT_LOG="$WORK/agent.$RANDOM.log"
-  "$MPA_BIN" run --config "$conf" 2>"$AGENT_LOG" &
+  "$MPA_BIN" run --config "$conf" "${@:2}" 2>"$AGENT_LOG" &
   AGENT_PID=$!
   track_pid "$AGENT_PID"
   for i in $(seq 1 200); do

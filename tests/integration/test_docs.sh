@@ -31,6 +31,7 @@ for command in $commands; do
 done
 expect_eq "and each command's options" "$(complete_words maskinporten-agent token --for)" "--format"
 expect_eq "and their values" "$(complete_words maskinporten-agent run --log-level w)" "warning"
+expect_eq "run --log-format too" "$(complete_words maskinporten-agent run --log-format j)" "json"
 
 help="$("$MPA_SOURCE_DIR/softhsm-fixtures/make-token.sh" --help)" && rc=0 || rc=$?
 expect_eq "make-token.sh --help prints its own help" "$rc:$(head -1 <<<"$help")" "0:usage: softhsm-fixtures/make-token.sh DIR"

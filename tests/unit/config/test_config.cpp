@@ -246,8 +246,16 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(config.allow[1].who == "group root (gid 0)");
 }
 
+BOOST_AUTO_TEST_CASE(ReadsTheLogFormat) {
+  BOOST_TEST((accepted("[agent]\nlog_format = \"json\"\n" + minimal()).log_format ==
+              log::Format::json));
+  BOOST_TEST((accepted("[agent]\nlog_format = \"text\"\n" + minimal()).log_format ==
+              log::Format::text));
+}
+
 BOOST_AUTO_TEST_CASE(AppliesDefaultsToMinimalConfig) {
   const Config config = accepted(minimal());
+  BOOST_TEST((config.log_format == log::Format::text));
   BOOST_TEST(config.socket == "/run/user/4242/maskinporten-agent/agent.sock");
   BOOST_TEST(config.socket_mode == 0600u);
   BOOST_TEST(config.refresh_margin_seconds == 30);
@@ -499,6 +507,19 @@ BOOST_AUTO_TEST_CASE(RejectsSocketModeGivingOthersAccess) {
                                      "\" gives access to other users; use \"0600\", or \"0660\""),
                message);
   }
+}
+
+BOOST_AUTO_TEST_CASE(RejectsALogFormatOtherThanTextOrJson) {
+  for (const char* format : {"JSON", "logfmt", "text "}) {
+    const std::string message =
+        refusal("[agent]\nlog_format = \"" + std::string(format) + "\"\n" + minimal());
+    BOOST_TEST(contains(message, ":2: [agent] log_format: \"" + std::string(format) +
+                                     "\" is not a log format; use \"text\" (the default) or "
+                                     "\"json\" (one JSON object per line)"),
+               message);
+  }
+  BOOST_TEST(contains(refusal("[agent]\nlog_format = 1\n" + minimal()),
+                      "[agent] log_format: expected \"text\" or \"json\", got an integer"));
 }
 
 BOOST_AUTO_TEST_CASE(RejectsExecutableOrMalformedSocketMode) {
