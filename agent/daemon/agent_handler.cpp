@@ -164,9 +164,8 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
   status.uptime_seconds = uptime_seconds;
   status.clients.emplace();
   const auto cache_errors = state.cache->last_errors();
-  const bool sees_all = state.policy->sees_everything(peer);
   for (const ClientConfig& client : state.config.clients) {
-    if (!sees_all && !state.policy->may_use(peer, client.name)) continue;
+    if (!state.policy->may_see(peer, client.name)) continue;
     status.clients->push_back(client_status(state, client, cache_errors));
   }
   const TokenCache::Stats stats = state.cache->stats();
@@ -188,11 +187,16 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
 }
 
 // The client a token or invalidate request names, if the peer may use it
-// for those scopes; `request.client` becomes the resolved name.
+// for those scopes; `request.client` becomes the resolved name. An unknown
+// (or missing) name is answered with the clients the peer may use.
 Status authorize(const AgentState& state, const PeerCredentials& peer,
                  protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
-  if (!client) return client.error();
+  if (!client) {
+    Error error = std::move(client).error();
+    error.message += "; " + state.policy->clients_it_may_use(peer, state.config.clients);
+    return error;
+  }
   request.client = (*client)->name;
   return state.policy->check(peer, request.client, request.grant);
 }

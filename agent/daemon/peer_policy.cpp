@@ -78,6 +78,23 @@ bool PeerPolicy::sees_everything(const PeerCredentials& peer) const {
   return peer.uid == agent_uid_ || peer.uid == 0;
 }
 
+bool PeerPolicy::may_see(const PeerCredentials& peer, const std::string& client) const {
+  return sees_everything(peer) || may_use(peer, client);
+}
+
+std::string PeerPolicy::clients_it_may_use(const PeerCredentials& peer,
+                                           const std::vector<ClientConfig>& clients) const {
+  std::string named;
+  std::size_t count = 0;
+  for (const ClientConfig& client : clients) {
+    if (!may_see(peer, client.name)) continue;
+    if (++count <= kMaxClientsNamed) named += (named.empty() ? "" : ", ") + mpa::quoted(client.name);
+  }
+  if (count == 0) return "this peer may use no client; see [[allow]]";
+  if (count > kMaxClientsNamed) named += " and " + std::to_string(count - kMaxClientsNamed) + " more";
+  return "this peer may use " + named;
+}
+
 Status PeerPolicy::check(const PeerCredentials& peer, const std::string& client,
                          const std::vector<std::string>& scopes) const {
   GrantRequest grant;

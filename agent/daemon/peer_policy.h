@@ -27,6 +27,10 @@ struct PeerCredentials {
 // rules for supplementary groups, never a guess).
 PeerCredentials with_peer_groups(int fd, PeerCredentials peer);
 
+// A refusal names at most this many clients: enough for a person to find
+// theirs, too few to flood a line on a host with hundreds of tenants.
+inline constexpr std::size_t kMaxClientsNamed = 20;
+
 class PeerPolicy {
  public:
   // `agent_uid` is always allowed every client and scope; [[allow]] rules add
@@ -57,6 +61,15 @@ class PeerPolicy {
   bool may_use(const PeerCredentials& peer, const std::string& client) const;
   // Whether the peer sees every client in `status`: the agent's own uid, and root.
   bool sees_everything(const PeerCredentials& peer) const;
+  // Whether `client` shows in the peer's status and refusals: sees_everything
+  // or may_use. Another tenant's client never does.
+  bool may_see(const PeerCredentials& peer, const std::string& client) const;
+  // For a refusal of an unknown client: "this peer may use \"a\", \"b\"" naming
+  // the clients of `clients` that the peer may see (at most
+  // kMaxClientsNamed, then "and N more"), or "this peer may use no client;
+  // see [[allow]]".
+  std::string clients_it_may_use(const PeerCredentials& peer,
+                                 const std::vector<ClientConfig>& clients) const;
 
  private:
   bool matches(const AllowRule& rule, const PeerCredentials& peer) const;

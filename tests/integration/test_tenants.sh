@@ -2,7 +2,8 @@
 # and a tenant's process (nobody, uid 65534) on the real socket. The
 # tenant's [[allow]] rule names the delegation values it may use; anything
 # else is forbidden in words, while the agent's own uid keeps every field.
-# status shows the tenant only its own client.
+# status shows the tenant only its own client; an unknown client's refusal
+# names only the clients the peer may use.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 make_token
@@ -94,5 +95,27 @@ expect_contains "and gets its token" \
 out="$(tenant_lines '{"op":"token","client":"payroll","scopes":["altinn:enduser"]}')"
 expect_eq "without the group it may not" "$(error_of "$out")" \
   '["forbidden", "uid 65534 may not use client \"payroll\""]'
+
+# --- an unknown client: the refusal names the clients this peer may use, no others ---
+out="$(tenant_lines '{"op":"token","client":"nope","scopes":["altinn:enduser"]}')"
+expect_eq "an unknown client is refused naming the tenant's own clients" "$(error_of "$out")" \
+  '["unknown_client", "no client named \"nope\"; this peer may use \"default\""]'
+expect_not_contains "and never another tenant's" "$out" "payroll"
+out="$(tenant_lines '{"op":"invalidate","client":"nope","scopes":["altinn:enduser"]}')"
+expect_eq "invalidate says the same" "$(error_of "$out")" \
+  '["unknown_client", "no client named \"nope\"; this peer may use \"default\""]'
+out="$(tenant_lines '{"op":"token","scopes":["altinn:enduser"]}')"
+expect_eq "no client named among several: the same list" "$(error_of "$out")" \
+  '["unknown_client", "this agent has 2 clients; say which one with \"client\"; this peer may use \"default\""]'
+out="$(setpriv --reuid=65534 --regid=0 --groups=4242 "$PY" "$SOCK_PY" "$SOCK" lines \
+  '{"op":"token","client":"nope","scopes":["altinn:enduser"]}' 2>&1)"
+expect_eq "a gid rule's client is named for a member of the group" "$(json_get "$out" 'j["message"]')" \
+  'no client named "nope"; this peer may use "default", "payroll"'
+out="$(agent_lines '{"op":"token","client":"nope","scopes":["altinn:enduser"]}')"
+expect_eq "the agent's own uid is told every client" "$(json_get "$out" 'j["message"]')" \
+  'no client named "nope"; this peer may use "default", "payroll"'
+err="$(as_tenant "$MPA_BIN" token --socket "$SOCK" --client nope --scope altinn:enduser 2>&1)" && rc=0 || rc=$?
+expect_eq "the CLI prints it with its code" "$rc:$err" \
+  '1:error: unknown_client: no client named "nope"; this peer may use "default"'
 
 finish

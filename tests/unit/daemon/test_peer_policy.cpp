@@ -412,3 +412,69 @@ BOOST_AUTO_TEST_CASE(PeerMayUseOnlyTheClientsOfItsRules) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(PeerPolicyClientsNamed)
+
+std::vector<ClientConfig> clients_named(std::vector<std::string> names) {
+  std::vector<ClientConfig> clients;
+  for (std::string& name : names) {
+    clients.emplace_back();
+    clients.back().name = std::move(name);
+  }
+  return clients;
+}
+
+BOOST_AUTO_TEST_CASE(NamesTheClientsThePeersRulesGiveInConfigurationOrder) {
+  const PeerPolicy policy({uid_rule(kPeerUid, {"payroll"}), uid_rule(kPeerUid, {"default"})},
+                          kAgentUid);
+  BOOST_TEST(policy.clients_it_may_use(peer(), clients_named({"default", "payroll"})) ==
+             "this peer may use \"default\", \"payroll\"");
+}
+
+BOOST_AUTO_TEST_CASE(AnotherTenantsClientIsNeverNamed) {
+  const PeerPolicy policy({uid_rule(kPeerUid, {"default"}), uid_rule(1002, {"payroll"})},
+                          kAgentUid);
+  const std::string words = policy.clients_it_may_use(peer(), clients_named({"default", "payroll"}));
+  BOOST_TEST(words == "this peer may use \"default\"");
+  BOOST_TEST(words.find("payroll") == std::string::npos);
+  BOOST_TEST(!policy.may_see(peer(), "payroll"));
+}
+
+BOOST_AUTO_TEST_CASE(GroupRulesCountAsInStatus) {
+  const PeerPolicy policy({gid_rule(5, {"payroll"})}, kAgentUid);
+  BOOST_TEST(policy.clients_it_may_use(peer(kPeerUid, kPeerGid, {5}),
+                                       clients_named({"default", "payroll"})) ==
+             "this peer may use \"payroll\"");
+}
+
+BOOST_AUTO_TEST_CASE(AgentsOwnUidAndRootAreToldEveryClient) {
+  const PeerPolicy policy({uid_rule(kPeerUid, {"default"})}, kAgentUid);
+  const auto clients = clients_named({"default", "payroll"});
+  BOOST_TEST(policy.clients_it_may_use(peer(kAgentUid), clients) ==
+             "this peer may use \"default\", \"payroll\"");
+  BOOST_TEST(policy.clients_it_may_use(peer(0, 0), clients) ==
+             "this peer may use \"default\", \"payroll\"");
+}
+
+BOOST_AUTO_TEST_CASE(APeerWithNoUsableClientIsToldSo) {
+  const PeerPolicy policy({uid_rule(kPeerUid, {}), uid_rule(1002, {"payroll"})}, kAgentUid);
+  BOOST_TEST(policy.clients_it_may_use(peer(), clients_named({"default", "payroll"})) ==
+             "this peer may use no client; see [[allow]]");
+}
+
+BOOST_AUTO_TEST_CASE(ManyClientsAreCutAfterTheLimit) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < kMaxClientsNamed + 5; ++i) names.push_back("c" + std::to_string(i));
+  const PeerPolicy policy({uid_rule(kPeerUid, names)}, kAgentUid);
+  const std::string words = policy.clients_it_may_use(peer(), clients_named(names));
+  BOOST_TEST(words.find("\"c19\" and 5 more") != std::string::npos, words);
+  BOOST_TEST(words.find("\"c20\"") == std::string::npos, words);
+}
+
+BOOST_AUTO_TEST_CASE(ClientNamesAreQuotedPrintable) {
+  const PeerPolicy policy({}, kAgentUid);
+  BOOST_TEST(policy.clients_it_may_use(peer(kAgentUid), clients_named({"a\"b\nc"})) ==
+             "this peer may use \"a?b?c\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
