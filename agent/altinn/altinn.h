@@ -81,6 +81,11 @@ struct AltinnIo {
 
 using AltinnDone = std::function<void(Result<AccessToken>)>;
 
+// Whether `client` can make Altinn tokens at all: only a "custom" client
+// lacks altinn_exchange_endpoint (test and prod have Digdir's). Checked
+// before a grant is signed. Errors: invalid_request, saying what to set.
+Status check_exchange_endpoint(const ClientConfig& client);
+
 // GET <client.altinn_exchange_endpoint> with the Maskinporten token as
 // Bearer; the body is the Altinn JWT, whose `exp` gives expires_at.
 // 5xx, 429 and network errors retried under RetryPolicy within the

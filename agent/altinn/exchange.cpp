@@ -195,8 +195,18 @@ AltinnIo AltinnIo::blocking(ExchangeTransport transport) {
   return io;
 }
 
+Status check_exchange_endpoint(const ClientConfig& client) {
+  if (!client.altinn_exchange_endpoint.empty()) return {};
+  return make_error(ErrorCode::invalid_request,
+                    "client \"" + client.name + "\" has no altinn_exchange_endpoint, so it "
+                    "cannot make Altinn tokens; set altinn_exchange_endpoint in its [[client]] "
+                    "table (environment \"custom\" has no default) to use \"exchange\":\"altinn\"");
+}
+
 void exchange_for_altinn(const ClientConfig& client, const std::string& maskinporten_token,
                          AltinnIo io, AltinnDone done) {
+  // Callers check_exchange_endpoint() first; reaching here without one is
+  // the agent's own configuration gone wrong.
   if (client.altinn_exchange_endpoint.empty()) {
     done(make_error(ErrorCode::invalid_config,
                     "client " + client.name + " has no altinn_exchange_endpoint"));

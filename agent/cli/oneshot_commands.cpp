@@ -317,6 +317,10 @@ int fetch_command(const std::vector<std::string>& args) {
   log::set_level(parsed->has("verbose") ? log::Level::debug : log::Level::error);
   auto loaded = load(*parsed);
   if (!loaded) return fail(loaded.error());
+  if (exchange) {
+    // The socket's words and code, before any grant is signed.
+    if (auto possible = altinn::check_exchange_endpoint(*loaded->client); !possible) return fail(possible.error());
+  }
   auto token = loaded->engine->fetch_token(*loaded->client, grant_request_from(*parsed));
   if (!token) return fail(token.error());
   if (exchange) {

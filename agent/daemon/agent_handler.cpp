@@ -201,24 +201,14 @@ Status authorize(const AgentState& state, const PeerCredentials& peer,
   return state.policy->check(peer, request.client, request.grant);
 }
 
-// Only a "custom" client lacks the endpoint (test and prod have Digdir's);
-// found before the cache, so no Maskinporten token is made for nothing.
-Error no_altinn_endpoint(const ClientConfig& client) {
-  return make_error(ErrorCode::invalid_request,
-                    "client \"" + client.name + "\" has no altinn_exchange_endpoint, so it "
-                    "cannot make Altinn tokens; set altinn_exchange_endpoint in its [[client]] "
-                    "table (environment \"custom\" has no default) to use \"exchange\":\"altinn\"");
-}
-
 // A token request that the grant builder would refuse (a scope outside the
 // client's list, a bad resource ...) is answered before the cache: it
 // takes no entry and starts no exchange.
 Status check_token_request(const AgentState& state, const protocol::TokenRequest& request) {
   auto client = state.engine->client(request.client);
   if (!client) return client.error();
-  if (request.exchange && (*client)->altinn_exchange_endpoint.empty()) {
-    return no_altinn_endpoint(**client);
-  }
+  // Before the cache, so no Maskinporten token is made for nothing.
+  if (request.exchange) MPA_RETURN_IF_ERROR(altinn::check_exchange_endpoint(**client));
   return check_grant_request(request.grant, **client);
 }
 

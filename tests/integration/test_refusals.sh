@@ -1,7 +1,8 @@
 # Refusals a person can act on (issue 12, item 4), through the real agent:
 # a scope outside the client's list names the scopes it may ask for, and
 # "exchange":"altinn" on a client with no altinn_exchange_endpoint is a
-# request error in words, answered before any grant is signed.
+# request error in words, answered before any grant is signed, on the
+# socket and by `fetch --exchange altinn` alike.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 make_token
@@ -33,5 +34,13 @@ expect_eq "the CLI says the same with its code" "$rc:$(cut -c1-69 <<<"$err")" \
   '1:error: invalid_request: client "bare" has no altinn_exchange_endpoint'
 out="$(agent_lines '{"op":"token","client":"bare","scopes":["altinn:instances.read"]}')"
 expect_eq "the same client still gets Maskinporten tokens" "$(json_get "$out" 'j["ok"]')" True
+
+# --- fetch --exchange altinn: the socket's words and code, before any grant ---
+before="$(json_get "$(standin_control stats)" 'j["token_requests"]')"
+err="$("$MPA_BIN" fetch --config "$CONF" --client bare --scope altinn:instances.read --exchange altinn 2>&1)" && rc=0 || rc=$?
+expect_eq "fetch --exchange altinn without an endpoint: invalid_request in the socket's words" "$rc:$err" \
+  '1:error: invalid_request: client "bare" has no altinn_exchange_endpoint, so it cannot make Altinn tokens; set altinn_exchange_endpoint in its [[client]] table (environment "custom" has no default) to use "exchange":"altinn"'
+expect_eq "and the stand-in received no grant for it" \
+  "$(json_get "$(standin_control stats)" 'j["token_requests"]')" "$before"
 
 finish

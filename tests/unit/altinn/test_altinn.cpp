@@ -643,6 +643,23 @@ BOOST_AUTO_TEST_CASE(ServerErrorForeverIsUnavailableWithinTheDeadline) {
   BOOST_TEST(fake.elapsed <= std::chrono::seconds(20));
 }
 
+BOOST_AUTO_TEST_CASE(NoEndpointIsARequestErrorSayingWhatToSetBeforeAnyExchange) {
+  ClientConfig client = exchange_client();
+  client.name = "bare";
+  client.altinn_exchange_endpoint.clear();
+  const Status possible = check_exchange_endpoint(client);
+  BOOST_TEST_REQUIRE(!possible.ok());
+  BOOST_TEST(possible.error().code == ErrorCode::invalid_request);
+  BOOST_TEST(possible.error().message ==
+             "client \"bare\" has no altinn_exchange_endpoint, so it cannot make Altinn tokens; "
+             "set altinn_exchange_endpoint in its [[client]] table (environment \"custom\" has "
+             "no default) to use \"exchange\":\"altinn\"");
+}
+
+BOOST_AUTO_TEST_CASE(AClientWithAnEndpointCanExchange) {
+  BOOST_TEST(check_exchange_endpoint(exchange_client()).ok());
+}
+
 BOOST_AUTO_TEST_CASE(NoEndpointIsAConfigurationError) {
   FakeAltinn fake;
   ClientConfig client = exchange_client();
