@@ -3,6 +3,7 @@
 #include <memory>
 #include <utility>
 
+#include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 
 namespace mpa::altinn {
@@ -46,9 +47,10 @@ struct AltinnTokenRun : std::enable_shared_from_this<AltinnTokenRun> {
   void exchange(const AccessToken& maskinporten) {
     maskinporten_ref = log::token_ref(maskinporten.access_token);
     exchange_for_altinn(client, maskinporten.access_token, io,
-                        [self = shared_from_this()](Result<AccessToken> token) {
-                          self->exchanged(std::move(token));
-                        });
+                        metrics::counted_altinn_exchange<AccessToken>(
+                            [self = shared_from_this()](Result<AccessToken> token) {
+                              self->exchanged(std::move(token));
+                            }));
   }
 
   void exchanged(Result<AccessToken> token) {

@@ -28,7 +28,11 @@ AgentMetrics::AgentMetrics()
                                            kLatencyBucketsSeconds)),
       signature_seconds(registry_.histogram(named("signature_duration_seconds"),
                                             "building and signing one grant on the token",
-                                            kLatencyBucketsSeconds)) {
+                                            kLatencyBucketsSeconds)),
+      altinn_exchange_seconds(registry_.histogram(
+          named("altinn_exchange_duration_seconds"),
+          "Altinn token exchanges, Maskinporten token to Altinn token, retries included",
+          kLatencyBucketsSeconds)) {
   for (std::size_t op = 0; op < kRequestOps.size(); ++op) {
     for (std::size_t result = 0; result < kResultCount; ++result) {
       requests_[op][result] = &registry_.counter(
@@ -39,6 +43,10 @@ AgentMetrics::AgentMetrics()
   for (std::size_t result = 0; result < kResultCount; ++result) {
     exchanges_[result] = &registry_.counter(
         named("exchanges"), "Maskinporten token exchanges by outcome (ok or the error code)",
+        {{"outcome", result_label(result)}});
+    altinn_exchanges_[result] = &registry_.counter(
+        named("altinn_exchanges"),
+        "Altinn token exchanges (a Maskinporten token for an Altinn token) by outcome",
         {{"outcome", result_label(result)}});
   }
 }
@@ -53,6 +61,10 @@ void AgentMetrics::count_request(std::string_view op, std::optional<ErrorCode> f
 
 void AgentMetrics::count_exchange(std::optional<ErrorCode> failure) noexcept {
   exchanges_[result_index(failure)]->increment();
+}
+
+void AgentMetrics::count_altinn_exchange(std::optional<ErrorCode> failure) noexcept {
+  altinn_exchanges_[result_index(failure)]->increment();
 }
 
 void AgentMetrics::note_success(const std::string& client, std::int64_t now) {

@@ -41,6 +41,8 @@ class AgentMetrics final {
   // No lock: fixed tables of counters made at construction.
   void count_request(std::string_view op, std::optional<ErrorCode> failure) noexcept;
   void count_exchange(std::optional<ErrorCode> failure) noexcept;
+  // The Altinn leg: one exchange of a Maskinporten token for an Altinn token.
+  void count_altinn_exchange(std::optional<ErrorCode> failure) noexcept;
 
   // A miss answered with a recent failure, without an exchange.
   void count_held_miss() noexcept {
@@ -57,10 +59,12 @@ class AgentMetrics final {
   Counter& signer_restarts;
   Histogram& exchange_seconds;
   Histogram& signature_seconds;
+  Histogram& altinn_exchange_seconds;
 
  private:
   std::array<std::array<Counter*, kResultCount>, kRequestOps.size()> requests_{};
   std::array<Counter*, kResultCount> exchanges_{};
+  std::array<Counter*, kResultCount> altinn_exchanges_{};
 };
 
 // The process's metrics.
@@ -97,6 +101,21 @@ std::function<void(Result<T>)> counted_exchange(std::string client,
     } else {
       metrics.count_exchange(result.error().code);
     }
+    done(std::move(result));
+  };
+}
+
+// `done` wrapped so that the Altinn exchange it ends (one Maskinporten
+// token for an Altinn token, retries included) is counted by outcome and
+// timed from now. A client's last successful exchange stays Maskinporten's.
+template <typename T>
+std::function<void(Result<T>)> counted_altinn_exchange(std::function<void(Result<T>)> done) {
+  return [done = std::move(done), started = std::chrono::steady_clock::now()](Result<T> result) {
+    AgentMetrics& metrics = agent_metrics();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics.altinn_exchange_seconds.observe(took.count());
+    metrics.count_altinn_exchange(result ? std::nullopt
+                                         : std::optional<ErrorCode>(result.error().code));
     done(std::move(result));
   };
 }

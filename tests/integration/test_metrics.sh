@@ -2,7 +2,8 @@
 # op, `maskinporten-agent metrics` and the [metrics] HTTP listener each give
 # OpenMetrics text that Debian's prometheus_client parses, and the values
 # move as requests are served: a first token is a miss and an exchange, a
-# second a hit, a refused exchange counts as a failure.
+# second a hit, a refused exchange counts as a failure; the Altinn leg is
+# counted in a family of its own.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 make_token
@@ -84,6 +85,28 @@ agent_lines 'not json' >/dev/null || true
 bad="$(cli_samples)"
 expect_eq "a request that cannot be decoded counts as invalid" \
   "$(( $(sample "$bad" 'maskinporten_agent_requests_total{op=invalid,result=invalid_request}') - $(sample "$failed" 'maskinporten_agent_requests_total{op=invalid,result=invalid_request}') ))" 2
+
+# --- the Altinn leg: a family of its own; the Maskinporten leg counts as before ---
+altinn_ok='maskinporten_agent_altinn_exchanges_total{outcome=ok}'
+altinn_forbidden='maskinporten_agent_altinn_exchanges_total{outcome=forbidden}'
+delta() { echo $(( $(sample "$2" "$3") - $(sample "$1" "$3") )); }
+"$MPA_BIN" token --socket "$SOCK" --scope altinn:instances.read --exchange altinn >/dev/null
+altinn_first="$(cli_samples)"
+expect_eq "an Altinn token is one Altinn exchange that succeeded" "$(delta "$bad" "$altinn_first" "$altinn_ok")" 1
+expect_eq "made from one Maskinporten exchange, counted as before" \
+  "$(delta "$bad" "$altinn_first" "$ok_exchange")" 1
+expect_eq "the Altinn exchange was timed" \
+  "$(delta "$bad" "$altinn_first" 'maskinporten_agent_altinn_exchange_duration_seconds_count{}')" 1
+expect_eq "apart from the Maskinporten exchanges' histogram" \
+  "$(delta "$bad" "$altinn_first" 'maskinporten_agent_exchange_duration_seconds_count{}')" 1
+standin_control fail '{"mode":"403","count":1,"path":"/authentication/api/v1/exchange/maskinporten"}' >/dev/null
+"$MPA_BIN" token --socket "$SOCK" --scope altinn:enduser --exchange altinn >/dev/null 2>&1 && rc=0 || rc=$?
+expect_eq "an Altinn exchange that Altinn refuses fails" "$rc" 1
+altinn_refused="$(cli_samples)"
+expect_eq "and counts as a forbidden Altinn exchange" "$(delta "$altinn_first" "$altinn_refused" "$altinn_forbidden")" 1
+expect_eq "not as a success" "$(delta "$altinn_first" "$altinn_refused" "$altinn_ok")" 0
+expect_eq "nor as a refused Maskinporten exchange" \
+  "$(delta "$altinn_first" "$altinn_refused" 'maskinporten_agent_exchanges_total{outcome=forbidden}')" 0
 
 # --- the listener stops with the agent ---
 kill -TERM "$AGENT_PID"

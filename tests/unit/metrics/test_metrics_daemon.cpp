@@ -103,6 +103,20 @@ BOOST_AUTO_TEST_CASE(CountedReplyCountsAndPassesTheLineOn) {
                       "maskinporten_agent_requests_total{op=\"ping\",result=\"ok\"} 1\n"));
 }
 
+BOOST_AUTO_TEST_CASE(AltinnExchangesAreCountedApartFromMaskinportenExchanges) {
+  int answered = 0;
+  const auto done = [&](Result<int>) { ++answered; };
+  metrics::counted_altinn_exchange<int>(done)(7);
+  metrics::counted_altinn_exchange<int>(done)(make_error(ErrorCode::forbidden, "403"));
+  BOOST_TEST(answered == 2);
+  const std::string text = metrics::agent_metrics().registry().render();
+  BOOST_TEST(contains(text, "maskinporten_agent_altinn_exchanges_total{outcome=\"ok\"} 1\n"), text);
+  BOOST_TEST(contains(text, "maskinporten_agent_altinn_exchanges_total{outcome=\"forbidden\"} 1\n"));
+  BOOST_TEST(contains(text, "maskinporten_agent_altinn_exchange_duration_seconds_count 2\n"));
+  BOOST_TEST(contains(text, "maskinporten_agent_exchanges_total{outcome=\"ok\"} 0\n"));
+  BOOST_TEST(contains(text, "maskinporten_agent_exchange_duration_seconds_count 0\n"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(metrics_op)
