@@ -160,22 +160,25 @@ struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
   }
 
   void judged(Attempt outcome) {
-    if (outcome.result.ok() || !outcome.retryable) {
-      done(std::move(outcome.result));
-      return;
-    }
-    const Error& last = outcome.result.error();
-    const auto wait = policy.next_wait(attempts, outcome.retry_after);
-    if (!wait) {
-      done(make_error(ErrorCode::unavailable, "Altinn token exchange failed after " +
-                                                  std::to_string(attempts) + " attempt(s) within " +
-                                                  std::to_string(budget_seconds) +
-                                                  " s; last: " + last.message));
-      return;
-    }
-    log::warning("Altinn token exchange attempt " + std::to_string(attempts) +
-                 " failed, retrying in " + std::to_string(wait->count()) + " ms: " + last.message);
-    io.after(*wait, [self = shared_from_this()] { self->attempt(); });
+    policy.after(std::move(outcome), attempts, report(), done,
+                 [self = shared_from_this()](std::chrono::milliseconds wait) {
+                   self->io.after(wait, [self] { self->attempt(); });
+                 });
+  }
+
+  RetryReport report() const {
+    RetryReport words;
+    words.give_up = [this](const Error& last, int tried, std::optional<int>) {
+      return make_error(ErrorCode::unavailable,
+                        "Altinn token exchange failed after " + std::to_string(tried) +
+                            " attempt(s) within " + std::to_string(budget_seconds) +
+                            " s; last: " + last.message);
+    };
+    words.retrying = [](const Error& last, int tried, std::chrono::milliseconds wait) {
+      log::warning("Altinn token exchange attempt " + std::to_string(tried) +
+                   " failed, retrying in " + std::to_string(wait.count()) + " ms: " + last.message);
+    };
+    return words;
   }
 };
 

@@ -72,22 +72,35 @@ class RetryPolicy {
   // The time-out of the next attempt: the seconds left, within 1..cap.
   int attempt_timeout_seconds(int cap) const;
 
-  // Runs `attempt(n)` for n = 1, 2, ... under the policy.
+  // What follows attempt `attempt`, which came to `outcome`: either
+  // `finish` gets the run's result (the attempt's own, or report.give_up's
+  // when the next wait would pass the deadline), or, after report.retrying,
+  // `retry_in` gets the wait before the next attempt. Callers that wait with
+  // a timer call this from their attempt's callback.
+  template <class T, class Finish, class RetryIn>
+  void after(AttemptOutcome<T> outcome, int attempt, const RetryReport& report, Finish&& finish,
+             RetryIn&& retry_in) const {
+    if (outcome.result.ok() || !outcome.retryable) return finish(std::move(outcome.result));
+    const auto wait = next_wait(attempt, outcome.retry_after);
+    if (!wait) return finish(report.give_up(outcome.result.error(), attempt, outcome.retry_after));
+    report.retrying(outcome.result.error(), attempt, *wait);
+    retry_in(*wait);
+  }
+
+  // Runs `attempt(n)` for n = 1, 2, ... under the policy, sleeping between.
   template <class T>
   Result<T> run(const std::function<AttemptOutcome<T>(int attempt)>& attempt,
                 const RetryReport& report) const {
-    for (int n = 1;; ++n) {
-      AttemptOutcome<T> outcome = attempt(n);
-      if (outcome.result.ok() || !outcome.retryable) return std::move(outcome.result);
-      const auto wait = next_wait(n, outcome.retry_after);
-      if (!wait) return report.give_up(outcome.result.error(), n, outcome.retry_after);
-      report.retrying(outcome.result.error(), n, *wait);
-      sleep_(*wait);
+    std::optional<Result<T>> result;
+    for (int n = 1; !result; ++n) {
+      after(attempt(n), n, report, [&](Result<T> r) { result = std::move(r); },
+            [&](std::chrono::milliseconds wait) { sleep_(wait); });
     }
+    return std::move(*result);
   }
 
-  // For callers that wait with a timer instead of sleep: the wait after
-  // failed attempt `attempt`, or nothing when it would pass the deadline.
+  // The wait after failed attempt `attempt`, or nothing when it would pass
+  // the deadline.
   std::optional<std::chrono::milliseconds> next_wait(int attempt,
                                                      std::optional<int> retry_after) const {
     const std::chrono::milliseconds wait = wait_after(attempt, retry_after);

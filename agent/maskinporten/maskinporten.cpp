@@ -152,28 +152,27 @@ struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
   }
 
   void judged(Attempt outcome) {
-    if (outcome.result.ok() || !outcome.retryable) {
-      done(std::move(outcome.result));
-      return;
-    }
-    const Error& last = outcome.result.error();
-    const auto wait = policy.next_wait(attempts, outcome.retry_after);
-    if (!wait) {
-      done(give_up(last, outcome.retry_after));
-      return;
-    }
-    log::warning("Maskinporten attempt " + std::to_string(attempts) + " (jti " + jti +
-                 ") failed: " + last.message + "; retrying in " + std::to_string(wait->count()) +
-                 " ms");
-    io.after(*wait, [self = shared_from_this()] { self->attempt(); });
+    policy.after(std::move(outcome), attempts, report(), done,
+                 [self = shared_from_this()](milliseconds wait) {
+                   self->io.after(wait, [self] { self->attempt(); });
+                 });
   }
 
-  Error give_up(const Error& last, std::optional<int> asked) const {
-    const std::string why =
-        asked ? "; it asks to wait " + std::to_string(*asked) + " s, past the retry deadline" : "";
-    return make_error(last.code, last.message + why + " (gave up after " +
-                                     attempts_words(attempts) + " within " +
-                                     std::to_string(budget.count()) + " s)");
+  RetryReport report() const {
+    RetryReport words;
+    words.give_up = [this](const Error& last, int tried, std::optional<int> asked) {
+      const std::string why =
+          asked ? "; it asks to wait " + std::to_string(*asked) + " s, past the retry deadline" : "";
+      return make_error(last.code, last.message + why + " (gave up after " +
+                                       attempts_words(tried) + " within " +
+                                       std::to_string(budget.count()) + " s)");
+    };
+    words.retrying = [this](const Error& last, int tried, milliseconds wait) {
+      log::warning("Maskinporten attempt " + std::to_string(tried) + " (jti " + jti +
+                   ") failed: " + last.message + "; retrying in " + std::to_string(wait.count()) +
+                   " ms");
+    };
+    return words;
   }
 };
 
