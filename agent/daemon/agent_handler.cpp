@@ -267,9 +267,11 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   return state;
 }
 
-AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler, Clock clock)
+AgentHandler::AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler control,
+                           WorkScheduler verify, Clock clock)
     : state_(std::move(state)),
-      scheduler_(std::move(scheduler)),
+      scheduler_(std::move(control)),
+      verify_scheduler_(std::move(verify)),
       clock_(std::move(clock)),
       started_at_(clock_.epoch_seconds()) {}
 
@@ -309,7 +311,7 @@ void AgentHandler::handle(const PeerCredentials& peer, protocol::Request request
     } else if (std::holds_alternative<protocol::StatusRequest>(request.body)) {
       handle_status(state, peer, id, reply);
     } else if (auto* check = std::get_if<protocol::VerifyTokenRequest>(&request.body)) {
-      handle_verify_token(state, id, std::move(*check), scheduler_, clock_, reply);
+      handle_verify_token(state, id, std::move(*check), verify_scheduler_, clock_, reply);
     } else if (std::holds_alternative<protocol::MetricsRequest>(request.body)) {
       handle_metrics(state, peer, id, scheduler_, clock_, reply);
     } else {

@@ -48,8 +48,10 @@ inline constexpr const char* kPrefetchOwner = "prefetch";
 
 class AgentHandler final : public RequestHandler {
  public:
-  // The uptime in status counts from construction, by `clock`.
-  AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler scheduler,
+  // The uptime in status counts from construction, by `clock`. `control`
+  // runs status and metrics; `verify` runs verify_token, whose fetch of the
+  // issuer's keys (up to its HTTP time-out) must not hold them up.
+  AgentHandler(std::shared_ptr<AgentState> state, WorkScheduler control, WorkScheduler verify,
                Clock clock = Clock::system());
 
   void handle(const PeerCredentials& peer, protocol::Request request, Reply reply) override;
@@ -83,7 +85,8 @@ class AgentHandler final : public RequestHandler {
 
   mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
   std::shared_ptr<AgentState> state_;
-  WorkScheduler scheduler_;
+  WorkScheduler scheduler_;         // status, metrics
+  WorkScheduler verify_scheduler_;  // verify_token
   std::function<FairScheduler::Stats()> worker_stats_;
   Clock clock_;
   std::int64_t started_at_;

@@ -135,6 +135,7 @@ class Daemon final {
         log_format_override_(options.log_format),
         pool_(kWorkerThreads),
         control_pool_(kControlThreads),
+        verify_pool_(kVerifyThreads),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         sweep_timer_(io_),
         refresh_timer_(io_),
@@ -153,6 +154,8 @@ class Daemon final {
     pool_.join();
     control_pool_.stop();
     control_pool_.join();
+    verify_pool_.stop();
+    verify_pool_.join();
     server_.reset();
     listening_.reset();
     if (started) log::info("stopped");
@@ -195,7 +198,8 @@ class Daemon final {
 
     log::info(std::string("maskinporten-agent ") + kVersion + " with " + config->path);
     log_clients(**state);
-    handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_));
+    handler_ = std::make_shared<AgentHandler>(*state, scheduler_on(control_pool_),
+                                              scheduler_on(verify_pool_));
     handler_->report_workers([fair = fair_] { return fair->stats(); });
     ServerOptions options;
     options.max_connections = static_cast<std::size_t>(config->max_connections);
@@ -359,7 +363,8 @@ class Daemon final {
   ServiceManager service_manager_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
-  boost::asio::thread_pool control_pool_;  // status, verify_altinn: never queued behind HTTP
+  boost::asio::thread_pool control_pool_;  // status, metrics: never queued behind HTTP
+  boost::asio::thread_pool verify_pool_;   // verify_token, which may fetch the issuer's keys
   std::shared_ptr<FairScheduler> fair_;      // exchanges in flight, a fair share per peer
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sweep_timer_;

@@ -25,6 +25,9 @@ inline constexpr int kRefreshAheadIntervalSeconds = 1;
 // Threads for status and verify_altinn, apart from the workers, so that
 // they answer while every worker waits on a slow Maskinporten.
 inline constexpr int kControlThreads = 1;
+// The thread verify_token runs on: a fetch of the issuer's keys waits for
+// the network there, never in front of status or metrics.
+inline constexpr int kVerifyThreads = 1;
 // SIGTERM waits this long for requests in flight before closing them.
 inline constexpr int kShutdownGraceSeconds = 20;
 // How often idle cache entries are dropped.

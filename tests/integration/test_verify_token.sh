@@ -122,7 +122,21 @@ expect_contains "without --ca-file the stand-in's TLS is not trusted" "$ERR" "ca
 verify_op() {
   agent_lines "$("$PY" -c 'import json,sys; print(json.dumps({"op":"verify_token","token":sys.argv[1],"scopes":json.loads(sys.argv[2])}))' "$1" "${2:-[]}")"
 }
-ANSWER="$(verify_op "$TOKEN" '["altinn:instances.read"]')"
+# The agent's first verify_token fetches the issuer's keys. Held at the
+# stand-in, that fetch waits on verify_token's own thread: status and
+# metrics still answer meanwhile.
+standin_control hold '{"path":"/jwk"}' >/dev/null
+verify_op "$TOKEN" '["altinn:instances.read"]' >"$WORK/first-verify" & FIRST_VERIFY=$!
+track_pid "$FIRST_VERIFY"
+wait_for standin_held 1 || not_ok "the first verify_token fetches the issuer's keys"
+"$MPA_BIN" status --socket "$SOCK" >/dev/null 2>&1 && rc=0 || rc=$?
+still_waiting="$(kill -0 "$FIRST_VERIFY" 2>/dev/null && echo waiting || echo done)"
+expect_eq "status answers while verify_token waits for the issuer's keys" "$rc:$still_waiting" "0:waiting"
+"$MPA_BIN" metrics --socket "$SOCK" >/dev/null 2>&1 && rc=0 || rc=$?
+expect_eq "and so do metrics" "$rc" 0
+standin_control release '{"path":"/jwk"}' >/dev/null
+wait "$FIRST_VERIFY"
+ANSWER="$(cat "$WORK/first-verify")"
 expect_eq "verify_token op accepts it" "$(json_get "$ANSWER" 'j["ok"]')" "True"
 expect_eq "and answers its claims" "$(json_get "$ANSWER" 'j["claims"]["authorization_details"][0]["to"]')" \
   "{\"organisation\": \"$ORG\"}"

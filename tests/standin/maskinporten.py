@@ -212,7 +212,7 @@ class ControlState:
         self.default_lifetime = token_lifetime
         self.lock = threading.Lock()
         self.hold_changed = threading.Condition(self.lock)
-        self.held = {"/token": 0, EXCHANGE_PATH: 0}   # requests waiting now, per path
+        self.held = {"/token": 0, EXCHANGE_PATH: 0, "/jwk": 0}   # requests waiting now, per path
         self.reset()
 
     def reset(self):
@@ -421,6 +421,8 @@ class StandIn:
         })
 
     def jwk(self, h):
+        if self.control.wait_if_held("/jwk"):
+            h.note += " held"
         h.send_json(200, self.signer.jwks())
 
     # --- /token
@@ -630,8 +632,8 @@ class StandIn:
         if set(body) - {"path"}:
             raise ValueError("unknown keys %s" % sorted(set(body) - {"path"}))
         path = body.get("path", "/token")
-        if path not in ("/token", EXCHANGE_PATH):
-            raise ValueError("path must be /token or %s" % EXCHANGE_PATH)
+        if path not in ("/token", EXCHANGE_PATH, "/jwk"):
+            raise ValueError("path must be /token, /jwk or %s" % EXCHANGE_PATH)
         return path
 
     def control_hold(self, h):
