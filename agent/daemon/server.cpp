@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "agent/daemon/server_shared.h"
+#include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 #include "common/text.h"
 
@@ -76,10 +77,12 @@ void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
   }
   if (shared->options.may_connect && !shared->options.may_connect(*peer)) {
     log::info("refused " + describe(*peer) + ": not allowed by the configuration ([[allow]])");
+    metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::allow);
     refuse_connection(shared, std::move(socket), error_line(ErrorCode::forbidden, "you may not use this agent"));
     return;
   }
   if (too_many_in_total(*shared)) {
+    metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::max_connections);
     refuse_connection(shared, std::move(socket),
                       error_line(ErrorCode::unavailable,
                                  "too many connections (" + std::to_string(shared->options.max_connections) +
@@ -87,6 +90,8 @@ void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
     return;
   }
   if (too_many_from(*shared, peer->uid)) {
+    metrics::agent_metrics().count_refused_connection(
+        metrics::ConnectionRefusal::max_connections_per_uid);
     refuse_connection(shared, std::move(socket),
                       error_line(ErrorCode::unavailable,
                                  "too many connections from uid " + std::to_string(peer->uid) + " (" +
@@ -131,6 +136,7 @@ Shed shed_with_reserve(Server::Shared& shared, int error_number) {
     refuse_at_once(fd, error_line(ErrorCode::unavailable, "the agent is out of file descriptors; try again later"));
     ::close(fd);
     ++shared.stats.closed_for_descriptors;
+    metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::out_of_descriptors);
     ++shared.closed_for_descriptors_unlogged;
   }
   shared.reopen_reserve();

@@ -49,6 +49,13 @@ AgentMetrics::AgentMetrics()
         "Altinn token exchanges (a Maskinporten token for an Altinn token) by outcome",
         {{"outcome", result_label(result)}});
   }
+  for (std::size_t why = 0; why < kConnectionRefusals.size(); ++why) {
+    refused_connections_[why] = &registry_.counter(
+        named("connections_refused"),
+        "socket connections refused: by [[allow]], max_connections, max_connections_per_uid, "
+        "or closed at once for want of file descriptors",
+        {{"reason", std::string(kConnectionRefusals[why])}});
+  }
 }
 
 void AgentMetrics::count_request(std::string_view op, std::optional<ErrorCode> failure) noexcept {

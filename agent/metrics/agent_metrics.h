@@ -28,6 +28,11 @@ inline constexpr std::array<std::string_view, 8> kRequestOps = {
 // "ok" or the protocol's error code.
 inline constexpr std::size_t kResultCount = static_cast<std::size_t>(ErrorCode::invalid_config) + 2;
 
+// Why the socket server refused a connection.
+enum class ConnectionRefusal { allow, max_connections, max_connections_per_uid, out_of_descriptors };
+inline constexpr std::array<std::string_view, 4> kConnectionRefusals = {
+    "allow", "max_connections", "max_connections_per_uid", "out_of_descriptors"};
+
 class AgentMetrics final {
   Registry registry_;  // first: the references below point into it
 
@@ -43,6 +48,9 @@ class AgentMetrics final {
   void count_exchange(std::optional<ErrorCode> failure) noexcept;
   // The Altinn leg: one exchange of a Maskinporten token for an Altinn token.
   void count_altinn_exchange(std::optional<ErrorCode> failure) noexcept;
+  void count_refused_connection(ConnectionRefusal why) noexcept {
+    refused_connections_[static_cast<std::size_t>(why)]->increment();
+  }
 
   // A miss answered with a recent failure, without an exchange.
   void count_held_miss() noexcept {
@@ -65,6 +73,7 @@ class AgentMetrics final {
   std::array<std::array<Counter*, kResultCount>, kRequestOps.size()> requests_{};
   std::array<Counter*, kResultCount> exchanges_{};
   std::array<Counter*, kResultCount> altinn_exchanges_{};
+  std::array<Counter*, kConnectionRefusals.size()> refused_connections_{};
 };
 
 // The process's metrics.

@@ -108,6 +108,8 @@ expect_contains "and gets a token" \
   "$(agent_lines '{"op":"token","client":"default","scopes":["altinn:instances.read"]}')" '"ok":true'
 expect_eq "the refusal was logged once" \
   "$(grep -c 'too many connections from uid 65534' "$AGENT_LOG")" "1"
+expect_contains "and counted in the metrics" "$("$MPA_BIN" metrics --socket "$SOCK")" \
+  'maskinporten_agent_connections_refused_total{reason="max_connections_per_uid"} 1'
 touch "$WORK/uid-flood.stop"
 wait_exit "$FLOOD_PID" 30 || not_ok "the flood ends"
 kill "$AGENT_PID" 2>/dev/null || true
@@ -172,4 +174,9 @@ expect_contains "in words for the operator" "$(cat "$AGENT_LOG")" \
 wait_for answers_ping && ok "once the flood closes, the agent serves again" ||
   not_ok "once the flood closes, the agent serves again"
 kill -0 "$AGENT_PID" 2>/dev/null && ok "the agent lives" || not_ok "the agent lives"
+closed_at_once="$("$MPA_BIN" metrics --socket "$SOCK" |
+  sed -n 's/^maskinporten_agent_connections_refused_total{reason="out_of_descriptors"} //p')"
+[[ "$closed_at_once" =~ ^[0-9]+$ ]] && ((closed_at_once >= 20)) &&
+  ok "the connections closed for want of descriptors are counted ($closed_at_once)" ||
+  not_ok "the connections closed for want of descriptors are counted (got '$closed_at_once', want >= 20)"
 finish
