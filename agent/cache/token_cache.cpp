@@ -248,7 +248,7 @@ TokenCache::Stats TokenCache::stats() const {
   return stats;
 }
 
-std::map<std::string, std::string> TokenCache::last_errors() const {
+std::map<std::string, TokenCache::LastError> TokenCache::last_errors() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->last_errors;
 }

@@ -145,9 +145,14 @@ class TokenCache {
     std::uint64_t refreshed_ahead = 0;  // exchanges started before any request needed them
   };
   Stats stats() const;
-  // The last failed exchange per client name, as "<code>: <message>" (for
-  // `status`); a later success does not clear it.
-  std::map<std::string, std::string> last_errors() const;
+  // The last failed exchange per client name (for `status`); a later
+  // success does not clear it.
+  struct LastError {
+    std::string words;  // "<code>: <message>"
+    std::string code;
+    std::string owner;  // whom the exchange was for (the owner given to get())
+  };
+  std::map<std::string, LastError> last_errors() const;
 
  private:
   struct Impl;

@@ -46,6 +46,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   // are answered even when invalidate() has dropped the entry meanwhile.
   struct Flight {
     std::vector<Waiter> waiters;  // guarded by Impl::mutex
+    std::string owner;            // whom the exchange is for; set at its start
   };
 
   struct Entry {
@@ -95,7 +96,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   mutable std::mutex mutex;  // guards everything below; never held across a call out
   Entries entries;
   std::list<const std::string*> lru;  // keys of `entries`, most recently used first
-  std::map<std::string, std::string> last_errors;
+  std::map<std::string, LastError> last_errors;
   Stats counters;  // entries is filled in by stats()
   std::minstd_rand random;
 

@@ -36,6 +36,7 @@ bool TokenCache::Impl::refresh_is_due(Entry& entry, std::int64_t min_ttl, std::i
 TokenCache::Impl::Start TokenCache::Impl::start_exchange(const std::string& key, Entry& entry,
                                                         std::int64_t sign_by_ms) {
   entry.flight = std::make_shared<Flight>();
+  entry.flight->owner = entry.last_owner;
   entry.flight_started = steady_seconds();
   ++counters.in_flight;
   ++counters.exchanges;
@@ -68,7 +69,10 @@ void TokenCache::Impl::finish_exchange(const std::string& key, const std::string
     wall_now = clock.epoch_seconds();
     --counters.in_flight;
     waiters = std::move(flight->waiters);
-    if (!result.ok()) last_errors[client] = describe(result.error());
+    if (!result.ok()) {
+      last_errors[client] = LastError{describe(result.error()),
+                                      std::string(to_string(result.error().code)), flight->owner};
+    }
     // Only the flight the entry is waiting for may store its token: after
     // invalidate() the entry is gone or is a newer one.
     const auto it = entries.find(key);

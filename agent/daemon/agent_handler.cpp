@@ -137,8 +137,18 @@ protocol::TokenResponse token_response(const AccessToken& token, std::int64_t no
   return response;
 }
 
+// A failed exchange's words may name what another tenant asked for (a
+// consumer_org, a system user): a peer that neither sees everything nor
+// asked for it gets the error code only.
+std::string last_error_for(const AgentState& state, const PeerCredentials& peer,
+                           const TokenCache::LastError& error) {
+  if (state.policy->sees_everything(peer) || error.owner == exchange_owner(peer)) return error.words;
+  return error.code + ": (an exchange another peer asked for failed; its words are in the agent's log)";
+}
+
 protocol::ClientStatus client_status(const AgentState& state, const ClientConfig& client,
-                                     const std::map<std::string, std::string>& cache_errors) {
+                                     const PeerCredentials& peer,
+                                     const std::map<std::string, TokenCache::LastError>& cache_errors) {
   const SignerInfo info = state.engine->signer_info(client);
   protocol::ClientStatus status;
   status.name = client.name;
@@ -149,7 +159,8 @@ protocol::ClientStatus client_status(const AgentState& state, const ClientConfig
   status.certificate_subject = info.certificate_subject;
   status.certificate_not_after = info.certificate_not_after;
   const auto cached = cache_errors.find(client.name);
-  status.last_error = cached != cache_errors.end() ? cached->second : info.last_error;
+  status.last_error =
+      cached != cache_errors.end() ? last_error_for(state, peer, cached->second) : info.last_error;
   return status;
 }
 
@@ -166,7 +177,7 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
   const auto cache_errors = state.cache->last_errors();
   for (const ClientConfig& client : state.config.clients) {
     if (!state.policy->may_see(peer, client.name)) continue;
-    status.clients->push_back(client_status(state, client, cache_errors));
+    status.clients->push_back(client_status(state, client, peer, cache_errors));
   }
   const TokenCache::Stats stats = state.cache->stats();
   const auto count = [](auto n) { return static_cast<std::int64_t>(n); };

@@ -85,6 +85,21 @@ status="$(agent_lines '{"op":"status"}')"
 expect_eq "the agent's own uid sees every client" \
   "$(json_get "$status" '[c["name"] for c in j["clients"]]')" '["default", "payroll"]'
 
+# --- a failed exchange's words go to whom it was for (and the agent's uid, root) ---
+last_error_of() { json_get "$1" '[c["last_error"] for c in j["clients"] if c["name"] == "default"][0]'; }
+standin_control fail '{"mode":"400","count":1}' >/dev/null
+expect_contains "the agent's uid asks for a consumer_org and Maskinporten refuses" \
+  "$(agent_lines "$(token_line ',"consumer_org":"555444333"')")" '"ok":false'
+own="$(last_error_of "$(agent_lines '{"op":"status"}')")"
+expect_contains "the agent's uid sees the refusal's words in status" "$own" "Maskinporten"
+expect_eq "the tenant sees the code only" "$(last_error_of "$(tenant_lines '{"op":"status"}')")" \
+  "${own%%:*}: (an exchange another peer asked for failed; its words are in the agent's log)"
+standin_control fail '{"mode":"400","count":1}' >/dev/null
+expect_contains "the tenant's own request is refused" \
+  "$(tenant_lines '{"op":"token","client":"default","scopes":["altinn:instances.read"],"consumer_org":"111222333"}')" '"ok":false'
+expect_contains "and the tenant sees its own refusal's words" \
+  "$(last_error_of "$(tenant_lines '{"op":"status"}')")" "Maskinporten"
+
 # --- a gid rule matches a supplementary group the process holds (SO_PEERGROUPS) ---
 status="$(setpriv --reuid=65534 --regid=0 --groups=4242 "$PY" "$SOCK_PY" "$SOCK" lines '{"op":"status"}' 2>&1)"
 expect_eq "a process holding group 4242 may use the client of the gid 4242 rule" \

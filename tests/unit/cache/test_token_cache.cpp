@@ -640,7 +640,8 @@ BOOST_AUTO_TEST_CASE(FailedRefreshKeepsServingTheOldTokenAndRecordsTheError) {
   BOOST_TEST(hit_now(request({"a"})) == "token-1");
   const auto errors = cache->last_errors();
   BOOST_TEST_REQUIRE(errors.count("default") == 1u);
-  BOOST_TEST(errors.at("default") == "unavailable: Maskinporten answered 503");
+  BOOST_TEST(errors.at("default").words == "unavailable: Maskinporten answered 503");
+  BOOST_TEST(errors.at("default").code == "unavailable");
 }
 
 BOOST_AUTO_TEST_CASE(FailedRefreshBacksOffExponentiallyBeforeTheNextAttempt) {
