@@ -42,6 +42,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten"
 ALTINN_ISSUER = "https://platform.tt02.altinn.no/authentication/api/v1/openid/"
 MAX_BODY = 64 * 1024           # a grant with a 3-certificate x5c is ~6 KiB
+MAX_DRAINED_BODY = 1024 * 1024  # a refused body up to this is read before the answer
 MAX_RECEIVED = 10000           # the record is bounded even in a long demo
 MAX_INJECTED_DELAY = 600       # a "slow" failure never holds a thread for ever
 SOCKET_TIMEOUT = 60            # an idle or half-open client frees its thread
@@ -341,6 +342,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return b""
         if not length.isdigit() or int(length) > MAX_BODY:
             self.close_connection = True
+            # Read what the client is sending before the refusal, so that it
+            # reads the answer instead of a broken pipe (within a bound).
+            if length.isdigit() and int(length) <= MAX_DRAINED_BODY:
+                self.rfile.read(int(length))
             raise Rejection("invalid_request", "Content-Length missing, bad or over %d" % MAX_BODY)
         return self.rfile.read(int(length))
 
