@@ -22,8 +22,11 @@ namespace mpa {
 inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
 }  // namespace mpa
 
+#include "unit/altinn/altinn_test_helpers.h"
+
 using namespace mpa;
 using namespace mpa::altinn;
+using mpa::test::exchange_client;
 namespace fs = std::filesystem;
 
 namespace {
@@ -484,14 +487,6 @@ HttpResponse answer(long status, std::string body) {
 std::string altinn_jwt(const std::string& payload) {
   return jose::base64url_encode(std::string(R"({"alg":"RS256","typ":"JWT"})")) + "." +
          jose::base64url_encode(payload) + "." + jose::base64url_encode(std::string("sig"));
-}
-
-ClientConfig exchange_client() {
-  ClientConfig c;
-  c.name = "default";
-  c.altinn_exchange_endpoint = "https://altinn.example/authentication/api/v1/exchange/maskinporten";
-  c.retry_deadline_seconds = 20;
-  return c;
 }
 
 }  // namespace

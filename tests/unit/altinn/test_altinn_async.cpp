@@ -21,8 +21,11 @@ namespace mpa {
 inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
 }  // namespace mpa
 
+#include "unit/altinn/altinn_test_helpers.h"
+
 using namespace mpa;
 using namespace mpa::altinn;
+using mpa::test::exchange_client;
 using std::chrono::milliseconds;
 
 namespace {
@@ -42,14 +45,6 @@ std::string altinn_jwt(const std::string& payload) {
 }
 
 HttpResponse altinn_ok() { return answer(200, altinn_jwt(R"({"exp":1795001800})")); }
-
-ClientConfig exchange_client() {
-  ClientConfig c;
-  c.name = "default";
-  c.altinn_exchange_endpoint = "https://altinn.example/authentication/api/v1/exchange/maskinporten";
-  c.retry_deadline_seconds = 20;
-  return c;
-}
 
 // An io that answers nothing by itself: the test answers each GET and runs
 // each timer, as the HTTP thread would, later.
