@@ -1,7 +1,9 @@
 # Hardened compile and link flags, on by default (-DMPA_HARDEN=OFF drops
 # them): the set Debian's dpkg-buildflags "hardening=+all" and Fedora's
 # redhat-hardened-cc1 use. Each flag is checked, so another compiler or
-# linker that lacks one builds without it instead of failing.
+# linker that lacks one builds without it instead of failing. Sets
+# MPA_HARDENING_COMPILE_OPTIONS, MPA_HARDENING_LINK_OPTIONS and
+# MPA_FORTIFY_OPTIONS, which cmake/build_flags.cmake puts on each target.
 include(CheckCXXCompilerFlag)
 include(CheckCXXSourceCompiles)
 include(CheckLinkerFlag)
@@ -35,7 +37,7 @@ if(NOT MPA_SANITIZE AND NOT MPA_TSAN)
     set(mpa_fortify 2)
   endif()
   # -U first: some compilers (Ubuntu's) define it already, at another level.
-  add_compile_options("$<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE;-D_FORTIFY_SOURCE=${mpa_fortify}>")
+  set(MPA_FORTIFY_OPTIONS "$<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE;-D_FORTIFY_SOURCE=${mpa_fortify}>")
 endif()
 
 set(mpa_hardening_flags -fstack-protector-strong -fstack-clash-protection)
@@ -46,7 +48,7 @@ foreach(flag ${mpa_hardening_flags})
   string(MAKE_C_IDENTIFIER "MPA_HAVE${flag}" have)
   check_cxx_compiler_flag(${flag} ${have})
   if(${have})
-    add_compile_options(${flag})
+    list(APPEND MPA_HARDENING_COMPILE_OPTIONS ${flag})
   endif()
 endforeach()
 
@@ -56,6 +58,6 @@ foreach(flag -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack)
   string(MAKE_C_IDENTIFIER "MPA_HAVE${flag}" have)
   check_linker_flag(CXX ${flag} ${have})
   if(${have})
-    add_link_options(${flag})
+    list(APPEND MPA_HARDENING_LINK_OPTIONS ${flag})
   endif()
 endforeach()

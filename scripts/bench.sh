@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-4}"
 MPA_SKIP_BUILD=1 "$root/scripts/setup.sh"
-cmake -S "$root" -B "$root/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake -S "$root" -B "$root/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DMPA_BENCH=ON >/dev/null
 cmake --build "$root/build-release" -j"$(nproc)"
 
 export MPA_SOURCE_DIR="$root" MPA_BIN="$root/build-release/maskinporten-agent"

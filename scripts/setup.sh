@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build ccache git
   libp11-dev libp11-kit-dev libssl-dev openssl libcurl4-openssl-dev rapidjson-dev
   libboost-dev libboost-test-dev libtomlplusplus-dev
   softhsm2 opensc opensc-pkcs11 ca-certificates

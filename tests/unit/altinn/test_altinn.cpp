@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE altinn
 #include <boost/test/unit_test.hpp>
 
 #include <rapidjson/document.h>

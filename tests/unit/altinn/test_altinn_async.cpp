@@ -2,7 +2,6 @@
 // from the io (the HTTP thread's timer in the agent), and the Altinn token
 // flow over a Maskinporten source (cached, fresh, forgotten). Fakes only:
 // no network, no sleeping.
-#define BOOST_TEST_MODULE altinn_async
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE result
 #include <boost/test/unit_test.hpp>
 
 #include "common/result.h"

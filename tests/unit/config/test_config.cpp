@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE config
 #include <sys/stat.h>
 #include <unistd.h>
 

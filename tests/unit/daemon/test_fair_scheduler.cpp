@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE fair_scheduler
 #include <boost/test/unit_test.hpp>
 
 #include <deque>

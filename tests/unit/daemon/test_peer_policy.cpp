@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE peer_policy
 #include <boost/test/unit_test.hpp>
 
 #include <grp.h>

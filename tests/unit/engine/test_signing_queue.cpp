@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE signing_queue
 #include <boost/test/unit_test.hpp>
 
 #include <condition_variable>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE http
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>

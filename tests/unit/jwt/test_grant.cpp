@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE grant
 #include <boost/test/unit_test.hpp>
 
 #include <openssl/evp.h>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE jose
 #include <boost/test/unit_test.hpp>
 
 #include <regex>

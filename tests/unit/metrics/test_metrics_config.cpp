@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_config
 #include <stdlib.h>
 
 #include <boost/test/unit_test.hpp>

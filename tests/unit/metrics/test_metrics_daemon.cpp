@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_daemon
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE metrics_registry
 #include <boost/test/unit_test.hpp>
 #include <stdexcept>
 #include <string>

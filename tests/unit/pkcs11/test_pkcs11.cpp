@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pkcs11
 #include <boost/test/unit_test.hpp>
 
 // The PKCS#11 header is used here only to play "token removed" (closing

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pkcs11_refused_pins
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE server_check
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>

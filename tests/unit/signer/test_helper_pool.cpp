@@ -1,7 +1,6 @@
 // The reload rule: a helper whose token settings did not change is kept
 // (no new login), a changed one gets a new helper, and keys on other
 // tokens get helpers of their own. Fake helpers, forked from the test.
-#define BOOST_TEST_MODULE signer_helper_pool
 #include <boost/test/unit_test.hpp>
 
 #include <sys/socket.h>

@@ -1,7 +1,6 @@
 // The supervisor against fake helpers: children forked from the test that
 // speak the wire and then behave (answer, hang, exit, send garbage, refuse
 // the PIN). No fixed sleeps: every wait is for a condition, bounded.
-#define BOOST_TEST_MODULE signer_supervisor
 #include <boost/test/unit_test.hpp>
 
 #include <sys/socket.h>

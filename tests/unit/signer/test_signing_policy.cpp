@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE signer_signing_policy
 #include <boost/test/unit_test.hpp>
 
 #include "agent/jwt/jose.h"

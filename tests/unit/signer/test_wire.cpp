@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE signer_wire
 #include <boost/test/unit_test.hpp>
 
 #include <sys/socket.h>

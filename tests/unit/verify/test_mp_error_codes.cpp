@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE mp_error_codes
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -1,5 +1,4 @@
 // The [verify] table and the verify_token request on the wire.
-#define BOOST_TEST_MODULE verify_wiring
 #include <boost/test/unit_test.hpp>
 
 #include <string>

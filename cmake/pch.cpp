@@ -1,0 +1,2 @@
+// The target that makes the libraries' precompiled header (cmake/pch.h); it
+// has no code of its own.
