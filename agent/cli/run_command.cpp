@@ -1,9 +1,9 @@
-// `maskinporten-agent run`: the agent in the foreground (agent/daemon.h).
+// `maskinporten-agent run`: the agent in the foreground (agent/service/daemon.h).
 #include <cstdio>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/args.h"
-#include "agent/daemon/daemon.h"
+#include "agent/service/daemon.h"
 #include "common/log.h"
 
 namespace mpa::cli {

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "agent/daemon/agent_handler.h"
-#include "agent/daemon/metrics_listener.h"
-#include "agent/daemon/peer_policy.h"
-#include "agent/daemon/server.h"
+#include "agent/ops/agent_handler.h"
+#include "agent/server/metrics_listener.h"
+#include "agent/access/peer_policy.h"
+#include "agent/server/server.h"
 #include "common/clock.h"
 
 namespace mpa {

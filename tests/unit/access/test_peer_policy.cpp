@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/daemon/peer_policy.h"
+#include "agent/access/peer_policy.h"
 
 namespace mpa {
 // For Boost.Test's messages.

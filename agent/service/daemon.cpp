@@ -1,4 +1,4 @@
-#include "agent/daemon/daemon.h"
+#include "agent/service/daemon.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -16,17 +16,17 @@
 #include <csignal>
 #include <optional>
 
-#include "agent/daemon/agent_handler.h"
-#include "agent/daemon/fair_scheduler.h"
-#include "agent/daemon/listen_socket.h"
-#include "agent/daemon/service_manager.h"
-#include "agent/daemon/metrics_op.h"
+#include "agent/ops/agent_handler.h"
+#include "agent/cache/fair_scheduler.h"
+#include "agent/server/listen_socket.h"
+#include "agent/service/service_manager.h"
+#include "agent/ops/metrics_op.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/memory_privacy.h"
 #include "common/unique_fd.h"
 #include "common/version.h"
-#include "agent/daemon/server.h"
+#include "agent/server/server.h"
 
 namespace mpa {
 namespace {

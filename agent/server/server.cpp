@@ -1,4 +1,4 @@
-#include "agent/daemon/server.h"
+#include "agent/server/server.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 #include <chrono>
 #include <optional>
 
-#include "agent/daemon/server_shared.h"
+#include "agent/server/server_shared.h"
 #include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 #include "common/text.h"

@@ -9,7 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "agent/daemon/server_shared.h"
+#include "agent/server/server_shared.h"
 
 namespace mpa {
 

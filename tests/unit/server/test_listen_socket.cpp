@@ -12,8 +12,8 @@
 #include <fstream>
 #include <string>
 
-#include "agent/daemon/listen_socket.h"
-#include "unit/daemon/daemon_test_helpers.h"
+#include "agent/server/listen_socket.h"
+#include "unit/server/server_test_helpers.h"
 
 using namespace mpa;
 using namespace mpa::test;

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <string>
 
-#include "agent/daemon/metrics_listener.h"
-#include "agent/daemon/metrics_op.h"
+#include "agent/server/metrics_listener.h"
+#include "agent/ops/metrics_op.h"
 #include "agent/metrics/agent_metrics.h"
 #include "protocol/messages.h"
 

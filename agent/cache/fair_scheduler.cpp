@@ -1,4 +1,4 @@
-#include "agent/daemon/fair_scheduler.h"
+#include "agent/cache/fair_scheduler.h"
 
 #include <algorithm>
 #include <atomic>

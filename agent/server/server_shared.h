@@ -1,4 +1,4 @@
-// What the server and its connections share (internal to agent/daemon/):
+// What the server and its connections share (internal to agent/server/):
 // the io_context, the handler, the options and the set of live connections.
 // Everything here is touched on the I/O thread only.
 #pragma once
@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "agent/daemon/server.h"
+#include "agent/server/server.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -23,7 +23,7 @@ namespace mpa {
 using UnixSocket = boost::asio::local::stream_protocol::socket;
 using UnixAcceptor = boost::asio::local::stream_protocol::acceptor;
 
-class Connection;  // agent/daemon/connection.cpp
+class Connection;  // agent/server/connection.cpp
 
 struct Server::Shared {
   Shared(boost::asio::io_context& io_context, int listen_fd, std::shared_ptr<RequestHandler> request_handler,
@@ -92,7 +92,7 @@ std::string error_line(ErrorCode code, std::string message);
 std::string describe(const PeerCredentials& peer);
 
 // Refuses a connection with one line (see kRefusedLinger and
-// kMaxLingeringRefusals); agent/daemon/refused_connection.cpp.
+// kMaxLingeringRefusals); agent/server/refused_connection.cpp.
 void refuse_connection(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket,
                        std::string line);
 // Writes `line` if the socket takes it now, without waiting; the caller closes it.

@@ -1,4 +1,4 @@
-#include "agent/daemon/socket_access.h"
+#include "agent/cli/socket_access.h"
 
 #include <grp.h>
 #include <pwd.h>

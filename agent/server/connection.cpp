@@ -9,7 +9,7 @@
 #include <deque>
 #include <optional>
 
-#include "agent/daemon/server_shared.h"
+#include "agent/server/server_shared.h"
 #include "agent/metrics/agent_metrics.h"
 #include "common/log.h"
 #include "protocol/line_reader.h"

@@ -1,5 +1,5 @@
 // The verify_token op and the keys it verifies with.
-#include "agent/daemon/verify_token_op.h"
+#include "agent/ops/verify_token_op.h"
 
 #include "agent/maskinporten/maskinporten.h"
 #include "agent/verify/verifier.h"

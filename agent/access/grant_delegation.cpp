@@ -1,4 +1,4 @@
-#include "agent/daemon/grant_delegation.h"
+#include "agent/access/grant_delegation.h"
 
 #include <algorithm>
 #include <string_view>

@@ -1,4 +1,4 @@
-#include "agent/daemon/service_manager.h"
+#include "agent/service/service_manager.h"
 
 #include <systemd/sd-daemon.h>
 #include <time.h>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/daemon/fair_scheduler.h"
+#include "agent/cache/fair_scheduler.h"
 
 using namespace mpa;
 

@@ -1,4 +1,4 @@
-#include "agent/daemon/metrics_listener.h"
+#include "agent/server/metrics_listener.h"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>

@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "agent/daemon/listen_socket.h"
-#include "agent/daemon/server.h"
+#include "agent/server/listen_socket.h"
+#include "agent/server/server.h"
 #include "protocol/messages.h"
-#include "unit/daemon/daemon_test_helpers.h"
+#include "unit/server/server_test_helpers.h"
 
 using namespace mpa;
 using namespace mpa::test;

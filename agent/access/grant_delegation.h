@@ -1,7 +1,7 @@
 // Whom a grant request would have the token act for (consumer_org,
 // iss_onbehalfof, pid, the system user's organisation in
 // authorization_details), as the [[allow]] delegation keys judge it
-// (DESIGN.md [[allow]]). Internal to agent/daemon/ (peer_policy.cpp).
+// (DESIGN.md [[allow]]). Internal to agent/access/ (peer_policy.cpp).
 #pragma once
 
 #include <string>

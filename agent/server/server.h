@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/daemon/peer_policy.h"
+#include "agent/server/peer_credentials.h"
 #include "common/clock.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"

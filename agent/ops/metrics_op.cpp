@@ -1,4 +1,4 @@
-#include "agent/daemon/metrics_op.h"
+#include "agent/ops/metrics_op.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "agent/daemon/agent_handler.h"
+#include "agent/ops/agent_handler.h"
 
 #include <unistd.h>
 
@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "agent/altinn/altinn_token.h"
-#include "agent/daemon/metrics_op.h"
-#include "agent/daemon/verify_token_op.h"
+#include "agent/ops/metrics_op.h"
+#include "agent/ops/verify_token_op.h"
 #include "agent/signer/helper_pool.h"
 #include "common/log.h"
 #include "common/version.h"

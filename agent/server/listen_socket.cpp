@@ -1,4 +1,4 @@
-#include "agent/daemon/listen_socket.h"
+#include "agent/server/listen_socket.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,21 +1,13 @@
-#include "agent/daemon/peer_policy.h"
-
-#include <sys/socket.h>
+#include "agent/access/peer_policy.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <utility>
 
-#include "agent/daemon/grant_delegation.h"
+#include "agent/access/grant_delegation.h"
 #include "common/text.h"
 
 namespace mpa {
 namespace {
-
-// SO_PEERGROUPS is read into this many groups first, and at most into the
-// kernel's own limit (NGROUPS_MAX, 65536); real processes hold tens.
-constexpr std::size_t kFirstGroupsRead = 64;
-constexpr std::size_t kMaxPeerGroups = 65536;
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -23,27 +15,7 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 Error forbidden(std::string message) { return make_error(ErrorCode::forbidden, std::move(message)); }
 
-std::vector<gid_t> peer_groups(int fd) {
-  std::vector<gid_t> groups(kFirstGroupsRead);
-  for (;;) {
-    auto length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
-      groups.resize(length / sizeof(gid_t));
-      return groups;
-    }
-    // ERANGE: `length` now says how much the kernel has.
-    const std::size_t needed = length / sizeof(gid_t);
-    if (errno != ERANGE || needed <= groups.size() || needed > kMaxPeerGroups) return {};
-    groups.resize(needed);
-  }
-}
-
 }  // namespace
-
-PeerCredentials with_peer_groups(int fd, PeerCredentials peer) {
-  peer.groups = peer_groups(fd);
-  return peer;
-}
 
 PeerPolicy::PeerPolicy(std::vector<AllowRule> rules, uid_t agent_uid)
     : rules_(std::move(rules)), agent_uid_(agent_uid) {}

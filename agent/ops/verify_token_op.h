@@ -7,7 +7,7 @@
 #include <string>
 
 #include "agent/config/config.h"
-#include "agent/daemon/agent_handler.h"
+#include "agent/ops/agent_handler.h"
 #include "agent/verify/key_source.h"
 #include "common/clock.h"
 #include "protocol/messages.h"
