@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <utility>
 #include <vector>
-
-#include "common/log.h"
 
 namespace mpa {
 
@@ -24,17 +21,6 @@ bool FairScheduler::may_start(const std::string& owner) const {
   if (running_ >= slots_) return false;
   const auto it = running_by_owner_.find(owner);
   return it == running_by_owner_.end() || it->second < per_owner_;
-}
-
-void FairScheduler::submit(const std::string& owner, std::function<void()> job) {
-  submit_async(owner, [job = std::move(job)](const std::function<void()>& release) {
-    try {
-      job();
-    } catch (const std::exception& e) {
-      log::error(std::string("bug: a worker job threw: ") + e.what());
-    }
-    release();
-  });
 }
 
 void FairScheduler::submit_async(const std::string& owner, AsyncJob job) {

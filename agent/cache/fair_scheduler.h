@@ -3,8 +3,7 @@
 // uncached tokens while Maskinporten is slow) cannot take them all: each
 // owner may run at most `per_owner` jobs at once, all together at most
 // `slots`, and queued jobs start in turn, one owner after another (round
-// robin), as slots free up. A job is a blocking call (submit) or an
-// asynchronous one that says when it is done (submit_async).
+// robin), as slots free up. A job says when it is done (submit_async).
 #pragma once
 
 #include <cstddef>
@@ -21,22 +20,21 @@ namespace mpa {
 class FairScheduler final : public std::enable_shared_from_this<FairScheduler> {
  public:
   // `run` hands a job to a pool (a worker thread), or runs it at once on
-  // the calling thread (run_here, for asynchronous jobs that only start
-  // work). `slots` is the number of jobs running at once; `per_owner` (at
-  // least 1, at most `slots`) the share of one owner.
+  // the calling thread (run_here: the daemon's jobs only start work).
+  // `slots` is the number of jobs running at once; `per_owner` (at least
+  // 1, at most `slots`) the share of one owner.
   using Run = std::function<void(std::function<void()> job)>;
   static std::shared_ptr<FairScheduler> create(Run run, std::size_t slots, std::size_t per_owner);
   static Run run_here() {
     return [](std::function<void()> job) { job(); };
   }
 
-  // Runs `job` now if a slot is free and `owner` is below its share, else
-  // queues it. Jobs of one owner start in the order they were submitted.
-  // Its slot is free when it returns.
-  void submit(const std::string& owner, std::function<void()> job);
-  // The same for a job that finishes later: its slot is free once it has
-  // called `release` (exactly once, from any thread). `run` may run it on
-  // the caller's thread; the scheduler holds no lock while it runs.
+  // Starts `job` now if a slot is free and `owner` is below its share,
+  // else queues it; jobs of one owner start in the order they were
+  // submitted. A job only starts work that finishes later: its slot is
+  // free once it has called `release` (exactly once, from any thread; a
+  // second call does nothing). `run` may run it on the caller's thread;
+  // the scheduler holds no lock while it runs.
   using AsyncJob = std::function<void(std::function<void()> release)>;
   void submit_async(const std::string& owner, AsyncJob job);
 

@@ -4,6 +4,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/args.h"
 #include "agent/service/daemon.h"
+#include "agent/service/hardening.h"
 #include "common/log.h"
 
 namespace mpa::cli {
@@ -108,6 +109,7 @@ int run_command(const std::vector<std::string>& args) {
     }
     log::set_format(*options.log_format);
   }
+  harden_process();
   const Status status = run_daemon(options);
   if (!status) {
     report_start_failure(status.error());

@@ -1,50 +1,22 @@
 // The daemon's answer to each protocol v1 request (DESIGN.md "Socket
-// protocol, version 1"): resolve the client, check the peer's rights, and
-// serve tokens through the cache; signing and HTTP run on the worker pool.
+// protocol, version 1"): the state requests are served from (swapped on
+// reload), and the dispatch of each request to its op (agent/ops/*_op.h).
+// An op without a handler here does not compile.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
-#include "agent/altinn/altinn.h"
-#include "agent/config/config.h"
-#include "agent/engine/engine.h"
-#include "agent/access/peer_policy.h"
 #include "agent/cache/fair_scheduler.h"
+#include "agent/ops/agent_state.h"
+#include "agent/ops/op_support.h"
 #include "agent/server/server.h"
-#include "agent/cache/token_cache.h"
-#include "agent/verify/key_source.h"
 #include "common/clock.h"
 
 namespace mpa {
-
-// Runs a job on the worker pool, never on the socket I/O thread.
-using WorkScheduler = std::function<void(std::function<void()> job)>;
-
-// Everything one configuration makes; built whole or not at all, and
-// swapped as one on reload.
-struct AgentState {
-  Config config;
-  std::shared_ptr<const Engine> engine;
-  std::shared_ptr<TokenCache> cache;
-  std::shared_ptr<const PeerPolicy> policy;
-  std::shared_ptr<const altinn::ConsentVerifier> altinn_verifier;  // null: no [altinn]
-  std::shared_ptr<verify::KeySource> verify_keys;  // null: no [verify] (verify_token_op.cpp)
-};
-
-// Opens the token and builds engine, cache, policy and verifier from
-// `config`. Errors in words; nothing is kept of a failed build.
-// `exchanges` admits the cache's exchanges, told whose they are.
-Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
-                                                      TokenCache::Scheduler exchanges);
-
-// The owner of a peer's exchanges, for a fair share of the exchanges in
-// flight: its uid.
-std::string exchange_owner(const PeerCredentials& peer);
-// The owner of the exchanges that keep `prefetch` tokens fresh.
-inline constexpr const char* kPrefetchOwner = "prefetch";
 
 class AgentHandler final : public RequestHandler {
  public:
@@ -70,22 +42,16 @@ class AgentHandler final : public RequestHandler {
   void refresh_ahead() const;
 
  private:
-  // One per op; each answers through `reply` exactly once.
-  void handle_token(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
-                    const std::optional<std::string>& id, protocol::TokenRequest& token,
-                    Reply reply) const;
-  void handle_invalidate(const AgentState& state, const PeerCredentials& peer,
-                         const std::optional<std::string>& id, protocol::InvalidateRequest& invalidate,
-                         const Reply& reply) const;
-  void handle_status(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
-                     const std::optional<std::string>& id, Reply reply) const;
-  void handle_verify_altinn(const std::shared_ptr<AgentState>& state,
-                            const std::optional<std::string>& id, std::string token,
-                            Reply reply) const;
+  // One call operator per request alternative (std::visit); each answers
+  // through the request's reply exactly once.
+  struct Dispatch;
+
+  std::int64_t uptime_seconds() const { return clock_.epoch_seconds() - started_at_; }
+  std::optional<FairScheduler::Stats> workers() const;
 
   mutable std::mutex mutex_;  // guards state_ (reload runs on a worker)
   std::shared_ptr<AgentState> state_;
-  WorkScheduler scheduler_;         // status, metrics
+  WorkScheduler scheduler_;         // status, metrics, verify_altinn
   WorkScheduler verify_scheduler_;  // verify_token
   std::function<FairScheduler::Stats()> worker_stats_;
   Clock clock_;

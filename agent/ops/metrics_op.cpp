@@ -1,11 +1,10 @@
 #include "agent/ops/metrics_op.h"
 
-#include <unistd.h>
-
 #include <exception>
 #include <utility>
 #include <vector>
 
+#include "agent/access/metrics_access.h"
 #include "agent/metrics/agent_metrics.h"
 #include "common/json_text.h"
 #include "common/log.h"
@@ -58,13 +57,6 @@ std::string render_metrics(const AgentState& state, std::int64_t now) {
   return registry.render();
 }
 
-Status may_read_metrics(const PeerCredentials& peer) {
-  if (peer.uid == ::geteuid() || peer.uid == 0) return {};
-  return make_error(ErrorCode::forbidden,
-                    "metrics are for the agent's own user and root (uid " +
-                        std::to_string(peer.uid) + " is neither); a scraper can use [metrics] listen");
-}
-
 void handle_metrics(const std::shared_ptr<AgentState>& state, const PeerCredentials& peer,
                     const std::optional<std::string>& id, const WorkScheduler& scheduler,
                     const Clock& clock, Reply reply) {
@@ -80,39 +72,6 @@ void handle_metrics(const std::shared_ptr<AgentState>& state, const PeerCredenti
       reply(protocol::encode_error(id, make_error(ErrorCode::internal, "the agent failed to answer")));
     }
   });
-}
-
-Result<std::unique_ptr<MetricsListener>> start_metrics_listener(
-    const Config& config, std::shared_ptr<const AgentHandler> handler) {
-  if (!config.metrics_listen) return std::unique_ptr<MetricsListener>();
-  auto listener = MetricsListener::start(*config.metrics_listen, [handler = std::move(handler)] {
-    return render_metrics(*handler->state(), epoch_seconds_now());
-  });
-  if (!listener) return listener.error().with_context(config.path);
-  const std::string& address = config.metrics_listen->address;
-  const bool v6 = address.find(':') != std::string::npos;
-  log::info("metrics on http://" + (v6 ? "[" + address + "]" : address) + ":" +
-            std::to_string((*listener)->port()) + "/metrics");
-  return listener;
-}
-
-std::optional<ErrorCode> answer_failure(std::string_view response_line) {
-  if (response_line.rfind(R"({"ok":true)", 0) == 0) return std::nullopt;
-  constexpr std::string_view kErrorKey = R"("error":")";
-  const auto at = response_line.find(kErrorKey);
-  if (at == std::string_view::npos) return ErrorCode::internal;
-  const auto start = at + kErrorKey.size();
-  const auto end = response_line.find('"', start);
-  if (end == std::string_view::npos) return ErrorCode::internal;
-  return protocol::error_code_from_string(response_line.substr(start, end - start))
-      .value_or(ErrorCode::internal);
-}
-
-Reply counted_reply(std::string_view op, Reply reply) {
-  return [op, reply = std::move(reply)](std::string line) {
-    metrics::agent_metrics().count_request(op, answer_failure(line));
-    reply(std::move(line));
-  };
 }
 
 }  // namespace mpa

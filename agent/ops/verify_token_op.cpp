@@ -3,6 +3,7 @@
 
 #include "agent/maskinporten/maskinporten.h"
 #include "agent/verify/verifier.h"
+#include "protocol/messages.h"
 #include "common/log.h"
 
 namespace mpa {

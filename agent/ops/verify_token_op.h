@@ -7,7 +7,9 @@
 #include <string>
 
 #include "agent/config/config.h"
-#include "agent/ops/agent_handler.h"
+#include "agent/ops/agent_state.h"
+#include "agent/ops/op_support.h"
+#include "agent/server/server.h"
 #include "agent/verify/key_source.h"
 #include "common/clock.h"
 #include "protocol/messages.h"

@@ -1,13 +1,5 @@
 #include "agent/service/daemon.h"
 
-#include <fcntl.h>
-#include <malloc.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <systemd/sd-daemon.h>
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,123 +8,24 @@
 #include <csignal>
 #include <optional>
 
-#include "agent/ops/agent_handler.h"
 #include "agent/cache/fair_scheduler.h"
+#include "agent/ops/agent_handler.h"
 #include "agent/server/listen_socket.h"
-#include "agent/service/service_manager.h"
-#include "agent/ops/metrics_op.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/memory_privacy.h"
-#include "common/unique_fd.h"
-#include "common/version.h"
 #include "agent/server/server.h"
+#include "agent/service/service_manager.h"
+#include "agent/service/startup.h"
+#include "common/log.h"
+#include "common/version.h"
 
 namespace mpa {
 namespace {
-
-constexpr std::int64_t kSecondsPerDay = 86400;
-// Files the agent creates (the socket's directory) are private.
-constexpr mode_t kProcessUmask = 0077;
-// See harden_process().
-constexpr int kMallocArenas = 1;
-
-// As ssh-agent's sanitise_stdfd: descriptors 0, 1 and 2 are open (on
-// /dev/null when whoever started us closed them), so that nothing the agent
-// opens later (the socket, the PIN file) becomes "stderr" for log lines.
-void open_standard_descriptors() {
-  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    UniqueFd null(::open("/dev/null", O_RDWR));
-    if (!null.valid()) continue;
-    if (null.get() == fd) {
-      (void)null.release();  // it became the missing descriptor itself: keep it open
-      continue;
-    }
-    ::dup2(null.get(), fd);
-  }
-}
-
-// Descriptors inherited from whoever started us (a shell's open files, a
-// parent's sockets) have no business in the agent; those systemd passed
-// (LISTEN_FDS, from fd 3 on) are kept for socket activation.
-void close_inherited_descriptors() {
-  const int first_stray = SD_LISTEN_FDS_START + ListeningSocket::systemd_fd_count();
-  ::close_range(static_cast<unsigned>(first_stray), ~0U, 0);
-}
-
-// --- signer helpers (issue 8) ---
-// With the default soft limit of 1,024, one uid's idle connections could
-// leave a PKCS#11 module without descriptors (EMFILE inside C_Sign). The
-// hard limit is what the administrator allows; take all of it.
-void raise_open_file_limit() {
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
-  files.rlim_cur = files.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) log::warning("setrlimit(RLIMIT_NOFILE) to the hard limit failed");
-}
-// --- end signer helpers ---
-
-// As ssh-agent does: no core dumps or ptrace by other processes of the
-// same user (they could read the PIN and tokens from memory), and a
-// client that hangs up never kills us with SIGPIPE.
-void harden_process() {
-  open_standard_descriptors();
-  close_inherited_descriptors();
-  if (const Status kept = keep_memory_private(); !kept) log::warning(kept.error().message);
-  std::signal(SIGPIPE, SIG_IGN);
-  ::umask(kProcessUmask);
-  // glibc gives each thread that allocates its own arena; with a few
-  // workers doing TLS handshakes that is megabytes of freed but kept
-  // memory for a daemon that mostly sits idle. One arena is enough: the
-  // I/O thread does nearly all allocation, workers mostly wait on HTTP.
-  ::mallopt(M_ARENA_MAX, kMallocArenas);
-  raise_open_file_limit();
-}
-
-Result<ListeningSocket> open_socket(const Config& config) {
-  auto activated = ListeningSocket::from_systemd();
-  if (!activated) return activated.error();
-  if (*activated) {
-    log::info("using the socket systemd passed" +
-              ((*activated)->path().empty() ? std::string() : " (" + (*activated)->path() + ")") +
-              "; [agent] socket and socket_mode are the .socket unit's business");
-    return std::move(**activated);
-  }
-  auto bound = ListeningSocket::bind_path(config.socket, config.socket_mode);
-  if (!bound) return bound.error().with_context(config.path + ": [agent]");
-  return bound;
-}
-
-void log_clients(const AgentState& state) {
-  const std::int64_t now = epoch_seconds_now();
-  for (const ClientConfig& client : state.config.clients) {
-    const SignerInfo info = state.engine->signer_info(client);
-    const std::int64_t days = (info.certificate_not_after - now) / kSecondsPerDay;
-    log::info("client \"" + client.name + "\": client_id " + client.client_id + ", key " +
-              client.key + ", certificate \"" + info.certificate_subject + "\", expires in " +
-              std::to_string(days) + " days");
-  }
-}
-
-Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
-                                                   TokenCache::Scheduler exchanges) {
-  auto config = load_config(path);
-  if (!config) return config.error();
-  return build_agent_state(*config, std::move(exchanges));
-}
-
-std::shared_ptr<FairScheduler> exchange_slots(const Config& config) {
-  const auto slots = static_cast<std::size_t>(config.max_concurrent_exchanges);
-  const std::size_t kept = std::max<std::size_t>(1, slots / kExchangesKeptFromOnePeerDivisor);
-  return FairScheduler::create(FairScheduler::run_here(), slots, slots > kept ? slots - kept : 1);
-}
 
 class Daemon final {
  public:
   explicit Daemon(const DaemonOptions& options)
       : config_path_(options.config_path),
         log_format_override_(options.log_format),
+        signers_(options.signers ? options.signers : helper_signers()),
         pool_(kWorkerThreads),
         control_pool_(kControlThreads),
         verify_pool_(kVerifyThreads),
@@ -174,17 +67,6 @@ class Daemon final {
     };
   }
 
-  static WorkScheduler scheduler_on(boost::asio::thread_pool& pool) {
-    return [executor = pool.get_executor()](std::function<void()> job) {
-      boost::asio::post(executor, [job = std::move(job)] {
-        job();
-        // An exchange parses CA bundles and TLS state and frees it all;
-        // hand those pages back so an idle agent stays small.
-        ::malloc_trim(0);
-      });
-    };
-  }
-
   Status start() {
     auto config = load_config(config_path_);
     if (!config) return config.error();
@@ -193,7 +75,7 @@ class Daemon final {
     if (!socket) return socket.error();
     listening_.emplace(std::move(*socket));
     fair_ = exchange_slots(*config);
-    auto state = build_agent_state(*config, exchanges());
+    auto state = build_agent_state(*config, exchanges(), signers_);
     if (!state) return state.error();
 
     log::info(std::string("maskinporten-agent ") + kVersion + " with " + config->path);
@@ -282,7 +164,7 @@ class Daemon final {
     log::info("SIGHUP: reloading " + config_path_);
     service_manager_.reloading();
     boost::asio::post(pool_, [this] {
-      auto built = load_and_build(config_path_, exchanges());
+      auto built = load_and_build(config_path_, exchanges(), signers_);
       if (built) log_clients(**built);
       boost::asio::post(io_, [this, built = std::move(built)]() mutable {
         finish_reload(std::move(built));
@@ -360,6 +242,7 @@ class Daemon final {
 
   std::string config_path_;
   std::optional<log::Format> log_format_override_;
+  Engine::SignerFactory signers_;
   ServiceManager service_manager_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP
@@ -383,7 +266,6 @@ class Daemon final {
 }  // namespace
 
 Status run_daemon(const DaemonOptions& options) {
-  harden_process();
   Daemon daemon(options);
   return daemon.run();
 }

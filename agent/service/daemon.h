@@ -1,12 +1,13 @@
-// The agent's process life (`maskinporten-agent run`): hardening at start,
-// the socket (made here or passed by systemd), the worker pool, signals
-// (SIGTERM/SIGINT graceful stop, SIGHUP reload), and the log lines an
-// operator and the tests wait for ("ready: listening on PATH").
+// The agent's process life (`maskinporten-agent run`): the socket (made
+// here or passed by systemd), the worker pool, signals (SIGTERM/SIGINT
+// graceful stop, SIGHUP reload), and the log lines an operator and the
+// tests wait for ("ready: listening on PATH").
 #pragma once
 
 #include <optional>
 #include <string>
 
+#include "agent/engine/engine.h"
 #include "common/log.h"
 #include "common/result.h"
 
@@ -16,10 +17,6 @@ namespace mpa {
 // Maskinporten exchanges take none: they are signed on each token's
 // signing queue and sent by an AsyncHttp.
 inline constexpr int kWorkerThreads = 4;
-// Of max_concurrent_exchanges, the share one peer (uid) can never take:
-// this fraction (at least one) stays free for other peers' new tokens
-// while Maskinporten is slow.
-inline constexpr int kExchangesKeptFromOnePeerDivisor = 8;
 // How often the cache looks for entries due for a refresh ahead.
 inline constexpr int kRefreshAheadIntervalSeconds = 1;
 // Threads for status and verify_altinn, apart from the workers, so that
@@ -37,9 +34,14 @@ struct DaemonOptions {
   std::string config_path;
   // `run --log-format`: wins over [agent] log_format, at start and on reload.
   std::optional<log::Format> log_format;
+  // Where each client's signer comes from; empty: a signer helper process
+  // per token (helper_signers()), so that this process never loads the
+  // PKCS#11 module.
+  Engine::SignerFactory signers;
 };
 
-// Runs until SIGTERM/SIGINT; ok after a graceful stop. An error says why
+// Runs until SIGTERM/SIGINT; ok after a graceful stop. `run` hardens the
+// process first (agent/service/hardening.h). An error says why
 // the agent could not start (bad configuration, token, socket in use).
 Status run_daemon(const DaemonOptions& options);
 

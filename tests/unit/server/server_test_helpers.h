@@ -1,4 +1,4 @@
-// Small helpers shared by the daemon's socket tests.
+// Small helpers shared by the socket server's tests.
 #pragma once
 
 #include <stdlib.h>
