@@ -293,12 +293,23 @@ BOOST_AUTO_TEST_CASE(ASecondStopSignalDoesNotWaitForRequestsInFlight) {
   BOOST_TEST(stopped_ok());
 }
 
-BOOST_AUTO_TEST_CASE(AMalformedRequestIsAnsweredAndTheConnectionServesOn) {
+BOOST_AUTO_TEST_CASE(AnUnknownOpIsAnsweredAndTheConnectionServesOn) {
+  start();
+  Client client(socket_path);
+  const std::string answer = client.request(R"({"op":"nope","id":5})");
+  BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""), answer);
+  BOOST_TEST(contains(answer, "\"id\":5"), answer);
+  BOOST_TEST(client.request(R"({"op":"ping","id":6})") == R"({"ok":true,"id":6})");
+}
+
+BOOST_AUTO_TEST_CASE(ALineThatIsNotJsonIsAnsweredAndClosesOnlyItsConnection) {
   start();
   Client client(socket_path);
   const std::string answer = client.request(R"({"op":"token","scopes":)");
   BOOST_TEST(contains(answer, "\"error\":\"invalid_request\""), answer);
-  BOOST_TEST(client.request(R"({"op":"ping","id":5})") == R"({"ok":true,"id":5})");
+  BOOST_TEST(contains(answer, "not valid JSON"), answer);
+  BOOST_TEST(!client.read_line().has_value());
+  BOOST_TEST(Client(socket_path).request(R"({"op":"ping","id":7})") == R"({"ok":true,"id":7})");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
