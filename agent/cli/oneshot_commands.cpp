@@ -16,7 +16,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/online_check.h"
 #include "agent/config/config.h"
-#include "agent/daemon/socket_access.h"
+#include "agent/cli/socket_access.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
 #include "agent/signer/helper_pool.h"

@@ -1,9 +1,10 @@
-// `maskinporten-agent run`: the agent in the foreground (agent/daemon.h).
+// `maskinporten-agent run`: the agent in the foreground (agent/service/daemon.h).
 #include <cstdio>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/args.h"
-#include "agent/daemon/daemon.h"
+#include "agent/service/daemon.h"
+#include "agent/service/hardening.h"
 #include "common/log.h"
 
 namespace mpa::cli {
@@ -108,6 +109,7 @@ int run_command(const std::vector<std::string>& args) {
     }
     log::set_format(*options.log_format);
   }
+  harden_process();
   const Status status = run_daemon(options);
   if (!status) {
     report_start_failure(status.error());

@@ -1,6 +1,6 @@
 // The agent's own metrics (README "Metrics"), one set per process. Other
 // components update them with one call where the event happens; the
-// daemon reads them out (agent/daemon/metrics_op.h).
+// daemon reads them out (agent/ops/metrics_op.h).
 #pragma once
 
 #include <array>
