@@ -1,4 +1,4 @@
-# The client checks its server (README "A socket others could squat"):
+# The client checks its server (docs/USAGE.md "Asking the agent"):
 # `token`, `status` and the client packages refuse a socket in a directory
 # others may write to, and (all but Node, whose standard library cannot
 # read SO_PEERCRED) a server that runs as neither root, the caller, nor the

@@ -1,6 +1,6 @@
 # Hardening of the processes that hold the PIN or tokens, and the files
-# that decide what they load (README "Configuration", "One-shot
-# commands"): one-shot commands are not dumpable and make no core file;
+# that decide what they load (docs/CONFIGURATION.md, docs/USAGE.md
+# "One-shot commands"): one-shot commands are not dumpable and make no core file;
 # pin_env is gone from /proc/PID/environ of the agent, of a one-shot command
 # and of their signer helpers once read; a configuration file or PKCS#11
 # module that another user could change is refused, and so is a SOCKS

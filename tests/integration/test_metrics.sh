@@ -1,4 +1,4 @@
-# Metrics through the real agent (README "Metrics"): the `metrics` socket
+# Metrics through the real agent (docs/OPERATIONS.md "Metrics"): the `metrics` socket
 # op, `maskinporten-agent metrics` and the [metrics] HTTP listener each give
 # OpenMetrics text that Debian's prometheus_client parses, and the values
 # move as requests are served: a first token is a miss and an exchange, a
