@@ -101,7 +101,7 @@ int run_command(const std::vector<std::string>& args) {
     }
     log::set_level(*level);
   }
-  DaemonOptions options{*config, std::nullopt};
+  DaemonOptions options{*config, std::nullopt, {}};
   if (const auto format_word = parsed->get("log-format")) {
     options.log_format = log::parse_format(*format_word);
     if (!options.log_format) {

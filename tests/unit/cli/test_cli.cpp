@@ -62,14 +62,14 @@ protocol::StatusResponse decoded_status(const std::string& line) {
 BOOST_AUTO_TEST_SUITE(SocketPath)
 
 BOOST_AUTO_TEST_CASE(FlagWinsOverEverything) {
-  cli::SocketPathSources sources{"/flag.sock", "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  cli::SocketPathSources sources{"/flag.sock", "/env.sock", "/nonexistent.toml", "/run/user/1", std::nullopt};
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/flag.sock");
 }
 
 BOOST_AUTO_TEST_CASE(EnvironmentWinsOverConfigAndRuntimeDirectory) {
   TempDir dir;
   std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"/from/config.sock\"\n";
-  cli::SocketPathSources sources{std::nullopt, "/env.sock", (dir.path / "agent.toml").string(), "/run/user/1"};
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", (dir.path / "agent.toml").string(), "/run/user/1", std::nullopt};
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/env.sock");
 }
 
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(ConfigFileSocketComesBeforeRuntimeDirectory) {
   TempDir dir;
   std::ofstream(dir.path / "agent.toml")
       << "[agent]\nsocket = \"/from/config.sock\"\n\n[pkcs11]\nmodule = \"x\"\n";
-  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), "/run/user/1"};
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), "/run/user/1", std::nullopt};
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/from/config.sock");
 }
 
@@ -87,18 +87,18 @@ BOOST_AUTO_TEST_CASE(BrokenOrSocketlessConfigFileIsSkipped) {
   std::ofstream(dir.path / "other.toml") << "[agent]\nsocket_mode = \"0600\"\n";
   std::ofstream(dir.path / "number.toml") << "[agent]\nsocket = 5\n";
   for (const char* name : {"broken.toml", "other.toml", "number.toml", "missing.toml"}) {
-    cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / name).string(), "/run/user/1"};
+    cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / name).string(), "/run/user/1", std::nullopt};
     BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock", name);
   }
 }
 
 BOOST_AUTO_TEST_CASE(EmptyValuesCountAsUnset) {
-  cli::SocketPathSources sources{"", "", "/nonexistent.toml", "/run/user/1"};
+  cli::SocketPathSources sources{"", "", "/nonexistent.toml", "/run/user/1", std::nullopt};
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock");
 }
 
 BOOST_AUTO_TEST_CASE(NoSourceAtAllIsAnErrorInWords) {
-  cli::SocketPathSources sources{std::nullopt, std::nullopt, "/nonexistent.toml", std::nullopt};
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, "/nonexistent.toml", std::nullopt, std::nullopt};
   const auto path = cli::resolve_socket_path(sources);
   BOOST_TEST_REQUIRE(!path.ok());
   BOOST_TEST(path.error().message ==
@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(NoSourceAtAllIsAnErrorInWords) {
 BOOST_AUTO_TEST_CASE(NoSourceErrorSaysWhyTheSystemFileNamedNone) {
   TempDir dir;
   std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket_mode = \"0600\"\n";
-  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), std::nullopt};
+  cli::SocketPathSources sources{std::nullopt, std::nullopt, (dir.path / "agent.toml").string(), std::nullopt, std::nullopt};
   const auto path = cli::resolve_socket_path(sources);
   BOOST_TEST_REQUIRE(!path.ok());
   BOOST_TEST(contains(path.error().message, "agent.toml names no [agent] socket, and XDG_RUNTIME_DIR"),
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(NoSourceErrorSaysWhyTheSystemFileNamedNone) {
 BOOST_AUTO_TEST_CASE(ConfigFlagFindsTheSocketRunWouldListenOn) {
   TempDir dir;
   std::ofstream(dir.path / "agent.toml") << "[agent]\nsocket = \"run/agent.sock\"\n";
-  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1", std::nullopt};
   sources.config_flag = (dir.path / "agent.toml").string();
   BOOST_TEST(cli::resolve_socket_path(sources).value() == (dir.path / "run/agent.sock").string());
 }
@@ -127,13 +127,13 @@ BOOST_AUTO_TEST_CASE(ConfigFlagFindsTheSocketRunWouldListenOn) {
 BOOST_AUTO_TEST_CASE(ConfigFlagWithoutSocketMeansRunsDefault) {
   TempDir dir;
   std::ofstream(dir.path / "agent.toml") << "[pkcs11]\nmodule = \"x\"\n";
-  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+  cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1", std::nullopt};
   sources.config_flag = (dir.path / "agent.toml").string();
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/run/user/1/maskinporten-agent/agent.sock");
 }
 
 BOOST_AUTO_TEST_CASE(SocketFlagWinsOverConfigFlag) {
-  cli::SocketPathSources sources{"/flag.sock", std::nullopt, "/nonexistent.toml", std::nullopt};
+  cli::SocketPathSources sources{"/flag.sock", std::nullopt, "/nonexistent.toml", std::nullopt, std::nullopt};
   sources.config_flag = "/nonexistent/agent.toml";
   BOOST_TEST(cli::resolve_socket_path(sources).value() == "/flag.sock");
 }
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(ConfigFlagNamingNoReadableFileIsAnError) {
   TempDir dir;
   std::ofstream(dir.path / "broken.toml") << "[agent\nsocket = ";
   for (const std::string name : {"missing.toml", "broken.toml"}) {
-    cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1"};
+    cli::SocketPathSources sources{std::nullopt, "/env.sock", "/nonexistent.toml", "/run/user/1", std::nullopt};
     sources.config_flag = (dir.path / name).string();
     const auto path = cli::resolve_socket_path(sources);
     BOOST_TEST_REQUIRE(!path.ok(), name);
