@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 #include "common/secret.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa::pkcs11 {
 
@@ -82,7 +82,7 @@ class Pkcs11Token final {
 
   // Finds the private key, its certificate (same CKA_ID) and intermediates
   // (token or chain_file), checks certificate/key match and validity.
-  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
+  Result<std::shared_ptr<GrantSigner>> signer(const KeyOptions& key);
 
   // The state behind this face, shared with the signers; defined in
   // pkcs11/token.h, private to pkcs11/.

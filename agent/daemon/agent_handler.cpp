@@ -9,7 +9,7 @@
 #include "agent/altinn/altinn_token.h"
 #include "agent/daemon/metrics_op.h"
 #include "agent/daemon/verify_token_op.h"
-#include "agent/signer/helper_pool.h"
+#include "agent/signer_helper/helper_pool.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "protocol/status.h"
@@ -189,7 +189,7 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
                                             count(workers->queued)};
   }
   status.signing.emplace();
-  for (const Engine::SigningQueueStatus& queue : state.engine->signing_queues()) {
+  for (const Engine::SignatureQueueStatus& queue : state.engine->signature_queues()) {
     status.signing->push_back(protocol::SigningStatus{
         queue.token, count(queue.stats.threads), count(queue.stats.signing),
         count(queue.stats.queued), queue.stats.oldest_wait_ms});
@@ -252,7 +252,7 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
                                                       TokenCache::Scheduler exchanges) {
   // --- signer helpers: in `run` only the helpers load the module ---
   auto engine = Engine::create(config, [](const Config& loaded) {
-    return signer::HelperPool::for_this_process().signers_for(loaded);
+    return signer_helper::HelperPool::for_this_process().signers_for(loaded);
   });
   // --- end signer helpers ---
   if (!engine) return engine.error();
