@@ -83,6 +83,7 @@ class RetryPolicy {
     retry_in(*wait);
   }
 
+ private:
   // The wait after failed attempt `attempt`, or nothing when it would pass
   // the deadline.
   std::optional<std::chrono::milliseconds> next_wait(int attempt,
@@ -92,7 +93,6 @@ class RetryPolicy {
     return wait;
   }
 
- private:
   static std::chrono::milliseconds wait_after(int attempt, std::optional<int> retry_after);
 
   Clock clock_;

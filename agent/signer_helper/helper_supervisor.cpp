@@ -216,10 +216,6 @@ Status HelperSupervisor::start_helper() {
   auto child = options_.launch();
   if (!child) return make_error(child.error().code, child.error().message);
   const pid_t pid = child->pid;
-  {
-    std::lock_guard lock(mutex_);
-    ++starts_;
-  }
   auto connection = HelperConnection::start(std::move(*child), [this, pid] {
     std::lock_guard lock(mutex_);
     if (helper_ && helper_->pid() == pid) note_death_locked(pid, helper_->death_reason());
@@ -348,11 +344,6 @@ bool HelperSupervisor::logged_in() const {
     if (!info(i).logged_in) return false;
   }
   return true;
-}
-
-int HelperSupervisor::starts() const {
-  std::lock_guard lock(mutex_);
-  return starts_;
 }
 
 pid_t HelperSupervisor::helper_pid() const {

@@ -88,9 +88,7 @@ class HelperSupervisor final : public std::enable_shared_from_this<HelperSupervi
   // who reloads asks for.
   bool logged_in() const;
 
-  // How many helpers have been started (the first included), for tests and
-  // status.
-  int starts() const;
+  // The running helper's process id, -1 while it is down.
   pid_t helper_pid() const;
 
  private:
@@ -139,7 +137,6 @@ class HelperSupervisor final : public std::enable_shared_from_this<HelperSupervi
   std::optional<Error> first_failure_;
   bool pin_refused_ = false;  // never started again
   bool stopping_ = false;
-  int starts_ = 0;
 
   std::counting_semaphore<256> slots_;
   std::thread thread_;

@@ -153,7 +153,9 @@ BOOST_AUTO_TEST_CASE(SignsThroughTheHelperAndGivesItsChain) {
 }
 
 BOOST_AUTO_TEST_CASE(HungHelperIsKilledRestartedAndNeverHangsTheCaller) {
-  auto supervisor = start_supervisor(options({Behaviour::hang_on_sign, Behaviour::answer}));
+  auto o = options({Behaviour::hang_on_sign, Behaviour::answer});
+  auto started = o.launch.target<FakeLauncher>()->started;
+  auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
   auto signer = first_signer(**supervisor);
   const pid_t first = (*supervisor)->helper_pid();
@@ -165,7 +167,7 @@ BOOST_AUTO_TEST_CASE(HungHelperIsKilledRestartedAndNeverHangsTheCaller) {
              hung.error().message);
   BOOST_TEST(eventually([&] { return ::kill(first, 0) != 0; }), "the hung helper still runs");
   BOOST_REQUIRE(eventually([&] { return (*supervisor)->helper_pid() != -1; }));
-  BOOST_TEST((*supervisor)->starts() == 2);
+  BOOST_TEST(started->load() == 2);
   auto again = signer->sign(JwsAlg::RS256, "xyz");
   BOOST_REQUIRE(again.ok());
   BOOST_TEST(*again == reversed("xyz"));
@@ -175,6 +177,7 @@ BOOST_AUTO_TEST_CASE(WhileDownSignAnswersAtOnceAndInfoSaysWhy) {
   auto o = options({Behaviour::exit_on_sign, Behaviour::fail_setup});
   o.first_backoff = 60s;  // stays down for the whole test
   o.max_backoff = 60s;
+  auto started = o.launch.target<FakeLauncher>()->started;
   auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
   auto signer = first_signer(**supervisor);
@@ -190,7 +193,7 @@ BOOST_AUTO_TEST_CASE(WhileDownSignAnswersAtOnceAndInfoSaysWhy) {
   const SignerInfo info = signer->info();
   BOOST_TEST(!info.logged_in);
   BOOST_TEST(contains(info.last_error, "signer restarting: the helper closed the connection"), info.last_error);
-  BOOST_TEST((*supervisor)->starts() == 1);
+  BOOST_TEST(started->load() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(GarbageFromTheHelperIsAProtocolErrorAndARestart) {
@@ -206,11 +209,13 @@ BOOST_AUTO_TEST_CASE(GarbageFromTheHelperIsAProtocolErrorAndARestart) {
 }
 
 BOOST_AUTO_TEST_CASE(HelperKilledFromOutsideIsNoticedWithoutASignature) {
-  auto supervisor = start_supervisor(options({Behaviour::answer}));
+  auto o = options({Behaviour::answer});
+  auto started = o.launch.target<FakeLauncher>()->started;
+  auto supervisor = start_supervisor(std::move(o));
   BOOST_REQUIRE(supervisor.ok());
   const pid_t first = (*supervisor)->helper_pid();
   BOOST_REQUIRE(::kill(first, SIGKILL) == 0);
-  BOOST_REQUIRE(eventually([&] { return (*supervisor)->starts() == 2 && (*supervisor)->helper_pid() != -1; }));
+  BOOST_REQUIRE(eventually([&] { return started->load() == 2 && (*supervisor)->helper_pid() != -1; }));
   BOOST_TEST((*supervisor)->helper_pid() != first);
   BOOST_TEST(first_signer(**supervisor)->sign(JwsAlg::RS256, "a").ok());
 }
