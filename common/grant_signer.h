@@ -1,6 +1,9 @@
-// The one seam between JWT code and the key store: "sign these bytes with
-// this key, return the signature". Nothing PKCS#11 crosses it, so the
-// signer can later move into a separate helper process (DESIGN.md).
+// GrantSigner, the one seam between JWT code and the key store: "sign this
+// grant's signing input with this client's key, return the signature".
+// Nothing PKCS#11 crosses it, so the same grant code runs on a key in a
+// signer helper process (agent/signer_helper: HelperGrantSigner, what the
+// agent uses) or on a token opened in this process (pkcs11/:
+// Pkcs11GrantSigner, what the helper itself uses).
 #pragma once
 
 #include <cstdint>

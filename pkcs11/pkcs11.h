@@ -81,7 +81,8 @@ class Pkcs11Token final {
                                                    const Pkcs11Uri& token_uri);
 
   // Finds the private key, its certificate (same CKA_ID) and intermediates
-  // (token or chain_file), checks certificate/key match and validity.
+  // (token or chain_file), checks certificate/key match and validity. The
+  // signer keeps this token's state alive.
   Result<std::shared_ptr<GrantSigner>> signer(const KeyOptions& key);
 
   // The state behind this face, shared with the signers; defined in

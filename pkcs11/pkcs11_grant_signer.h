@@ -1,4 +1,5 @@
-// The GrantSigner for one key on a Pkcs11Token. Private to pkcs11/.
+// The GrantSigner for one key on a Pkcs11Token opened in this process
+// (the signer helper's). Private to pkcs11/.
 #pragma once
 
 #include <memory>

@@ -39,11 +39,11 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
         job = start_exchange(it->first, entry, refresh_sign_by(entry, now));
       }
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
-      count_held_miss();
+      count.count_held_miss();
       held = entry.failures.held_failure(now, options);
     } else if (auto too_long = entry.flight ? std::nullopt
                                             : too_long_for_this_entry(entry, needed, now)) {
-      count_held_miss();
+      count.count_held_miss();
       held = std::move(too_long);
     } else {
       count.misses->increment();

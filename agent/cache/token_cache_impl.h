@@ -80,12 +80,6 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   const Clock clock;
   const metrics::CacheCounters count;  // hits, misses, held: counted once, for status and metrics
 
-  // A miss answered with a recent failure, without an exchange.
-  void count_held_miss() const noexcept {
-    count.misses->increment();
-    count.held->increment();
-  }
-
   // The cache's time: steady seconds, for every age, expiry, back-off and hold.
   std::int64_t steady_seconds() const {
     return std::chrono::duration_cast<std::chrono::seconds>(clock.steady_now().time_since_epoch())

@@ -40,6 +40,12 @@ struct CacheCounters {
   Counter* hits = nullptr;
   Counter* misses = nullptr;  // held ones included
   Counter* held = nullptr;    // misses answered with a recent failure, without an exchange
+
+  // A miss answered with a recent failure, without an exchange.
+  void count_held_miss() const noexcept {
+    misses->increment();
+    held->increment();
+  }
 };
 
 class AgentMetrics final {

@@ -1,7 +1,7 @@
 // One running signer helper seen from the agent: the child, the socket, a
 // reader thread that matches answers to requests by id. Every wait has a
 // deadline; a helper that misses a signature's deadline, breaks the wire
-// or answers an id nobody asked for is killed. Private to agent/signer.
+// or answers an id nobody asked for is killed. Private to agent/signer_helper.
 #pragma once
 
 #include <chrono>

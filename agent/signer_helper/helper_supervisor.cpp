@@ -82,25 +82,7 @@ Result<std::vector<std::shared_ptr<GrantSigner>>> HelperSupervisor::signers_for(
   for (JwsAlg alg : policy.algs) add_once(wanted.algs, alg);
   for (const std::string& aud : policy.audiences) add_once(wanted.audiences, aud);
   if (change.keys.size() != setup_.keys.size() || !same_policy(wanted, applied_)) {
-    if (!helper_) {
-      return make_error(ErrorCode::hsm_error, down_error_locked().message +
-                                                  "; the new configuration needs it running");
-    }
-    auto helper = helper_;
-    change.allowed_algs = wanted.algs;
-    change.allowed_audiences = wanted.audiences;
-    lock.unlock();
-    auto answer = helper->reconfigure(change, Clock::now() + options_.sign_timeout * options_.setup_timeout_factor);
-    lock.lock();
-    if (!answer) return make_error(answer.error().code, answer.error().message);
-    if (helper_ != helper) {
-      return make_error(ErrorCode::hsm_error, "the signer helper restarted during the reload; reload again");
-    }
-    if (auto taken = take_ready_locked(*answer, change.keys, *helper); !taken) {
-      return make_error(taken.error().code, taken.error().message);
-    }
-    setup_.keys = change.keys;
-    applied_ = wanted;
+    MPA_RETURN_IF_ERROR(reconfigure_locked(lock, std::move(change), wanted));
   }
   live_[generation] = policy;
   const SigningPolicy now_wanted = wanted_policy_locked();
@@ -116,6 +98,31 @@ Result<std::vector<std::shared_ptr<GrantSigner>>> HelperSupervisor::signers_for(
     out.push_back(std::make_shared<HelperGrantSigner>(shared_from_this(), index, chains_.at(index), lease));
   }
   return out;
+}
+
+Status HelperSupervisor::reconfigure_locked(std::unique_lock<std::mutex>& lock, ReconfigureMessage change,
+                                            const SigningPolicy& wanted) {
+  if (!helper_) {
+    return make_error(ErrorCode::hsm_error, down_error_locked().message +
+                                                "; the new configuration needs it running");
+  }
+  auto helper = helper_;
+  change.allowed_algs = wanted.algs;
+  change.allowed_audiences = wanted.audiences;
+  lock.unlock();
+  auto answer = helper->reconfigure(change, Clock::now() + options_.sign_timeout * options_.setup_timeout_factor);
+  lock.lock();
+  // The helper's words, without a setup failure's kind: its login stands.
+  if (!answer) return make_error(answer.error().code, answer.error().message);
+  if (helper_ != helper) {
+    return make_error(ErrorCode::hsm_error, "the signer helper restarted during the reload; reload again");
+  }
+  if (auto taken = take_ready_locked(*answer, change.keys, *helper); !taken) {
+    return make_error(taken.error().code, taken.error().message);
+  }
+  setup_.keys = change.keys;
+  applied_ = wanted;
+  return {};
 }
 
 bool HelperSupervisor::has_key(const KeySetup& key) const {

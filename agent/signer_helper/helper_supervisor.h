@@ -1,5 +1,5 @@
 // The agent's side of one signer helper (one token): starts it, gives its
-// keys out as Signers, and keeps it running. A helper that misses a
+// keys out as GrantSigners (HelperGrantSigner), and keeps it running. A helper that misses a
 // deadline or dies is killed and started again after a back-off that
 // doubles from first_backoff to max_backoff (reset by a good signature).
 // While it is down, sign() answers at once with hsm_error "signer
@@ -30,8 +30,8 @@
 #include "agent/signer_helper/helper_launch.h"
 #include "agent/signer_helper/signing_policy.h"
 #include "agent/signer_helper/wire.h"
-#include "common/result.h"
 #include "common/grant_signer.h"
+#include "common/result.h"
 
 namespace mpa::signer_helper {
 
@@ -50,7 +50,6 @@ struct SupervisorOptions {
   std::function<void(const std::string&)> warn;  // operator log lines
 };
 
-class HelperSupervisor;
 class GenerationLease;
 
 class HelperSupervisor final : public std::enable_shared_from_this<HelperSupervisor> {
@@ -106,6 +105,10 @@ class HelperSupervisor final : public std::enable_shared_from_this<HelperSupervi
   // (the engine built its grants' x5c from those), and takes it in.
   Status take_ready_locked(const ReadyMessage& ready, const std::vector<KeySetup>& keys,
                            HelperConnection& from);
+  // Gives the running helper `change` (the keys) under `wanted`, for
+  // signers_for(); `lock` holds mutex_ and is let go while the helper works.
+  Status reconfigure_locked(std::unique_lock<std::mutex>& lock, ReconfigureMessage change,
+                            const SigningPolicy& wanted);
   // The union of the live configurations' policies (the setup's while
   // none has signers yet).
   SigningPolicy wanted_policy_locked() const;

@@ -1,5 +1,5 @@
 // The helper's side of setup: the PIN read from where the setup says, the
-// token opened and logged in, a signer per key. Private to agent/signer.
+// token opened and logged in, a signer per key. Private to agent/signer_helper.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
 // The field codec under wire.cpp: a writer that appends and a reader that
-// checks every length before it takes the bytes. Private to agent/signer.
+// checks every length before it takes the bytes. Private to agent/signer_helper.
 #pragma once
 
 #include <cstddef>
