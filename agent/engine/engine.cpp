@@ -18,7 +18,7 @@ struct Engine::ClientState {
   std::shared_ptr<GrantSigner> signer;
   std::unique_ptr<GrantBuilder> builder;
   std::unique_ptr<MaskinportenClient> maskinporten;
-  std::shared_ptr<SignatureQueue> signing;  // the token's
+  std::shared_ptr<SignatureQueue> signatures;  // the token's
 };
 
 namespace {
@@ -61,9 +61,9 @@ Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
       if (!made) return made.error().with_context(where);
       http = std::move(*made);
     }
-    auto& signing = engine->queues_[uri->token_selector()];
-    if (!signing) {
-      signing = std::make_shared<SignatureQueue>(
+    auto& signatures = engine->queues_[uri->token_selector()];
+    if (!signatures) {
+      signatures = std::make_shared<SignatureQueue>(
           static_cast<std::size_t>(config.max_concurrent_signatures));
     }
     auto state = std::make_shared<ClientState>();
@@ -71,7 +71,7 @@ Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
     state->signer = std::move(signers[i]);
     state->builder = std::make_unique<GrantBuilder>(client, state->signer);
     state->maskinporten = std::make_unique<MaskinportenClient>(client, http);
-    state->signing = signing;
+    state->signatures = signatures;
     engine->clients_.emplace(client.name, std::move(state));
   }
   return engine;
@@ -123,7 +123,7 @@ void Engine::fetch_token(const ClientConfig& client, const GrantRequest& request
       return;
     }
     auto make_grant = [state, request, sign_by_ms](MaskinportenClient::GrantDone signed_grant) {
-      state->signing->submit(sign_by_ms, [state, request, signed_grant](bool cancelled) {
+      state->signatures->submit(sign_by_ms, [state, request, signed_grant](bool cancelled) {
         if (cancelled) {
           signed_grant(make_error(ErrorCode::unavailable,
                                   "the agent is stopping or reloading; ask again"));
