@@ -20,6 +20,7 @@
 #include "agent/engine/engine.h"
 #include "agent/http/async_http.h"
 #include "agent/maskinporten/maskinporten.h"
+#include "bench/in_process_signers.h"
 
 using namespace mpa;
 
@@ -35,7 +36,7 @@ struct Progress {
 int direct(const std::string& config_path, std::size_t count, std::size_t connections) {
   auto config = load_config(config_path);
   if (!config) return std::fprintf(stderr, "%s\n", config.error().message.c_str()), 1;
-  auto engine = Engine::create(*config);
+  auto engine = Engine::create(*config, bench::in_process_signers);
   if (!engine) return std::fprintf(stderr, "%s\n", engine.error().message.c_str()), 1;
   const ClientConfig& client = config->clients.front();
   std::vector<std::string> forms;

@@ -14,8 +14,8 @@
 
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
-#include "agent/signer/helper_launch.h"
-#include "agent/signer/helper_pool.h"
+#include "agent/signer_helper/helper_launch.h"
+#include "agent/signer_helper/helper_pool.h"
 #include "bench/raw_pkcs11.h"
 
 using mpa::bench::RawKey;
@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench: %s\n", config.error().message.c_str());
     return 1;
   }
-  mpa::signer::HelperPool pool;
-  pool.set_launcher([agent_binary] { return mpa::signer::launch_helper_process(agent_binary); });
+  mpa::signer_helper::HelperPool pool;
+  pool.set_launcher([agent_binary] { return mpa::signer_helper::launch_helper_process(agent_binary); });
   auto engine = mpa::Engine::create(*config, [&pool](const mpa::Config& loaded) {
     return pool.signers_for(loaded);
   });

@@ -12,6 +12,7 @@
 
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
+#include "bench/in_process_signers.h"
 #include "bench/raw_pkcs11.h"
 
 using mpa::bench::RawKey;
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench: %s\n", config.error().message.c_str());
     return 1;
   }
-  auto engine = mpa::Engine::create(*config);
+  auto engine = mpa::Engine::create(*config, mpa::bench::in_process_signers);
   if (!engine) {
     std::fprintf(stderr, "bench: %s\n", engine.error().message.c_str());
     return 1;

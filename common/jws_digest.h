@@ -5,7 +5,7 @@
 
 #include <openssl/evp.h>
 
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa {
 

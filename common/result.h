@@ -37,6 +37,7 @@ enum class ErrorReason : std::uint8_t {
   token_lost,   // the session, login or token went away: opening it again may help
   pin_refused,  // the token refused the PIN (or it must not be tried): never present it again
   tls_untrusted,  // the server's certificate did not verify: another attempt will not help
+  pin_unreadable,  // the PIN's source (file, variable) failed: a [pkcs11] setting to correct
 };
 
 struct Error {

@@ -31,8 +31,6 @@ struct ZeroingAllocator {
 
 using SecretBytes = std::vector<char, ZeroingAllocator<char>>;
 
-inline SecretBytes make_secret(std::string_view s) { return SecretBytes(s.begin(), s.end()); }
-
 inline std::string_view view(const SecretBytes& s) { return {s.data(), s.size()}; }
 
 }  // namespace mpa

@@ -11,11 +11,3 @@
 // Frees the context only; unloading the module (C_Finalize) is the job of
 // ModuleSession, which knows whether it was loaded.
 MPA_HANDLE_DELETER(PKCS11_CTX, PKCS11_CTX_free);
-
-namespace mpa::pkcs11 {
-
-// The name the folder's code has used; the same type as mpa::Handle<T>.
-template <class T>
-using UniquePtr = Handle<T>;
-
-}  // namespace mpa::pkcs11

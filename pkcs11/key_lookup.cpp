@@ -40,17 +40,17 @@ bool is_self_signed(X509* cert) {
          X509_check_issued(cert, cert) == X509_V_OK;
 }
 
-UniquePtr<X509> dup(X509* cert) {
+Handle<X509> dup(X509* cert) {
   X509_up_ref(cert);
-  return UniquePtr<X509>(cert);
+  return Handle<X509>(cert);
 }
 
 // Intermediates from the token: the certificate that issued `cert`, then
 // the one that issued that, stopping at a self-signed one (the root, which
 // the relying party has and which is not sent).
-std::vector<UniquePtr<X509>> token_intermediates(X509* leaf, PKCS11_CERT* certs,
+std::vector<Handle<X509>> token_intermediates(X509* leaf, PKCS11_CERT* certs,
                                                  unsigned int count) {
-  std::vector<UniquePtr<X509>> out;
+  std::vector<Handle<X509>> out;
   X509* current = leaf;
   while (out.size() < kMaxChainCertificates) {
     X509* issuer = nullptr;
@@ -69,14 +69,14 @@ std::vector<UniquePtr<X509>> token_intermediates(X509* leaf, PKCS11_CERT* certs,
   return out;
 }
 
-Result<std::vector<UniquePtr<X509>>> read_chain_file(const std::string& path) {
-  UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "r"));
+Result<std::vector<Handle<X509>>> read_chain_file(const std::string& path) {
+  Handle<BIO> bio(BIO_new_file(path.c_str(), "r"));
   if (!bio) {
     return make_error(ErrorCode::invalid_config,
                       "cannot open chain_file " + path + ": " + drain_openssl_errors().text);
   }
-  std::vector<UniquePtr<X509>> out;
-  while (UniquePtr<X509> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+  std::vector<Handle<X509>> out;
+  while (Handle<X509> cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
     if (out.size() == kMaxChainCertificates) {
       return make_error(ErrorCode::invalid_config,
                         "chain_file " + path + " holds more than " +
@@ -226,7 +226,7 @@ Result<std::vector<Bytes>> public_key_objects(ModuleSession& session,
   std::vector<Bytes> out;
   for (unsigned int i = 0; i < count; ++i) {
     if (keys[i].isPrivate != 0 || id_of(keys[i].id, keys[i].id_len) != id) continue;
-    UniquePtr<EVP_PKEY> pkey(PKCS11_get_public_key(&keys[i]));
+    Handle<EVP_PKEY> pkey(PKCS11_get_public_key(&keys[i]));
     if (!pkey) continue;
     auto der = public_key_der(pkey.get());
     if (!der) return std::move(der).error();
@@ -293,7 +293,7 @@ Bytes to_der(X509* cert) {
 }
 
 std::string subject_text(X509* cert) {
-  UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  Handle<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
     return "";
   }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 #include "pkcs11/handles.h"
 #include "pkcs11/module_session.h"
 #include "pkcs11/pkcs11.h"
@@ -30,7 +30,7 @@ struct KeySelector {
 // The private key (as a libp11 EVP_PKEY, usable only through the token)
 // and the DER SubjectPublicKeyInfo of its public half.
 struct FoundKey {
-  UniquePtr<EVP_PKEY> pkey;
+  Handle<EVP_PKEY> pkey;
   Bytes public_key_der;
   std::vector<std::uint8_t> id;
 };
@@ -39,8 +39,8 @@ struct FoundKey {
 Result<FoundKey> find_private_key(ModuleSession& session, const KeySelector& selector);
 
 struct Certificates {
-  UniquePtr<X509> leaf;
-  std::vector<UniquePtr<X509>> intermediates;
+  Handle<X509> leaf;
+  std::vector<Handle<X509>> intermediates;
 };
 
 // The certificate with CKA_ID `id`, and the intermediates: from

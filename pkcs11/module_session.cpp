@@ -224,7 +224,7 @@ EVP_PKEY* ModuleSession::cached_key(const std::string& key) const {
   return it == keys_.end() ? nullptr : it->second.get();
 }
 
-void ModuleSession::cache_key(const std::string& key, UniquePtr<EVP_PKEY> pkey) {
+void ModuleSession::cache_key(const std::string& key, Handle<EVP_PKEY> pkey) {
   keys_[key] = std::move(pkey);
 }
 

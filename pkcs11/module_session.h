@@ -44,7 +44,7 @@ class ModuleSession final {
   // Private keys that signers use, kept for the life of this session
   // (their EVP_PKEYs point into it). Keyed by KeySelector::cache_key().
   EVP_PKEY* cached_key(const std::string& key) const;
-  void cache_key(const std::string& key, UniquePtr<EVP_PKEY> pkey);
+  void cache_key(const std::string& key, Handle<EVP_PKEY> pkey);
 
  private:
   ModuleSession() = default;
@@ -54,13 +54,13 @@ class ModuleSession final {
   std::optional<unsigned long> current_token_flags() const;
   std::string refusal_words() const;
 
-  UniquePtr<PKCS11_CTX> ctx_;  // first member: freed last
+  Handle<PKCS11_CTX> ctx_;  // first member: freed last
   std::string module_path_;
   bool loaded_ = false;
   PKCS11_SLOT* slots_ = nullptr;
   unsigned int nslots_ = 0;
   PKCS11_SLOT* slot_ = nullptr;
-  std::map<std::string, UniquePtr<EVP_PKEY>> keys_;  // freed before the module unloads
+  std::map<std::string, Handle<EVP_PKEY>> keys_;  // freed before the module unloads
 };
 
 }  // namespace mpa::pkcs11

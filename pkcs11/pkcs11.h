@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 #include "common/secret.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa::pkcs11 {
 
@@ -81,8 +81,9 @@ class Pkcs11Token final {
                                                    const Pkcs11Uri& token_uri);
 
   // Finds the private key, its certificate (same CKA_ID) and intermediates
-  // (token or chain_file), checks certificate/key match and validity.
-  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
+  // (token or chain_file), checks certificate/key match and validity. The
+  // signer keeps this token's state alive.
+  Result<std::shared_ptr<GrantSigner>> signer(const KeyOptions& key);
 
   // The state behind this face, shared with the signers; defined in
   // pkcs11/token.h, private to pkcs11/.

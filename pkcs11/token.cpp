@@ -6,7 +6,7 @@
 
 #include "common/clock.h"
 #include "pkcs11/errors.h"
-#include "pkcs11/pkcs11_signer.h"
+#include "pkcs11/pkcs11_grant_signer.h"
 #include "pkcs11/refused_pins.h"
 
 namespace mpa::pkcs11 {
@@ -63,7 +63,7 @@ Result<std::shared_ptr<Pkcs11Token>> Pkcs11Token::open(TokenOptions options,
   return std::make_shared<Pkcs11Token>(std::move(impl));
 }
 
-Result<std::shared_ptr<Signer>> Pkcs11Token::signer(const KeyOptions& key) {
+Result<std::shared_ptr<GrantSigner>> Pkcs11Token::signer(const KeyOptions& key) {
   return impl_->signer(key);
 }
 
@@ -159,7 +159,7 @@ Error Pkcs11Token::Impl::record_refusal(const std::string& serial, Error refused
   return refused;
 }
 
-Result<std::shared_ptr<Signer>> Pkcs11Token::Impl::signer(const KeyOptions& key) {
+Result<std::shared_ptr<GrantSigner>> Pkcs11Token::Impl::signer(const KeyOptions& key) {
   auto uri = Pkcs11Uri::parse(key.key_uri);
   if (!uri) return std::move(uri).error();
   if (!token_attributes_agree(*uri, uri_)) {
@@ -199,7 +199,7 @@ Result<std::shared_ptr<Signer>> Pkcs11Token::Impl::signer(const KeyOptions& key)
   Bytes public_key = found->public_key_der;
   known_keys_[selector->cache_key()] = {found->id, public_key, selector->describe()};
   session_->cache_key(selector->cache_key(), std::move(found->pkey));
-  return std::shared_ptr<Signer>(std::make_shared<Pkcs11Signer>(
+  return std::shared_ptr<GrantSigner>(std::make_shared<Pkcs11GrantSigner>(
       shared_from_this(), std::move(selector).value(), std::move(public_key), std::move(chain),
       std::move(info)));
 }

@@ -34,7 +34,7 @@ class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token:
   Impl& operator=(const Impl&) = delete;
   ~Impl() noexcept = default;
 
-  Result<std::shared_ptr<Signer>> signer(const KeyOptions& key);
+  Result<std::shared_ptr<GrantSigner>> signer(const KeyOptions& key);
 
   // Signs with the key `selector` names, whose public key must be
   // `public_key_der`. When the token went away, opens it again and logs in

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <memory>
 
 #include "common/text.h"
 
@@ -35,9 +34,10 @@ std::string who(uid_t uid, uid_t caller) {
 
 // The socket path with every symbolic link resolved, as connect() saw it.
 Result<fs::path> resolved(const std::string& socket_path) {
-  std::unique_ptr<char, decltype(&std::free)> real(::realpath(socket_path.c_str(), nullptr), &std::free);
-  if (!real) return refusal(socket_path, "cannot resolve its path: " + errno_text(errno));
-  return fs::path(real.get());
+  std::error_code error;
+  fs::path real = fs::canonical(socket_path, error);
+  if (error) return refusal(socket_path, "cannot resolve its path: " + errno_text(error.value()));
+  return real;
 }
 
 Result<struct stat> status_of(const std::string& socket_path, const fs::path& directory, bool follow) {

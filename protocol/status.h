@@ -33,7 +33,8 @@ struct WorkerStatus {
   std::optional<std::int64_t> size, exchanging, waiting;
 };
 
-// One token's signing queue (the grants waiting for its signatures).
+// One token's signature queue (agent/engine/signature_queue.h): the grants
+// waiting for its signatures. The wire calls it "signing".
 struct SigningStatus {
   std::string token;                      // the key URI's token part
   std::optional<std::int64_t> threads, signing, queued, oldest_wait_ms;

@@ -141,7 +141,7 @@ struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
         budget_seconds(client.retry_deadline_seconds),
         io(std::move(i)),
         done(std::move(d)),
-        policy(std::chrono::seconds(budget_seconds), io.clock, [](std::chrono::milliseconds) {}) {}
+        policy(std::chrono::seconds(budget_seconds), io.clock) {}
 
   std::string endpoint;
   std::vector<std::string> headers;

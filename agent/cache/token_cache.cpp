@@ -32,27 +32,21 @@ void TokenCache::Impl::get(const TokenTarget& target, std::int64_t min_ttl,
     entry.last_owner = owner;
     lru.splice(lru.begin(), lru, entry.lru_position);
     if (serves(entry, needed, now)) {
-      ++counters.hits;
-      metrics::agent_metrics().cache_hits.increment();
+      count.hits->increment();
       hit = served(entry, now);
       entry.refresh_min_ttl = std::max(entry.refresh_min_ttl, needed);
       if (refresh_is_due(entry, needed, now)) {
         job = start_exchange(it->first, entry, refresh_sign_by(entry, now));
       }
     } else if (!entry.flight && now < entry.failures.hold_until(options)) {
-      ++counters.misses;
-      ++counters.held;
-      metrics::agent_metrics().count_held_miss();
+      count.count_held_miss();
       held = entry.failures.held_failure(now, options);
     } else if (auto too_long = entry.flight ? std::nullopt
                                             : too_long_for_this_entry(entry, needed, now)) {
-      ++counters.misses;
-      ++counters.held;
-      metrics::agent_metrics().count_held_miss();
+      count.count_held_miss();
       held = std::move(too_long);
     } else {
-      ++counters.misses;
-      metrics::agent_metrics().cache_misses.increment();
+      count.misses->increment();
       // A token that served this min_ttl until now should have been
       // refreshed ahead: say why the client waits.
       if (entry.token && needed <= entry.refresh_min_ttl) {
@@ -159,7 +153,7 @@ AccessToken TokenCache::Impl::served(const Entry& entry, std::int64_t now) const
   return token;
 }
 
-// FetchOrder's sign_by_ms is epoch milliseconds (the signing queue's order).
+// FetchOrder's sign_by_ms is epoch milliseconds (the signature queue's order).
 std::int64_t TokenCache::Impl::sign_within_ms(std::int64_t ms) const {
   return clock.epoch_seconds() * 1000 + ms;
 }
@@ -245,6 +239,9 @@ TokenCache::Stats TokenCache::stats() const {
   std::lock_guard lock(impl_->mutex);
   Stats stats = impl_->counters;
   stats.entries = impl_->entries.size();
+  stats.hits = impl_->count.hits->value();
+  stats.misses = impl_->count.misses->value();
+  stats.held = impl_->count.held->value();
   return stats;
 }
 

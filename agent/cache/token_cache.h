@@ -1,4 +1,4 @@
-// The agent's token cache (issue "agent daemon", DESIGN.md "Socket protocol"):
+// The agent's token cache (DESIGN.md "Socket protocol"):
 // keyed by the client and every request field that reaches the grant, so two
 // requests that differ in any of them never share a token. Single-flight per
 // key, no global lock held across an exchange, refresh ahead of expiry with
@@ -16,6 +16,7 @@
 
 #include "agent/maskinporten/maskinporten.h"
 #include "agent/cache/token_target.h"
+#include "agent/metrics/agent_metrics.h"
 #include "common/clock.h"
 #include "common/result.h"
 
@@ -37,12 +38,15 @@ struct TokenCacheOptions {
   int failure_hold_min_seconds = 5;
   int failure_hold_max_seconds = 30;
   std::size_t max_entries = 10000;     // beyond: least recently used idle entries go
+  // Where hits, misses and held misses are counted and read back by
+  // stats(): the process's metrics (metrics::agent_metrics()) unless set.
+  std::optional<metrics::CacheCounters> counters;
 };
 
 class TokenCache {
  public:
   // What an exchange is for: whose it is (the fair share) and by when its
-  // grant should be signed (epoch milliseconds; the token's signing queue
+  // grant should be signed (epoch milliseconds; the token's signature queue
   // serves the earliest first).
   struct FetchOrder {
     std::string owner;
@@ -135,6 +139,9 @@ class TokenCache {
   // entry has one, the cap is exceeded until they end).
   void sweep();
 
+  // hits, misses and held come from options.counters (the metrics'
+  // counters), so they count every cache that shared them; the rest are
+  // this cache's own.
   struct Stats {
     std::size_t entries = 0;
     std::size_t in_flight = 0;

@@ -71,13 +71,14 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
 
   Impl(Fetcher f, Scheduler s, TokenCacheOptions o, Clock c)
       : fetcher(std::move(f)), scheduler(std::move(s)), options(sane(o)),
-        clock(std::move(c)), random(std::random_device{}()) {}
+        clock(std::move(c)), count(*options.counters), random(std::random_device{}()) {}
 
   // Set once, read by many threads without the lock.
   const Fetcher fetcher;
   const Scheduler scheduler;
   const TokenCacheOptions options;
   const Clock clock;
+  const metrics::CacheCounters count;  // hits, misses, held: counted once, for status and metrics
 
   // The cache's time: steady seconds, for every age, expiry, back-off and hold.
   std::int64_t steady_seconds() const {
@@ -97,7 +98,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
   Entries entries;
   std::list<const std::string*> lru;  // keys of `entries`, most recently used first
   std::map<std::string, LastError> last_errors;
-  Stats counters;  // entries is filled in by stats()
+  Stats counters;  // this cache's own: in_flight, exchanges, refreshed_ahead
   std::minstd_rand random;
 
   static TokenCacheOptions sane(TokenCacheOptions o) {
@@ -107,6 +108,7 @@ struct TokenCache::Impl : std::enable_shared_from_this<TokenCache::Impl> {
     o.failure_hold_max_seconds = std::max(o.failure_hold_max_seconds, 0);
     o.failure_hold_min_seconds = std::clamp(o.failure_hold_min_seconds, 0, o.failure_hold_max_seconds);
     o.max_entries = std::max<std::size_t>(o.max_entries, 1);
+    if (!o.counters) o.counters = metrics::agent_metrics().cache_counters();
     return o;
   }
 

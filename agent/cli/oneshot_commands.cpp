@@ -19,7 +19,7 @@
 #include "agent/cli/socket_access.h"
 #include "agent/engine/engine.h"
 #include "agent/jwt/jose.h"
-#include "agent/signer/helper_pool.h"
+#include "agent/signer_helper/helper_pool.h"
 #include "common/clock.h"
 #include "common/jws_digest.h"
 #include "common/log.h"
@@ -157,7 +157,7 @@ std::optional<ParsedArgs> parse_grant_args(const std::string& command,
 // presented again by a one-shot command either.
 Result<std::unique_ptr<Engine>> engine_through_helper(const Config& config) {
   return Engine::create(config, [](const Config& loaded) {
-    signer::HelperPool pool;
+    signer_helper::HelperPool pool;
     pool.set_log_starts(false);  // stderr is for the one error: line
     return pool.signers_for(loaded);
   });

@@ -1,10 +1,10 @@
 // `maskinporten-agent signer-helper --fd N`: internal, started by `run`
-// (agent/signer/helper.h). Not in the command list of --help.
+// (agent/signer_helper/helper_process.h). Not in the command list of --help.
 #include <cstdio>
 #include <string>
 
 #include "agent/cli/cli.h"
-#include "agent/signer/helper.h"
+#include "agent/signer_helper/helper_process.h"
 #include "common/log.h"
 
 namespace mpa::cli {
@@ -43,7 +43,7 @@ int signer_helper_command(const std::vector<std::string>& args) {
     fd = std::stoi(args[1]);
   }
   if (fd < 3) return usage_error_for_helper();
-  return signer::run_signer_helper(fd);
+  return signer_helper::run_signer_helper(fd);
 }
 
 }  // namespace mpa::cli

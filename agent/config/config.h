@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa {
 

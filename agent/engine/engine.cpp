@@ -8,26 +8,20 @@
 
 #include "agent/metrics/agent_metrics.h"
 #include "common/clock.h"
-#include "common/log.h"
 #include "common/openssl_handles.h"
+#include "pkcs11/pkcs11.h"
 
 namespace mpa {
 
 struct Engine::ClientState {
   ClientConfig config;
-  std::shared_ptr<Signer> signer;
+  std::shared_ptr<GrantSigner> signer;
   std::unique_ptr<GrantBuilder> builder;
   std::unique_ptr<MaskinportenClient> maskinporten;
-  std::shared_ptr<SigningQueue> signing;  // the token's
+  std::shared_ptr<SignatureQueue> signatures;  // the token's
 };
 
 namespace {
-
-Result<SecretBytes> read_pin(const Config& config) {
-  if (config.pin_file) return pkcs11::read_pin_file(*config.pin_file);
-  if (config.pin_env) return pkcs11::read_pin_env(*config.pin_env);
-  return make_error(ErrorCode::invalid_config, "needs pin_file or pin_env");
-}
 
 // libcurl reads ca_file only when it connects; a file without a
 // certificate would fail every exchange with a TLS error that does not
@@ -48,40 +42,8 @@ Status check_ca_file(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
-  auto pin = read_pin(config);
-  if (!pin) return pin.error().with_context(config.path + ": [pkcs11]");
-
-  std::map<std::string, std::shared_ptr<pkcs11::Pkcs11Token>> tokens;
-  std::vector<std::shared_ptr<pkcs11::Pkcs11Token>> opened;
-  std::vector<std::shared_ptr<Signer>> signers;
-  for (const ClientConfig& client : config.clients) {
-    const std::string where = config.path + ": client \"" + client.name + "\"";
-    auto uri = pkcs11::Pkcs11Uri::parse(client.key);
-    if (!uri) return uri.error().with_context(where + ": key");
-    const std::string selector = uri->token_selector();
-    auto found = tokens.find(selector);
-    if (found == tokens.end()) {
-      pkcs11::TokenOptions options;
-      options.module_path = config.module;
-      options.pin = *pin;
-      options.warn = [](const std::string& message) { log::warning(message); };
-      auto token = pkcs11::Pkcs11Token::open(std::move(options), *uri);
-      if (!token) return token.error().with_context(where);
-      found = tokens.emplace(selector, std::move(*token)).first;
-      opened.push_back(found->second);
-    }
-    auto signer = found->second->signer(pkcs11::KeyOptions{client.key, client.chain_file});
-    if (!signer) return signer.error().with_context(where);
-    signers.push_back(std::move(*signer));
-  }
-  auto engine = assemble(config, std::move(signers));
-  if (engine) (*engine)->tokens_ = std::move(opened);
-  return engine;
-}
-
 Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
-                                                 std::vector<std::shared_ptr<Signer>> signers) {
+                                                 std::vector<std::shared_ptr<GrantSigner>> signers) {
   std::unique_ptr<Engine> engine(new Engine());
   engine->config_ = config;
   for (std::size_t i = 0; i < config.clients.size(); ++i) {
@@ -99,9 +61,9 @@ Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
       if (!made) return made.error().with_context(where);
       http = std::move(*made);
     }
-    auto& signing = engine->queues_[uri->token_selector()];
-    if (!signing) {
-      signing = std::make_shared<SigningQueue>(
+    auto& signatures = engine->queues_[uri->token_selector()];
+    if (!signatures) {
+      signatures = std::make_shared<SignatureQueue>(
           static_cast<std::size_t>(config.max_concurrent_signatures));
     }
     auto state = std::make_shared<ClientState>();
@@ -109,7 +71,7 @@ Result<std::unique_ptr<Engine>> Engine::assemble(const Config& config,
     state->signer = std::move(signers[i]);
     state->builder = std::make_unique<GrantBuilder>(client, state->signer);
     state->maskinporten = std::make_unique<MaskinportenClient>(client, http);
-    state->signing = signing;
+    state->signatures = signatures;
     engine->clients_.emplace(client.name, std::move(state));
   }
   return engine;
@@ -161,7 +123,7 @@ void Engine::fetch_token(const ClientConfig& client, const GrantRequest& request
       return;
     }
     auto make_grant = [state, request, sign_by_ms](MaskinportenClient::GrantDone signed_grant) {
-      state->signing->submit(sign_by_ms, [state, request, signed_grant](bool cancelled) {
+      state->signatures->submit(sign_by_ms, [state, request, signed_grant](bool cancelled) {
         if (cancelled) {
           signed_grant(make_error(ErrorCode::unavailable,
                                   "the agent is stopping or reloading; ask again"));
@@ -194,8 +156,8 @@ std::shared_ptr<AsyncHttp> Engine::http(const ClientConfig& client) const {
   return it == http_.end() ? nullptr : it->second;
 }
 
-std::vector<Engine::SigningQueueStatus> Engine::signing_queues() const {
-  std::vector<SigningQueueStatus> out;
+std::vector<Engine::SignatureQueueStatus> Engine::signature_queues() const {
+  std::vector<SignatureQueueStatus> out;
   for (const auto& [selector, queue] : queues_) out.push_back({selector, queue->stats()});
   return out;
 }
@@ -212,8 +174,7 @@ std::vector<Bytes> Engine::certificate_chain(const ClientConfig& client) const {
   return it->second->signer->certificate_chain();
 }
 
-// --- signer helpers (agent/signer) ---
-Result<std::unique_ptr<Engine>> Engine::create(const Config& config, const SignerFactory& signers) {
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config, const GrantSignerFactory& signers) {
   for (const ClientConfig& client : config.clients) {
     if (!client.ca_file) continue;
     if (auto ca = check_ca_file(*client.ca_file); !ca) {
@@ -229,6 +190,5 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config, const Signe
   }
   return assemble(config, std::move(*made));
 }
-// --- end signer helpers ---
 
 }  // namespace mpa

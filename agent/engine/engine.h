@@ -1,7 +1,6 @@
-// The engine: from a Config, the signers (a signer helper per token, or
-// the token opened here), one signing queue per token, one AsyncHttp per
-// distinct ca_file (connections and trust shared by every exchange), grant
-// builders and Maskinporten clients. `fetch` and the daemon both stand on
+// The engine: from a Config and a signer per client, one signature queue
+// per token, one AsyncHttp per distinct ca_file (connections and trust
+// shared by every exchange), grant builders and Maskinporten clients. `fetch` and the daemon both stand on
 // it. Thread-safe after create().
 #pragma once
 
@@ -13,32 +12,26 @@
 #include <vector>
 
 #include "agent/config/config.h"
-#include "agent/engine/signing_queue.h"
+#include "agent/engine/signature_queue.h"
 #include "agent/http/async_http.h"
 #include "agent/jwt/grant.h"
 #include "agent/maskinporten/maskinporten.h"
 #include "common/result.h"
-#include "common/signer.h"
-#include "pkcs11/pkcs11.h"
+#include "common/grant_signer.h"
 
 namespace mpa {
 
 class Engine {
  public:
-  // Reads the PIN, opens the token, logs in, finds every client's key and
-  // certificate chain, resolves endpoints (discovery without network is
-  // deferred to the first exchange). Errors in words.
-  static Result<std::unique_ptr<Engine>> create(const Config& config);
-
-  // --- signer helpers (agent/signer) ---
-  // One Signer per client of the config, in its order (`run`: signer
-  // helper processes, so this process never loads the module).
-  using SignerFactory =
-      std::function<Result<std::vector<std::shared_ptr<Signer>>>(const Config&)>;
-  // The same as create(), with the signers from `signers` instead of a
-  // token opened here.
-  static Result<std::unique_ptr<Engine>> create(const Config& config, const SignerFactory& signers);
-  // --- end signer helpers ---
+  // One GrantSigner per client of the config, in its order. The agent's
+  // come from signer helper processes (agent/signer_helper), so that it
+  // never loads the module itself; tests and benchmarks may pass others.
+  using GrantSignerFactory =
+      std::function<Result<std::vector<std::shared_ptr<GrantSigner>>>(const Config&)>;
+  // Checks every ca_file, takes a signer per client from `signers`, and
+  // builds the queues, HTTP lanes and Maskinporten clients (discovery
+  // without network is deferred to the first exchange). Errors in words.
+  static Result<std::unique_ptr<Engine>> create(const Config& config, const GrantSignerFactory& signers);
 
   // Stops the signing threads and the HTTP threads first (answering what
   // is queued), while every client's state is still held here, so that no
@@ -56,7 +49,7 @@ class Engine {
 
   // Grant + exchange at Maskinporten, retried as MaskinportenClient does,
   // without a thread of its own: the grant is signed on the token's
-  // signing queue by `sign_by_ms` (epoch milliseconds; earliest first),
+  // signature queue by `sign_by_ms` (epoch milliseconds; earliest first),
   // the HTTP runs on the AsyncHttp. `done` runs once, on one of those
   // threads, and must not block.
   using TokenDone = std::function<void(Result<AccessToken>)>;
@@ -70,12 +63,12 @@ class Engine {
   // (Altinn's). Null for a client this engine does not know.
   std::shared_ptr<AsyncHttp> http(const ClientConfig& client) const;
 
-  // For `status`: each token's signing queue, by the token's label or URI.
-  struct SigningQueueStatus {
+  // For `status`: each token's signature queue, by the token's label or URI.
+  struct SignatureQueueStatus {
     std::string token;
-    SigningQueue::Stats stats;
+    SignatureQueue::Stats stats;
   };
-  std::vector<SigningQueueStatus> signing_queues() const;
+  std::vector<SignatureQueueStatus> signature_queues() const;
 
   SignerInfo signer_info(const ClientConfig& client) const;
   // DER certificates, leaf first.
@@ -86,11 +79,10 @@ class Engine {
   struct ClientState;
   // Queues, connection pools and client state for `signers` (one per client).
   static Result<std::unique_ptr<Engine>> assemble(const Config& config,
-                                                  std::vector<std::shared_ptr<Signer>> signers);
+                                                  std::vector<std::shared_ptr<GrantSigner>> signers);
   Config config_;
-  std::vector<std::shared_ptr<pkcs11::Pkcs11Token>> tokens_;  // kept open and logged in
   std::map<std::string, std::shared_ptr<AsyncHttp>> http_;  // by ca_file ("" without)
-  std::map<std::string, std::shared_ptr<SigningQueue>> queues_;  // by token selector
+  std::map<std::string, std::shared_ptr<SignatureQueue>> queues_;  // by token selector
   std::map<std::string, std::shared_ptr<ClientState>> clients_;
 };
 

@@ -13,11 +13,6 @@ Result<HttpResponse> perform(HttpRequest request) {
 
 }  // namespace
 
-Result<HttpResponse> http_post_form(const std::string& url, const std::string& form_body,
-                                    const HttpOptions& options) {
-  return perform(form_post_request(url, form_body, options));
-}
-
 Result<HttpResponse> http_get(const std::string& url, const std::vector<std::string>& headers,
                               const HttpOptions& options) {
   return perform(get_request(url, headers, options));

@@ -30,9 +30,8 @@ struct HttpResponse {
 };
 
 // Network failures (DNS, connect, TLS, time-out, oversize) are `unavailable`
-// with curl's words; any HTTP status is a successful Result.
-Result<HttpResponse> http_post_form(const std::string& url, const std::string& form_body,
-                                    const HttpOptions& options);
+// with curl's words; any HTTP status is a successful Result. (Form posts,
+// the exchanges', go through AsyncHttp::post_form.)
 Result<HttpResponse> http_get(const std::string& url, const std::vector<std::string>& headers,
                               const HttpOptions& options);
 

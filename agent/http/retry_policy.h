@@ -61,13 +61,9 @@ struct RetryReport {
 
 class RetryPolicy {
  public:
-  using Sleep = std::function<void(std::chrono::milliseconds)>;
-
   // The deadline is `budget` from now on `clock`.
-  RetryPolicy(std::chrono::seconds budget, Clock clock, Sleep sleep)
-      : clock_(std::move(clock)),
-        sleep_(std::move(sleep)),
-        deadline_(clock_.steady_now() + budget) {}
+  RetryPolicy(std::chrono::seconds budget, Clock clock)
+      : clock_(std::move(clock)), deadline_(clock_.steady_now() + budget) {}
 
   // The time-out of the next attempt: the seconds left, within 1..cap.
   int attempt_timeout_seconds(int cap) const;
@@ -87,18 +83,7 @@ class RetryPolicy {
     retry_in(*wait);
   }
 
-  // Runs `attempt(n)` for n = 1, 2, ... under the policy, sleeping between.
-  template <class T>
-  Result<T> run(const std::function<AttemptOutcome<T>(int attempt)>& attempt,
-                const RetryReport& report) const {
-    std::optional<Result<T>> result;
-    for (int n = 1; !result; ++n) {
-      after(attempt(n), n, report, [&](Result<T> r) { result = std::move(r); },
-            [&](std::chrono::milliseconds wait) { sleep_(wait); });
-    }
-    return std::move(*result);
-  }
-
+ private:
   // The wait after failed attempt `attempt`, or nothing when it would pass
   // the deadline.
   std::optional<std::chrono::milliseconds> next_wait(int attempt,
@@ -108,11 +93,9 @@ class RetryPolicy {
     return wait;
   }
 
- private:
   static std::chrono::milliseconds wait_after(int attempt, std::optional<int> retry_after);
 
   Clock clock_;
-  Sleep sleep_;
   std::chrono::steady_clock::time_point deadline_;
 };
 

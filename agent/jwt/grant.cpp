@@ -32,7 +32,7 @@ void write_member(JsonWriter& writer, std::string_view key, std::string_view val
 }
 
 // DESIGN.md / Digdir: alg and exactly one of x5c or kid; nothing else (no typ).
-Result<std::string> header_json(const ClientConfig& client, const Signer& signer) {
+Result<std::string> header_json(const ClientConfig& client, const GrantSigner& signer) {
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   writer.StartObject();
@@ -134,7 +134,7 @@ Status check_client(const ClientConfig& client) {
 
 }  // namespace
 
-GrantBuilder::GrantBuilder(ClientConfig client, std::shared_ptr<Signer> signer)
+GrantBuilder::GrantBuilder(ClientConfig client, std::shared_ptr<GrantSigner> signer)
     : client_(std::move(client)), signer_(std::move(signer)) {}
 
 Result<SignedGrant> GrantBuilder::build(const GrantRequest& request, std::int64_t now) const {

@@ -9,7 +9,7 @@
 #include "agent/config/config.h"
 #include "common/grant_request.h"
 #include "common/result.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa {
 struct SignedGrant {
@@ -21,7 +21,7 @@ struct SignedGrant {
 
 class GrantBuilder {
  public:
-  GrantBuilder(ClientConfig client, std::shared_ptr<Signer> signer);
+  GrantBuilder(ClientConfig client, std::shared_ptr<GrantSigner> signer);
 
   // Checks the request (scopes within the client's list -> invalid_scope;
   // bad shapes -> invalid_request) before anything is signed; then builds a
@@ -30,7 +30,7 @@ class GrantBuilder {
 
  private:
   ClientConfig client_;
-  std::shared_ptr<Signer> signer_;
+  std::shared_ptr<GrantSigner> signer_;
 };
 
 // Every check build() makes before it signs: scopes within the client's

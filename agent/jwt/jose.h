@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa::jose {
 

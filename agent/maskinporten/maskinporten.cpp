@@ -117,7 +117,7 @@ struct ExchangeRun : std::enable_shared_from_this<ExchangeRun> {
         make_grant(std::move(make)),
         done(std::move(d)),
         budget(client.retry_deadline_seconds),
-        policy(budget, io.clock, [](milliseconds) {}) {}
+        policy(budget, io.clock) {}
 
   int timeout_cap;  // seconds, of one attempt
   MaskinportenIo io;

@@ -33,6 +33,21 @@ enum class ConnectionRefusal { allow, max_connections, max_connections_per_uid, 
 inline constexpr std::array<std::string_view, 4> kConnectionRefusals = {
     "allow", "max_connections", "max_connections_per_uid", "out_of_descriptors"};
 
+// Where a token cache counts what it answers. `status` reads its figures
+// back from the very counters the metrics op renders, so the two agree,
+// across reloads too: the process's counters outlive every cache.
+struct CacheCounters {
+  Counter* hits = nullptr;
+  Counter* misses = nullptr;  // held ones included
+  Counter* held = nullptr;    // misses answered with a recent failure, without an exchange
+
+  // A miss answered with a recent failure, without an exchange.
+  void count_held_miss() const noexcept {
+    misses->increment();
+    held->increment();
+  }
+};
+
 class AgentMetrics final {
   Registry registry_;  // first: the references below point into it
 
@@ -52,11 +67,7 @@ class AgentMetrics final {
     refused_connections_[static_cast<std::size_t>(why)]->increment();
   }
 
-  // A miss answered with a recent failure, without an exchange.
-  void count_held_miss() noexcept {
-    cache_misses.increment();
-    cache_held.increment();
-  }
+  CacheCounters cache_counters() noexcept { return {&cache_hits, &cache_misses, &cache_held}; }
 
   // An exchange for `client` gave a token at unix time `now`.
   void note_success(const std::string& client, std::int64_t now);

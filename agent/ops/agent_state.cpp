@@ -7,7 +7,7 @@
 
 #include "agent/ops/token_fetcher.h"
 #include "agent/ops/verify_token_op.h"
-#include "agent/signer/helper_pool.h"
+#include "agent/signer_helper/helper_pool.h"
 
 namespace mpa {
 namespace {
@@ -31,13 +31,13 @@ std::string exchange_owner(const PeerCredentials& peer) {
   return "uid " + std::to_string(peer.uid);
 }
 
-Engine::SignerFactory helper_signers() {
-  return [](const Config& loaded) { return signer::HelperPool::for_this_process().signers_for(loaded); };
+Engine::GrantSignerFactory helper_signers() {
+  return [](const Config& loaded) { return signer_helper::HelperPool::for_this_process().signers_for(loaded); };
 }
 
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
                                                       TokenCache::Scheduler exchanges,
-                                                      const Engine::SignerFactory& signers) {
+                                                      const Engine::GrantSignerFactory& signers) {
   auto engine = Engine::create(config, signers);
   if (!engine) return engine.error();
   std::shared_ptr<const altinn::ConsentVerifier> verifier;

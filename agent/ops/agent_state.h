@@ -29,14 +29,14 @@ struct AgentState {
 
 // The signers of `run`: one signer helper process per token, so that this
 // process never loads the PKCS#11 module.
-Engine::SignerFactory helper_signers();
+Engine::GrantSignerFactory helper_signers();
 
 // Builds engine (its signers from `signers`), cache, policy and verifier
 // from `config`. Errors in words; nothing is kept of a failed build.
 // `exchanges` admits the cache's exchanges, told whose they are.
 Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
                                                       TokenCache::Scheduler exchanges,
-                                                      const Engine::SignerFactory& signers);
+                                                      const Engine::GrantSignerFactory& signers);
 
 // The owner of a peer's exchanges, for a fair share of the exchanges in
 // flight: its uid.

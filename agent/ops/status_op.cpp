@@ -60,7 +60,7 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
                                             count(workers->queued)};
   }
   status.signing.emplace();
-  for (const Engine::SigningQueueStatus& queue : state.engine->signing_queues()) {
+  for (const Engine::SignatureQueueStatus& queue : state.engine->signature_queues()) {
     status.signing->push_back(protocol::SigningStatus{
         queue.token, count(queue.stats.threads), count(queue.stats.signing),
         count(queue.stats.queued), queue.stats.oldest_wait_ms});

@@ -242,7 +242,7 @@ class Daemon final {
 
   std::string config_path_;
   std::optional<log::Format> log_format_override_;
-  Engine::SignerFactory signers_;
+  Engine::GrantSignerFactory signers_;
   ServiceManager service_manager_;
   boost::asio::io_context io_;       // the one socket I/O thread runs it
   boost::asio::thread_pool pool_;    // signing and HTTP

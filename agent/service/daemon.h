@@ -37,7 +37,7 @@ struct DaemonOptions {
   // Where each client's signer comes from; empty: a signer helper process
   // per token (helper_signers()), so that this process never loads the
   // PKCS#11 module.
-  Engine::SignerFactory signers;
+  Engine::GrantSignerFactory signers;
 };
 
 // Runs until SIGTERM/SIGINT; ok after a graceful stop. `run` hardens the

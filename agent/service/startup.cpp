@@ -45,7 +45,7 @@ void log_clients(const AgentState& state) {
 
 Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
                                                    TokenCache::Scheduler exchanges,
-                                                   const Engine::SignerFactory& signers) {
+                                                   const Engine::GrantSignerFactory& signers) {
   auto config = load_config(path);
   if (!config) return config.error();
   return build_agent_state(*config, std::move(exchanges), signers);

@@ -33,7 +33,7 @@ void log_clients(const AgentState& state);
 // The configuration at `path`, read and built whole.
 Result<std::shared_ptr<AgentState>> load_and_build(const std::string& path,
                                                    TokenCache::Scheduler exchanges,
-                                                   const Engine::SignerFactory& signers);
+                                                   const Engine::GrantSignerFactory& signers);
 
 // The slots for exchanges in flight (max_concurrent_exchanges), shared
 // fairly among peers.

@@ -5,7 +5,7 @@
 #   - common/ includes only common/; protocol/ and pkcs11/ only themselves
 #     and common/;
 #   - the agent core (config, jwt, http, maskinporten, verify, altinn, cache,
-#     engine, signer, metrics) never includes the daemon's parts (server,
+#     engine, signer_helper, metrics) never includes the daemon's parts (server,
 #     access, ops, service), the CLI or protocol/ (the wire format is the
 #     daemon's and the CLI's business; the core's types are in common/ and
 #     its own folders);
@@ -35,7 +35,7 @@ while IFS= read -r file; do
         refuse "$file" "$inc" "protocol/ stands alone" ;;
       pkcs11) [[ $inc == common/* || $inc == pkcs11/* ]] ||
         refuse "$file" "$inc" "pkcs11/ stands alone" ;;
-      agent/config | agent/jwt | agent/http | agent/maskinporten | agent/verify | agent/altinn | agent/cache | agent/engine | agent/signer | agent/metrics)
+      agent/config | agent/jwt | agent/http | agent/maskinporten | agent/verify | agent/altinn | agent/cache | agent/engine | agent/signer_helper | agent/metrics)
         if [[ $inc =~ ^agent/(server|access|ops|service|cli)/ ]]; then
           refuse "$file" "$inc" "the core does not see the daemon or the CLI"
         elif [[ $inc == protocol/* ]]; then

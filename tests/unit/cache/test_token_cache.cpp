@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <ostream>
 #include <set>
@@ -219,6 +220,12 @@ struct Fixture {
   FakeFetcher fetcher{clock};
   ThreadScheduler scheduler;
   TokenCacheOptions cache_options = options();
+  // Each cache made here counts on counters of its own, so that a case
+  // reads one cache's figures; the daemon's caches share the process's.
+  struct OwnCounters {
+    metrics::Counter hits, misses, held;
+  };
+  std::deque<OwnCounters> counters;  // before `cache`: it counts on them
   std::unique_ptr<TokenCache> cache;
 
   Fixture() { make_cache(); }
@@ -227,8 +234,10 @@ struct Fixture {
     scheduler.join();
   }
   void make_cache() {
-    cache = std::make_unique<TokenCache>(fetcher.function(), scheduler.function(), cache_options,
-                                         clock.function());
+    OwnCounters& own = counters.emplace_back();
+    TokenCacheOptions o = cache_options;
+    if (!o.counters) o.counters = metrics::CacheCounters{&own.hits, &own.misses, &own.held};
+    cache = std::make_unique<TokenCache>(fetcher.function(), scheduler.function(), o, clock.function());
   }
 
   // get() and wait for the answer (joining any exchange it started).
@@ -370,6 +379,27 @@ BOOST_AUTO_TEST_CASE(ScopeOrderDoesNotMatter) {
   BOOST_TEST(token_now(request({"b", "a"})) == "token-1");
   BOOST_TEST(hit_now(request({"a", "b", "b"})) == "token-1");
   BOOST_TEST(fetcher.calls() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(StatusFiguresAreTheMetricsAndOutliveAReload) {
+  metrics::AgentMetrics& process = metrics::agent_metrics();
+  auto agree = [&] {
+    const TokenCache::Stats stats = cache->stats();
+    return stats.hits == process.cache_hits.value() && stats.misses == process.cache_misses.value() &&
+           stats.held == process.cache_held.value();
+  };
+  cache_options.counters = process.cache_counters();  // as the daemon's caches count
+  make_cache();
+  BOOST_TEST(get_now(request({"a"})).ok());  // a miss
+  BOOST_TEST(get_now(request({"a"})).ok());  // a hit
+  BOOST_TEST(agree());
+  const TokenCache::Stats before = cache->stats();
+  make_cache();  // a reload: a new cache in place of the old one
+  BOOST_TEST(agree());
+  BOOST_TEST(cache->stats().hits == before.hits);
+  BOOST_TEST(get_now(request({"a"})).ok());  // the new cache's first miss
+  BOOST_TEST(agree());
+  BOOST_TEST(cache->stats().misses == before.misses + 1);
 }
 
 BOOST_AUTO_TEST_CASE(FetcherGetsSortedScopes) {

@@ -62,7 +62,7 @@ struct TestPki {
 };
 
 // Signs in memory as the token would, and counts what it was asked.
-class FakeSigner final : public Signer {
+class FakeSigner final : public GrantSigner {
  public:
   bool fail = false;
   std::atomic<int> sign_calls{0};

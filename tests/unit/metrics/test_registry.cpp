@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(ConfigErrorCountsAsInternalAsOnTheWire) {
 
 BOOST_AUTO_TEST_CASE(HeldMissIsAMissAndHeld) {
   AgentMetrics metrics;
-  metrics.count_held_miss();
+  metrics.cache_counters().count_held_miss();
   BOOST_TEST(metrics.cache_misses.value() == 1U);
   BOOST_TEST(metrics.cache_held.value() == 1U);
   BOOST_TEST(metrics.cache_hits.value() == 0U);

@@ -17,7 +17,7 @@
 
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 
 namespace mpa::test {
 
@@ -57,7 +57,7 @@ class Gate {
   bool open_ = false;
 };
 
-class FakeSigner final : public Signer {
+class FakeSigner final : public GrantSigner {
  public:
   explicit FakeSigner(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
   Result<Bytes> sign(JwsAlg, std::string_view data) override { return Bytes(data.begin(), data.end()); }
@@ -79,11 +79,11 @@ class FakeSigner final : public Signer {
 
 // One FakeSigner per client; with a gate, each info() waits at it. While
 // `fail` is set, the token is refused instead.
-inline Engine::SignerFactory fake_signers(std::shared_ptr<Gate> gate = nullptr,
+inline Engine::GrantSignerFactory fake_signers(std::shared_ptr<Gate> gate = nullptr,
                                           std::shared_ptr<std::atomic<bool>> fail = nullptr) {
-  return [gate, fail](const Config& config) -> Result<std::vector<std::shared_ptr<Signer>>> {
+  return [gate, fail](const Config& config) -> Result<std::vector<std::shared_ptr<GrantSigner>>> {
     if (fail && *fail) return make_error(ErrorCode::hsm_error, "the fake token is gone");
-    std::vector<std::shared_ptr<Signer>> signers;
+    std::vector<std::shared_ptr<GrantSigner>> signers;
     for (std::size_t i = 0; i < config.clients.size(); ++i) {
       signers.push_back(std::make_shared<FakeSigner>(gate));
     }

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "common/jws_digest.h"
-#include "common/signer.h"
+#include "common/grant_signer.h"
 #include "pkcs11/pkcs11.h"
 
 using namespace mpa;
@@ -29,6 +29,10 @@ using namespace mpa::pkcs11;
 namespace fs = std::filesystem;
 
 namespace {
+
+// The agent reads PINs from a file or the environment only; a test has its
+// PIN in hand.
+SecretBytes secret_of(std::string_view text) { return SecretBytes(text.begin(), text.end()); }
 
 constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
 // OpenSC's pkcs11-spy logs every call to the module it wraps.
@@ -84,7 +88,7 @@ TokenDir* TokenDir::instance = nullptr;
 
 const fs::path& token_dir() { return TokenDir::instance->dir; }
 
-SecretBytes right_pin() { return make_secret(read_file(token_dir() / "pin")); }
+SecretBytes right_pin() { return secret_of(read_file(token_dir() / "pin")); }
 
 Pkcs11Uri token_uri() { return Pkcs11Uri::parse(kKeyUri).value(); }
 
@@ -98,7 +102,7 @@ std::shared_ptr<Pkcs11Token> open_token(std::vector<std::string>* warnings = nul
   return *token;
 }
 
-std::shared_ptr<Signer> make_signer(Pkcs11Token& token, const std::string& uri,
+std::shared_ptr<GrantSigner> make_signer(Pkcs11Token& token, const std::string& uri,
                                     std::optional<std::string> chain_file = std::nullopt) {
   auto signer = token.signer(KeyOptions{uri, std::move(chain_file)});
   BOOST_TEST_REQUIRE(signer.ok(), why(signer));
@@ -509,7 +513,7 @@ BOOST_AUTO_TEST_CASE(RejectsAFileThatIsNotALibrary) {
 BOOST_AUTO_TEST_CASE(WrongPinIsRefusedWithOneLoginAttemptAndTheTokenStillWorks) {
   {
     SpyLog spy;
-    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, make_secret("not-the-pin"), nullptr, {}},
+    auto token = Pkcs11Token::open(TokenOptions{kSpyModule, secret_of("not-the-pin"), nullptr, {}},
                                    token_uri());
     BOOST_TEST_REQUIRE(!token.ok());
     BOOST_TEST((token.error().code == ErrorCode::hsm_error));
@@ -554,7 +558,7 @@ BOOST_AUTO_TEST_CASE(NeverLogsInAgainAfterThePinWasRefusedOnRecovery) {
   // Put the PIN back for the tests after this one (the module is loaded
   // by this token, so that RawModule can reach it).
   {
-    auto token = Pkcs11Token::open(TokenOptions{kModule, make_secret(changed), nullptr, {}},
+    auto token = Pkcs11Token::open(TokenOptions{kModule, secret_of(changed), nullptr, {}},
                                    token_uri());
     BOOST_TEST_REQUIRE(token.ok(), why(token));
     RawModule().change_pin(changed, pin);
