@@ -94,7 +94,12 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
 }
 
 std::string errno_text(int error_number) {
-  return std::error_code(error_number, std::generic_category()).message();
+  // GNU strerror_r, not std::generic_category().message(): the same words
+  // without a virtual call, which UBSan's type check could not verify when
+  // the process is out of descriptors (it needs a pipe), the very moment
+  // this is called for EMFILE.
+  char buffer[256];
+  return ::strerror_r(error_number, buffer, sizeof buffer);
 }
 
 std::string quoted(std::string_view text, std::size_t max_bytes) {
