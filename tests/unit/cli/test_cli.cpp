@@ -18,34 +18,21 @@
 #include <variant>
 #include <vector>
 
+#include "support/test_support.h"
 #include "support/fake_agent.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/client_commands.h"
 #include "protocol/status.h"
-
-namespace mpa {
-// Lets BOOST_TEST print an ErrorCode by its wire spelling.
-inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) {
-  return out << to_string(code);
-}
-}  // namespace mpa
 
 using namespace mpa;
 namespace fs = std::filesystem;
 using mpa::test::AfterAnswers;
 using mpa::test::FakeAgent;
 using mpa::test::TempDir;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
 
 constexpr const char* kTokenAnswer =
     "{\"ok\":true,\"access_token\":\"eyJ.abc.def\",\"token_type\":\"Bearer\",\"expires_in\":118,"

@@ -9,41 +9,25 @@
 #include <optional>
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/config/config.h"
 
 using namespace mpa;
 namespace fs = std::filesystem;
+using mpa::test::contains;
 
 namespace {
 
 constexpr const char* kKeyUri = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private";
 
 // A scratch directory with the files a configuration may point at.
-struct Scratch {
-  fs::path dir;
-
-  Scratch() {
-    char pattern[] = "/tmp/mpa-config-test.XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    BOOST_TEST_REQUIRE(made != nullptr);
-    dir = made;
+struct Scratch : mpa::test::TempDir {
+  Scratch() : TempDir("mpa-config-test") {
     for (const char* name : {"ca.pem", "chain.pem", "altinn.pem", "altinn2.pem", "pin"}) {
       write(name, "not parsed by the loader\n");
     }
   }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path path = dir / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-  std::string file() const { return (dir / "agent.toml").string(); }
+  std::string file() const { return (path / "agent.toml").string(); }
 };
 
 // Sets (or unsets, with nullopt) an environment variable for one test.
@@ -97,10 +81,6 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return text.replace(at, from.size(), to);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Every test runs with a known XDG_RUNTIME_DIR and no CREDENTIALS_DIRECTORY.
 struct Fixture {
   Scratch scratch;
@@ -151,7 +131,7 @@ std::string full_config(const Scratch& scratch) {
          "alg = \"RS512\"\n"
          "grant_lifetime_seconds = 60\n"
          "ca_file = \"" +
-         (scratch.dir / "ca.pem").string() +
+         (scratch.path / "ca.pem").string() +
          "\"\n"
          "proxy = \"http://proxy.example:3128\"\n"
          "altinn_exchange_endpoint = \"https://localhost:8443/exchange\"\n"
@@ -199,7 +179,7 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(config.refresh_margin_seconds == 45);
   BOOST_TEST(config.max_connections == 100);
   BOOST_TEST(config.module == "/usr/lib/softhsm/libsofthsm2.so");
-  BOOST_TEST(*config.pin_file == (scratch.dir / "pin").string());
+  BOOST_TEST(*config.pin_file == (scratch.path / "pin").string());
   BOOST_TEST(!config.pin_env.has_value());
 
   BOOST_TEST_REQUIRE(config.clients.size() == 2u);
@@ -213,10 +193,10 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(main.key == kKeyUri);
   BOOST_TEST(!main.kid.has_value());
   BOOST_TEST(main.x5c_chain);
-  BOOST_TEST(*main.chain_file == (scratch.dir / "chain.pem").string());
+  BOOST_TEST(*main.chain_file == (scratch.path / "chain.pem").string());
   BOOST_TEST((main.alg == JwsAlg::RS512));
   BOOST_TEST(main.grant_lifetime_seconds == 60);
-  BOOST_TEST(*main.ca_file == (scratch.dir / "ca.pem").string());
+  BOOST_TEST(*main.ca_file == (scratch.path / "ca.pem").string());
   BOOST_TEST(*main.proxy == "http://proxy.example:3128");
   BOOST_TEST(main.altinn_exchange_endpoint == "https://localhost:8443/exchange");
   BOOST_TEST(main.scopes == (std::vector<std::string>{"altinn:enduser", "skatteetaten:test"}),
@@ -230,8 +210,8 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(!second.x5c_chain);
 
   BOOST_TEST(config.altinn_certificates ==
-                 (std::vector<std::string>{(scratch.dir / "altinn.pem").string(),
-                                           (scratch.dir / "altinn2.pem").string()}),
+                 (std::vector<std::string>{(scratch.path / "altinn.pem").string(),
+                                           (scratch.path / "altinn2.pem").string()}),
              boost::test_tools::per_element());
   BOOST_TEST(config.altinn_leeway_seconds == 30);
 
@@ -424,7 +404,7 @@ BOOST_AUTO_TEST_CASE(RejectsOversizedFile) {
 }
 
 BOOST_AUTO_TEST_CASE(RejectsMissingFile) {
-  auto config = load_config((scratch.dir / "nothere.toml").string());
+  auto config = load_config((scratch.path / "nothere.toml").string());
   BOOST_TEST_REQUIRE(!config.ok());
   BOOST_TEST(contains(config.error().message, "nothere.toml: cannot open: No such file"),
              config.error().message);
@@ -489,7 +469,7 @@ BOOST_AUTO_TEST_CASE(RejectsModuleOwnedByAnotherUser) {
 
 BOOST_AUTO_TEST_CASE(ModuleNamedForTheLoaderOrMissingIsLeftToTheLoader) {
   accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", "libsofthsm2.so"));
-  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", (scratch.dir / "gone.so").string()));
+  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", (scratch.path / "gone.so").string()));
 }
 
 BOOST_AUTO_TEST_CASE(RejectsControlCharacterInString) {
@@ -720,7 +700,7 @@ BOOST_AUTO_TEST_CASE(RejectsUnnamedClientAmongSeveral) {
 
 BOOST_AUTO_TEST_CASE(RejectsMissingCaFileAndChainFile) {
   BOOST_TEST(contains(refusal(minimal("ca_file = \"missing-ca.pem\"\n")),
-                      "ca_file: cannot read \"" + (scratch.dir / "missing-ca.pem").string() +
+                      "ca_file: cannot read \"" + (scratch.path / "missing-ca.pem").string() +
                           "\": No such file or directory"));
   BOOST_TEST(contains(refusal(minimal("chain_file = \"/nonexistent/chain.pem\"\n")),
                       "chain_file: cannot read \"/nonexistent/chain.pem\""));

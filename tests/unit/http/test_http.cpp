@@ -22,30 +22,19 @@
 #include <string>
 #include <thread>
 
+#include "support/test_support.h"
 #include "agent/http/async_http.h"
 #include "agent/http/http.h"
 
-namespace mpa {
-// For Boost.Test's failure messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
-
 using namespace mpa;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
 // openssl s_server needs a moment to start on a busy machine.
 constexpr auto kServerStartLimit = std::chrono::seconds(30);
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -90,7 +79,8 @@ bool accepts_connections(int port) {
 // made with the openssl CLI, and `openssl s_server -HTTP` serving files
 // that hold whole HTTP responses, for the whole run.
 struct TlsServer {
-  fs::path dir;
+  mpa::test::TempDir temp{"mpa-http-test"};
+  fs::path dir = temp.path;
   pid_t pid = -1;
   int port = 0;
 
@@ -100,9 +90,6 @@ struct TlsServer {
                              "no_proxy", "NO_PROXY"}) {
       ::unsetenv(name);
     }
-    char tmpl[] = "/tmp/mpa-http-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
     make_pki();
     write_responses();
     start();
@@ -113,8 +100,6 @@ struct TlsServer {
       ::kill(pid, SIGTERM);
       ::waitpid(pid, nullptr, 0);
     }
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
   }
 
   void run(const std::string& command) {

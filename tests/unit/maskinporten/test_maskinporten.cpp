@@ -6,17 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/http/http.h"
 #include "agent/maskinporten/maskinporten.h"
-
-namespace mpa {
-// For Boost.Test's failure messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 using namespace mpa;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
@@ -47,16 +45,6 @@ HttpResponse html(long status) {
 std::string wait_for(const std::string& value, std::int64_t now) {
   const auto seconds = parse_retry_after(value, now);
   return seconds ? std::to_string(*seconds) : "none";
-}
-
-// The message of a failed result, for test output.
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 Error error_of(const HttpResponse& response) {

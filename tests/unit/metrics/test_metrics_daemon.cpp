@@ -12,6 +12,7 @@
 #include <atomic>
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/daemon/metrics_listener.h"
 #include "agent/daemon/metrics_op.h"
 #include "agent/metrics/agent_metrics.h"
@@ -20,12 +21,9 @@
 using namespace mpa;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
+using mpa::test::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A listener on a free loopback port that serves `text`, counting renders.
 struct Listening {

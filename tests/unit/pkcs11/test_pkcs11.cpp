@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "common/jws_digest.h"
 #include "common/signer.h"
 #include "pkcs11/pkcs11.h"
@@ -28,6 +29,8 @@
 using namespace mpa;
 using namespace mpa::pkcs11;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
@@ -43,27 +46,15 @@ std::string read_file(const fs::path& path) {
   return out.str();
 }
 
-// The message of a failed result, for test output.
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // One fresh token for the whole run, made by the fixture script the
 // integration tests use too.
 struct TokenDir {
-  fs::path dir;
+  mpa::test::TempDir temp{"mpa-pkcs11-test"};
+  fs::path dir = temp.path;
 
   TokenDir() {
     const char* source = std::getenv("MPA_SOURCE_DIR");
     BOOST_TEST_REQUIRE(source != nullptr, "MPA_SOURCE_DIR is not set (run through ctest)");
-    char tmpl[] = "/tmp/mpa-pkcs11-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
     const std::string command = std::string(source) + "/softhsm-fixtures/make-token.sh '" +
                                 dir.string() + "' >/dev/null";
     BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "make-token.sh failed");
@@ -74,11 +65,6 @@ struct TokenDir {
     ::setenv("PKCS11SPY_OUTPUT", (dir / "pkcs11-spy.log").c_str(), 1);
     instance = this;
   }
-  ~TokenDir() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-
   static TokenDir* instance;
 };
 TokenDir* TokenDir::instance = nullptr;

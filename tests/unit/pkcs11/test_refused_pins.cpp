@@ -9,22 +9,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/test_support.h"
 #include "pkcs11/refused_pins.h"
 
 using namespace mpa;
 using namespace mpa::pkcs11;
 namespace fs = std::filesystem;
+using mpa::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/mpa-refused-pins.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path);

@@ -14,11 +14,13 @@
 #include <functional>
 #include <thread>
 
+#include "support/test_support.h"
 #include "agent/signer/signer_supervisor.h"
 
 using namespace mpa;
 using namespace mpa::signer;
 using namespace std::chrono_literals;
+using mpa::test::contains;
 
 namespace {
 
@@ -133,10 +135,6 @@ std::shared_ptr<Signer> first_signer(SignerSupervisor& supervisor) {
   auto signers = supervisor.signers_for({{"pkcs11:token=T;object=k;type=private", std::nullopt}}, {});
   BOOST_REQUIRE(signers.ok());
   return signers->at(0);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace

@@ -12,18 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/verify/jwks.h"
 #include "agent/verify/key_source.h"
 #include "agent/verify/verifier.h"
 #include "vectors/generated_vectors.h"
 
-namespace mpa {
-inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
-
 using namespace mpa;
 using namespace mpa::verify;
 namespace fs = std::filesystem;
+using mpa::test::contains;
 
 namespace {
 
@@ -32,10 +30,6 @@ std::string read_text(const fs::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // Vectors from tests/vectors/make_verify_vectors.py (PyJWT + cryptography),

@@ -4,9 +4,12 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/config/config.h"
 
 using namespace mpa;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
@@ -24,12 +27,6 @@ const std::string kMinimal =
 Result<Config> parse(const std::string& metrics_table) {
   ::setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
   return parse_config(kMinimal + "\n" + metrics_table, "/tmp/mpa-metrics-test/agent.toml");
-}
-
-std::string why(const Result<Config>& config) { return config.ok() ? "" : config.error().message; }
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 std::string refusal(const std::string& metrics_table) {
