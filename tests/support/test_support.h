@@ -1,13 +1,15 @@
 // What the unit tests share: words for assertions on messages, a printer
-// for ErrorCode, and a temporary directory. Bring the helpers in by name
+// for ErrorCode, a temporary directory and reading a file back. Bring the helpers in by name
 // (`using mpa::test::contains;`) so that a reader sees where they come from.
 #pragma once
 
 #include <stdlib.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -33,6 +35,20 @@ inline bool contains(const std::string& text, const std::string& part) {
 template <class T>
 std::string why(const Result<T>& result) {
   return result.ok() ? std::string() : result.error().message;
+}
+
+// The source tree, for the scripts and fixtures in it: ctest sets
+// MPA_SOURCE_DIR for every test.
+inline std::string source_dir() {
+  const char* source = std::getenv("MPA_SOURCE_DIR");
+  BOOST_TEST_REQUIRE(source != nullptr, "MPA_SOURCE_DIR is not set (run through ctest)");
+  return source;
+}
+
+// The whole content of the file at `path`; empty when it cannot be read.
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // A fresh directory under /tmp (short enough for a Unix socket's path),

@@ -30,6 +30,7 @@ using mpa::test::AfterAnswers;
 using mpa::test::FakeAgent;
 using mpa::test::TempDir;
 using mpa::test::contains;
+using mpa::test::read_text;
 using mpa::test::why;
 
 namespace {
@@ -223,11 +224,6 @@ struct Captured {
   std::string err;
 };
 
-std::string file_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // Runs a subcommand in this process with stdout and stderr sent to files.
 Captured run(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
   TempDir dir;
@@ -249,8 +245,8 @@ Captured run(int (*command)(const std::vector<std::string>&), const std::vector<
   ::dup2(saved_err, STDERR_FILENO);
   ::close(saved_out);
   ::close(saved_err);
-  captured.out = file_text(dir.path / "out");
-  captured.err = file_text(dir.path / "err");
+  captured.out = read_text(dir.path / "out");
+  captured.err = read_text(dir.path / "err");
   return captured;
 }
 

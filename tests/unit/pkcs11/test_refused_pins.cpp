@@ -15,18 +15,8 @@
 using namespace mpa;
 using namespace mpa::pkcs11;
 namespace fs = std::filesystem;
+using mpa::test::read_text;
 using mpa::test::TempDir;
-
-namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(ARecordedPinIsRefusedForThatTokenOnly) {
   TempDir dir;
@@ -49,7 +39,7 @@ BOOST_AUTO_TEST_CASE(TheRecordHoldsNoPinAndIsPrivate) {
   const RefusedPins pins((dir.path / "state").string());
   BOOST_REQUIRE(pins.record("s", make_secret("98765432")).ok());
   const std::string path = pins.record_path("s");
-  BOOST_TEST(read_all(path).find("98765432") == std::string::npos);
+  BOOST_TEST(read_text(path).find("98765432") == std::string::npos);
   struct stat st {};
   BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);

@@ -22,15 +22,9 @@ using namespace mpa;
 using namespace mpa::verify;
 namespace fs = std::filesystem;
 using mpa::test::contains;
+using mpa::test::read_text;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // Vectors from tests/vectors/make_verify_vectors.py (PyJWT + cryptography),
 // made once per run around a fixed instant.
