@@ -465,3 +465,34 @@ BOOST_AUTO_TEST_CASE(StoppingAnswersWhatIsStillPending) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(FormEncode)
+
+BOOST_AUTO_TEST_CASE(JoinsFieldsWithAmpersand) {
+  BOOST_TEST(form_encode({{"a", "b"}, {"c", "d"}}) == "a=b&c=d");
+}
+
+BOOST_AUTO_TEST_CASE(LeavesUnreservedCharacters) {
+  // RFC 3986 §2.3.
+  BOOST_TEST(form_encode({{"k", "AZaz09-._~"}}) == "k=AZaz09-._~");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesSpaceAsPercent20) {
+  BOOST_TEST(form_encode({{"scope", "a b"}}) == "scope=a%20b");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesReservedCharacters) {
+  BOOST_TEST(form_encode({{"k", "&=+/:?#%"}}) == "k=%26%3D%2B%2F%3A%3F%23%25");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesUtf8Bytes) {
+  BOOST_TEST(form_encode({{"k", "\xC3\xA6\x01"}}) == "k=%C3%A6%01");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesNames) {
+  BOOST_TEST(form_encode({{"a b", ""}}) == "a%20b=");
+}
+
+BOOST_AUTO_TEST_CASE(EmptyListIsEmpty) { BOOST_TEST(form_encode({}) == ""); }
+
+BOOST_AUTO_TEST_SUITE_END()
