@@ -15,6 +15,7 @@
 using namespace mpa;
 namespace fs = std::filesystem;
 using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
@@ -100,9 +101,15 @@ struct Fixture {
 
   Config accepted(const std::string& text) const {
     auto config = parse(text);
-    BOOST_TEST_REQUIRE(config.ok(), (config.ok() ? "" : config.error().message));
+    BOOST_TEST_REQUIRE(config.ok(), why(config));
     return std::move(config).value();
   }
+};
+
+// For the [metrics] and [verify] tables: each after the smallest valid file.
+struct TableFixture : Fixture {
+  Result<Config> parse_table(const std::string& table) const { return parse(minimal() + "\n" + table); }
+  std::string table_refusal(const std::string& table) const { return refusal(minimal() + "\n" + table); }
 };
 
 std::string full_config(const Scratch& scratch) {
@@ -839,6 +846,108 @@ BOOST_AUTO_TEST_CASE(RejectsAllowUidOutOfRange) {
                       "uid: -1 is out of range"));
   BOOST_TEST(contains(refusal(minimal() + "[[allow]]\nuid = 4294967295\nclients = [\"default\"]\n"),
                       "uid: 4294967295 is out of range"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(MetricsSection, TableFixture)
+
+BOOST_AUTO_TEST_CASE(NoMetricsTableMeansNoListener) {
+  const auto config = parse_table("");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->metrics_listen.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(EmptyMetricsTableMeansNoListener) {
+  const auto config = parse_table("[metrics]\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->metrics_listen.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(ReadsAnIpv4ListenAddress) {
+  const auto config = parse_table("[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST_REQUIRE(config->metrics_listen.has_value());
+  BOOST_TEST(config->metrics_listen->address == "127.0.0.1");
+  BOOST_TEST(config->metrics_listen->port == 9464);
+}
+
+BOOST_AUTO_TEST_CASE(ReadsABracketedIpv6ListenAddress) {
+  const auto config = parse_table("[metrics]\nlisten = \"[::1]:9464\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(config->metrics_listen->address == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAHostName) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten = \"localhost:9464\"\n"),
+                      "is an IP address and a port"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAMissingOrBadPort) {
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "127.0.0.1:94x", "::1:9464", "[::1]"}) {
+    const std::string message = table_refusal(std::string("[metrics]\nlisten = \"") + bad + "\"\n");
+    BOOST_TEST(contains(message, "listen"), message);
+    BOOST_TEST(contains(message, bad), message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAnUnknownKey) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten_on = \"127.0.0.1:9464\"\n"), "listen_on"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesANonStringListen) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten = 9464\n"), "listen"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(VerifySection, TableFixture)
+
+BOOST_AUTO_TEST_CASE(AbsentMeansNoIssuer) {
+  auto config = parse_table("");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->verify_issuer.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(EnvironmentGivesDigdirsIssuer) {
+  auto config = parse_table("[verify]\nenvironment = \"prod\"\nleeway_seconds = 5\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(*config->verify_issuer == "https://maskinporten.no/");
+  BOOST_TEST(config->verify_leeway_seconds == 5);
+}
+
+BOOST_AUTO_TEST_CASE(IssuerTakenAsGiven) {
+  auto config = parse_table("[verify]\nissuer = \"https://localhost:8443/\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(*config->verify_issuer == "https://localhost:8443/");
+}
+
+BOOST_AUTO_TEST_CASE(BothOrNeitherRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nleeway_seconds = 5\n"), "needs exactly one of environment"));
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\nissuer = \"https://x/\"\n"),
+                      "needs exactly one of environment"));
+}
+
+BOOST_AUTO_TEST_CASE(UnknownEnvironmentRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"staging\"\n"), "is \"test\" or \"prod\""));
+}
+
+BOOST_AUTO_TEST_CASE(PlainHttpIssuerRefused) {
+  table_refusal("[verify]\nissuer = \"http://issuer.test/\"\n");
+}
+
+BOOST_AUTO_TEST_CASE(MissingJwksFileRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\njwks_file = \"/nonexistent/jwks.json\"\n"),
+                      "jwks_file"));
+}
+
+BOOST_AUTO_TEST_CASE(LeewayBounded) {
+  table_refusal("[verify]\nenvironment = \"test\"\nleeway_seconds = 601\n");
+}
+
+BOOST_AUTO_TEST_CASE(UnknownKeyRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\nscopes = []\n"), "scopes"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
