@@ -1,6 +1,7 @@
-// What the unit tests share: words for assertions on messages, a printer
-// for ErrorCode, a temporary directory and reading a file back. Bring the helpers in by name
-// (`using mpa::test::contains;`) so that a reader sees where they come from.
+// What the unit tests share: checks on a message's words, a printer for
+// ErrorCode, the source tree, reading a file back and a temporary directory.
+// Bring the helpers in by name (`using mpa::test::contains;`) so that a
+// reader sees where they come from.
 #pragma once
 
 #include <stdlib.h>
