@@ -130,6 +130,37 @@ CONF
   for line in "$@"; do echo "$line" >>"$file"; done
 }
 
+# write_config_with_module MODULE FILE [extra client lines]: write_config's
+# configuration with MODULE as its [pkcs11] module.
+write_config_with_module() {
+  local module="$1"
+  shift
+  write_config "$@"
+  sed -i "s|^module = .*|module = \"$module\"|" "$1"
+}
+
+# verified_grant GRANT [PUBLIC KEY PEM]: the claims verify_grant.py (PyJWT)
+# reads from GRANT, checked against its x5c chain to the test root $ROOT (or,
+# for a kid grant, the public key) with the stand-in's issuer as audience;
+# fails when the grant does not verify.
+verified_grant() {
+  "$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$1" "$ROOT" "$STANDIN_ISSUER" "${@:2}"
+}
+
+# capture COMMAND [ARGS...] (stdin passes through): runs it; sets OUT to what
+# it prints, ERR to its stderr and RC to its exit status.
+capture() {
+  RC=0
+  OUT="$("$@" 2>"$WORK/stderr")" || RC=$?
+  ERR="$(cat "$WORK/stderr")"
+}
+
+# vector_token DIR NAME: the token called NAME in DIR/tokens.json, as
+# tests/vectors/make_*_vectors.py write them.
+vector_token() {
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/tokens.json" "$2"
+}
+
 # jwt_part TOKEN N: decodes part N (0 header, 1 body) of a compact JWS.
 jwt_part() {
   "$PY" -c 'import sys,base64,json

@@ -27,11 +27,7 @@ fail_exchange() {
   standin_control fail "{\"mode\":\"$1\",\"count\":$2,\"path\":\"$EXCHANGE_PATH\"}" >/dev/null
 }
 # token_cli ARGS...: `token` against the agent; sets OUT, ERR, RC.
-token_cli() {
-  RC=0
-  OUT="$("$MPA_BIN" token --socket "$SOCK" "$@" 2>"$WORK/stderr")" || RC=$?
-  ERR="$(cat "$WORK/stderr")"
-}
+token_cli() { capture "$MPA_BIN" token --socket "$SOCK" "$@"; }
 still_serves() {
   expect_contains "$1: the agent keeps serving" "$(agent_lines '{"op":"ping"}')" '"ok":true'
 }

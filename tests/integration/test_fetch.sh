@@ -19,7 +19,7 @@ expect_contains "fetch --help lists its own options" "$help" "--exchange altinn"
 
 # --- grant: what we sign, checked by an independent JOSE implementation ---
 grant="$("$MPA_BIN" grant --config "$CONF" --scope altinn:enduser --scope skatteetaten:test)"
-verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER")"
+verified="$(verified_grant "$grant")"
 expect_eq "grant header is alg + x5c (leaf only)" \
   "$(json_get "$verified" 'sorted(j["header"]) + [len(j["header"]["x5c"])]')" '["alg", "x5c", 1]'
 expect_eq "grant claims are exactly aud iss iat exp jti scope" \
@@ -74,7 +74,7 @@ expect_contains "and says why" "$out" "iss_onbehalfof"
 # --- header variants: x5c chain, kid, RS384/RS512, 3072-bit key ---
 write_config "$WORK/chain.toml" 'x5c = "chain"' 'alg = "RS512"'
 grant="$("$MPA_BIN" grant --config "$WORK/chain.toml" --scope altinn:enduser)"
-verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER")"
+verified="$(verified_grant "$grant")"
 expect_eq "x5c = chain adds the intermediate, RS512" \
   "$(json_get "$verified" '[j["header"]["alg"], len(j["header"]["x5c"])]')" '["RS512", 2]'
 "$MPA_BIN" fetch --config "$WORK/chain.toml" --scope altinn:enduser >/dev/null && ok "stand-in accepts an RS512 x5c-chain grant" || not_ok "stand-in accepts an RS512 x5c-chain grant"
@@ -82,7 +82,7 @@ expect_eq "x5c = chain adds the intermediate, RS512" \
 write_config "$WORK/kid.toml" 'kid = "registered-key-1"' 'alg = "RS384"'
 grant="$("$MPA_BIN" grant --config "$WORK/kid.toml" --scope altinn:enduser)"
 expect_eq "kid header carries no x5c" "$(json_get "$(jwt_part "$grant" 0)" 'sorted(j.items())')" '[["alg", "RS384"], ["kid", "registered-key-1"]]'
-"$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER" "$HSM/pki/vsert-auth.pub.pem" >/dev/null \
+verified_grant "$grant" "$HSM/pki/vsert-auth.pub.pem" >/dev/null \
   && ok "kid grant verifies with the registered public key" || not_ok "kid grant verifies with the registered public key"
 "$MPA_BIN" fetch --config "$WORK/kid.toml" --scope altinn:enduser >/dev/null && ok "stand-in accepts a kid grant" || not_ok "stand-in accepts a kid grant"
 

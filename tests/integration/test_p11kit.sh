@@ -60,12 +60,7 @@ unset SOFTHSM2_CONF
 export P11_KIT_SERVER_ADDRESS="$SERVER_ADDRESS"
 start_standin
 CONF="$WORK/agent.toml"
-# p11kit_config FILE [extra client lines]: lib.sh's config, with the client module.
-p11kit_config() {
-  write_config "$@"
-  sed -i "s|^module = .*|module = \"$CLIENT_MODULE\"|" "$1"
-}
-p11kit_config "$CONF"
+write_config_with_module "$CLIENT_MODULE" "$CONF"
 expect_eq "the config names p11-kit-client.so" "$(grep '^module' "$CONF")" "module = \"$CLIENT_MODULE\""
 
 # --- check-config and grant through the remote token ---
@@ -75,7 +70,7 @@ expect_contains "check-config shows the organisation number" "$out" "999888777"
 [[ $rc -eq 0 ]] || echo "$out" >&2
 
 grant="$("$MPA_BIN" grant --config "$CONF" --scope altinn:enduser)"
-if verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER")"; then
+if verified="$(verified_grant "$grant")"; then
   ok "the remotely signed grant verifies against its certificate and the test root"
 else
   not_ok "the remotely signed grant verifies against its certificate and the test root"
@@ -92,7 +87,7 @@ expect_eq "fetch prints a Maskinporten access token" \
 expect_eq "the stand-in accepted exactly one grant" \
   "$(json_get "$(standin_control received)" '[r["status"] for r in j]')" "[200]"
 
-p11kit_config "$WORK/chain.toml" 'x5c = "chain"' 'alg = "RS512"'
+write_config_with_module "$CLIENT_MODULE" "$WORK/chain.toml" 'x5c = "chain"' 'alg = "RS512"'
 "$MPA_BIN" fetch --config "$WORK/chain.toml" --scope altinn:enduser >/dev/null \
   && ok "an RS512 x5c-chain grant through p11-kit-client is accepted" \
   || not_ok "an RS512 x5c-chain grant through p11-kit-client is accepted"

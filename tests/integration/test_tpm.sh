@@ -32,12 +32,7 @@ KEY_URI="pkcs11:token=Virksomhet%20TPM;object=vsert-auth;type=private"
 ROOT="$TPM/pki/root-ca.pem"
 start_standin
 CONF="$WORK/agent.toml"
-# tpm_config FILE [extra client lines]: lib.sh's config, with the TPM module.
-tpm_config() {
-  write_config "$@"
-  sed -i "s|^module = .*|module = \"$TPM_MODULE\"|" "$1"
-}
-tpm_config "$CONF"
+write_config_with_module "$TPM_MODULE" "$CONF"
 expect_eq "the config names the tpm2-pkcs11 module" "$(grep '^module' "$CONF")" "module = \"$TPM_MODULE\""
 
 # --- check-config: the token, login, key and certificate are found ---
@@ -48,7 +43,7 @@ expect_contains "check-config shows the organisation number" "$out" "999888777"
 
 # --- grant: signed in the TPM, checked by an independent implementation ---
 grant="$("$MPA_BIN" grant --config "$CONF" --scope altinn:enduser)"
-if verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER")"; then
+if verified="$(verified_grant "$grant")"; then
   ok "the TPM-signed grant verifies against its certificate and the test root"
 else
   not_ok "the TPM-signed grant verifies against its certificate and the test root"
@@ -77,15 +72,15 @@ expect_eq "the stand-in saw a virksomhetssertifikat grant for our client" \
 
 # The chain from the token (the intermediate is a certificate object on it),
 # and the other digests of RS256's family, with the TPM's RSA key.
-tpm_config "$WORK/chain.toml" 'x5c = "chain"' 'alg = "RS512"'
+write_config_with_module "$TPM_MODULE" "$WORK/chain.toml" 'x5c = "chain"' 'alg = "RS512"'
 grant="$("$MPA_BIN" grant --config "$WORK/chain.toml" --scope altinn:enduser)"
-verified="$("$PY" "$MPA_SOURCE_DIR/tests/integration/verify_grant.py" "$grant" "$ROOT" "$STANDIN_ISSUER" || echo '{}')"
+verified="$(verified_grant "$grant" || echo '{}')"
 expect_eq "x5c = chain adds the intermediate, RS512" \
   "$(json_get "$verified" '[j.get("header", {}).get("alg"), len(j.get("header", {}).get("x5c", []))]')" '["RS512", 2]'
 "$MPA_BIN" fetch --config "$WORK/chain.toml" --scope altinn:enduser >/dev/null \
   && ok "the stand-in accepts an RS512 x5c-chain grant from the TPM" \
   || not_ok "the stand-in accepts an RS512 x5c-chain grant from the TPM"
-tpm_config "$WORK/rs384.toml" 'alg = "RS384"'
+write_config_with_module "$TPM_MODULE" "$WORK/rs384.toml" 'alg = "RS384"'
 "$MPA_BIN" fetch --config "$WORK/rs384.toml" --scope altinn:enduser >/dev/null \
   && ok "the stand-in accepts an RS384 grant from the TPM" \
   || not_ok "the stand-in accepts an RS384 grant from the TPM"

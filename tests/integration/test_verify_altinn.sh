@@ -8,16 +8,10 @@ V="$WORK/vectors"
 CERT="$V/altinn.pem"
 
 # tok NAME: the vector called NAME.
-tok() {
-  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$V/tokens.json" "$1"
-}
+tok() { vector_token "$V" "$1"; }
 
 # verify [ARGS...] (stdin passes through): sets OUT, ERR, RC.
-verify() {
-  RC=0
-  OUT="$("$MPA_BIN" verify-altinn "$@" 2>"$WORK/stderr")" || RC=$?
-  ERR="$(cat "$WORK/stderr")"
-}
+verify() { capture "$MPA_BIN" verify-altinn "$@"; }
 
 # --- accepted ---
 verify --cert "$CERT" - <<<"$(tok valid)"

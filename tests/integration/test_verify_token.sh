@@ -11,16 +11,10 @@ V="$WORK/vectors"
 "$PY" "$MPA_SOURCE_DIR/tests/vectors/make_verify_vectors.py" "$V"
 OFFLINE=(--issuer https://issuer.test/ --jwks "$V/jwks.json")
 
-tok() {
-  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$V/tokens.json" "$1"
-}
+tok() { vector_token "$V" "$1"; }
 
 # verify [ARGS...] (stdin passes through): sets OUT, ERR, RC.
-verify() {
-  RC=0
-  OUT="$("$MPA_BIN" verify-token "$@" 2>"$WORK/stderr")" || RC=$?
-  ERR="$(cat "$WORK/stderr")"
-}
+verify() { capture "$MPA_BIN" verify-token "$@"; }
 
 # refused NAME WORDS [ARGS...]: the vector is refused, exit 1, WORDS on stderr, nothing on stdout.
 refused() {

@@ -1,5 +1,5 @@
 // A stand-in agent on a real Unix socket for the tests of the client
-// library and of the CLI, and the temporary directory it lives in.
+// library and of the CLI.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -16,22 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
+
 namespace mpa::test {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/mpa-agent-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 // How a FakeAgent ends the conversation once its canned answers are used up.
 enum class AfterAnswers { close, wait_for_client_to_close };

@@ -11,12 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/access/peer_policy.h"
-
-namespace mpa {
-// For Boost.Test's messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 using namespace mpa;
 

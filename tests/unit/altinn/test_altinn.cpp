@@ -12,32 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/altinn/altinn.h"
 #include "agent/jwt/jose.h"
 #include "vectors/generated_vectors.h"
-
-namespace mpa {
-// For Boost.Test's messages (invalid_config prints as its wire name, internal).
-inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 #include "unit/altinn/altinn_test_helpers.h"
 
 using namespace mpa;
 using namespace mpa::altinn;
+using mpa::test::altinn_jwt;
+using mpa::test::answer;
 using mpa::test::exchange_client;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
 
 // Vectors from tests/vectors/make_altinn_vectors.py (PyJWT + cryptography),
 // made once per run around a fixed instant.
@@ -475,18 +466,6 @@ struct FakeAltinn {
     return t;
   }
 };
-
-HttpResponse answer(long status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-std::string altinn_jwt(const std::string& payload) {
-  return jose::base64url_encode(std::string(R"({"alg":"RS256","typ":"JWT"})")) + "." +
-         jose::base64url_encode(payload) + "." + jose::base64url_encode(std::string("sig"));
-}
 
 }  // namespace
 

@@ -12,36 +12,23 @@
 #include <utility>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/altinn/altinn.h"
 #include "agent/altinn/altinn_token.h"
 #include "agent/jwt/jose.h"
-
-namespace mpa {
-inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 #include "unit/altinn/altinn_test_helpers.h"
 
 using namespace mpa;
 using namespace mpa::altinn;
+using mpa::test::altinn_jwt;
+using mpa::test::answer;
 using mpa::test::exchange_client;
 using std::chrono::milliseconds;
 
 namespace {
 
 constexpr std::int64_t kNow = 1795000000;
-
-HttpResponse answer(long status, std::string body = {}) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-std::string altinn_jwt(const std::string& payload) {
-  return jose::base64url_encode(std::string(R"({"alg":"RS256"})")) + "." +
-         jose::base64url_encode(payload) + "." + jose::base64url_encode(std::string("sig"));
-}
 
 HttpResponse altinn_ok() { return answer(200, altinn_jwt(R"({"exp":1795001800})")); }
 

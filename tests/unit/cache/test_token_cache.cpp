@@ -13,12 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/cache/token_cache.h"
-
-namespace mpa {
-// For Boost.Test's messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 using namespace mpa;
 

@@ -17,34 +17,22 @@
 #include <variant>
 #include <vector>
 
+#include "support/test_support.h"
 #include "support/fake_agent.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/client_commands.h"
 #include "protocol/status.h"
-
-namespace mpa {
-// Lets BOOST_TEST print an ErrorCode by its wire spelling.
-inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) {
-  return out << to_string(code);
-}
-}  // namespace mpa
 
 using namespace mpa;
 namespace fs = std::filesystem;
 using mpa::test::AfterAnswers;
 using mpa::test::FakeAgent;
 using mpa::test::TempDir;
+using mpa::test::contains;
+using mpa::test::read_text;
+using mpa::test::why;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
 
 constexpr const char* kTokenAnswer =
     "{\"ok\":true,\"access_token\":\"eyJ.abc.def\",\"token_type\":\"Bearer\",\"expires_in\":118,"
@@ -235,11 +223,6 @@ struct Captured {
   std::string err;
 };
 
-std::string file_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // Runs a subcommand in this process with stdout and stderr sent to files.
 Captured run(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
   TempDir dir;
@@ -261,8 +244,8 @@ Captured run(int (*command)(const std::vector<std::string>&), const std::vector<
   ::dup2(saved_err, STDERR_FILENO);
   ::close(saved_out);
   ::close(saved_err);
-  captured.out = file_text(dir.path / "out");
-  captured.err = file_text(dir.path / "err");
+  captured.out = read_text(dir.path / "out");
+  captured.err = read_text(dir.path / "err");
   return captured;
 }
 

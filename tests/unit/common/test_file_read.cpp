@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/test_support.h"
 #include "common/file_read.h"
 
 using namespace mpa;
@@ -14,20 +15,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mpa-file-read-XXXXXX").string();
-    BOOST_TEST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& text, unsigned mode = 0600) {
-    const fs::path file = path / name;
-    std::ofstream(file, std::ios::binary) << text;
+// A fresh directory whose files get the mode a case asks for (0600 unless told).
+struct ModeDir : mpa::test::TempDir {
+  std::string write(const std::string& name, const std::string& text, unsigned mode = 0600) const {
+    const fs::path file = TempDir::write(name, text);
     fs::permissions(file, static_cast<fs::perms>(mode));
     return file.string();
   }
@@ -40,14 +31,14 @@ using Kind = FileProblem::Kind;
 BOOST_AUTO_TEST_SUITE(FileReader)
 
 BOOST_AUTO_TEST_CASE(ReadsAFileWithinTheLimit) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_file(dir.write("a", "hello"), {5});
   BOOST_TEST_REQUIRE(read.ok());
   BOOST_TEST(read.bytes() == "hello");
 }
 
 BOOST_AUTO_TEST_CASE(RefusesAFileOverTheLimitWithItsSize) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_file(dir.write("a", "hello!"), {5});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::too_large));
@@ -55,7 +46,7 @@ BOOST_AUTO_TEST_CASE(RefusesAFileOverTheLimitWithItsSize) {
 }
 
 BOOST_AUTO_TEST_CASE(MissingFileIsCannotOpenWithErrno) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_file((dir.path / "none").string(), {64});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::cannot_open));
@@ -64,14 +55,14 @@ BOOST_AUTO_TEST_CASE(MissingFileIsCannotOpenWithErrno) {
 }
 
 BOOST_AUTO_TEST_CASE(DirectoryIsNotARegularFile) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_file(dir.path.string(), {64});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::not_regular_file));
 }
 
 BOOST_AUTO_TEST_CASE(FifoIsRefusedWithoutHanging) {
-  TempDir dir;
+  ModeDir dir;
   const std::string fifo = (dir.path / "fifo").string();
   BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   auto read = read_file(fifo, {64});
@@ -80,7 +71,7 @@ BOOST_AUTO_TEST_CASE(FifoIsRefusedWithoutHanging) {
 }
 
 BOOST_AUTO_TEST_CASE(SymlinkIsRefusedUnlessFollowed) {
-  TempDir dir;
+  ModeDir dir;
   const std::string target = dir.write("target", "x");
   const fs::path link = dir.path / "link";
   fs::create_symlink(target, link);
@@ -93,7 +84,7 @@ BOOST_AUTO_TEST_CASE(SymlinkIsRefusedUnlessFollowed) {
 }
 
 BOOST_AUTO_TEST_CASE(OwnerOnlyRefusesGroupReadableWithTheMode) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_secret_file(dir.write("pin", "1234", 0640), {64, FileModeCheck::owner_only});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::readable_by_others));
@@ -101,14 +92,14 @@ BOOST_AUTO_TEST_CASE(OwnerOnlyRefusesGroupReadableWithTheMode) {
 }
 
 BOOST_AUTO_TEST_CASE(OwnerOnlyReadsASecret) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_secret_file(dir.write("pin", "1234\n", 0400), {64, FileModeCheck::owner_only});
   BOOST_TEST_REQUIRE(read.ok());
   BOOST_TEST(std::string(view(read.bytes())) == "1234\n");
 }
 
 BOOST_AUTO_TEST_CASE(NotWritableByOthersRefusesWorldWritable) {
-  TempDir dir;
+  ModeDir dir;
   auto read = read_file(dir.write("c", "x", 0646), {64, FileModeCheck::not_writable_by_others});
   BOOST_TEST_REQUIRE(!read.ok());
   BOOST_TEST(static_cast<int>(read.problem().kind) == static_cast<int>(Kind::writable_by_others));

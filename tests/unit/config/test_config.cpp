@@ -8,41 +8,26 @@
 #include <optional>
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/config/config.h"
 
 using namespace mpa;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
 constexpr const char* kKeyUri = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private";
 
 // A scratch directory with the files a configuration may point at.
-struct Scratch {
-  fs::path dir;
-
-  Scratch() {
-    char pattern[] = "/tmp/mpa-config-test.XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    BOOST_TEST_REQUIRE(made != nullptr);
-    dir = made;
+struct Scratch : mpa::test::TempDir {
+  Scratch() : TempDir("mpa-config-test") {
     for (const char* name : {"ca.pem", "chain.pem", "altinn.pem", "altinn2.pem", "pin"}) {
       write(name, "not parsed by the loader\n");
     }
   }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path path = dir / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-  std::string file() const { return (dir / "agent.toml").string(); }
+  std::string file() const { return (path / "agent.toml").string(); }
 };
 
 // Sets (or unsets, with nullopt) an environment variable for one test.
@@ -96,10 +81,6 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return text.replace(at, from.size(), to);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Every test runs with a known XDG_RUNTIME_DIR and no CREDENTIALS_DIRECTORY.
 struct Fixture {
   Scratch scratch;
@@ -119,9 +100,15 @@ struct Fixture {
 
   Config accepted(const std::string& text) const {
     auto config = parse(text);
-    BOOST_TEST_REQUIRE(config.ok(), (config.ok() ? "" : config.error().message));
+    BOOST_TEST_REQUIRE(config.ok(), why(config));
     return std::move(config).value();
   }
+};
+
+// For the [metrics] and [verify] tables: each after the smallest valid file.
+struct TableFixture : Fixture {
+  Result<Config> parse_table(const std::string& table) const { return parse(minimal() + "\n" + table); }
+  std::string table_refusal(const std::string& table) const { return refusal(minimal() + "\n" + table); }
 };
 
 std::string full_config(const Scratch& scratch) {
@@ -150,7 +137,7 @@ std::string full_config(const Scratch& scratch) {
          "alg = \"RS512\"\n"
          "grant_lifetime_seconds = 60\n"
          "ca_file = \"" +
-         (scratch.dir / "ca.pem").string() +
+         (scratch.path / "ca.pem").string() +
          "\"\n"
          "proxy = \"http://proxy.example:3128\"\n"
          "altinn_exchange_endpoint = \"https://localhost:8443/exchange\"\n"
@@ -198,7 +185,7 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(config.refresh_margin_seconds == 45);
   BOOST_TEST(config.max_connections == 100);
   BOOST_TEST(config.module == "/usr/lib/softhsm/libsofthsm2.so");
-  BOOST_TEST(*config.pin_file == (scratch.dir / "pin").string());
+  BOOST_TEST(*config.pin_file == (scratch.path / "pin").string());
   BOOST_TEST(!config.pin_env.has_value());
 
   BOOST_TEST_REQUIRE(config.clients.size() == 2u);
@@ -212,10 +199,10 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(main.key == kKeyUri);
   BOOST_TEST(!main.kid.has_value());
   BOOST_TEST(main.x5c_chain);
-  BOOST_TEST(*main.chain_file == (scratch.dir / "chain.pem").string());
+  BOOST_TEST(*main.chain_file == (scratch.path / "chain.pem").string());
   BOOST_TEST((main.alg == JwsAlg::RS512));
   BOOST_TEST(main.grant_lifetime_seconds == 60);
-  BOOST_TEST(*main.ca_file == (scratch.dir / "ca.pem").string());
+  BOOST_TEST(*main.ca_file == (scratch.path / "ca.pem").string());
   BOOST_TEST(*main.proxy == "http://proxy.example:3128");
   BOOST_TEST(main.altinn_exchange_endpoint == "https://localhost:8443/exchange");
   BOOST_TEST(main.scopes == (std::vector<std::string>{"altinn:enduser", "skatteetaten:test"}),
@@ -229,8 +216,8 @@ BOOST_AUTO_TEST_CASE(LoadsFullConfigWithEveryKey) {
   BOOST_TEST(!second.x5c_chain);
 
   BOOST_TEST(config.altinn_certificates ==
-                 (std::vector<std::string>{(scratch.dir / "altinn.pem").string(),
-                                           (scratch.dir / "altinn2.pem").string()}),
+                 (std::vector<std::string>{(scratch.path / "altinn.pem").string(),
+                                           (scratch.path / "altinn2.pem").string()}),
              boost::test_tools::per_element());
   BOOST_TEST(config.altinn_leeway_seconds == 30);
 
@@ -423,7 +410,7 @@ BOOST_AUTO_TEST_CASE(RejectsOversizedFile) {
 }
 
 BOOST_AUTO_TEST_CASE(RejectsMissingFile) {
-  auto config = load_config((scratch.dir / "nothere.toml").string());
+  auto config = load_config((scratch.path / "nothere.toml").string());
   BOOST_TEST_REQUIRE(!config.ok());
   BOOST_TEST(contains(config.error().message, "nothere.toml: cannot open: No such file"),
              config.error().message);
@@ -488,7 +475,7 @@ BOOST_AUTO_TEST_CASE(RejectsModuleOwnedByAnotherUser) {
 
 BOOST_AUTO_TEST_CASE(ModuleNamedForTheLoaderOrMissingIsLeftToTheLoader) {
   accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", "libsofthsm2.so"));
-  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", (scratch.dir / "gone.so").string()));
+  accepted(replaced(minimal(), "/usr/lib/softhsm/libsofthsm2.so", (scratch.path / "gone.so").string()));
 }
 
 BOOST_AUTO_TEST_CASE(RejectsControlCharacterInString) {
@@ -719,7 +706,7 @@ BOOST_AUTO_TEST_CASE(RejectsUnnamedClientAmongSeveral) {
 
 BOOST_AUTO_TEST_CASE(RejectsMissingCaFileAndChainFile) {
   BOOST_TEST(contains(refusal(minimal("ca_file = \"missing-ca.pem\"\n")),
-                      "ca_file: cannot read \"" + (scratch.dir / "missing-ca.pem").string() +
+                      "ca_file: cannot read \"" + (scratch.path / "missing-ca.pem").string() +
                           "\": No such file or directory"));
   BOOST_TEST(contains(refusal(minimal("chain_file = \"/nonexistent/chain.pem\"\n")),
                       "chain_file: cannot read \"/nonexistent/chain.pem\""));
@@ -858,6 +845,108 @@ BOOST_AUTO_TEST_CASE(RejectsAllowUidOutOfRange) {
                       "uid: -1 is out of range"));
   BOOST_TEST(contains(refusal(minimal() + "[[allow]]\nuid = 4294967295\nclients = [\"default\"]\n"),
                       "uid: 4294967295 is out of range"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(MetricsSection, TableFixture)
+
+BOOST_AUTO_TEST_CASE(NoMetricsTableMeansNoListener) {
+  const auto config = parse_table("");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->metrics_listen.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(EmptyMetricsTableMeansNoListener) {
+  const auto config = parse_table("[metrics]\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->metrics_listen.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(ReadsAnIpv4ListenAddress) {
+  const auto config = parse_table("[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST_REQUIRE(config->metrics_listen.has_value());
+  BOOST_TEST(config->metrics_listen->address == "127.0.0.1");
+  BOOST_TEST(config->metrics_listen->port == 9464);
+}
+
+BOOST_AUTO_TEST_CASE(ReadsABracketedIpv6ListenAddress) {
+  const auto config = parse_table("[metrics]\nlisten = \"[::1]:9464\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(config->metrics_listen->address == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAHostName) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten = \"localhost:9464\"\n"),
+                      "is an IP address and a port"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAMissingOrBadPort) {
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "127.0.0.1:94x", "::1:9464", "[::1]"}) {
+    const std::string message = table_refusal(std::string("[metrics]\nlisten = \"") + bad + "\"\n");
+    BOOST_TEST(contains(message, "listen"), message);
+    BOOST_TEST(contains(message, bad), message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RefusesAnUnknownKey) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten_on = \"127.0.0.1:9464\"\n"), "listen_on"));
+}
+
+BOOST_AUTO_TEST_CASE(RefusesANonStringListen) {
+  BOOST_TEST(contains(table_refusal("[metrics]\nlisten = 9464\n"), "listen"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(VerifySection, TableFixture)
+
+BOOST_AUTO_TEST_CASE(AbsentMeansNoIssuer) {
+  auto config = parse_table("");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(!config->verify_issuer.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(EnvironmentGivesDigdirsIssuer) {
+  auto config = parse_table("[verify]\nenvironment = \"prod\"\nleeway_seconds = 5\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(*config->verify_issuer == "https://maskinporten.no/");
+  BOOST_TEST(config->verify_leeway_seconds == 5);
+}
+
+BOOST_AUTO_TEST_CASE(IssuerTakenAsGiven) {
+  auto config = parse_table("[verify]\nissuer = \"https://localhost:8443/\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(*config->verify_issuer == "https://localhost:8443/");
+}
+
+BOOST_AUTO_TEST_CASE(BothOrNeitherRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nleeway_seconds = 5\n"), "needs exactly one of environment"));
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\nissuer = \"https://x/\"\n"),
+                      "needs exactly one of environment"));
+}
+
+BOOST_AUTO_TEST_CASE(UnknownEnvironmentRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"staging\"\n"), "is \"test\" or \"prod\""));
+}
+
+BOOST_AUTO_TEST_CASE(PlainHttpIssuerRefused) {
+  table_refusal("[verify]\nissuer = \"http://issuer.test/\"\n");
+}
+
+BOOST_AUTO_TEST_CASE(MissingJwksFileRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\njwks_file = \"/nonexistent/jwks.json\"\n"),
+                      "jwks_file"));
+}
+
+BOOST_AUTO_TEST_CASE(LeewayBounded) {
+  table_refusal("[verify]\nenvironment = \"test\"\nleeway_seconds = 601\n");
+}
+
+BOOST_AUTO_TEST_CASE(UnknownKeyRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\nscopes = []\n"), "scopes"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,30 +21,19 @@
 #include <string>
 #include <thread>
 
+#include "support/test_support.h"
 #include "agent/http/async_http.h"
 #include "agent/http/http.h"
 
-namespace mpa {
-// For Boost.Test's failure messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
-
 using namespace mpa;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
 // openssl s_server needs a moment to start on a busy machine.
 constexpr auto kServerStartLimit = std::chrono::seconds(30);
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -89,7 +78,8 @@ bool accepts_connections(int port) {
 // made with the openssl CLI, and `openssl s_server -HTTP` serving files
 // that hold whole HTTP responses, for the whole run.
 struct TlsServer {
-  fs::path dir;
+  mpa::test::TempDir temp{"mpa-http-test"};
+  fs::path dir = temp.path;
   pid_t pid = -1;
   int port = 0;
 
@@ -99,9 +89,6 @@ struct TlsServer {
                              "no_proxy", "NO_PROXY"}) {
       ::unsetenv(name);
     }
-    char tmpl[] = "/tmp/mpa-http-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
     make_pki();
     write_responses();
     start();
@@ -112,8 +99,6 @@ struct TlsServer {
       ::kill(pid, SIGTERM);
       ::waitpid(pid, nullptr, 0);
     }
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
   }
 
   void run(const std::string& command) {
@@ -481,5 +466,36 @@ BOOST_AUTO_TEST_CASE(StoppingAnswersWhatIsStillPending) {
   BOOST_TEST(contains(collected.answers.front().error().message, "the agent is stopping"),
              collected.answers.front().error().message);
 }
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(FormEncode)
+
+BOOST_AUTO_TEST_CASE(JoinsFieldsWithAmpersand) {
+  BOOST_TEST(form_encode({{"a", "b"}, {"c", "d"}}) == "a=b&c=d");
+}
+
+BOOST_AUTO_TEST_CASE(LeavesUnreservedCharacters) {
+  // RFC 3986 §2.3.
+  BOOST_TEST(form_encode({{"k", "AZaz09-._~"}}) == "k=AZaz09-._~");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesSpaceAsPercent20) {
+  BOOST_TEST(form_encode({{"scope", "a b"}}) == "scope=a%20b");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesReservedCharacters) {
+  BOOST_TEST(form_encode({{"k", "&=+/:?#%"}}) == "k=%26%3D%2B%2F%3A%3F%23%25");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesUtf8Bytes) {
+  BOOST_TEST(form_encode({{"k", "\xC3\xA6\x01"}}) == "k=%C3%A6%01");
+}
+
+BOOST_AUTO_TEST_CASE(EncodesNames) {
+  BOOST_TEST(form_encode({{"a b", ""}}) == "a%20b=");
+}
+
+BOOST_AUTO_TEST_CASE(EmptyListIsEmpty) { BOOST_TEST(form_encode({}) == ""); }
 
 BOOST_AUTO_TEST_SUITE_END()

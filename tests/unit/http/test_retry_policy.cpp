@@ -1,7 +1,9 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "agent/http/retry_policy.h"
@@ -48,6 +50,12 @@ RetryReport plain_report() {
   };
   report.retrying = [](const Error&, int, milliseconds) {};
   return report;
+}
+
+// A Retry-After verdict as text ("none" or the seconds), printable by Boost.Test.
+std::string wait_for(const std::string& value, std::int64_t now) {
+  const auto seconds = parse_retry_after(value, now);
+  return seconds ? std::to_string(*seconds) : "none";
 }
 
 AttemptOutcome<int> failure(bool retryable, std::optional<int> retry_after = std::nullopt) {
@@ -154,6 +162,63 @@ BOOST_AUTO_TEST_CASE(AttemptTimeoutIsWhatIsLeftWithinOneToCap) {
   BOOST_TEST(policy.attempt_timeout_seconds(15) == 8);
   time.now += std::chrono::seconds(30);
   BOOST_TEST(policy.attempt_timeout_seconds(15) == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(ParseRetryAfter)
+
+constexpr std::int64_t kNow = 1'700'000'000;
+// "Sun, 06 Nov 1994 08:49:37 GMT" is RFC 9110's example date.
+constexpr std::int64_t kExampleDate = 784111777;
+
+BOOST_AUTO_TEST_CASE(ReadsDeltaSeconds) {
+  BOOST_TEST(wait_for("2", kNow) == "2");
+  BOOST_TEST(wait_for("0", kNow) == "0");
+  BOOST_TEST(wait_for("120", kNow) == "120");
+}
+
+BOOST_AUTO_TEST_CASE(CapsHugeDeltaSeconds) {
+  BOOST_TEST(wait_for("3601", kNow) == std::to_string(kMaxRetryAfterSeconds));
+  BOOST_TEST(wait_for("99999999999999999999999", kNow) == std::to_string(kMaxRetryAfterSeconds));
+}
+
+BOOST_AUTO_TEST_CASE(ReadsImfFixdate) {
+  BOOST_TEST(wait_for("Sun, 06 Nov 1994 08:49:37 GMT", kExampleDate - 10) == "10");
+}
+
+BOOST_AUTO_TEST_CASE(DateInThePastMeansNow) {
+  BOOST_TEST(wait_for("Sun, 06 Nov 1994 08:49:37 GMT", kNow) == "0");
+}
+
+BOOST_AUTO_TEST_CASE(CapsFarFutureDate) {
+  BOOST_TEST(wait_for("Fri, 31 Dec 9999 23:59:59 GMT", kNow) == std::to_string(kMaxRetryAfterSeconds));
+}
+
+BOOST_AUTO_TEST_CASE(RejectsNegativeAndSignedNumbers) {
+  BOOST_TEST(wait_for("-1", kNow) == "none");
+  BOOST_TEST(wait_for("+5", kNow) == "none");
+}
+
+BOOST_AUTO_TEST_CASE(RejectsGarbage) {
+  for (const char* value : {"", "soon", "1.5", "5s", " 5", "5 ", "0x10", "١"}) {
+    BOOST_TEST(wait_for(value, kNow) == "none", '"' << value << '"');
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RejectsOtherDateFormats) {
+  for (const char* value : {"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                            "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 gmt",
+                            "Sun, 6 Nov 1994 08:49:37 GMT"}) {
+    BOOST_TEST(wait_for(value, kNow) == "none", value);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RejectsImpossibleDates) {
+  for (const char* value : {"Mon, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+                            "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Foo 1994 08:49:37 GMT"}) {
+    BOOST_TEST(wait_for(value, kNow) == "none", value);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/jwt/grant.h"
 #include "agent/jwt/jose.h"
 #include "common/jws_digest.h"
 #include "common/openssl_handles.h"
 
 using namespace mpa;
+using mpa::test::contains;
 
 namespace {
 
@@ -229,10 +231,6 @@ bool signature_verifies(const SignedGrant& grant, const EVP_MD* md) {
                           signature.size(),
                           reinterpret_cast<const unsigned char*>(signing_input.data()),
                           signing_input.size()) == 1;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // check_grant_request on a request that only differs from a good one in

@@ -5,17 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/http/http.h"
 #include "agent/maskinporten/maskinporten.h"
-
-namespace mpa {
-// For Boost.Test's failure messages.
-std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 using namespace mpa;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
@@ -40,22 +38,6 @@ HttpResponse html(long status) {
   response.body = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
   response.content_type = "text/html";
   return response;
-}
-
-// A Retry-After verdict as text ("none" or the seconds), printable by Boost.Test.
-std::string wait_for(const std::string& value, std::int64_t now) {
-  const auto seconds = parse_retry_after(value, now);
-  return seconds ? std::to_string(*seconds) : "none";
-}
-
-// The message of a failed result, for test output.
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 Error error_of(const HttpResponse& response) {
@@ -374,93 +356,6 @@ BOOST_AUTO_TEST_CASE(RejectsBodyOverTheCap) {
   const Error e = error_of(answer(200, std::string(kMaxHttpResponseBytes + 1, ' ')));
   BOOST_TEST(contains(e.message, "larger than 256 KiB"), e.message);
 }
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(ParseRetryAfter)
-
-// "Sun, 06 Nov 1994 08:49:37 GMT" is RFC 9110's example date.
-constexpr std::int64_t kExampleDate = 784111777;
-
-BOOST_AUTO_TEST_CASE(ReadsDeltaSeconds) {
-  BOOST_TEST(wait_for("2", kNow) == "2");
-  BOOST_TEST(wait_for("0", kNow) == "0");
-  BOOST_TEST(wait_for("120", kNow) == "120");
-}
-
-BOOST_AUTO_TEST_CASE(CapsHugeDeltaSeconds) {
-  BOOST_TEST(wait_for("3601", kNow) == std::to_string(kMaxRetryAfterSeconds));
-  BOOST_TEST(wait_for("99999999999999999999999", kNow) == std::to_string(kMaxRetryAfterSeconds));
-}
-
-BOOST_AUTO_TEST_CASE(ReadsImfFixdate) {
-  BOOST_TEST(wait_for("Sun, 06 Nov 1994 08:49:37 GMT", kExampleDate - 10) == "10");
-}
-
-BOOST_AUTO_TEST_CASE(DateInThePastMeansNow) {
-  BOOST_TEST(wait_for("Sun, 06 Nov 1994 08:49:37 GMT", kNow) == "0");
-}
-
-BOOST_AUTO_TEST_CASE(CapsFarFutureDate) {
-  BOOST_TEST(wait_for("Fri, 31 Dec 9999 23:59:59 GMT", kNow) == std::to_string(kMaxRetryAfterSeconds));
-}
-
-BOOST_AUTO_TEST_CASE(RejectsNegativeAndSignedNumbers) {
-  BOOST_TEST(wait_for("-1", kNow) == "none");
-  BOOST_TEST(wait_for("+5", kNow) == "none");
-}
-
-BOOST_AUTO_TEST_CASE(RejectsGarbage) {
-  for (const char* value : {"", "soon", "1.5", "5s", " 5", "5 ", "0x10", "١"}) {
-    BOOST_TEST(wait_for(value, kNow) == "none", '"' << value << '"');
-  }
-}
-
-BOOST_AUTO_TEST_CASE(RejectsOtherDateFormats) {
-  for (const char* value : {"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
-                            "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 gmt",
-                            "Sun, 6 Nov 1994 08:49:37 GMT"}) {
-    BOOST_TEST(wait_for(value, kNow) == "none", value);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(RejectsImpossibleDates) {
-  for (const char* value : {"Mon, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
-                            "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Foo 1994 08:49:37 GMT"}) {
-    BOOST_TEST(wait_for(value, kNow) == "none", value);
-  }
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(FormEncode)
-
-BOOST_AUTO_TEST_CASE(JoinsFieldsWithAmpersand) {
-  BOOST_TEST(form_encode({{"a", "b"}, {"c", "d"}}) == "a=b&c=d");
-}
-
-BOOST_AUTO_TEST_CASE(LeavesUnreservedCharacters) {
-  // RFC 3986 §2.3.
-  BOOST_TEST(form_encode({{"k", "AZaz09-._~"}}) == "k=AZaz09-._~");
-}
-
-BOOST_AUTO_TEST_CASE(EncodesSpaceAsPercent20) {
-  BOOST_TEST(form_encode({{"scope", "a b"}}) == "scope=a%20b");
-}
-
-BOOST_AUTO_TEST_CASE(EncodesReservedCharacters) {
-  BOOST_TEST(form_encode({{"k", "&=+/:?#%"}}) == "k=%26%3D%2B%2F%3A%3F%23%25");
-}
-
-BOOST_AUTO_TEST_CASE(EncodesUtf8Bytes) {
-  BOOST_TEST(form_encode({{"k", "\xC3\xA6\x01"}}) == "k=%C3%A6%01");
-}
-
-BOOST_AUTO_TEST_CASE(EncodesNames) {
-  BOOST_TEST(form_encode({{"a b", ""}}) == "a%20b=");
-}
-
-BOOST_AUTO_TEST_CASE(EmptyListIsEmpty) { BOOST_TEST(form_encode({}) == ""); }
 
 BOOST_AUTO_TEST_SUITE_END()
 

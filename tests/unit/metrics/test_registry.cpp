@@ -4,19 +4,13 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/metrics/registry.h"
 
 using namespace mpa;
 using namespace mpa::metrics;
-
-namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
+using mpa::test::contains;
 
 BOOST_AUTO_TEST_SUITE(registry)
 

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "common/jws_digest.h"
 #include "common/grant_signer.h"
 #include "pkcs11/pkcs11.h"
@@ -27,6 +28,9 @@
 using namespace mpa;
 using namespace mpa::pkcs11;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::read_text;
+using mpa::test::why;
 
 namespace {
 
@@ -39,35 +43,14 @@ constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";
 constexpr const char* kSpyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
 constexpr const char* kKeyUri = "pkcs11:token=Virksomhet%20Test;object=vsert-auth;type=private";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// The message of a failed result, for test output.
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // One fresh token for the whole run, made by the fixture script the
 // integration tests use too.
 struct TokenDir {
-  fs::path dir;
+  mpa::test::TempDir temp{"mpa-pkcs11-test"};
+  fs::path dir = temp.path;
 
   TokenDir() {
-    const char* source = std::getenv("MPA_SOURCE_DIR");
-    BOOST_TEST_REQUIRE(source != nullptr, "MPA_SOURCE_DIR is not set (run through ctest)");
-    char tmpl[] = "/tmp/mpa-pkcs11-test-XXXXXX";
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    const std::string command = std::string(source) + "/softhsm-fixtures/make-token.sh '" +
+    const std::string command = mpa::test::source_dir() + "/softhsm-fixtures/make-token.sh '" +
                                 dir.string() + "' >/dev/null";
     BOOST_TEST_REQUIRE(std::system(command.c_str()) == 0, "make-token.sh failed");
     // Before the module is loaded: SoftHSM reads it in C_Initialize.
@@ -77,18 +60,13 @@ struct TokenDir {
     ::setenv("PKCS11SPY_OUTPUT", (dir / "pkcs11-spy.log").c_str(), 1);
     instance = this;
   }
-  ~TokenDir() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-
   static TokenDir* instance;
 };
 TokenDir* TokenDir::instance = nullptr;
 
 const fs::path& token_dir() { return TokenDir::instance->dir; }
 
-SecretBytes right_pin() { return secret_of(read_file(token_dir() / "pin")); }
+SecretBytes right_pin() { return secret_of(read_text(token_dir() / "pin")); }
 
 Pkcs11Uri token_uri() { return Pkcs11Uri::parse(kKeyUri).value(); }
 
@@ -289,8 +267,8 @@ BOOST_AUTO_TEST_CASE(ChainFromChainFileReplacesTheToken) {
   // root + intermediate in the file: the self-signed root is not sent.
   const fs::path file = token_dir() / "chain-with-root.pem";
   BOOST_TEST_REQUIRE(write_file(file,
-                                read_file(token_dir() / "pki/chain.pem") +
-                                    read_file(token_dir() / "pki/root-ca.pem"),
+                                read_text(token_dir() / "pki/chain.pem") +
+                                    read_text(token_dir() / "pki/root-ca.pem"),
                                 0644));
   auto signer = make_signer(*token, kKeyUri, file.string());
   const auto& chain = signer->certificate_chain();
@@ -703,8 +681,7 @@ BOOST_AUTO_TEST_CASE(WarnsWhenTheCertificateExpiresWithin30Days) {
   const std::string dir = token_dir().string();
   const std::string p11 = std::string("pkcs11-tool --module ") + kModule +
                           " --token-label 'Virksomhet Test' ";
-  const std::string script = std::string(std::getenv("MPA_SOURCE_DIR")) +
-                             "/softhsm-fixtures/issue_cert.py";
+  const std::string script = mpa::test::source_dir() + "/softhsm-fixtures/issue_cert.py";
   const std::string command =
       "set -e; " + p11 + "--read-object --type pubkey --id 10 --output-file " + dir +
       "/unrelated.pub.der >/dev/null; /usr/bin/python3 " + script + " " + dir + " " + dir +

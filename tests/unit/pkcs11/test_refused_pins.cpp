@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/test_support.h"
 #include "pkcs11/refused_pins.h"
 
 using namespace mpa;
@@ -20,23 +21,10 @@ namespace {
 // PIN in hand.
 SecretBytes secret_of(std::string_view text) { return SecretBytes(text.begin(), text.end()); }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/mpa-refused-pins.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
+
+using mpa::test::read_text;
+using mpa::test::TempDir;
 
 BOOST_AUTO_TEST_CASE(ARecordedPinIsRefusedForThatTokenOnly) {
   TempDir dir;
@@ -59,7 +47,7 @@ BOOST_AUTO_TEST_CASE(TheRecordHoldsNoPinAndIsPrivate) {
   const RefusedPins pins((dir.path / "state").string());
   BOOST_REQUIRE(pins.record("s", secret_of("98765432")).ok());
   const std::string path = pins.record_path("s");
-  BOOST_TEST(read_all(path).find("98765432") == std::string::npos);
+  BOOST_TEST(read_text(path).find("98765432") == std::string::npos);
   struct stat st {};
   BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);

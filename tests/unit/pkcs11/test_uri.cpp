@@ -3,10 +3,12 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "pkcs11/pkcs11.h"
 
 using mpa::ErrorCode;
 using mpa::pkcs11::Pkcs11Uri;
+using mpa::test::contains;
 
 namespace {
 
@@ -16,10 +18,6 @@ std::string refusal(const std::string& uri) {
   BOOST_TEST_REQUIRE(!parsed.ok(), "expected a refusal for " << uri);
   BOOST_TEST((parsed.error().code == ErrorCode::invalid_config));
   return parsed.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace

@@ -18,18 +18,12 @@
 #include <variant>
 #include <vector>
 
+#include "support/test_support.h"
 #include "support/fake_agent.h"
 #include "protocol/client.h"
 #include "protocol/limits.h"
 #include "protocol/messages.h"
 #include "protocol/status.h"
-
-namespace mpa {
-// Lets BOOST_TEST print an ErrorCode by its wire spelling.
-inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) {
-  return out << to_string(code);
-}
-}  // namespace mpa
 
 using namespace mpa;
 using namespace mpa::protocol;
@@ -37,17 +31,10 @@ namespace fs = std::filesystem;
 using mpa::test::AfterAnswers;
 using mpa::test::FakeAgent;
 using mpa::test::TempDir;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
 
 Request decoded(std::string_view line) {
   auto result = decode_request(line);
@@ -72,6 +59,12 @@ TokenRequest decoded_token(std::string_view line) {
   Request request = decoded(line);
   BOOST_TEST_REQUIRE(std::holds_alternative<TokenRequest>(request.body));
   return std::get<TokenRequest>(request.body);
+}
+
+VerifyTokenRequest decoded_verify(std::string_view line) {
+  Request request = decoded(line);
+  BOOST_TEST_REQUIRE(std::holds_alternative<VerifyTokenRequest>(request.body));
+  return std::get<VerifyTokenRequest>(request.body);
 }
 
 bool is_one_json_object_line(const std::string& line) {
@@ -733,3 +726,33 @@ BOOST_AUTO_TEST_CASE(ConnectRefusesPathTooLongForAUnixSocket) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// The verify_token op on the wire.
+BOOST_AUTO_TEST_SUITE(VerifyTokenOp)
+
+BOOST_AUTO_TEST_CASE(DecodesTokenAndScopes) {
+  const auto request = decoded_verify(R"({"op":"verify_token","token":"a.b.c","scopes":["x:y","z"]})");
+  BOOST_TEST(request.token == "a.b.c");
+  BOOST_TEST(request.scopes.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(ScopesAreOptional) {
+  BOOST_TEST(decoded_verify(R"({"op":"verify_token","token":"a.b.c"})").scopes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(TokenRequired) {
+  BOOST_TEST(contains(refusal(R"({"op":"verify_token"})"), "needs \"token\""));
+}
+
+BOOST_AUTO_TEST_CASE(UnknownFieldRefused) {
+  BOOST_TEST(contains(refusal(R"({"op":"verify_token","token":"a.b.c","scope":"x"})"),
+                      "unknown field"));
+}
+
+BOOST_AUTO_TEST_CASE(EncodesWhatItDecodes) {
+  Request request{std::nullopt, VerifyTokenRequest{"a.b.c", {"x:y"}}};
+  const std::string line = encode_request(request);
+  BOOST_TEST(line == "{\"op\":\"verify_token\",\"token\":\"a.b.c\",\"scopes\":[\"x:y\"]}\n");
+  BOOST_TEST(decoded_verify(line.substr(0, line.size() - 1)).scopes.front() == "x:y");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -9,33 +9,23 @@
 #include <ostream>
 #include <string>
 
+#include "support/test_support.h"
 #include "support/fake_agent.h"
 #include "protocol/client.h"
 #include "protocol/server_check.h"
-
-namespace mpa {
-// Lets BOOST_TEST print an ErrorCode by its wire spelling.
-inline std::ostream& boost_test_print_type(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
 
 using namespace mpa;
 using namespace mpa::protocol;
 namespace fs = std::filesystem;
 using mpa::test::FakeAgent;
 using mpa::test::TempDir;
+using mpa::test::contains;
+using mpa::test::why;
 
 namespace {
 
 constexpr uid_t kSomeoneElse = 4242;
 constexpr uid_t kThirdUser = 4343;
-
-std::string why(const Status& status) { return status ? std::string("(ok)") : status.error().message; }
-template <typename T>
-std::string why(const Result<T>& result) {
-  return result ? std::string("(ok)") : result.error().message;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A directory under `dir` with `mode` (set after mkdir, so umask does not
 // change it).

@@ -7,19 +7,10 @@
 #include <filesystem>
 #include <string>
 
+#include "support/test_support.h"
 #include "common/result.h"
 
 namespace mpa::test {
-
-// The message of a failed result, for test output.
-template <class T>
-std::string why(const Result<T>& r) {
-  return r.ok() ? std::string() : r.error().message;
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 inline std::filesystem::path make_temp_dir() {
   char tmpl[] = "/tmp/mpa-server-test-XXXXXX";

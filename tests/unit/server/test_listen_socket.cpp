@@ -20,12 +20,10 @@ namespace fs = std::filesystem;
 
 BOOST_AUTO_TEST_SUITE(ListeningSocketFile)
 
+// Each case's own fresh directory, as `dir`.
 struct TempDir {
-  fs::path dir = make_temp_dir();
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
+  mpa::test::TempDir temp{"mpa-server-test"};
+  fs::path dir = temp.path;
 };
 
 // A socket file with nobody behind it, as a killed agent leaves.

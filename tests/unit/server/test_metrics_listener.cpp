@@ -13,17 +13,15 @@
 #include <atomic>
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/server/metrics_listener.h"
 
 using namespace mpa;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
+using mpa::test::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A listener on a free loopback port that serves `text`, counting renders.
 struct Listening {

@@ -13,11 +13,13 @@
 #include <functional>
 #include <thread>
 
+#include "support/test_support.h"
 #include "agent/signer_helper/helper_supervisor.h"
 
 using namespace mpa;
 using namespace mpa::signer_helper;
 using namespace std::chrono_literals;
+using mpa::test::contains;
 
 namespace {
 
@@ -129,10 +131,6 @@ std::shared_ptr<GrantSigner> first_signer(HelperSupervisor& supervisor) {
   auto signers = supervisor.signers_for({{"pkcs11:token=T;object=k;type=private", std::nullopt}}, {});
   BOOST_REQUIRE(signers.ok());
   return signers->at(0);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace

@@ -11,31 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "agent/verify/jwks.h"
 #include "agent/verify/key_source.h"
 #include "agent/verify/verifier.h"
 #include "vectors/generated_vectors.h"
 
-namespace mpa {
-inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
-
 using namespace mpa;
 using namespace mpa::verify;
 namespace fs = std::filesystem;
+using mpa::test::contains;
+using mpa::test::read_text;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Vectors from tests/vectors/make_verify_vectors.py (PyJWT + cryptography),
 // made once per run around a fixed instant.

@@ -2,20 +2,14 @@
 
 #include <string>
 
+#include "support/test_support.h"
 #include "agent/maskinporten/maskinporten.h"
 #include "agent/maskinporten/mp_error_codes.h"
 
-namespace mpa {
-inline std::ostream& operator<<(std::ostream& out, ErrorCode code) { return out << to_string(code); }
-}  // namespace mpa
-
 using namespace mpa;
+using mpa::test::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 Error refusal_of(const std::string& description) {
   HttpResponse response;
