@@ -7,7 +7,7 @@ install(TARGETS maskinporten-agent RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # /etc/maskinporten-agent/: its client_id and key are placeholders, so an
 # agent.toml installed into sysconfdir would be a broken configuration that
 # the service then starts with, and a reinstall must never overwrite the
-# administrator's own file. Copy it from here (see the README).
+# administrator's own file. Copy it from here (docs/OPERATIONS.md).
 install(FILES packaging/agent.toml.example
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/maskinporten-agent/examples)
 
@@ -31,7 +31,7 @@ set(MPA_SYSUSERS_DIR "${mpa_pc_sysusers_dir}" CACHE PATH "Where the sysusers.d f
 set(MPA_TMPFILES_DIR "${mpa_pc_tmpfiles_dir}" CACHE PATH "Where the tmpfiles.d file is installed")
 
 # The service in packaging/ names /usr/local/bin, so that it can be copied
-# as it is (README, "systemd"); the installed one names the binary wherever
+# as it is (docs/OPERATIONS.md, "systemd"); the installed one names the binary wherever
 # the prefix put it, also with `cmake --install build --prefix DIR`, so the
 # path is made at install time.
 install(CODE "

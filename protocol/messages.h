@@ -28,7 +28,7 @@ struct TokenRequest {
 
 struct StatusRequest {};
 struct PingRequest {};
-// The agent's metrics in the OpenMetrics text format (README "Metrics").
+// The agent's metrics in the OpenMetrics text format (docs/OPERATIONS.md "Metrics").
 struct MetricsRequest {};
 struct InvalidateRequest {
   TokenRequest target;  // same fields as token (min_ttl ignored)

@@ -1,5 +1,5 @@
 // Whether the process answering on a socket may be the agent the caller
-// means to ask (README "Asking the agent", "A socket others could squat").
+// means to ask (docs/USAGE.md "Asking the agent").
 // Another user who can write to the socket's directory could have put a
 // socket of theirs there, and would then see every request and answer with
 // tokens or `verify_altinn` verdicts of their own; so the client refuses

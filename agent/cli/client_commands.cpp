@@ -1,5 +1,5 @@
 // The commands that ask a running agent over its socket: token, status,
-// invalidate (README "Asking the agent"); exec is in exec_command.cpp.
+// invalidate (docs/USAGE.md "Asking the agent"); exec is in exec_command.cpp.
 #include "agent/cli/client_commands.h"
 
 #include <rapidjson/stringbuffer.h>

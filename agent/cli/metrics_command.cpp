@@ -1,5 +1,5 @@
 // `maskinporten-agent metrics`: the running agent's metrics in the
-// OpenMetrics text format (README "Metrics").
+// OpenMetrics text format (docs/OPERATIONS.md "Metrics").
 #include <chrono>
 #include <cstdio>
 #include <string>

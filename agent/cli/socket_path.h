@@ -1,5 +1,5 @@
 // Where the client commands (token, status, invalidate, exec) find the
-// agent's socket: the same place `run` would listen on (README
+// agent's socket: the same place `run` would listen on (docs/USAGE.md
 // "Asking the agent").
 #pragma once
 

@@ -1,4 +1,4 @@
-// The agent's own metrics (README "Metrics"), one set per process. Other
+// The agent's own metrics (docs/OPERATIONS.md "Metrics"), one set per process. Other
 // components update them with one call where the event happens; the
 // daemon reads them out (agent/ops/metrics_op.h).
 #pragma once

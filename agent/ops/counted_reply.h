@@ -1,4 +1,4 @@
-// The count of every request by op and result (README "Metrics"), taken
+// The count of every request by op and result (docs/OPERATIONS.md "Metrics"), taken
 // from the answer line each request gets.
 #pragma once
 

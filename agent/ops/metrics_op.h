@@ -1,5 +1,5 @@
 // The metrics op and what it shares with the HTTP listener: the agent's
-// metrics as OpenMetrics text (README "Metrics").
+// metrics as OpenMetrics text (docs/OPERATIONS.md "Metrics").
 #pragma once
 
 #include <cstdint>

@@ -29,7 +29,13 @@ struct GeneratedVectors {
     rapidjson::Document doc;
     doc.Parse(json.c_str());
     BOOST_TEST_REQUIRE(doc.IsObject());
-    for (const auto& m : doc.GetObject()) tokens[m.name.GetString()] = m.value.GetString();
+    // By index, not a range-for: RapidJSON 1.1's member iterators make
+    // C++20's rewritten != ambiguous (a clang warning).
+    const auto members = doc.GetObject();
+    for (rapidjson::SizeType i = 0; i < members.MemberCount(); ++i) {
+      const auto& m = members.MemberBegin()[i];
+      tokens[m.name.GetString()] = m.value.GetString();
+    }
   }
 };
 
