@@ -44,6 +44,8 @@ void write_client(json::Writer& writer, const ClientStatus& client) {
   } else {
     json::write_string(writer, client.last_error);
   }
+  write_number(writer, "last_error_at", client.last_error_at);
+  write_flag(writer, "last_error_past", client.last_error_past);
   writer.EndObject();
 }
 
@@ -111,6 +113,8 @@ ClientStatus read_client(const Value& object) {
   client.certificate_subject = text_of(object, "certificate_subject");
   client.certificate_not_after = number_of(object, "certificate_not_after");
   client.last_error = text_of(object, "last_error").value_or("");
+  client.last_error_at = number_of(object, "last_error_at");
+  client.last_error_past = flag_of(object, "last_error_past");
   return client;
 }
 

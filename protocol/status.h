@@ -23,6 +23,12 @@ struct ClientStatus {
   std::optional<std::string> certificate_subject;
   std::optional<std::int64_t> certificate_not_after;  // epoch seconds
   std::string last_error;                             // empty: none (null on the wire)
+  // When the last error was an exchange's failure: when it failed (epoch
+  // seconds), and whether an exchange for the client succeeded since (then
+  // it is history, not the client's state now). Unset: not known (the
+  // signer's own words, or an older agent).
+  std::optional<std::int64_t> last_error_at;
+  std::optional<bool> last_error_past;
 };
 
 struct CacheStatus {
@@ -36,7 +42,7 @@ struct WorkerStatus {
 // One token's signature queue (agent/engine/signature_queue.h): the grants
 // waiting for its signatures. The wire calls it "signing".
 struct SigningStatus {
-  std::string token;                      // the key URI's token part
+  std::string token;                      // the token's label
   std::optional<std::int64_t> threads, signing, queued, oldest_wait_ms;
 };
 

@@ -17,7 +17,11 @@ namespace mpa {
 
 // `client` becomes the resolved name (an empty name: the only client). An
 // unknown (or missing) name is answered with the clients of `clients` the
-// peer may use. Errors: unknown_client, forbidden.
+// peer may use. A peer that does not see everything (PeerPolicy::
+// sees_everything) gets the same unknown_client answer for another
+// tenant's client as for a name no client has, and never the number of
+// clients. Errors: unknown_client, forbidden (a scope or delegation field
+// of a client the peer may use; any refusal for the agent's uid and root).
 Status authorize(const PeerPolicy& policy, const Engine& engine,
                  const std::vector<ClientConfig>& clients, const PeerCredentials& peer,
                  std::string& client, const GrantRequest& grant);

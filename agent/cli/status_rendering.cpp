@@ -48,6 +48,22 @@ std::string certificate_line(const protocol::ClientStatus& client, std::int64_t 
   return line + ")\n";
 }
 
+// "none"; the error with when it happened; or, once an exchange succeeded
+// after it, the same marked as past.
+std::string last_error_line(const protocol::ClientStatus& client, std::int64_t now) {
+  if (client.last_error.empty()) return "  last error: none\n";
+  std::string line = client.last_error_past.value_or(false)
+                         ? "  last error (past: an exchange succeeded since): "
+                         : "  last error: ";
+  line += client.last_error;
+  if (client.last_error_at) {
+    const std::int64_t ago = now > *client.last_error_at ? now - *client.last_error_at : 0;
+    line += " (at " + format_utc(*client.last_error_at, UtcFormat::readable) + ", " +
+            duration_words(ago) + " ago)";
+  }
+  return line + "\n";
+}
+
 std::string client_lines(const protocol::ClientStatus& client, std::int64_t now) {
   std::string lines = "client \"" + client.name.value_or("?") + "\"";
   if (!client.client_id.empty()) lines += " (client id " + client.client_id + ")";
@@ -56,7 +72,7 @@ std::string client_lines(const protocol::ClientStatus& client, std::int64_t now)
   lines += '\n';
   lines += token_line(client);
   lines += certificate_line(client, now);
-  lines += "  last error: " + (client.last_error.empty() ? std::string("none") : client.last_error) + "\n";
+  lines += last_error_line(client, now);
   return lines;
 }
 

@@ -55,7 +55,8 @@ Result<std::shared_ptr<AgentState>> build_agent_state(const Config& config,
   MPA_ASSIGN_OR_RETURN(state->verify_keys, make_verify_keys(config));
   TokenCacheOptions options;
   options.refresh_margin_seconds = config.refresh_margin_seconds;
-  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds);
+  state->outcomes = std::make_shared<ExchangeOutcomes>();
+  TokenFetcher fetcher(state->engine, config.refresh_margin_seconds, state->outcomes);
   state->cache = std::make_shared<TokenCache>(fetcher, std::move(exchanges), options);
   fetcher.attach(state->cache);
   start_prefetch(*state);

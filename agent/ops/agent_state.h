@@ -10,6 +10,7 @@
 #include "agent/cache/token_cache.h"
 #include "agent/config/config.h"
 #include "agent/engine/engine.h"
+#include "agent/ops/exchange_outcomes.h"
 #include "agent/server/peer_credentials.h"
 #include "agent/verify/key_source.h"
 #include "common/result.h"
@@ -22,6 +23,7 @@ struct AgentState {
   Config config;
   std::shared_ptr<const Engine> engine;
   std::shared_ptr<TokenCache> cache;
+  std::shared_ptr<ExchangeOutcomes> outcomes;  // each exchange's end, for status
   std::shared_ptr<const PeerPolicy> policy;
   std::shared_ptr<const altinn::ConsentVerifier> altinn_verifier;  // null: no [altinn]
   std::shared_ptr<verify::KeySource> verify_keys;  // null: no [verify] (verify_token_op.cpp)

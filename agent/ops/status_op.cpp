@@ -2,8 +2,10 @@
 
 #include <exception>
 #include <map>
+#include <vector>
 
 #include "common/version.h"
+#include "pkcs11/pkcs11.h"
 #include "protocol/messages.h"
 
 namespace mpa {
@@ -13,14 +15,14 @@ namespace {
 // consumer_org, a system user): a peer that neither sees everything nor
 // asked for it gets the error code only.
 std::string last_error_for(const AgentState& state, const PeerCredentials& peer,
-                           const TokenCache::LastError& error) {
+                           const ExchangeOutcomes::LastError& error) {
   if (state.policy->sees_everything(peer) || error.owner == exchange_owner(peer)) return error.words;
   return error.code + ": (an exchange another peer asked for failed; its words are in the agent's log)";
 }
 
 protocol::ClientStatus client_status(const AgentState& state, const ClientConfig& client,
                                      const PeerCredentials& peer,
-                                     const std::map<std::string, TokenCache::LastError>& cache_errors) {
+                                     const std::map<std::string, ExchangeOutcomes::LastError>& failed) {
   const SignerInfo info = state.engine->signer_info(client);
   protocol::ClientStatus status;
   status.name = client.name;
@@ -30,10 +32,48 @@ protocol::ClientStatus client_status(const AgentState& state, const ClientConfig
   status.token_label = info.token_label;
   status.certificate_subject = info.certificate_subject;
   status.certificate_not_after = info.certificate_not_after;
-  const auto cached = cache_errors.find(client.name);
-  status.last_error =
-      cached != cache_errors.end() ? last_error_for(state, peer, cached->second) : info.last_error;
+  // The signer's own words say what is wrong now (a signer restarting);
+  // else the last failed exchange, dated, and past once one succeeded.
+  const auto exchange = failed.find(client.name);
+  if (exchange == failed.end() || (!info.last_error.empty() && exchange->second.past)) {
+    status.last_error = info.last_error;
+    return status;
+  }
+  status.last_error = last_error_for(state, peer, exchange->second);
+  status.last_error_at = exchange->second.at;
+  status.last_error_past = exchange->second.past;
   return status;
+}
+
+std::int64_t count(std::uint64_t n) { return static_cast<std::int64_t>(n); }
+
+// How a signing queue is named in status: the token's label from the key
+// URI (or, without one, what the client's signer read), never the
+// internal key the engine groups keys by.
+std::string token_name(const AgentState& state, const ClientConfig& client,
+                        const pkcs11::Pkcs11Uri& uri) {
+  if (uri.token && !uri.token->empty()) return *uri.token;
+  std::string label = state.engine->signer_info(client).token_label;
+  return label.empty() ? std::string("(token without a label)") : label;
+}
+
+// The signing queue of each token a client the peer may see uses; another
+// tenant's token's queue is not its business.
+std::vector<protocol::SigningStatus> signing_status(const AgentState& state,
+                                                    const PeerCredentials& peer) {
+  std::vector<protocol::SigningStatus> out;
+  for (const Engine::SignatureQueueStatus& queue : state.engine->signature_queues()) {
+    for (const ClientConfig& client : state.config.clients) {
+      const auto uri = pkcs11::Pkcs11Uri::parse(client.key);
+      if (!uri || uri->token_selector() != queue.token) continue;
+      if (!state.policy->may_see(peer, client.name)) continue;
+      out.push_back(protocol::SigningStatus{
+          token_name(state, client, *uri), count(queue.stats.threads),
+          count(queue.stats.signing), count(queue.stats.queued), queue.stats.oldest_wait_ms});
+      break;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -45,25 +85,22 @@ protocol::StatusResponse agent_status(const AgentState& state, const PeerCredent
   status.version = kVersion;
   status.uptime_seconds = uptime_seconds;
   status.clients.emplace();
-  const auto cache_errors = state.cache->last_errors();
+  const auto failed = state.outcomes->last_errors();
   for (const ClientConfig& client : state.config.clients) {
     if (!state.policy->may_see(peer, client.name)) continue;
-    status.clients->push_back(client_status(state, client, peer, cache_errors));
+    status.clients->push_back(client_status(state, client, peer, failed));
   }
+  status.signing = signing_status(state, peer);
+  // The cache and the exchange workers are shared by every tenant: their
+  // figures move with other tenants' requests.
+  if (!state.policy->sees_everything(peer)) return status;
   const TokenCache::Stats stats = state.cache->stats();
-  const auto count = [](auto n) { return static_cast<std::int64_t>(n); };
   status.cache = protocol::CacheStatus{count(stats.entries), count(stats.in_flight),
                                        count(stats.hits),    count(stats.misses),
                                        count(stats.exchanges), count(stats.held)};
   if (workers) {
     status.workers = protocol::WorkerStatus{count(workers->slots), count(workers->running),
                                             count(workers->queued)};
-  }
-  status.signing.emplace();
-  for (const Engine::SignatureQueueStatus& queue : state.engine->signature_queues()) {
-    status.signing->push_back(protocol::SigningStatus{
-        queue.token, count(queue.stats.threads), count(queue.stats.signing),
-        count(queue.stats.queued), queue.stats.oldest_wait_ms});
   }
   return status;
 }

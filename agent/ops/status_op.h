@@ -1,7 +1,8 @@
-// The status op: the agent's version and uptime, the cache, the workers and
-// signing queues, and the clients the peer may see (the agent's own uid and
-// root see all): another tenant's client id, certificate and last error
-// are not its business.
+// The status op: the agent's version and uptime, the clients the peer may
+// see (the agent's own uid and root see all) with their last errors, and
+// the signing queues of those clients' tokens; the cache and worker
+// counters, shared by every tenant, only for the agent's own uid and root.
+// Another tenant's clients, tokens and traffic are not a peer's business.
 #pragma once
 
 #include <cstdint>

@@ -36,13 +36,20 @@ std::string scopes_text(const std::vector<std::string>& scopes) {
   return text;
 }
 
-TokenFetcher::TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds)
+TokenFetcher::TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds,
+                           std::shared_ptr<ExchangeOutcomes> outcomes)
     : engine_(std::move(engine)),
+      outcomes_(std::move(outcomes)),
       link_(std::make_shared<std::weak_ptr<TokenCache>>()),
       reuse_ttl_(2 * std::int64_t{refresh_margin_seconds} + kMaskinportenReuseSlackSeconds) {}
 
 void TokenFetcher::operator()(const TokenTarget& target, const TokenCache::FetchOrder& order,
                               std::function<void(Result<AccessToken>)> done) const {
+  done = [outcomes = outcomes_, client = target.client, owner = order.owner,
+          done = std::move(done)](Result<AccessToken> token) {
+    outcomes->record(client, owner, token);
+    done(std::move(token));
+  };
   auto client = engine_->client(target.client);
   if (!client) {
     done(client.error());

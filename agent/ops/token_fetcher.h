@@ -12,6 +12,7 @@
 
 #include "agent/cache/token_cache.h"
 #include "agent/engine/engine.h"
+#include "agent/ops/exchange_outcomes.h"
 
 namespace mpa {
 
@@ -20,7 +21,9 @@ std::string scopes_text(const std::vector<std::string>& scopes);
 
 class TokenFetcher {
  public:
-  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds);
+  // Each exchange's end is recorded in `outcomes`.
+  TokenFetcher(std::shared_ptr<const Engine> engine, int refresh_margin_seconds,
+               std::shared_ptr<ExchangeOutcomes> outcomes);
 
   // The cache this fetcher fills; set once, before the cache is shared.
   // Weak: the cache owns the fetcher.
@@ -34,6 +37,7 @@ class TokenFetcher {
                     std::int64_t sign_by_ms, std::function<void(Result<AccessToken>)> done) const;
 
   std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<ExchangeOutcomes> outcomes_;
   std::shared_ptr<std::weak_ptr<TokenCache>> link_;  // shared by the copies std::function makes
   std::int64_t reuse_ttl_;
 };

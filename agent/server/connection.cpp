@@ -1,6 +1,7 @@
 // One client connection of the socket server: reads request lines,
 // dispatches them to the handler, writes the answers in request order,
 // and closes on idleness, on a bad line, or when the client goes.
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -29,7 +30,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   void start() {
     touch();
-    arm_timer(shared_->options.idle_timeout_seconds);
+    arm_timer(std::chrono::seconds(shared_->options.idle_timeout_seconds));
     read_more();
   }
 
@@ -114,8 +115,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   void touch() { last_activity_ = shared_->options.clock.steady_now(); }
 
-  void arm_timer(int seconds) {
-    timer_.expires_after(std::chrono::seconds(seconds));
+  void arm_timer(std::chrono::milliseconds after) {
+    timer_.expires_after(after);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
       if (!error) self->on_timer();
     });
@@ -129,22 +130,39 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     if (shared_->options.idle_checked) shared_->options.idle_checked();
   }
 
+  // A request line must be complete within the idle limit of its first
+  // byte: a client that sends a byte now and then is idle all the same.
   void check_idle() {
     const int idle_seconds = shared_->options.idle_timeout_seconds;
-    if (!slots_.empty() && unsent() == 0) {
-      touch();
-      arm_timer(idle_seconds);
+    const auto limit = std::chrono::seconds(idle_seconds);
+    const auto now = shared_->options.clock.steady_now();
+    const bool line_waits = line_started_ && reading_;  // on the client's next bytes
+    if (line_waits && now - *line_started_ >= limit) {
+      log::debug("closing connection of " + describe(peer_) + ": a request line unfinished for " +
+                 std::to_string(idle_seconds) + " s");
+      close();
       return;
     }
-    const auto idle_for = shared_->options.clock.steady_now() - last_activity_;
-    if (idle_for >= std::chrono::seconds(idle_seconds)) {
+    if (!slots_.empty() && unsent() == 0) touch();
+    const auto idle_for = now - last_activity_;
+    if (idle_for >= limit) {
       log::debug("closing connection of " + describe(peer_) + ": idle for " +
                  std::to_string(idle_seconds) + " s");
       close();
       return;
     }
-    const auto left = std::chrono::seconds(idle_seconds) - idle_for;
-    arm_timer(static_cast<int>(std::chrono::ceil<std::chrono::seconds>(left).count()));
+    auto left = limit - idle_for;
+    if (line_waits) left = std::min(left, limit - (now - *line_started_));
+    arm_timer(std::chrono::ceil<std::chrono::milliseconds>(left));
+  }
+
+  // After a read: when the line that is still incomplete began.
+  void note_line_start(std::uint64_t lines_before, bool was_mid_line) {
+    if (reader_.buffered() == 0) {
+      line_started_.reset();
+    } else if (!was_mid_line || next_seq_ != lines_before) {
+      line_started_ = last_activity_;
+    }
   }
 
   void read_more() {
@@ -167,9 +185,12 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       return;
     }
     touch();
+    const std::uint64_t lines_before = next_seq_;
+    const bool was_mid_line = reader_.buffered() > 0;
     unfed_begin_ = 0;
     unfed_end_ = length;
     process_input();
+    if (!closed_) note_line_start(lines_before, was_mid_line);
   }
 
   // Takes lines from what was read while the pipelining bound allows. Bytes
@@ -324,6 +345,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   std::string out_;              // answers waiting for the write in progress
   std::string writing_buffer_;   // the write in progress
   std::chrono::steady_clock::time_point last_activity_{};
+  // When the request line still incomplete got its first byte; unset
+  // between lines.
+  std::optional<std::chrono::steady_clock::time_point> line_started_;
   bool reading_ = false;
   bool writing_ = false;
   bool taking_requests_ = true;

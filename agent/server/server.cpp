@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
@@ -45,11 +48,18 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
 
 // Connections taken from the backlog per wake-up before other I/O runs.
 constexpr int kAcceptsPerWakeup = 64;
-// Out of descriptors, the warning is repeated at most this often.
-constexpr std::chrono::seconds kDescriptorShortageLogInterval{60};
 
-bool too_many_in_total(Server::Shared& shared) {
-  if (shared.connections.size() < shared.options.max_connections) return false;
+bool reserved_for(const Server::Shared& shared, const PeerCredentials& peer) {
+  if (shared.options.reserved_for) return shared.options.reserved_for(peer);
+  return peer.uid == ::geteuid() || peer.uid == 0;
+}
+
+// Other peers stop short of max_connections by the reserve.
+bool too_many_in_total(Server::Shared& shared, const PeerCredentials& peer) {
+  const std::size_t max = shared.options.max_connections;
+  const std::size_t reserve = std::min(shared.options.reserved_connections, max / 4);
+  const std::size_t limit = reserved_for(shared, peer) ? max : max - reserve;
+  if (shared.connections.size() < limit) return false;
   if (!shared.full_logged) {
     shared.full_logged = true;
     log::warning("too many connections (" + std::to_string(shared.options.max_connections) +
@@ -69,6 +79,18 @@ bool too_many_from(Server::Shared& shared, uid_t uid) {
   return true;
 }
 
+// Once per interval, not per connection, with how many went unlogged.
+void note_refusal(Server::Shared& shared, const PeerCredentials& peer) {
+  const auto since = shared.refusal_log.due(shared.options.clock.steady_now());
+  if (!since) {
+    shared.refusal_log.count();
+    return;
+  }
+  log::info("refused " + describe(peer) + ": not allowed by the configuration ([[allow]])" +
+            (*since > 0 ? "; " + std::to_string(*since) + " more refused since the last such line"
+                        : std::string()));
+}
+
 void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
   const auto peer = peer_credentials(socket.native_handle());
   if (!peer) {
@@ -76,12 +98,12 @@ void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
     return;
   }
   if (shared->options.may_connect && !shared->options.may_connect(*peer)) {
-    log::info("refused " + describe(*peer) + ": not allowed by the configuration ([[allow]])");
+    note_refusal(*shared, *peer);
     metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::allow);
     refuse_connection(shared, std::move(socket), error_line(ErrorCode::forbidden, "you may not use this agent"));
     return;
   }
-  if (too_many_in_total(*shared)) {
+  if (too_many_in_total(*shared, *peer)) {
     metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::max_connections);
     refuse_connection(shared, std::move(socket),
                       error_line(ErrorCode::unavailable,
@@ -105,17 +127,13 @@ void serve(const std::shared_ptr<Server::Shared>& shared, UnixSocket socket) {
 
 // Once per interval, not per connection: a flood must not flood the log.
 void note_descriptor_shortage(Server::Shared& shared, int error_number) {
-  const auto now = shared.options.clock.steady_now();
-  if (shared.descriptor_shortage_logged_at &&
-      now - *shared.descriptor_shortage_logged_at < kDescriptorShortageLogInterval) {
-    return;
-  }
-  const std::uint64_t since = std::exchange(shared.closed_for_descriptors_unlogged, 0);
+  const auto due = shared.descriptor_shortage_log.due(shared.options.clock.steady_now());
+  if (!due) return;
+  const std::uint64_t since = *due;
   log::warning("accept: " + errno_text(error_number) +
                ": out of file descriptors, new connections are closed at once" +
                (since > 0 ? " (" + std::to_string(since) + " since the last warning)" : std::string()) +
                "; raise the open-files limit (LimitNOFILE=) or lower [agent] max_connections");
-  shared.descriptor_shortage_logged_at = now;
 }
 
 enum class Shed { closed_one, none_waiting, failed };
@@ -137,7 +155,7 @@ Shed shed_with_reserve(Server::Shared& shared, int error_number) {
     ::close(fd);
     ++shared.stats.closed_for_descriptors;
     metrics::agent_metrics().count_refused_connection(metrics::ConnectionRefusal::out_of_descriptors);
-    ++shared.closed_for_descriptors_unlogged;
+    shared.descriptor_shortage_log.count();
   }
   shared.reopen_reserve();
   if (fd >= 0) return shared.reserve.valid() ? Shed::closed_one : Shed::failed;

@@ -38,6 +38,10 @@ inline constexpr std::size_t kDefaultMaxConnections = 256;
 // DESIGN.md [agent] max_connections_per_uid: one uid's share of them, so
 // that one uid's idle connections cannot lock every other uid out.
 inline constexpr std::size_t kDefaultMaxConnectionsPerUid = 64;
+// Of max_connections, this many (at most a quarter of it) are kept for
+// the peers ServerOptions::reserved_for names: a flood of a tenant's
+// connections leaves the agent's own uid and root room to look in.
+inline constexpr std::size_t kReservedConnections = 4;
 // A refused client gets its one line, then the server lingers this long
 // reading what it sent, so that it reads the reason and not a reset.
 inline constexpr std::chrono::milliseconds kRefusedLinger{500};
@@ -69,6 +73,10 @@ struct ServerOptions {
   std::size_t max_pending_per_connection = kMaxPendingPerConnection;
   // Who may connect at all; empty: everyone the socket's mode lets in.
   std::function<bool(const PeerCredentials&)> may_connect;
+  // Who may use the reserved connections; empty: the server's own
+  // effective uid (the agent's) and root.
+  std::function<bool(const PeerCredentials&)> reserved_for;
+  std::size_t reserved_connections = kReservedConnections;
   // Called on the I/O thread after each idle check of a connection (when
   // set), so that a test can wait for checks instead of sleeping past them.
   std::function<void()> idle_checked;

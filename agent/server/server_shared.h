@@ -6,12 +6,15 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "agent/server/server.h"
@@ -24,6 +27,33 @@ using UnixSocket = boost::asio::local::stream_protocol::socket;
 using UnixAcceptor = boost::asio::local::stream_protocol::acceptor;
 
 class Connection;  // agent/server/connection.cpp
+
+// How often at most a line about a flood (refused peers, no descriptors
+// left) is written.
+inline constexpr std::chrono::seconds kFloodLogInterval{60};
+
+// A log line written at most once per interval, counting the events it
+// held back meanwhile: a flood must not flood the log.
+class LogThrottle {
+ public:
+  explicit LogThrottle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+
+  // One more event for the next line to count.
+  void count() { ++unlogged_; }
+  // Whether a line is due at `now` (none written yet, or the last an
+  // interval ago): if so, the events counted since the last line, and
+  // counting starts again.
+  std::optional<std::uint64_t> due(std::chrono::steady_clock::time_point now) {
+    if (logged_at_ && now - *logged_at_ < interval_) return std::nullopt;
+    logged_at_ = now;
+    return std::exchange(unlogged_, 0);
+  }
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::optional<std::chrono::steady_clock::time_point> logged_at_;
+  std::uint64_t unlogged_ = 0;
+};
 
 struct Server::Shared {
   Shared(boost::asio::io_context& io_context, int listen_fd, std::shared_ptr<RequestHandler> request_handler,
@@ -51,8 +81,8 @@ struct Server::Shared {
   // Kept open so that, out of descriptors (EMFILE), one can be freed to
   // accept a waiting connection and close it instead of spinning on it.
   UniqueFd reserve;
-  std::optional<std::chrono::steady_clock::time_point> descriptor_shortage_logged_at;
-  std::uint64_t closed_for_descriptors_unlogged = 0;
+  LogThrottle descriptor_shortage_log{kFloodLogInterval};  // counts connections closed for it
+  LogThrottle refusal_log{kFloodLogInterval};  // peers [[allow]] refuses; counts those not logged
   std::function<void()> drained;
 
   void reopen_reserve();

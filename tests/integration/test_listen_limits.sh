@@ -3,8 +3,9 @@
 # another uid is still served; accepted sockets close-on-exec; a group
 # socket that a group member can really reach (directory 0750 with the
 # socket's group); a directory others may write to refused; check-config's
-# warning for an [[allow]] peer the modes keep out; EMFILE survived with a
-# reserve descriptor and logged once.
+# warning for an [[allow]] peer the modes keep out; a peer outside [[allow]]
+# refused in a flood and logged once; EMFILE survived with a reserve
+# descriptor and logged once.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 make_token
@@ -110,6 +111,35 @@ expect_eq "the refusal was logged once" \
   "$(grep -c 'too many connections from uid 65534' "$AGENT_LOG")" "1"
 expect_contains "and counted in the metrics" "$("$MPA_BIN" metrics --socket "$SOCK")" \
   'maskinporten_agent_connections_refused_total{reason="max_connections_per_uid"} 1'
+# --- a peer outside [[allow]] in a flood: refused every time, logged once ---
+# uid 54321 (no rule) with group 0 reaches the socket; each of its 300
+# connections reads its refusal.
+setpriv --reuid=54321 --regid=0 --clear-groups "$PY" - "$SOCK" >"$WORK/stranger.out" 2>&1 <<'PY' || true
+import socket, sys
+refused = 0
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(sys.argv[1])
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    if b'"you may not use this agent"' in data:
+        refused += 1
+print("refused", refused, flush=True)
+PY
+expect_eq "each of a stranger's 300 connections is refused in words" \
+  "$(sed -n 's/^refused //p' "$WORK/stranger.out")" "300"
+expect_eq "and the refusal is logged once, not per connection" \
+  "$(grep -c 'refused uid 54321' "$AGENT_LOG")" "1"
+expect_contains "while metrics count each one" "$("$MPA_BIN" metrics --socket "$SOCK")" \
+  'maskinporten_agent_connections_refused_total{reason="allow"} 300'
+expect_contains "and the agent still serves" "$(agent_lines '{"op":"ping"}')" '"ok":true'
+
 touch "$WORK/uid-flood.stop"
 wait_exit "$FLOOD_PID" 30 || not_ok "the flood ends"
 kill "$AGENT_PID" 2>/dev/null || true

@@ -2,8 +2,8 @@
 # and a tenant's process (nobody, uid 65534) on the real socket. The
 # tenant's [[allow]] rule names the delegation values it may use; anything
 # else is forbidden in words, while the agent's own uid keeps every field.
-# status shows the tenant only its own client; an unknown client's refusal
-# names only the clients the peer may use.
+# status shows the tenant only its own client; another tenant's client is
+# refused as an unknown one is, naming only the clients the peer may use.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 make_token
@@ -81,6 +81,10 @@ status="$(tenant_lines '{"op":"status"}')"
 expect_eq "the tenant's status lists only the client it may use" \
   "$(json_get "$status" '[c["name"] for c in j["clients"]]')" '["default"]'
 expect_not_contains "and nothing of the other client" "$status" "payroll"
+expect_eq "nor the cache and workers every tenant shares" \
+  "$(json_get "$status" '["cache" in j, "workers" in j]')" '[false, false]'
+expect_eq "its token's signing queue, by the token's label" \
+  "$(json_get "$status" '[q["token"] for q in j["signing"]]')" '["Virksomhet Test"]'
 status="$(agent_lines '{"op":"status"}')"
 expect_eq "the agent's own uid sees every client" \
   "$(json_get "$status" '[c["name"] for c in j["clients"]]')" '["default", "payroll"]'
@@ -108,8 +112,8 @@ expect_contains "and gets its token" \
   "$(setpriv --reuid=65534 --regid=0 --groups=4242 "$PY" "$SOCK_PY" "$SOCK" lines \
     '{"op":"token","client":"payroll","scopes":["altinn:enduser"]}' 2>&1)" '"ok":true'
 out="$(tenant_lines '{"op":"token","client":"payroll","scopes":["altinn:enduser"]}')"
-expect_eq "without the group it may not" "$(error_of "$out")" \
-  '["forbidden", "uid 65534 may not use client \"payroll\""]'
+expect_eq "without the group it may not, told as for a client that does not exist" "$(error_of "$out")" \
+  '["unknown_client", "no client named \"payroll\"; this peer may use \"default\""]'
 
 # --- an unknown client: the refusal names the clients this peer may use, no others ---
 out="$(tenant_lines '{"op":"token","client":"nope","scopes":["altinn:enduser"]}')"
@@ -120,8 +124,8 @@ out="$(tenant_lines '{"op":"invalidate","client":"nope","scopes":["altinn:enduse
 expect_eq "invalidate says the same" "$(error_of "$out")" \
   '["unknown_client", "no client named \"nope\"; this peer may use \"default\""]'
 out="$(tenant_lines '{"op":"token","scopes":["altinn:enduser"]}')"
-expect_eq "no client named among several: the same list" "$(error_of "$out")" \
-  '["unknown_client", "this agent has 2 clients; say which one with \"client\"; this peer may use \"default\""]'
+expect_eq "no client named among several: the same list, not how many there are" "$(error_of "$out")" \
+  '["unknown_client", "say which client with \"client\"; this peer may use \"default\""]'
 out="$(setpriv --reuid=65534 --regid=0 --groups=4242 "$PY" "$SOCK_PY" "$SOCK" lines \
   '{"op":"token","client":"nope","scopes":["altinn:enduser"]}' 2>&1)"
 expect_eq "a gid rule's client is named for a member of the group" "$(json_get "$out" 'j["message"]')" \

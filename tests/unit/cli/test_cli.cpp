@@ -21,6 +21,7 @@
 #include "support/fake_agent.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/client_commands.h"
+#include "common/clock.h"
 #include "protocol/status.h"
 
 using namespace mpa;
@@ -194,6 +195,22 @@ BOOST_AUTO_TEST_CASE(FlagsMissingTokenExpiredCertificateAndLastError) {
   BOOST_TEST(contains(text, "token: NOT PRESENT"), text);
   BOOST_TEST(contains(text, "EXPIRED on "), text);
   BOOST_TEST(contains(text, "last error: hsm_error: token removed"), text);
+}
+
+BOOST_AUTO_TEST_CASE(DatesTheLastErrorAndShowsItAsPastOnceAnExchangeSucceeded) {
+  const std::string failing =
+      R"({"ok":true,"clients":[{"name":"a","last_error":"hsm_error: signer restarting: x, next try in 1 s",)"
+      R"("last_error_at":)" + std::to_string(kNow - 90) + R"(,"last_error_past":false}]})";
+  const std::string text = cli::render_status(decoded_status(failing), kNow);
+  BOOST_TEST(contains(text, "  last error: hsm_error: signer restarting: x, next try in 1 s (at " +
+                                format_utc(kNow - 90, UtcFormat::readable) + ", 1 min ago)\n"),
+             text);
+  std::string recovered = failing;
+  recovered.replace(recovered.find("false"), 5, "true");
+  const std::string past = cli::render_status(decoded_status(recovered), kNow);
+  BOOST_TEST(contains(past, "  last error (past: an exchange succeeded since): hsm_error: signer "
+                            "restarting: x, next try in 1 s (at "),
+             past);
 }
 
 BOOST_AUTO_TEST_CASE(WarnsAboutCertificateCloseToItsEnd) {

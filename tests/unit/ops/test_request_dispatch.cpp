@@ -12,6 +12,7 @@
 
 #include "agent/ops/agent_handler.h"
 #include "agent/ops/agent_state.h"
+#include "agent/ops/token_fetcher.h"
 #include "protocol/messages.h"
 #include "unit/ops/fake_agent_state.h"
 
@@ -27,6 +28,24 @@ bool contains(const std::string& text, const std::string& part) {
 PeerCredentials own_peer() { return PeerCredentials{1, ::geteuid(), ::getegid(), {}}; }
 PeerCredentials other_peer() { return PeerCredentials{2, other_uid(), 4242, {}}; }
 PeerCredentials stranger() { return PeerCredentials{3, other_uid() + 1, 4243, {}}; }
+PeerCredentials root_peer() { return PeerCredentials{4, 0, 0, {}}; }
+
+// `text` with each `from` made `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// A third client, on a token of its own, that no [[allow]] rule names.
+const std::string kGammaOnItsOwnToken =
+    "[[client]]\n"
+    "name = \"gamma\"\n"
+    "client_id = \"gamma-id\"\n"
+    "environment = \"test\"\n"
+    "key = \"pkcs11:token=gamma-token;object=gamma;type=private\"\n"
+    "scopes = [\"test:g\"]\n";
 
 // Jobs for the worker pools run at once, on the caller's thread.
 const WorkScheduler kRunAtOnce = [](std::function<void()> job) { job(); };
@@ -91,10 +110,33 @@ BOOST_AUTO_TEST_CASE(MetricsAreReadByTheAgentsUser) {
   BOOST_TEST(contains(answer, "maskinporten_agent_build_info"), answer);
 }
 
-BOOST_AUTO_TEST_CASE(TokenForAClientThePeerMayNotUseIsForbidden) {
-  const std::string answer = ask(other_peer(), R"({"op":"token","client":"alpha","scopes":["test:a"]})");
-  BOOST_TEST(contains(answer, "\"error\":\"forbidden\""), answer);
+BOOST_AUTO_TEST_CASE(TokenForAnotherTenantsClientIsAnsweredAsForAClientThatDoesNotExist) {
+  const std::string foreign = ask(other_peer(), R"({"op":"token","client":"alpha","scopes":["test:a"]})");
+  const std::string unknown = ask(other_peer(), R"({"op":"token","client":"nopex","scopes":["test:a"]})");
+  BOOST_TEST(contains(foreign, "\"error\":\"unknown_client\""), foreign);
+  BOOST_TEST(replaced(foreign, "alpha", "nopex") == unknown);
   BOOST_TEST(exchange_owners.empty());
+}
+
+BOOST_AUTO_TEST_CASE(AMissingClientNameDoesNotTellATenantHowManyClientsThereAre) {
+  const std::string answer = ask(other_peer(), R"({"op":"token","scopes":["test:b"]})");
+  BOOST_TEST(contains(answer, "\"error\":\"unknown_client\""), answer);
+  BOOST_TEST(!contains(answer, "2 clients"), answer);
+  BOOST_TEST(contains(answer, "this peer may use \\\"beta\\\""), answer);
+}
+
+BOOST_AUTO_TEST_CASE(TheAgentsUidAndRootKeepTheDetailedRefusals) {
+  BOOST_TEST(contains(ask(own_peer(), R"({"op":"token","scopes":["test:a"]})"),
+                      "this agent has 2 clients"));
+  BOOST_TEST(contains(ask(root_peer(), R"({"op":"token","scopes":["test:a"]})"),
+                      "this agent has 2 clients"));
+  if (::geteuid() != 0) {  // else root is the agent's own uid, which may use every client
+    const std::string root = ask(root_peer(), R"({"op":"token","client":"alpha","scopes":["test:a"]})");
+    BOOST_TEST(contains(root, "\"error\":\"forbidden\""), root);
+    BOOST_TEST(contains(root, "may not use client"), root);
+  }
+  BOOST_TEST(contains(ask(root_peer(), R"({"op":"token","client":"nope","scopes":["x"]})"),
+                      "\"error\":\"unknown_client\""));
 }
 
 BOOST_AUTO_TEST_CASE(TokenForAScopeTheRuleDoesNotGiveIsForbidden) {
@@ -124,9 +166,18 @@ BOOST_AUTO_TEST_CASE(StatusHidesAnotherTenantsClients) {
   BOOST_TEST(!contains(answer, "alpha-id"), answer);
 }
 
-BOOST_AUTO_TEST_CASE(InvalidateByAPeerWithoutTheRightsIsForbidden) {
-  const std::string answer =
+BOOST_AUTO_TEST_CASE(InvalidateOfAnotherTenantsClientIsAnsweredAsForAClientThatDoesNotExist) {
+  const std::string foreign =
       ask(other_peer(), R"({"op":"invalidate","client":"alpha","scopes":["test:a"]})");
+  const std::string unknown =
+      ask(other_peer(), R"({"op":"invalidate","client":"nopex","scopes":["test:a"]})");
+  BOOST_TEST(contains(foreign, "\"error\":\"unknown_client\""), foreign);
+  BOOST_TEST(replaced(foreign, "alpha", "nopex") == unknown);
+}
+
+BOOST_AUTO_TEST_CASE(InvalidateOfAScopeTheRuleDoesNotGiveIsForbidden) {
+  const std::string answer =
+      ask(other_peer(), R"({"op":"invalidate","client":"beta","scopes":["test:a"]})");
   BOOST_TEST(contains(answer, "\"error\":\"forbidden\""), answer);
 }
 
@@ -154,3 +205,60 @@ BOOST_AUTO_TEST_CASE(APeerNoRuleNamesMayNotConnect) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(StatusDatesTheLastErrorAndShowsItAsPastOnceAnExchangeSucceeded) {
+  Fixture fixture;
+  const auto& outcomes = fixture.handler->state()->outcomes;
+  const std::string owner = exchange_owner(own_peer());
+  outcomes->record("alpha", owner,
+                   make_error(ErrorCode::hsm_error, "signer restarting: gone, next try in 1 s"));
+  const std::string failing = fixture.ask(own_peer(), R"({"op":"status"})");
+  BOOST_TEST(contains(failing, "\"last_error\":\"hsm_error: signer restarting"), failing);
+  BOOST_TEST(contains(failing, "\"last_error_at\":"), failing);
+  BOOST_TEST(contains(failing, "\"last_error_past\":false"), failing);
+  outcomes->record("alpha", owner, AccessToken{});
+  const std::string recovered = fixture.ask(own_peer(), R"({"op":"status"})");
+  BOOST_TEST(contains(recovered, "\"last_error\":\"hsm_error: signer restarting"), recovered);
+  BOOST_TEST(contains(recovered, "\"last_error_past\":true"), recovered);
+}
+
+BOOST_AUTO_TEST_CASE(TheFetcherRecordsTheEndOfEachExchange) {
+  Fixture fixture;
+  const auto state = fixture.handler->state();
+  auto outcomes = std::make_shared<ExchangeOutcomes>();
+  const TokenFetcher fetcher(state->engine, 30, outcomes);
+  TokenTarget target;
+  target.client = "nope";
+  std::string answered;
+  fetcher(target, TokenCache::FetchOrder{"uid 7", 0},
+          [&](Result<AccessToken> token) { answered = token.ok() ? "ok" : token.error().message; });
+  const auto errors = outcomes->last_errors();
+  BOOST_TEST_REQUIRE(errors.count("nope") == 1u);
+  BOOST_TEST(errors.at("nope").code == "unknown_client");
+  BOOST_TEST(errors.at("nope").owner == "uid 7");
+  BOOST_TEST(!errors.at("nope").past);
+  BOOST_TEST(contains(answered, "no client named"), answered);
+}
+
+BOOST_AUTO_TEST_CASE(StatusShowsATenantNoSharedCountersAndOnlyItsOwnTokensQueue) {
+  Fixture fixture(kGammaOnItsOwnToken);
+  fixture.handler->report_workers([] { return FairScheduler::Stats{4, 1, 0}; });
+  const std::string tenant = fixture.ask(other_peer(), R"({"op":"status"})");
+  BOOST_TEST(contains(tenant, "\"signing\":[{\"token\":\"t\""), tenant);
+  BOOST_TEST(!contains(tenant, "gamma"), tenant);
+  BOOST_TEST(!contains(tenant, "\"cache\""), tenant);
+  BOOST_TEST(!contains(tenant, "\"workers\""), tenant);
+  const std::string own = fixture.ask(own_peer(), R"({"op":"status"})");
+  BOOST_TEST(contains(own, "\"token\":\"t\""), own);
+  BOOST_TEST(contains(own, "\"token\":\"gamma-token\""), own);
+  BOOST_TEST(contains(own, "\"cache\":{"), own);
+  BOOST_TEST(contains(own, "\"workers\":{"), own);
+}
+
+BOOST_AUTO_TEST_CASE(TheSigningQueueIsNamedByTheTokensLabelWithoutSeparators) {
+  Fixture fixture;
+  const std::string own = fixture.ask(own_peer(), R"({"op":"status"})");
+  BOOST_TEST(!contains(own, "\\u001f"), own);
+  BOOST_TEST(!contains(own, "\\u001F"), own);
+  BOOST_TEST(contains(own, "\"token\":\"t\""), own);
+}

@@ -9,11 +9,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -319,6 +321,36 @@ BOOST_FIXTURE_TEST_CASE(IdleClientIsDisconnected, ServerFixture) {
   BOOST_TEST(client.closed_by_server());
 }
 
+BOOST_FIXTURE_TEST_CASE(ALineSentAByteAtATimeMustEndWithinTheIdleLimitOfItsFirstByte, ServerFixture) {
+  ServerOptions options;
+  options.idle_timeout_seconds = 1;
+  start(options);
+  TestClient client(path);
+  // 13 bytes, one every 200 ms: never a second without a byte, but the
+  // line takes 2.6 s.
+  for (const char byte : std::string(R"({"op":"ping"})")) {
+    client.send(std::string(1, byte));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  client.send("\n");
+  BOOST_TEST(client.closed_by_server());
+}
+
+BOOST_FIXTURE_TEST_CASE(ALineSentInPartsWithinTheIdleLimitIsAnswered, ServerFixture) {
+  ServerOptions options;
+  options.idle_timeout_seconds = 2;
+  start(options);
+  TestClient client(path);
+  client.send(R"({"op":)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_TEST(contains(client.request(R"("ping"})"), "\"ok\":true"));
+  // The next line's clock starts at its own first byte.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  client.send(R"({"op":)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_TEST(contains(client.request(R"("ping"})"), "\"ok\":true"));
+}
+
 BOOST_FIXTURE_TEST_CASE(ClientWaitingOnSlowHandlerIsNotIdle, ServerFixture) {
   ServerOptions options;
   options.idle_timeout_seconds = 1;
@@ -348,6 +380,39 @@ BOOST_FIXTURE_TEST_CASE(ClientWaitingOnSlowHandlerIsNotIdle, ServerFixture) {
   const auto line = client.read_line();
   BOOST_TEST_REQUIRE(line.has_value());
   BOOST_TEST(contains(*line, "\"released\":0"));
+}
+
+BOOST_FIXTURE_TEST_CASE(KeepsAReserveOfConnectionsForTheAgentsUidAndRoot, ServerFixture) {
+  ServerOptions options;
+  options.max_connections = 8;  // a reserve of 2: a quarter of it
+  auto reserved = std::make_shared<std::atomic<bool>>(false);
+  options.reserved_for = [reserved](const PeerCredentials&) { return reserved->load(); };
+  start(options);
+  std::vector<std::unique_ptr<TestClient>> tenants;
+  for (int i = 0; i < 6; ++i) {
+    tenants.push_back(std::make_unique<TestClient>(path));
+    BOOST_TEST(contains(tenants.back()->request(R"({"op":"ping"})"), "\"ok\":true"));
+  }
+  TestClient seventh(path);
+  BOOST_TEST(contains(seventh.request(R"({"op":"ping"})"), "too many connections (8)"));
+  reserved->store(true);
+  TestClient own(path);
+  BOOST_TEST(contains(own.request(R"({"op":"ping"})"), "\"ok\":true"));
+  TestClient root(path);
+  BOOST_TEST(contains(root.request(R"({"op":"ping"})"), "\"ok\":true"));
+  TestClient beyond(path);
+  BOOST_TEST(contains(beyond.request(R"({"op":"ping"})"), "too many connections (8)"));
+}
+
+BOOST_FIXTURE_TEST_CASE(TheServersOwnUidMayUseTheReserve, ServerFixture) {
+  ServerOptions options;
+  options.max_connections = 4;  // a reserve of 1
+  start(options);
+  std::vector<std::unique_ptr<TestClient>> own;
+  for (int i = 0; i < 4; ++i) {
+    own.push_back(std::make_unique<TestClient>(path));
+    BOOST_TEST(contains(own.back()->request(R"({"op":"ping"})"), "\"ok\":true"));
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(RefusesConnectionsBeyondTheMaximumWithWords, ServerFixture) {
