@@ -107,4 +107,20 @@ bool is_pin_refused(unsigned long rv) {
          rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LOCKED;
 }
 
+LoginFailure classify_login_failure(std::optional<unsigned long> ckr, unsigned long flags_before,
+                                    std::optional<unsigned long> flags_after) {
+  if (ckr && is_pin_refused(*ckr)) return LoginFailure::pin_refused;
+  if (ckr && is_token_lost(*ckr)) return LoginFailure::token_lost;
+  if (!flags_after) return LoginFailure::not_about_pin;
+  // A flag the token shows now and did not show before the login: it
+  // counted this try. A lock or a final try already shown means one more
+  // automatic try could lock the token.
+  constexpr unsigned long kWarnings =
+      CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+  constexpr unsigned long kGrave = CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+  const unsigned long raised = *flags_after & kWarnings & ~flags_before;
+  if (raised != 0 || (*flags_after & kGrave) != 0) return LoginFailure::tries_counted;
+  return LoginFailure::not_about_pin;
+}
+
 }  // namespace mpa::pkcs11

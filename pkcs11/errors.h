@@ -26,4 +26,21 @@ bool is_token_lost(unsigned long rv);
 // Whether `rv` is the token refusing the PIN (never retried).
 bool is_pin_refused(unsigned long rv);
 
+// What a failed C_Login says about the PIN, and so what is done with it.
+enum class LoginFailure {
+  pin_refused,      // a CKR_PIN_* answer: recorded, never presented again
+  tries_counted,    // an unclear answer, and the token's PIN flags show a try
+                    // counted: not presented again automatically, not recorded
+  token_lost,       // the session or token went away: opened again later
+  not_about_pin,    // any other failure: reported as it is, tried again later
+};
+
+// `ckr`: the CKR C_Login failed with (if libp11 queued one). `flags_before`,
+// `flags_after`: the token's CK_TOKEN_INFO flags before the login and read
+// again after it (nothing when the module could not say). Only the token's
+// own words about the PIN (CKR_PIN_*) are taken as a refusal; after any
+// other answer, the PIN flags decide whether it counted a try.
+LoginFailure classify_login_failure(std::optional<unsigned long> ckr, unsigned long flags_before,
+                                    std::optional<unsigned long> flags_after);
+
 }  // namespace mpa::pkcs11

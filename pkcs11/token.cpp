@@ -98,9 +98,11 @@ Result<std::unique_ptr<ModuleSession>> Pkcs11Token::Impl::open_session_locked() 
     return error;
   }
   if (auto login = (*session)->login(options_.pin); !login) {
-    const bool refused = login.error().reason == ErrorReason::pin_refused;
-    pin_refused_ = pin_refused_ || refused;
-    if (!refused || token.userPinLocked != 0) return std::move(login).error();
+    pin_refused_ = pin_refused_ || login.error().reason == ErrorReason::pin_refused;
+    // Only the token's own word about the PIN is written down: any other
+    // failure may pass, and a record would keep the right PIN out for good.
+    const bool said_so = (*session)->login_failure() == LoginFailure::pin_refused;
+    if (!said_so || token.userPinLocked != 0) return std::move(login).error();
     return record_refusal(serial, std::move(login).error());
   }
   if (serial_.empty()) serial_ = serial;  // pinned: re-login only to this token

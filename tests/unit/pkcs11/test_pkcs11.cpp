@@ -23,6 +23,7 @@
 #include "support/test_support.h"
 #include "common/jws_digest.h"
 #include "common/grant_signer.h"
+#include "pkcs11/errors.h"
 #include "pkcs11/pkcs11.h"
 
 using namespace mpa;
@@ -706,3 +707,39 @@ BOOST_AUTO_TEST_CASE(DoesNotWarnForACertificateValidForAYear) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Only the token's own words about the PIN are a refusal; any other login
+// error (a reader hiccup, a daemon restarting) passes, unless the PIN
+// flags, read again after it, show that the token counted a try.
+BOOST_AUTO_TEST_CASE(OnlyThePinAnswersOfTheTokenAreARefusal) {
+  for (unsigned long rv : {CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_PIN_EXPIRED,
+                           CKR_PIN_LOCKED}) {
+    BOOST_TEST((classify_login_failure(rv, 0, 0UL) == LoginFailure::pin_refused), ckr_text(rv));
+    BOOST_TEST((classify_login_failure(rv, 0, std::nullopt) == LoginFailure::pin_refused));
+  }
+  for (unsigned long rv : {CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY,
+                           CKR_ARGUMENTS_BAD, CKR_FUNCTION_CANCELED}) {
+    BOOST_TEST((classify_login_failure(rv, 0, 0UL) == LoginFailure::not_about_pin), ckr_text(rv));
+    BOOST_TEST((classify_login_failure(rv, 0, std::nullopt) == LoginFailure::not_about_pin));
+    BOOST_TEST((classify_login_failure(rv, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_COUNT_LOW) ==
+                LoginFailure::not_about_pin),
+               "a count already low before the login is not this try");
+  }
+  BOOST_TEST((classify_login_failure(std::nullopt, 0, 0UL) == LoginFailure::not_about_pin));
+  BOOST_TEST((classify_login_failure(CKR_DEVICE_REMOVED, 0, 0UL) == LoginFailure::token_lost));
+  BOOST_TEST((classify_login_failure(CKR_SESSION_HANDLE_INVALID, 0, 0UL) == LoginFailure::token_lost));
+}
+
+BOOST_AUTO_TEST_CASE(AnUnclearLoginErrorAfterWhichTheTokenCountedATryIsNotRetried) {
+  for (unsigned long after : {CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED}) {
+    BOOST_TEST((classify_login_failure(CKR_FUNCTION_FAILED, 0, after) == LoginFailure::tries_counted));
+    BOOST_TEST((classify_login_failure(std::nullopt, 0, after) == LoginFailure::tries_counted));
+  }
+  BOOST_TEST((classify_login_failure(CKR_GENERAL_ERROR, CKF_USER_PIN_COUNT_LOW,
+                                     CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY) ==
+              LoginFailure::tries_counted));
+  BOOST_TEST((classify_login_failure(CKR_GENERAL_ERROR, CKF_USER_PIN_FINAL_TRY,
+                                     CKF_USER_PIN_FINAL_TRY) == LoginFailure::tries_counted),
+             "a final try shown is never spent automatically");
+}
+
