@@ -1,5 +1,7 @@
 #include "pkcs11/refused_pins.h"
 
+#include "common/file_read.h"
+
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,7 +11,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -21,8 +22,13 @@ namespace {
 constexpr int kIterations = 200'000;
 constexpr std::size_t kSaltBytes = 16;
 constexpr std::size_t kHashBytes = 32;
-// A record file beyond this is not ours.
-constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+// Each record costs a slow hash at every login, and the helper must be up
+// within its start deadline: a token that refused this many PINs is locked
+// long since, so a file with more was not written by us.
+constexpr std::size_t kMaxRecords = 64;
+// A record line is 111 bytes.
+constexpr std::size_t kMaxLineBytes = 256;
+constexpr std::size_t kMaxRecordBytes = kMaxRecords * (kMaxLineBytes + 1);
 constexpr const char* kRecordTag = "pbkdf2-sha256";
 
 std::string hex(const unsigned char* data, std::size_t size) {
@@ -78,6 +84,44 @@ Status make_private_dirs(const std::string& path) {
   return {};
 }
 
+Error not_ours(const std::string& path, const std::string& what) {
+  return make_error(ErrorCode::hsm_error,
+                    "the refused-PIN records " + path + " " + what +
+                        ": not a file the agent wrote; not presenting the PIN until that file is "
+                        "checked: delete it (the PINs it held may then be tried once more)");
+}
+
+// The lines of the record file `path`, read bounded (each line costs a
+// slow hash later); none if there is no such file.
+Result<std::vector<std::string>> read_records(const std::string& path) {
+  auto read = read_file(path, {kMaxRecordBytes, FileModeCheck::none, true});
+  if (!read) {
+    const FileProblem& problem = read.problem();
+    if (problem.kind == FileProblem::Kind::cannot_open) return std::vector<std::string>{};
+    if (problem.kind == FileProblem::Kind::too_large) {
+      return not_ours(path, "hold more than " + std::to_string(kMaxRecordBytes) + " bytes");
+    }
+    if (problem.kind == FileProblem::Kind::not_regular_file) {
+      return not_ours(path, "are not a regular file");
+    }
+    return make_error(ErrorCode::hsm_error, "cannot read the refused-PIN records " + path + ": " +
+                                                errno_text(problem.error_number));
+  }
+  std::vector<std::string> lines;
+  std::istringstream in(read.bytes());
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > kMaxLineBytes) {
+      return not_ours(path, "have a line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    }
+    if (line.empty()) continue;
+    if (lines.size() == kMaxRecords) {
+      return not_ours(path, "hold more than " + std::to_string(kMaxRecords) + " records");
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
 }  // namespace
 
 std::string RefusedPins::record_path(const std::string& serial) const {
@@ -89,11 +133,9 @@ Status RefusedPins::check(const std::string& serial, const std::string& label,
                           const SecretBytes& pin) const {
   if (state_dir_.empty()) return {};
   const std::string path = record_path(serial);
-  std::ifstream in(path);
-  if (!in) return {};
-  std::string line;
-  std::size_t read = 0;
-  while (std::getline(in, line) && (read += line.size()) <= kMaxRecordBytes) {
+  auto lines = read_records(path);
+  if (!lines) return std::move(lines).error();
+  for (const std::string& line : *lines) {
     std::istringstream fields(line);
     std::string tag, salt_hex, hash_hex;
     if (!(fields >> tag >> salt_hex >> hash_hex) || tag != kRecordTag) continue;
@@ -121,6 +163,13 @@ Status RefusedPins::record(const std::string& serial, const SecretBytes& pin) co
     return make_error(ErrorCode::internal, "cannot hash the refused PIN for its record");
   }
   const std::string path = record_path(serial);
+  auto lines = read_records(path);
+  if (!lines) return make_error(ErrorCode::internal, lines.error().message);
+  if (lines->size() >= kMaxRecords) {
+    return make_error(ErrorCode::internal, "the refused-PIN records " + path + " hold " +
+                                               std::to_string(kMaxRecords) +
+                                               " records already, as many as are read");
+  }
   const std::string line = std::string(kRecordTag) + " " + hex(salt, sizeof salt) + " " +
                            hex(hash, sizeof hash) + "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);

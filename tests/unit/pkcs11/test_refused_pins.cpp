@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <sstream>
+#include <string>
 
 #include "support/test_support.h"
 #include "pkcs11/refused_pins.h"
@@ -23,6 +25,7 @@ SecretBytes secret_of(std::string_view text) { return SecretBytes(text.begin(), 
 
 }  // namespace
 
+using mpa::test::contains;
 using mpa::test::read_text;
 using mpa::test::TempDir;
 
@@ -76,3 +79,58 @@ BOOST_AUTO_TEST_CASE(NoStateDirMeansNoRecords) {
   BOOST_TEST(pins.record("s", secret_of("1")).ok());
   BOOST_TEST(pins.check("s", "T", secret_of("1")).ok());
 }
+
+// Each record costs a slow hash at every login: a file with more records
+// than the agent writes is refused, in words naming it, before any hash
+// (the helper must be up within its start deadline).
+BOOST_AUTO_TEST_CASE(AFileWithMoreRecordsThanTheAgentWritesIsRefusedAtOnce) {
+  TempDir dir;
+  const RefusedPins pins(dir.path.string());
+  const std::string record = "pbkdf2-sha256 " + std::string(32, 'a') + " " + std::string(64, 'b') + "\n";
+  {
+    std::ofstream out(pins.record_path("s"));
+    for (int i = 0; i < 65; ++i) out << record;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Status checked = pins.check("s", "T", secret_of("1"));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_REQUIRE(!checked.ok());
+  BOOST_TEST((checked.error().code == ErrorCode::hsm_error));
+  BOOST_TEST(contains(checked.error().message, "the refused-PIN records " + pins.record_path("s") +
+                                                   " hold more than 64 records: not a file the agent wrote"),
+             checked.error().message);
+  BOOST_TEST(took < std::chrono::seconds(1), "no slow hash before the refusal");
+}
+
+BOOST_AUTO_TEST_CASE(SixtyFourRecordsAreRead) {
+  TempDir dir;
+  const RefusedPins pins(dir.path.string());
+  {
+    std::ofstream out(pins.record_path("s"));
+    for (int i = 0; i < 63; ++i) out << "not-a-record\n";
+  }
+  BOOST_REQUIRE(pins.record("s", secret_of("1")).ok());
+  BOOST_TEST(!pins.check("s", "T", secret_of("1")).ok(), "the 64th record counts");
+  const Status more = pins.record("s", secret_of("2"));
+  BOOST_REQUIRE(!more.ok(), "no 65th record is written");
+  BOOST_TEST(contains(more.error().message, pins.record_path("s")), more.error().message);
+  BOOST_TEST(!pins.check("s", "T", secret_of("1")).ok(), "the file stays readable");
+}
+
+// A line without a newline is not read whole before it is judged.
+BOOST_AUTO_TEST_CASE(ALongLineIsRefusedNamingTheFile) {
+  TempDir dir;
+  const RefusedPins pins(dir.path.string());
+  std::ofstream(pins.record_path("s")) << std::string(300, 'x') << "\n";
+  const Status line = pins.check("s", "T", secret_of("1"));
+  BOOST_REQUIRE(!line.ok());
+  BOOST_TEST(contains(line.error().message, pins.record_path("s") +
+                                                " have a line longer than 256 bytes"),
+             line.error().message);
+  std::ofstream(pins.record_path("t")) << std::string(8 * 1024 * 1024, 'x');
+  const Status huge = pins.check("t", "T", secret_of("1"));
+  BOOST_REQUIRE(!huge.ok());
+  BOOST_TEST(contains(huge.error().message, "the refused-PIN records " + pins.record_path("t")),
+             huge.error().message);
+}
+
