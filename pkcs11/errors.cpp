@@ -60,6 +60,20 @@ std::string ckr_text(unsigned long rv) {
   return buf;
 }
 
+std::string ckr_name(unsigned long rv) {
+  std::string text = ckr_text(rv);
+  const auto words = text.find(" (");
+  if (words != std::string::npos) text.resize(words);
+  return text;
+}
+
+std::string initialisation_failure(const std::string& module_path, unsigned long rv) {
+  return "the PKCS#11 module " + module_path + " failed to initialise (C_Initialize: " +
+         ckr_name(rv) +
+         "); a daemon, service or group it needs may be missing (openCryptoki: is pkcsslotd "
+         "running, and is the agent's user in group pkcs11?)";
+}
+
 DrainedErrors drain_openssl_errors() {
   DrainedErrors out;
   const int ckr_lib = ERR_get_CKR_code();

@@ -10,6 +10,9 @@ namespace mpa::pkcs11 {
 // "CKR_PIN_INCORRECT (incorrect PIN)"; unknown values as "CKR 0x...".
 std::string ckr_text(unsigned long rv);
 
+// "CKR_HOST_MEMORY": the name alone; unknown values as "CKR 0x...".
+std::string ckr_name(unsigned long rv);
+
 struct DrainedErrors {
   std::optional<unsigned long> ckr;  // the last CKR_* value libp11 queued
   std::string text;                  // every queued error, "; "-separated
@@ -18,6 +21,12 @@ struct DrainedErrors {
 // Empties this thread's OpenSSL error queue (where libp11 also reports
 // CKR_* values) into words.
 DrainedErrors drain_openssl_errors();
+
+// Why loading `module_path` failed when its initialisation (C_Initialize)
+// answered `rv`. Modules with a daemon of their own (openCryptoki's
+// pkcsslotd) answer CKR_HOST_MEMORY or CKR_FUNCTION_FAILED when it is not
+// running or the user may not reach it, which is no shortage of memory.
+std::string initialisation_failure(const std::string& module_path, unsigned long rv);
 
 // Whether `rv` says the session, the login or the token itself went away,
 // so that opening the token again may help.

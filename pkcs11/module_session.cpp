@@ -121,8 +121,12 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
   s->ctx_.reset(PKCS11_CTX_new());
   if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");
   if (PKCS11_CTX_load(s->ctx_.get(), module_path.c_str()) != 0) {
+    // The library itself loaded above: a CKR here is the module's own
+    // initialisation failing.
+    const DrainedErrors errors = drain_openssl_errors();
+    if (errors.ckr) return make_error(ErrorCode::hsm_error, initialisation_failure(module_path, *errors.ckr));
     return make_error(ErrorCode::hsm_error, "cannot load PKCS#11 module " + module_path + ": " +
-                                                module_failure_reason());
+                                                (errors.text.empty() ? module_failure_reason() : errors.text));
   }
   s->loaded_ = true;
   if (PKCS11_enumerate_slots(s->ctx_.get(), &s->slots_, &s->nslots_) != 0) {
@@ -172,6 +176,9 @@ Result<void> ModuleSession::login(const SecretBytes& pin) {
 
 Error ModuleSession::login_error(LoginFailure failure, const DrainedErrors& errors,
                                  std::optional<unsigned long> flags) const {
+  const std::string answer = errors.ckr       ? ckr_text(*errors.ckr)
+                             : errors.text.empty() ? std::string("the module gave no reason")
+                                                   : errors.text;
   switch (failure) {
     case LoginFailure::pin_refused:
       if (*errors.ckr == CKR_PIN_LOCKED) {
@@ -186,7 +193,7 @@ Error ModuleSession::login_error(LoginFailure failure, const DrainedErrors& erro
                         ErrorReason::pin_refused);
     case LoginFailure::tries_counted:
       return make_error(ErrorCode::hsm_error,
-                        "cannot log in to token \"" + label() + "\": " + errors.text +
+                        "cannot log in to token \"" + label() + "\": " + answer +
                             refusal_words(flags) +
                             "; not logging in automatically again: check the PIN and log in once "
                             "by hand (pkcs11-tool --login --test), then reload or restart the agent",
@@ -201,10 +208,9 @@ Error ModuleSession::login_error(LoginFailure failure, const DrainedErrors& erro
   // Not the token's word about the PIN: a reader or a daemon may be
   // restarting, and the right PIN must not be taken for a wrong one.
   return make_error(ErrorCode::hsm_error,
-                    "cannot log in to token \"" + label() + "\": " +
-                        (errors.text.empty() ? std::string("the module gave no reason") : errors.text) +
-                        (flags ? "; the token reports no failed PIN tries, so this is not taken as "
-                                 "a refusal of the PIN"
+                    "cannot log in to token \"" + label() + "\": " + answer +
+                        (flags ? "; the token's PIN flags show no try counted, so this is not "
+                                 "taken as a refusal of the PIN"
                                : "; the token's PIN flags cannot be read, and this is not taken "
                                  "as a refusal of the PIN"));
 }

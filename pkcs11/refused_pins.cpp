@@ -1,7 +1,5 @@
 #include "pkcs11/refused_pins.h"
 
-#include "common/file_read.h"
-
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -12,7 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+#include <utility>
 #include <vector>
+
+#include "common/file_read.h"
 
 namespace mpa::pkcs11 {
 namespace {
@@ -58,12 +59,12 @@ std::vector<unsigned char> unhex(const std::string& text) {
   return out;
 }
 
-bool derive(const SecretBytes& pin, const std::string& serial, const unsigned char* salt,
+// `token_key` is in the salt's input, so a record copied to another
+// token's file never matches there.
+bool derive(const SecretBytes& pin, const std::string& token_key, const unsigned char* salt,
             unsigned char* out) {
-  // The serial is in the salt's input, so a record copied to another
-  // token's file never matches there.
   std::vector<unsigned char> full(salt, salt + kSaltBytes);
-  full.insert(full.end(), serial.begin(), serial.end());
+  full.insert(full.end(), token_key.begin(), token_key.end());
   return PKCS5_PBKDF2_HMAC(pin.data(), static_cast<int>(pin.size()), full.data(),
                            static_cast<int>(full.size()), kIterations, EVP_sha256(),
                            static_cast<int>(kHashBytes), out) == 1;
@@ -122,20 +123,21 @@ Result<std::vector<std::string>> read_records(const std::string& path) {
   return lines;
 }
 
-}  // namespace
-
-std::string RefusedPins::record_path(const std::string& serial) const {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(serial.data());
-  return state_dir_ + "/refused-pin." + hex(bytes, serial.size());
+// One string of the token's identity: each field with its length, so that
+// no two identities give the same string.
+std::string token_key(const TokenIdentity& token) {
+  std::string key = "token";
+  for (const std::string* field : {&token.manufacturer, &token.model, &token.serial, &token.label}) {
+    key += " " + std::to_string(field->size()) + ":" + *field;
+  }
+  return key;
 }
 
-Status RefusedPins::check(const std::string& serial, const std::string& label,
-                          const SecretBytes& pin) const {
-  if (state_dir_.empty()) return {};
-  const std::string path = record_path(serial);
-  auto lines = read_records(path);
-  if (!lines) return std::move(lines).error();
-  for (const std::string& line : *lines) {
+// Whether a record in `path`, made with `key`, holds `pin`; an error if the
+// file holds more than is ever written.
+Result<bool> holds(const std::string& path, const std::string& key, const SecretBytes& pin) {
+  MPA_ASSIGN_OR_RETURN(auto lines, read_records(path));
+  for (const std::string& line : lines) {
     std::istringstream fields(line);
     std::string tag, salt_hex, hash_hex;
     if (!(fields >> tag >> salt_hex >> hash_hex) || tag != kRecordTag) continue;
@@ -143,26 +145,53 @@ Status RefusedPins::check(const std::string& serial, const std::string& label,
     const auto hash = unhex(hash_hex);
     if (salt.size() != kSaltBytes || hash.size() != kHashBytes) continue;
     unsigned char derived[kHashBytes];
-    if (!derive(pin, serial, salt.data(), derived)) continue;
-    if (CRYPTO_memcmp(derived, hash.data(), kHashBytes) == 0) {
-      return make_error(ErrorCode::hsm_error,
-                        "not presenting the PIN to token \"" + label + "\" (serial " + serial +
-                            "): it refused this PIN before (recorded in " + path +
-                            "); put the right PIN in place, or delete that file to try this one again");
-    }
+    if (!derive(pin, key, salt.data(), derived)) continue;
+    if (CRYPTO_memcmp(derived, hash.data(), kHashBytes) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string RefusedPins::record_path(const TokenIdentity& token) const {
+  const std::string key = token_key(token);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(key.data(), key.size(), digest, &size, EVP_sha256(), nullptr) != 1) size = 0;
+  return state_dir_ + "/refused-pin." + hex(digest, size);
+}
+
+std::string RefusedPins::serial_record_path(const std::string& serial) const {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(serial.data());
+  return state_dir_ + "/refused-pin." + hex(bytes, serial.size());
+}
+
+Status RefusedPins::check(const TokenIdentity& token, const SecretBytes& pin) const {
+  if (state_dir_.empty()) return {};
+  const std::pair<std::string, std::string> records[] = {
+      {record_path(token), token_key(token)},
+      {serial_record_path(token.serial), token.serial},
+  };
+  for (const auto& [path, key] : records) {
+    MPA_ASSIGN_OR_RETURN(const bool refused, holds(path, key, pin));
+    if (!refused) continue;
+    return make_error(ErrorCode::hsm_error,
+                      "not presenting the PIN to token \"" + token.label + "\" (serial " +
+                          token.serial + "): it refused this PIN before (recorded in " + path +
+                          "); put the right PIN in place, or delete that file to try this one again");
   }
   return {};
 }
 
-Status RefusedPins::record(const std::string& serial, const SecretBytes& pin) const {
+Status RefusedPins::record(const TokenIdentity& token, const SecretBytes& pin) const {
   if (state_dir_.empty()) return {};
   if (auto made = make_private_dirs(state_dir_); !made) return made;
   unsigned char salt[kSaltBytes];
   unsigned char hash[kHashBytes];
-  if (RAND_bytes(salt, sizeof salt) != 1 || !derive(pin, serial, salt, hash)) {
+  if (RAND_bytes(salt, sizeof salt) != 1 || !derive(pin, token_key(token), salt, hash)) {
     return make_error(ErrorCode::internal, "cannot hash the refused PIN for its record");
   }
-  const std::string path = record_path(serial);
+  const std::string path = record_path(token);
   auto lines = read_records(path);
   if (!lines) return make_error(ErrorCode::internal, lines.error().message);
   if (lines->size() >= kMaxRecords) {

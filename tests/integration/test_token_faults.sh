@@ -111,7 +111,7 @@ unclear_login() {
   expect_contains "$name: saying what the module answered" "$err" \
     "cannot log in to token \"Virksomhet Test\": $2"
   expect_contains "$name: and that it is not taken as a refusal of the PIN" "$err" \
-    "the token reports no failed PIN tries, so this is not taken as a refusal of the PIN"
+    "the token's PIN flags show no try counted, so this is not taken as a refusal of the PIN"
   [[ "$err" == *"refused"*"before"* ]] && not_ok "$name: no word of a refusal: $err" || ok "$name: no word of a refusal"
   expect_eq "$name: nothing recorded" "$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | wc -l)" 0
   rm "$MPA_FAULT_DIR/login_rv"
@@ -181,6 +181,20 @@ refused_with_flags tries-low CKF_USER_PIN_COUNT_LOW \
 refused_with_flags tries-locked CKF_USER_PIN_LOCKED \
   "the token now reports the PIN locked, no tries left (CKF_USER_PIN_LOCKED): unlock it with the SO PIN"
 refused_with_flags tries-none "" "the token reports no failed tries (it may not count them)"
+
+# --- 4d. the module's own initialisation fails (openCryptoki without pkcsslotd) ---
+for rv in CKR_FUNCTION_FAILED CKR_HOST_MEMORY; do
+  export MPA_FAULT_DIR="$WORK/faults-init-$rv"
+  mkdir -p "$MPA_FAULT_DIR"
+  echo "$rv" >"$MPA_FAULT_DIR/initialize_rv"
+  write_fault_config "$WORK/init-$rv.toml" "init-$rv"
+  start_once "init-$rv" "$WORK/init-$rv.toml"
+  expect_eq "init $rv: run exits 1" "$rc" 1
+  expect_contains "init $rv: saying the module's initialisation failed, with the CKR and a hint" "$err" \
+    "the PKCS#11 module $MPA_FAULT_PKCS11 failed to initialise (C_Initialize: $rv); a daemon, service or group it needs may be missing (openCryptoki: is pkcsslotd running, and is the agent's user in group pkcs11?)"
+  [[ "$err" == *"ran out of memory"* ]] && not_ok "init $rv: no word of memory: $err" || ok "init $rv: no word of memory"
+  expect_eq "init $rv: no C_Login" "$(fault_count login_count)" 0
+done
 
 # --- 4b. one-shot commands honour the records too (they sign through a helper) ---
 export MPA_FAULT_DIR="$WORK/faults-oneshot" STATE_DIRECTORY="$WORK/state-oneshot"

@@ -743,3 +743,21 @@ BOOST_AUTO_TEST_CASE(AnUnclearLoginErrorAfterWhichTheTokenCountedATryIsNotRetrie
              "a final try shown is never spent automatically");
 }
 
+// openCryptoki without pkcsslotd, or without group pkcs11, fails its
+// C_Initialize with CKR_HOST_MEMORY or CKR_FUNCTION_FAILED: no shortage of
+// memory, and the words point at what is missing.
+BOOST_AUTO_TEST_CASE(AFailedModuleInitialisationIsSaidAsSuchWithAHint) {
+  for (unsigned long rv : {CKR_HOST_MEMORY, CKR_FUNCTION_FAILED}) {
+    const std::string words = initialisation_failure("/usr/lib/pkcs11/libopencryptoki.so", rv);
+    BOOST_TEST(contains(words, "the PKCS#11 module /usr/lib/pkcs11/libopencryptoki.so failed to "
+                               "initialise (C_Initialize: " + ckr_name(rv) + ")"),
+               words);
+    BOOST_TEST(contains(words, "a daemon, service or group it needs may be missing"), words);
+    BOOST_TEST(contains(words, "pkcsslotd"), words);
+    BOOST_TEST(contains(words, "group pkcs11"), words);
+    BOOST_TEST(!contains(words, "ran out of memory"), words);
+  }
+  BOOST_TEST(ckr_name(CKR_HOST_MEMORY) == "CKR_HOST_MEMORY");
+  BOOST_TEST(ckr_name(0x80001234UL) == "CKR 0x80001234");
+}
+
