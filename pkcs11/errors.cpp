@@ -60,6 +60,20 @@ std::string ckr_text(unsigned long rv) {
   return buf;
 }
 
+std::string ckr_name(unsigned long rv) {
+  std::string text = ckr_text(rv);
+  const auto words = text.find(" (");
+  if (words != std::string::npos) text.resize(words);
+  return text;
+}
+
+std::string initialisation_failure(const std::string& module_path, unsigned long rv) {
+  return "the PKCS#11 module " + module_path + " failed to initialise (C_Initialize: " +
+         ckr_name(rv) +
+         "); a daemon, service or group it needs may be missing (openCryptoki: is pkcsslotd "
+         "running, and is the agent's user in group pkcs11?)";
+}
+
 DrainedErrors drain_openssl_errors() {
   DrainedErrors out;
   const int ckr_lib = ERR_get_CKR_code();
@@ -105,6 +119,22 @@ bool is_token_lost(unsigned long rv) {
 bool is_pin_refused(unsigned long rv) {
   return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
          rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LOCKED;
+}
+
+LoginFailure classify_login_failure(std::optional<unsigned long> ckr, unsigned long flags_before,
+                                    std::optional<unsigned long> flags_after) {
+  if (ckr && is_pin_refused(*ckr)) return LoginFailure::pin_refused;
+  if (ckr && is_token_lost(*ckr)) return LoginFailure::token_lost;
+  if (!flags_after) return LoginFailure::not_about_pin;
+  // A flag the token shows now and did not show before the login: it
+  // counted this try. A lock or a final try already shown means one more
+  // automatic try could lock the token.
+  constexpr unsigned long kWarnings =
+      CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+  constexpr unsigned long kGrave = CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+  const unsigned long raised = *flags_after & kWarnings & ~flags_before;
+  if (raised != 0 || (*flags_after & kGrave) != 0) return LoginFailure::tries_counted;
+  return LoginFailure::not_about_pin;
 }
 
 }  // namespace mpa::pkcs11

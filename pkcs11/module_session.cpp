@@ -40,6 +40,15 @@ std::string describe(const Pkcs11Uri& uri) {
   return out.empty() ? "any token" : out;
 }
 
+// The PIN flags libp11 read from CK_TOKEN_INFO when it listed the slots.
+unsigned long flags_of(const PKCS11_TOKEN& token) {
+  unsigned long flags = 0;
+  if (token.userPinCountLow != 0) flags |= CKF_USER_PIN_COUNT_LOW;
+  if (token.userPinFinalTry != 0) flags |= CKF_USER_PIN_FINAL_TRY;
+  if (token.userPinLocked != 0) flags |= CKF_USER_PIN_LOCKED;
+  return flags;
+}
+
 // Holds a dlopen handle on the module while libp11 loads it (so the
 // library is not loaded, unloaded and loaded again).
 struct LibraryHandle {
@@ -87,6 +96,7 @@ ModuleSession::ModuleSession(ModuleSession&& other) noexcept
       slots_(std::exchange(other.slots_, nullptr)),
       nslots_(std::exchange(other.nslots_, 0)),
       slot_(std::exchange(other.slot_, nullptr)),
+      login_failure_(other.login_failure_),
       keys_(std::move(other.keys_)) {}
 
 ModuleSession::~ModuleSession() noexcept {
@@ -111,8 +121,12 @@ Result<std::unique_ptr<ModuleSession>> ModuleSession::open(const std::string& mo
   s->ctx_.reset(PKCS11_CTX_new());
   if (!s->ctx_) return make_error(ErrorCode::internal, "PKCS11_CTX_new failed (out of memory?)");
   if (PKCS11_CTX_load(s->ctx_.get(), module_path.c_str()) != 0) {
+    // The library itself loaded above: a CKR here is the module's own
+    // initialisation failing.
+    const DrainedErrors errors = drain_openssl_errors();
+    if (errors.ckr) return make_error(ErrorCode::hsm_error, initialisation_failure(module_path, *errors.ckr));
     return make_error(ErrorCode::hsm_error, "cannot load PKCS#11 module " + module_path + ": " +
-                                                module_failure_reason());
+                                                (errors.text.empty() ? module_failure_reason() : errors.text));
   }
   s->loaded_ = true;
   if (PKCS11_enumerate_slots(s->ctx_.get(), &s->slots_, &s->nslots_) != 0) {
@@ -155,24 +169,50 @@ Result<void> ModuleSession::login(const SecretBytes& pin) {
   c_pin.push_back('\0');
   if (PKCS11_login(slot_, 0, c_pin.data()) == 0) return {};
   const DrainedErrors errors = drain_openssl_errors();
-  if (errors.ckr && *errors.ckr == CKR_PIN_LOCKED) {
-    return make_error(ErrorCode::hsm_error,
-                      "the user PIN of token \"" + label() + "\" is locked (" +
-                          ckr_text(*errors.ckr) + "); unlock it with the SO PIN",
-                      ErrorReason::pin_refused);
+  const auto flags = current_token_flags();
+  login_failure_ = classify_login_failure(errors.ckr, flags_of(token), flags);
+  return login_error(*login_failure_, errors, flags);
+}
+
+Error ModuleSession::login_error(LoginFailure failure, const DrainedErrors& errors,
+                                 std::optional<unsigned long> flags) const {
+  const std::string answer = errors.ckr       ? ckr_text(*errors.ckr)
+                             : errors.text.empty() ? std::string("the module gave no reason")
+                                                   : errors.text;
+  switch (failure) {
+    case LoginFailure::pin_refused:
+      if (*errors.ckr == CKR_PIN_LOCKED) {
+        return make_error(ErrorCode::hsm_error,
+                          "the user PIN of token \"" + label() + "\" is locked (" +
+                              ckr_text(*errors.ckr) + "); unlock it with the SO PIN",
+                          ErrorReason::pin_refused);
+      }
+      return make_error(ErrorCode::hsm_error,
+                        "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
+                            "); not retried, to avoid locking it" + refusal_words(flags),
+                        ErrorReason::pin_refused);
+    case LoginFailure::tries_counted:
+      return make_error(ErrorCode::hsm_error,
+                        "cannot log in to token \"" + label() + "\": " + answer +
+                            refusal_words(flags) +
+                            "; not logging in automatically again: check the PIN and log in once "
+                            "by hand (pkcs11-tool --login --test), then reload or restart the agent",
+                        ErrorReason::pin_refused);
+    case LoginFailure::token_lost:
+      return make_error(ErrorCode::hsm_error,
+                        "cannot log in to token \"" + label() + "\": " + errors.text,
+                        ErrorReason::token_lost);
+    case LoginFailure::not_about_pin:
+      break;
   }
-  if (errors.ckr && is_pin_refused(*errors.ckr)) {
-    return make_error(ErrorCode::hsm_error,
-                      "the token \"" + label() + "\" refused the PIN (" + ckr_text(*errors.ckr) +
-                          "); not retried, to avoid locking it" + refusal_words(),
-                      ErrorReason::pin_refused);
-  }
-  // A login error not known to pass is taken as a refusal: guessing
-  // wrong would spend a smartcard's try on every request.
-  const bool passes = errors.ckr && is_token_lost(*errors.ckr);
+  // Not the token's word about the PIN: a reader or a daemon may be
+  // restarting, and the right PIN must not be taken for a wrong one.
   return make_error(ErrorCode::hsm_error,
-                    "cannot log in to token \"" + label() + "\": " + errors.text,
-                    passes ? ErrorReason::token_lost : ErrorReason::pin_refused);
+                    "cannot log in to token \"" + label() + "\": " + answer +
+                        (flags ? "; the token's PIN flags show no try counted, so this is not "
+                                 "taken as a refusal of the PIN"
+                               : "; the token's PIN flags cannot be read, and this is not taken "
+                                 "as a refusal of the PIN"));
 }
 
 // PKCS#11 has no retry count, only flags (v2.40 §3.2, CK_TOKEN_INFO): they
@@ -192,8 +232,7 @@ std::optional<unsigned long> ModuleSession::current_token_flags() const {
   return flags;
 }
 
-std::string ModuleSession::refusal_words() const {
-  const auto flags = current_token_flags();
+std::string ModuleSession::refusal_words(std::optional<unsigned long> flags) {
   if (!flags) return "";
   if ((*flags & CKF_USER_PIN_LOCKED) != 0) {
     return "; the token now reports the PIN locked, no tries left (CKF_USER_PIN_LOCKED): unlock "

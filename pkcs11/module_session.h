@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "common/secret.h"
+#include "pkcs11/errors.h"
 #include "pkcs11/handles.h"
 #include "pkcs11/pkcs11.h"
 
@@ -33,8 +34,12 @@ class ModuleSession final {
 
   // User login with `pin`. CKR_USER_ALREADY_LOGGED_IN counts as success
   // (the login belongs to the token, not to us). Errors: hsm_error, with
-  // ErrorReason::pin_refused when the PIN must not be presented again.
+  // ErrorReason::pin_refused when the PIN must not be presented again,
+  // ErrorReason::token_lost when the token went away.
   Result<void> login(const SecretBytes& pin);
+  // What the last failed C_Login said about the PIN (errors.h); nothing
+  // when no C_Login failed. Only LoginFailure::pin_refused is recorded.
+  std::optional<LoginFailure> login_failure() const { return login_failure_; }
 
   PKCS11_SLOT* slot() const { return slot_; }
   PKCS11_TOKEN* token() const { return slot_->token; }
@@ -52,7 +57,11 @@ class ModuleSession final {
   // The token's CK_TOKEN_INFO flags as the module reports them now (libp11's
   // copy is from the slot listing), or nothing if the module cannot say.
   std::optional<unsigned long> current_token_flags() const;
-  std::string refusal_words() const;
+  // The words and reason of a failed login.
+  Error login_error(LoginFailure failure, const DrainedErrors& errors,
+                    std::optional<unsigned long> flags) const;
+  // What the token's PIN flags, read after a failed login, say is left.
+  static std::string refusal_words(std::optional<unsigned long> flags);
 
   Handle<PKCS11_CTX> ctx_;  // first member: freed last
   std::string module_path_;
@@ -60,6 +69,7 @@ class ModuleSession final {
   PKCS11_SLOT* slots_ = nullptr;
   unsigned int nslots_ = 0;
   PKCS11_SLOT* slot_ = nullptr;
+  std::optional<LoginFailure> login_failure_;
   std::map<std::string, Handle<EVP_PKEY>> keys_;  // freed before the module unloads
 };
 

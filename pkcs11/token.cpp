@@ -91,17 +91,22 @@ Result<std::unique_ptr<ModuleSession>> Pkcs11Token::Impl::open_session_locked() 
                           " as at the first login; the PIN is presented to that token only");
   }
   MPA_RETURN_IF_ERROR(same_keys_as_before(**session));
-  if (auto allowed = may_log_in(**session, serial); !allowed) {
+  const auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
+  const TokenIdentity identity{text(token.manufacturer), text(token.model), serial,
+                               (*session)->label()};
+  if (auto allowed = may_log_in(**session, identity); !allowed) {
     pin_refused_ = true;
     Error error = std::move(allowed).error();
     error.reason = ErrorReason::pin_refused;
     return error;
   }
   if (auto login = (*session)->login(options_.pin); !login) {
-    const bool refused = login.error().reason == ErrorReason::pin_refused;
-    pin_refused_ = pin_refused_ || refused;
-    if (!refused || token.userPinLocked != 0) return std::move(login).error();
-    return record_refusal(serial, std::move(login).error());
+    pin_refused_ = pin_refused_ || login.error().reason == ErrorReason::pin_refused;
+    // Only the token's own word about the PIN is written down: any other
+    // failure may pass, and a record would keep the right PIN out for good.
+    const bool said_so = (*session)->login_failure() == LoginFailure::pin_refused;
+    if (!said_so || token.userPinLocked != 0) return std::move(login).error();
+    return record_refusal(identity, std::move(login).error());
   }
   if (serial_.empty()) serial_ = serial;  // pinned: re-login only to this token
   return session;
@@ -129,7 +134,8 @@ Status Pkcs11Token::Impl::same_keys_as_before(ModuleSession& session) const {
 
 // Before C_Login: the token's own warnings (PKCS#11 v2.40 §3.2, CK_TOKEN_INFO
 // flags) and this PIN's record. A final try is never spent automatically.
-Status Pkcs11Token::Impl::may_log_in(const ModuleSession& session, const std::string& serial) const {
+Status Pkcs11Token::Impl::may_log_in(const ModuleSession& session,
+                                     const TokenIdentity& identity) const {
   const PKCS11_TOKEN& token = *session.token();
   if (token.loginRequired == 0 || token.userPinLocked != 0) return {};  // login() says it
   if (token.userPinFinalTry != 0) {
@@ -143,17 +149,17 @@ Status Pkcs11Token::Impl::may_log_in(const ModuleSession& session, const std::st
     options_.warn("the token \"" + session.label() +
                   "\" reports failed PIN attempts (CKF_USER_PIN_COUNT_LOW); check the PIN");
   }
-  return RefusedPins(options_.state_dir).check(serial, session.label(), options_.pin);
+  return RefusedPins(options_.state_dir).check(identity, options_.pin);
 }
 
-Error Pkcs11Token::Impl::record_refusal(const std::string& serial, Error refused) const {
+Error Pkcs11Token::Impl::record_refusal(const TokenIdentity& identity, Error refused) const {
   const RefusedPins records(options_.state_dir);
   if (options_.state_dir.empty()) return refused;
-  if (auto recorded = records.record(serial, options_.pin); !recorded) {
+  if (auto recorded = records.record(identity, options_.pin); !recorded) {
     if (options_.warn) options_.warn("the refused PIN could not be recorded: " + recorded.error().message);
     return refused;
   }
-  refused.message += "; recorded in " + records.record_path(serial) +
+  refused.message += "; recorded in " + records.record_path(identity) +
                      ", it is not presented to this token again: put the right PIN in place, or "
                      "delete that file to try this one again";
   return refused;

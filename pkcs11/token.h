@@ -15,6 +15,7 @@
 #include "pkcs11/key_lookup.h"
 #include "pkcs11/module_session.h"
 #include "pkcs11/pkcs11.h"
+#include "pkcs11/refused_pins.h"
 
 namespace mpa::pkcs11 {
 
@@ -51,13 +52,13 @@ class Pkcs11Token::Impl final : public std::enable_shared_from_this<Pkcs11Token:
   // Opens the module, finds the token and logs in. Sets pin_refused_.
   // Called with mutex_ held exclusively.
   Result<std::unique_ptr<ModuleSession>> open_session_locked();
-  Status may_log_in(const ModuleSession& session, const std::string& serial) const;
+  Status may_log_in(const ModuleSession& session, const TokenIdentity& identity) const;
   // After reinsertion, before C_Login: every key handed out still shows
   // the public key it had (certificate or public key object, readable
   // without login), so the PIN goes only to the token it was meant for.
   Status same_keys_as_before(ModuleSession& session) const;
   // `refused` with where its record went (or a warning if it could not).
-  Error record_refusal(const std::string& serial, Error refused) const;
+  Error record_refusal(const TokenIdentity& identity, Error refused) const;
   // Replaces a session that went away (see sign()). `seen` is the
   // generation the caller failed with.
   Result<void> recover(std::uint64_t seen, const KeySelector& selector,

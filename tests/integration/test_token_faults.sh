@@ -95,7 +95,70 @@ refused_login() {
   export STATE_DIRECTORY="$WORK/state"
 }
 refused_login pin-incorrect CKR_PIN_INCORRECT "refused the PIN (CKR_PIN_INCORRECT (incorrect PIN)); not retried"
-refused_login login-general-error CKR_GENERAL_ERROR "cannot log in to token \"Virksomhet Test\""
+
+# --- 4c. a login error that is not about the PIN: reported, never recorded ---
+# unclear_login NAME CKR: C_Login answers CKR once (a reader hiccup, a
+# daemon restarting); the start fails in those words, and the next start
+# logs in with the same PIN.
+unclear_login() {
+  local name="$1"
+  export MPA_FAULT_DIR="$WORK/faults-$name" STATE_DIRECTORY="$WORK/state-$name"
+  mkdir -p "$MPA_FAULT_DIR"
+  echo "$2" >"$MPA_FAULT_DIR/login_rv"
+  write_fault_config "$WORK/$name.toml" "$name"
+  start_once "$name" "$WORK/$name.toml"
+  expect_eq "$name: run exits 1, not 3 (systemd starts it again)" "$rc" 1
+  expect_contains "$name: saying what the module answered" "$err" \
+    "cannot log in to token \"Virksomhet Test\": $2"
+  expect_contains "$name: and that it is not taken as a refusal of the PIN" "$err" \
+    "the token's PIN flags show no try counted, so this is not taken as a refusal of the PIN"
+  [[ "$err" == *"refused"*"before"* ]] && not_ok "$name: no word of a refusal: $err" || ok "$name: no word of a refusal"
+  expect_eq "$name: nothing recorded" "$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | wc -l)" 0
+  rm "$MPA_FAULT_DIR/login_rv"
+  if start_agent "$WORK/$name.toml"; then
+    expect_eq "$name: the next start logs in with the same PIN" "$(fault_count login_count)" 2
+    expect_contains "$name: and signs" "$(agent_within 20 "$(fresh_line "$name")")" '"ok":true'
+    stop_agent "$name"
+  else
+    not_ok "$name: the next start logs in with the same PIN"
+  fi
+  export STATE_DIRECTORY="$WORK/state"
+}
+unclear_login login-function-failed CKR_FUNCTION_FAILED
+unclear_login login-general-error CKR_GENERAL_ERROR
+
+# An unclear answer after which the token's PIN flags show a try counted:
+# no automatic login again (exit 3), and still nothing recorded.
+export MPA_FAULT_DIR="$WORK/faults-unclear-counted" STATE_DIRECTORY="$WORK/state-unclear-counted"
+mkdir -p "$MPA_FAULT_DIR"
+echo CKR_FUNCTION_FAILED >"$MPA_FAULT_DIR/login_rv"
+echo CKF_USER_PIN_FINAL_TRY >"$MPA_FAULT_DIR/pin_flags_after_refusal"
+write_fault_config "$WORK/unclear-counted.toml" unclear-counted
+start_once unclear-counted "$WORK/unclear-counted.toml"
+expect_eq "unclear-counted: run exits 3" "$rc" 3
+expect_contains "unclear-counted: saying what the token reports" "$err" \
+  "CKR_FUNCTION_FAILED (the function failed); the token now reports one try left (CKF_USER_PIN_FINAL_TRY)"
+expect_eq "unclear-counted: nothing recorded" "$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | wc -l)" 0
+export STATE_DIRECTORY="$WORK/state"
+
+# --- 4c'. the same during a re-login: retried with the back-off, in-process ---
+export STATE_DIRECTORY="$WORK/state-relogin-unclear"
+if fault_agent relogin-unclear; then
+  touch "$MPA_FAULT_DIR/removed"
+  expect_contains "relogin-unclear: the token pulled out: a new token is an hsm_error" \
+    "$(agent_within 10 "$(fresh_line relogin-removed)")" '"error":"hsm_error"'
+  echo CKR_FUNCTION_FAILED >"$MPA_FAULT_DIR/login_rv"
+  rm "$MPA_FAULT_DIR/removed"
+  tried_login() { (($(fault_count login_count) >= 2)) || { agent_within 10 "$(fresh_line "relogin-$RANDOM")" >/dev/null; false; }; }
+  wait_for tried_login && ok "relogin-unclear: the re-login gets CKR_FUNCTION_FAILED" ||
+    not_ok "relogin-unclear: the re-login gets CKR_FUNCTION_FAILED"
+  rm "$MPA_FAULT_DIR/login_rv"
+  wait_for signs_again && ok "relogin-unclear: then it logs in and signs again by itself" ||
+    not_ok "relogin-unclear: then it logs in and signs again by itself"
+  expect_eq "relogin-unclear: nothing recorded" "$(ls "$STATE_DIRECTORY"/refused-pin.* 2>/dev/null | wc -l)" 0
+  stop_agent relogin-unclear
+fi
+export STATE_DIRECTORY="$WORK/state"
 
 # --- 4a. the refusal says what the token reports left (PIN flags, read again) ---
 # refused_with_flags NAME FLAGS WORDS: the card counts the refused try as FLAGS.
@@ -118,6 +181,20 @@ refused_with_flags tries-low CKF_USER_PIN_COUNT_LOW \
 refused_with_flags tries-locked CKF_USER_PIN_LOCKED \
   "the token now reports the PIN locked, no tries left (CKF_USER_PIN_LOCKED): unlock it with the SO PIN"
 refused_with_flags tries-none "" "the token reports no failed tries (it may not count them)"
+
+# --- 4d. the module's own initialisation fails (openCryptoki without pkcsslotd) ---
+for rv in CKR_FUNCTION_FAILED CKR_HOST_MEMORY; do
+  export MPA_FAULT_DIR="$WORK/faults-init-$rv"
+  mkdir -p "$MPA_FAULT_DIR"
+  echo "$rv" >"$MPA_FAULT_DIR/initialize_rv"
+  write_fault_config "$WORK/init-$rv.toml" "init-$rv"
+  start_once "init-$rv" "$WORK/init-$rv.toml"
+  expect_eq "init $rv: run exits 1" "$rc" 1
+  expect_contains "init $rv: saying the module's initialisation failed, with the CKR and a hint" "$err" \
+    "the PKCS#11 module $MPA_FAULT_PKCS11 failed to initialise (C_Initialize: $rv); a daemon, service or group it needs may be missing (openCryptoki: is pkcsslotd running, and is the agent's user in group pkcs11?)"
+  [[ "$err" == *"ran out of memory"* ]] && not_ok "init $rv: no word of memory: $err" || ok "init $rv: no word of memory"
+  expect_eq "init $rv: no C_Login" "$(fault_count login_count)" 0
+done
 
 # --- 4b. one-shot commands honour the records too (they sign through a helper) ---
 export MPA_FAULT_DIR="$WORK/faults-oneshot" STATE_DIRECTORY="$WORK/state-oneshot"

@@ -36,6 +36,7 @@ constexpr const char* kHangOpenSession = "hang_open_session";
 constexpr const char* kHangSign = "hang_sign";
 constexpr const char* kAbortSign = "abort_sign";
 constexpr const char* kLoginRv = "login_rv";
+constexpr const char* kInitializeRv = "initialize_rv";
 constexpr const char* kPinFlags = "pin_flags";
 constexpr const char* kPinFlagsAfterRefusal = "pin_flags_after_refusal";
 constexpr const char* kSignLatency = "sign_latency_ms";
@@ -140,7 +141,18 @@ constexpr auto on_session = &Gated<Member, CKR_DEVICE_REMOVED>::call;
 
 // ---- Wrappers with faults ----
 
+// `initialize_rv` answers C_Initialize without initialising the real
+// module: a module whose daemon or service is missing (openCryptoki
+// without pkcsslotd).
 CK_RV Initialize(CK_VOID_PTR init_args) {
+  if (const auto text = g_dir.read_value(kInitializeRv)) {
+    if (const auto rv = parse_ckr(*text)) {
+      if (*rv != CKR_OK) return *rv;
+    } else {
+      complain(std::string(kInitializeRv) + " holds \"" + *text + "\": not a CKR_ name or number");
+      return CKR_GENERAL_ERROR;
+    }
+  }
   // A fresh start: if `removed` exists, the next call ejects again (no
   // sessions exist yet, so that is harmless).
   g_ejected.store(false);

@@ -195,6 +195,20 @@ rm "$CTL/login_rv"
 login_and_list >/dev/null 2>&1 || fail "login fails after login_rv was removed"
 ok "an unreadable login_rv is reported on stderr and fails C_Login; an empty one is no login_rv"
 
+# ---- initialize_rv ----
+
+for rv in CKR_FUNCTION_FAILED CKR_HOST_MEMORY; do
+  echo "$rv" >"$CTL/initialize_rv"
+  out=$(p11 --list-slots 2>&1) && fail "initialize_rv=$rv: pkcs11-tool succeeded: $out"
+  grep -q "C_Initialize.*$rv" <<<"$out" || fail "initialize_rv=$rv: expected C_Initialize failing with $rv, got: $out"
+done
+echo CKR_NO_SUCH_THING >"$CTL/initialize_rv"
+out=$(p11 --list-slots 2>&1) && fail "bad initialize_rv: pkcs11-tool succeeded"
+grep -q 'mpa_fault_pkcs11: initialize_rv holds "CKR_NO_SUCH_THING"' <<<"$out" || fail "bad initialize_rv not reported: $out"
+rm "$CTL/initialize_rv"
+grep -q "$LABEL" <<<"$(p11 --list-slots)" || fail "the token is not listed after initialize_rv was removed"
+ok "initialize_rv makes C_Initialize fail with the named CKR (a bad one is reported), and goes with the file"
+
 # ---- pin_flags ----
 
 echo "CKF_USER_PIN_COUNT_LOW CKF_USER_PIN_FINAL_TRY CKF_USER_PIN_LOCKED" >"$CTL/pin_flags"

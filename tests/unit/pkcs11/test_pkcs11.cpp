@@ -23,6 +23,7 @@
 #include "support/test_support.h"
 #include "common/jws_digest.h"
 #include "common/grant_signer.h"
+#include "pkcs11/errors.h"
 #include "pkcs11/pkcs11.h"
 
 using namespace mpa;
@@ -706,3 +707,57 @@ BOOST_AUTO_TEST_CASE(DoesNotWarnForACertificateValidForAYear) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Only the token's own words about the PIN are a refusal; any other login
+// error (a reader hiccup, a daemon restarting) passes, unless the PIN
+// flags, read again after it, show that the token counted a try.
+BOOST_AUTO_TEST_CASE(OnlyThePinAnswersOfTheTokenAreARefusal) {
+  for (unsigned long rv : {CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_PIN_EXPIRED,
+                           CKR_PIN_LOCKED}) {
+    BOOST_TEST((classify_login_failure(rv, 0, 0UL) == LoginFailure::pin_refused), ckr_text(rv));
+    BOOST_TEST((classify_login_failure(rv, 0, std::nullopt) == LoginFailure::pin_refused));
+  }
+  for (unsigned long rv : {CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY,
+                           CKR_ARGUMENTS_BAD, CKR_FUNCTION_CANCELED}) {
+    BOOST_TEST((classify_login_failure(rv, 0, 0UL) == LoginFailure::not_about_pin), ckr_text(rv));
+    BOOST_TEST((classify_login_failure(rv, 0, std::nullopt) == LoginFailure::not_about_pin));
+    BOOST_TEST((classify_login_failure(rv, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_COUNT_LOW) ==
+                LoginFailure::not_about_pin),
+               "a count already low before the login is not this try");
+  }
+  BOOST_TEST((classify_login_failure(std::nullopt, 0, 0UL) == LoginFailure::not_about_pin));
+  BOOST_TEST((classify_login_failure(CKR_DEVICE_REMOVED, 0, 0UL) == LoginFailure::token_lost));
+  BOOST_TEST((classify_login_failure(CKR_SESSION_HANDLE_INVALID, 0, 0UL) == LoginFailure::token_lost));
+}
+
+BOOST_AUTO_TEST_CASE(AnUnclearLoginErrorAfterWhichTheTokenCountedATryIsNotRetried) {
+  for (unsigned long after : {CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED}) {
+    BOOST_TEST((classify_login_failure(CKR_FUNCTION_FAILED, 0, after) == LoginFailure::tries_counted));
+    BOOST_TEST((classify_login_failure(std::nullopt, 0, after) == LoginFailure::tries_counted));
+  }
+  BOOST_TEST((classify_login_failure(CKR_GENERAL_ERROR, CKF_USER_PIN_COUNT_LOW,
+                                     CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY) ==
+              LoginFailure::tries_counted));
+  BOOST_TEST((classify_login_failure(CKR_GENERAL_ERROR, CKF_USER_PIN_FINAL_TRY,
+                                     CKF_USER_PIN_FINAL_TRY) == LoginFailure::tries_counted),
+             "a final try shown is never spent automatically");
+}
+
+// openCryptoki without pkcsslotd, or without group pkcs11, fails its
+// C_Initialize with CKR_HOST_MEMORY or CKR_FUNCTION_FAILED: no shortage of
+// memory, and the words point at what is missing.
+BOOST_AUTO_TEST_CASE(AFailedModuleInitialisationIsSaidAsSuchWithAHint) {
+  for (unsigned long rv : {CKR_HOST_MEMORY, CKR_FUNCTION_FAILED}) {
+    const std::string words = initialisation_failure("/usr/lib/pkcs11/libopencryptoki.so", rv);
+    BOOST_TEST(contains(words, "the PKCS#11 module /usr/lib/pkcs11/libopencryptoki.so failed to "
+                               "initialise (C_Initialize: " + ckr_name(rv) + ")"),
+               words);
+    BOOST_TEST(contains(words, "a daemon, service or group it needs may be missing"), words);
+    BOOST_TEST(contains(words, "pkcsslotd"), words);
+    BOOST_TEST(contains(words, "group pkcs11"), words);
+    BOOST_TEST(!contains(words, "ran out of memory"), words);
+  }
+  BOOST_TEST(ckr_name(CKR_HOST_MEMORY) == "CKR_HOST_MEMORY");
+  BOOST_TEST(ckr_name(0x80001234UL) == "CKR 0x80001234");
+}
+
