@@ -88,6 +88,12 @@ Result<AccessToken> parse_success(const HttpResponse& response, std::int64_t now
                                                         kMaxAccessTokenBytes, is_token_text));
   MPA_ASSIGN_OR_RETURN(token.token_type,
                        string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text));
+  // The agent hands the token on as a bearer token (RFC 6750); any other
+  // type (a DPoP-bound one, say) would be used wrongly by every tenant.
+  if (token.token_type.size() != 6 || !starts_with_ignoring_case(token.token_type, "Bearer")) {
+    return bad_success("has token_type " + quoted(token.token_type) +
+                       ", not Bearer: an answer the agent does not understand");
+  }
   MPA_ASSIGN_OR_RETURN(token.expires_in, expires_in_field(document));
   // Maskinporten always sends scope; a missing one is taken as "".
   if (json::find(document, "scope") != nullptr) {
