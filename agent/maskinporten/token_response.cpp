@@ -23,8 +23,6 @@ constexpr std::size_t kMaxAccessTokenBytes = 16 * 1024;
 constexpr std::size_t kMaxTokenTypeBytes = 64;
 // Many scopes fit; a client is configured with a handful.
 constexpr std::size_t kMaxScopeBytes = 4096;
-// Maskinporten tokens live minutes to hours; more than a day is a bug.
-constexpr std::int64_t kMaxExpiresInSeconds = 24 * 60 * 60;
 // How much of an error code / description / header we repeat to a person.
 constexpr std::size_t kMaxErrorCodeBytes = 64;
 constexpr std::size_t kMaxDescriptionBytes = 512;
@@ -68,9 +66,9 @@ Result<std::int64_t> expires_in_field(const rapidjson::Value& object) {
   if (value == nullptr) return bad_success("has no expires_in");
   if (!value->IsInt64()) return bad_success("has an expires_in that is not an integer");
   const std::int64_t seconds = value->GetInt64();
-  if (seconds <= 0 || seconds > kMaxExpiresInSeconds) {
+  if (seconds <= 0 || seconds > kMaxAccessTokenLifetimeSeconds) {
     return bad_success("has expires_in " + std::to_string(seconds) + ", not within 1.." +
-                       std::to_string(kMaxExpiresInSeconds));
+                       std::to_string(kMaxAccessTokenLifetimeSeconds));
   }
   return seconds;
 }
