@@ -109,7 +109,8 @@ std::string tls_trust_hint(const HttpOptions& options) {
                          ? " (trusted: the system's CAs and ca_file " + *options.ca_file + ")"
                          : " (trusted: the system's CAs; a private CA needs ca_file)";
   if (options.proxy) {
-    hint += "; through proxy " + proxy_for_messages(*options.proxy) + ", which must not intercept TLS";
+    hint += "; through proxy " + proxy_for_messages(*options.proxy) +
+            ", which must not intercept TLS";
   } else {
     hint += "; a TLS-intercepting proxy needs its CA in ca_file";
   }
