@@ -86,8 +86,10 @@ Result<AccessToken> token_from_body(const std::string& body, std::int64_t now) {
   AccessToken token;
   token.access_token = std::string(jwt);
   token.token_type = "Bearer";
-  token.expires_at = exp->value.GetInt64();
-  token.expires_in = token.expires_at - now;
+  // Kept no longer than a Maskinporten token: a far-future exp would
+  // overflow the refresh arithmetic, and refreshing early costs nothing.
+  token.expires_in = std::min(exp->value.GetInt64() - now, kMaxAccessTokenLifetimeSeconds);
+  token.expires_at = now + token.expires_in;
   const auto scope = payload.FindMember("scope");
   if (scope != payload.MemberEnd() && scope->value.IsString()) {
     token.scope.assign(scope->value.GetString(), scope->value.GetStringLength());

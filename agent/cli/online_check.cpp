@@ -9,6 +9,7 @@
 
 #include "agent/cli/args.h"
 #include "agent/http/async_http.h"
+#include "agent/http/http.h"
 #include "agent/maskinporten/maskinporten.h"
 #include "common/clock.h"
 #include "common/grant_request.h"
@@ -35,7 +36,7 @@ std::string host_of(const std::string& url) {
 std::string trusted_words(const ClientConfig& client) {
   std::string words = client.ca_file ? "the system's CAs and ca_file " + *client.ca_file
                                      : "the system's CAs";
-  if (client.proxy) words += ", through proxy " + *client.proxy;
+  if (client.proxy) words += ", through proxy " + proxy_for_messages(*client.proxy);
   return words;
 }
 

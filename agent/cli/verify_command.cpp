@@ -18,8 +18,8 @@ constexpr const char* kCommand = "verify-token";
 
 constexpr const char* kHelp =
     "usage: maskinporten-agent verify-token (--environment test|prod | --issuer URL)\n"
-    "           [--jwks FILE] [--ca-file PEM] [--scope S]... [--consumer-org ORGNO]\n"
-    "           [--leeway SECONDS] [TOKEN | -]\n"
+    "           [--jwks FILE] [--ca-file PEM] [--audience URL] [--scope S]...\n"
+    "           [--consumer-org ORGNO] [--leeway SECONDS] [TOKEN | -]\n"
     "\n"
     "Verifies a Maskinporten access token as an API provider or data source does, and\n"
     "prints its claims as one JSON object on stdout. Altinn 3's authorization_details\n"
@@ -36,7 +36,8 @@ constexpr const char* kHelp =
     "    x5c, jku, x5u or crit (a token may not bring its own key); a kid\n"
     "  - signature: RS256 by the issuer's key that kid names; an unknown kid makes the keys\n"
     "    be fetched again once (a key rotated in), then the token is refused\n"
-    "  - iss exactly the issuer; exp not past and iat not in the future (nbf, if present,\n"
+    "  - iss exactly the issuer; with --audience, aud equal to it (or, an array, holding it)\n"
+    "  - exp not past and iat not in the future (nbf, if present,\n"
     "    not in the future), each allowing the leeway\n"
     "  - every --scope in the token's space-separated scope; --consumer-org equal to the\n"
     "    organisation number of consumer.ID (\"0192:NNNNNNNNN\")\n"
@@ -49,6 +50,8 @@ constexpr const char* kHelp =
     "  --jwks FILE        the issuer's key set (JWKS) from a file: no network at all\n"
     "  --ca-file PEM      trust these CAs too when fetching <issuer>.well-known/\n"
     "                     oauth-authorization-server and its jwks_uri (TLS is always verified)\n"
+    "  --audience URL     the token's aud must be this (your API's resource): a token made\n"
+    "                     for another API is refused\n"
     "  --scope S          a scope the token must grant; repeat for several\n"
     "  --consumer-org N   the 9-digit organisation number the token must be issued to\n"
     "  --leeway SECONDS   clock skew allowed on exp, iat and nbf (0-600, default 60)\n"
@@ -82,6 +85,11 @@ std::optional<verify::Expectations> expectations(const ParsedArgs& parsed, std::
     expect.issuer = *issuer;
   }
   expect.scopes = parsed.all("scope");
+  expect.audience = parsed.get("audience");
+  if (expect.audience && expect.audience->empty()) {
+    problem = "--audience takes the audience the token must name, not an empty word";
+    return std::nullopt;
+  }
   if (const auto org = parsed.get("consumer-org")) {
     if (org->size() != 9 || !all_digits(*org)) {
       problem = "--consumer-org takes a 9-digit organisation number";
@@ -120,6 +128,7 @@ int verify_token_command(const std::vector<std::string>& args) {
                             {"issuer", true, false},
                             {"jwks", true, false},
                             {"ca-file", true, false},
+                            {"audience", true, false},
                             {"scope", true, true},
                             {"consumer-org", true, false},
                             {"leeway", true, false}},

@@ -93,6 +93,7 @@ struct Config {
   std::optional<std::string> verify_jwks_file;  // else the issuer's jwks_uri
   std::optional<std::string> verify_ca_file;
   int verify_leeway_seconds = 60;
+  std::optional<std::string> verify_audience;  // aud the token must name; else not checked
   // [[allow]]
   std::vector<AllowRule> allow;
   // [metrics]: the HTTP /metrics listener; none unless configured

@@ -10,7 +10,7 @@ namespace mpa::config_internal {
 
 Status read_verify(const ConfigTable& section, const Origin& origin, Config& config) {
   MPA_RETURN_IF_ERROR(section.only_keys(
-      {"environment", "issuer", "jwks_file", "ca_file", "leeway_seconds"}));
+      {"environment", "issuer", "audience", "jwks_file", "ca_file", "leeway_seconds"}));
   std::optional<std::string> environment, issuer;
   MPA_RETURN_IF_ERROR(section.read("environment", environment));
   MPA_RETURN_IF_ERROR(section.read("issuer", issuer));
@@ -27,6 +27,11 @@ Status read_verify(const ConfigTable& section, const Origin& origin, Config& con
     std::string url;
     MPA_RETURN_IF_ERROR(read_https_url(section, "issuer", url));
     config.verify_issuer = url;
+  }
+  MPA_RETURN_IF_ERROR(section.read("audience", config.verify_audience));
+  if (config.verify_audience && config.verify_audience->empty()) {
+    return section.error("audience",
+                         "is empty; give the aud your API's tokens carry, or leave it out");
   }
   MPA_RETURN_IF_ERROR(read_existing_file(section, origin, "jwks_file", config.verify_jwks_file));
   MPA_RETURN_IF_ERROR(read_existing_file(section, origin, "ca_file", config.verify_ca_file));

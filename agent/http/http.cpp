@@ -18,6 +18,19 @@ Result<HttpResponse> http_get(const std::string& url, const std::vector<std::str
   return perform(get_request(url, headers, options));
 }
 
+std::string proxy_for_messages(const std::string& proxy) {
+  const auto scheme_end = proxy.find("://");
+  const std::size_t authority_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto authority_end = proxy.find_first_of("/?#", authority_begin);
+  std::string authority = proxy.substr(authority_begin, authority_end == std::string::npos
+                                                            ? std::string::npos
+                                                            : authority_end - authority_begin);
+  // The user information ends at the last '@' (a password may hold one).
+  const auto at = authority.rfind('@');
+  if (at != std::string::npos) authority.erase(0, at + 1);
+  return proxy.substr(0, authority_begin) + authority;
+}
+
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
   // RFC 3986 §2.3 unreserved characters pass; everything else is %XX.
   const auto encode = [](std::string& out, const std::string& text) {

@@ -35,6 +35,11 @@ struct HttpResponse {
 Result<HttpResponse> http_get(const std::string& url, const std::vector<std::string>& headers,
                               const HttpOptions& options);
 
+// A proxy URL as messages and logs may show it: scheme, host and port. The
+// configured value may carry a user and password, which must not reach a
+// tenant or the log.
+std::string proxy_for_messages(const std::string& proxy);
+
 // "a=b&c=d" with RFC 3986 percent-encoding of values.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
 

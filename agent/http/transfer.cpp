@@ -86,7 +86,7 @@ Status check_request(const HttpRequest& request) {
   if (proxy && !starts_with_ignoring_case(*proxy, "http://") &&
       !starts_with_ignoring_case(*proxy, "https://")) {
     return make_error(ErrorCode::invalid_config,
-                      "proxy " + *proxy + " is not an http:// or https:// URL");
+                      "proxy " + proxy_for_messages(*proxy) + " is not an http:// or https:// URL");
   }
   return {};
 }
@@ -109,7 +109,8 @@ std::string tls_trust_hint(const HttpOptions& options) {
                          ? " (trusted: the system's CAs and ca_file " + *options.ca_file + ")"
                          : " (trusted: the system's CAs; a private CA needs ca_file)";
   if (options.proxy) {
-    hint += "; through proxy " + *options.proxy + ", which must not intercept TLS";
+    hint += "; through proxy " + proxy_for_messages(*options.proxy) +
+            ", which must not intercept TLS";
   } else {
     hint += "; a TLS-intercepting proxy needs its CA in ca_file";
   }

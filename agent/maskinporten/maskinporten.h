@@ -18,6 +18,11 @@
 
 namespace mpa {
 
+// The longest an access token is kept, from its receipt: Maskinporten's
+// tokens live minutes to hours, so more than a day is a bug on the other
+// side. Bounds expiry arithmetic (refresh-ahead) for every token we cache.
+inline constexpr std::int64_t kMaxAccessTokenLifetimeSeconds = 24 * 60 * 60;
+
 struct AccessToken {
   std::string access_token;
   std::string token_type;

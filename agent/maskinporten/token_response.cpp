@@ -23,8 +23,6 @@ constexpr std::size_t kMaxAccessTokenBytes = 16 * 1024;
 constexpr std::size_t kMaxTokenTypeBytes = 64;
 // Many scopes fit; a client is configured with a handful.
 constexpr std::size_t kMaxScopeBytes = 4096;
-// Maskinporten tokens live minutes to hours; more than a day is a bug.
-constexpr std::int64_t kMaxExpiresInSeconds = 24 * 60 * 60;
 // How much of an error code / description / header we repeat to a person.
 constexpr std::size_t kMaxErrorCodeBytes = 64;
 constexpr std::size_t kMaxDescriptionBytes = 512;
@@ -68,9 +66,9 @@ Result<std::int64_t> expires_in_field(const rapidjson::Value& object) {
   if (value == nullptr) return bad_success("has no expires_in");
   if (!value->IsInt64()) return bad_success("has an expires_in that is not an integer");
   const std::int64_t seconds = value->GetInt64();
-  if (seconds <= 0 || seconds > kMaxExpiresInSeconds) {
+  if (seconds <= 0 || seconds > kMaxAccessTokenLifetimeSeconds) {
     return bad_success("has expires_in " + std::to_string(seconds) + ", not within 1.." +
-                       std::to_string(kMaxExpiresInSeconds));
+                       std::to_string(kMaxAccessTokenLifetimeSeconds));
   }
   return seconds;
 }
@@ -88,6 +86,12 @@ Result<AccessToken> parse_success(const HttpResponse& response, std::int64_t now
                                                         kMaxAccessTokenBytes, is_token_text));
   MPA_ASSIGN_OR_RETURN(token.token_type,
                        string_field(document, "token_type", kMaxTokenTypeBytes, is_token_text));
+  // The agent hands the token on as a bearer token (RFC 6750); any other
+  // type (a DPoP-bound one, say) would be used wrongly by every tenant.
+  if (token.token_type.size() != 6 || !starts_with_ignoring_case(token.token_type, "Bearer")) {
+    return bad_success("has token_type " + quoted(token.token_type) +
+                       ", not Bearer: an answer the agent does not understand");
+  }
   MPA_ASSIGN_OR_RETURN(token.expires_in, expires_in_field(document));
   // Maskinporten always sends scope; a missing one is taken as "".
   if (json::find(document, "scope") != nullptr) {

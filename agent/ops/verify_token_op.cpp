@@ -37,6 +37,7 @@ void handle_verify_token(const std::shared_ptr<AgentState>& state,
     expect.issuer = *state->config.verify_issuer;
     expect.scopes = request.scopes;
     expect.leeway_seconds = state->config.verify_leeway_seconds;
+    expect.audience = state->config.verify_audience;
     auto claims = verify::verify_token(request.token, *state->verify_keys, expect, now());
     if (!claims) {
       // A refusal is the caller's answer, not the operator's problem; the

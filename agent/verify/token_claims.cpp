@@ -1,5 +1,5 @@
 // The claims of a Maskinporten access token, checked once its signature
-// holds: iss, exp/iat/nbf within the leeway, scopes, consumer; then
+// holds: iss, aud, exp/iat/nbf within the leeway, scopes, consumer; then
 // authorization_details normalised.
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -53,6 +53,27 @@ Status check_issuer(const rapidjson::Value& claims, const std::string& issuer) {
   return refuse("iss is " + shown + "; only " + quoted(issuer, 256) + " is accepted");
 }
 
+// RFC 7519 §4.1.3: aud is one string or an array of them.
+Status check_audience(const rapidjson::Value& claims, const std::optional<std::string>& audience) {
+  if (!audience) return {};
+  const rapidjson::Value* aud = json::find(claims, "aud");
+  if (aud == nullptr) {
+    return refuse("the token has no aud claim; audience " + quoted(*audience, 256) +
+                  " is required (Maskinporten sets aud when the client asks with resource)");
+  }
+  if (aud->IsString()) {
+    if (json::view(*aud) == *audience) return {};
+    return refuse("aud is " + quoted(json::view(*aud), 256) + "; only " + quoted(*audience, 256) +
+                  " is accepted");
+  }
+  if (!aud->IsArray()) return refuse("aud is neither a string nor an array of strings");
+  for (const rapidjson::Value& one : aud->GetArray()) {
+    if (one.IsString() && json::view(one) == *audience) return {};
+  }
+  return refuse("aud does not name " + quoted(*audience, 256) + " (an array of " +
+                std::to_string(aud->Size()) + ")");
+}
+
 Status check_scopes(const rapidjson::Value& claims, const std::vector<std::string>& required) {
   if (required.empty()) return {};
   const rapidjson::Value* scope = json::find(claims, "scope");
@@ -95,6 +116,7 @@ Result<std::string> check_token_claims(std::string_view claims_json, const Expec
                                        std::int64_t now) {
   MPA_ASSIGN_OR_RETURN(rapidjson::Document claims, parse_strict_object(claims_json, "the payload"));
   MPA_RETURN_IF_ERROR(check_issuer(claims, expect.issuer));
+  MPA_RETURN_IF_ERROR(check_audience(claims, expect.audience));
   MPA_RETURN_IF_ERROR(check_lifetime(claims, now, expect.leeway_seconds));
   MPA_RETURN_IF_ERROR(check_scopes(claims, expect.scopes));
   MPA_RETURN_IF_ERROR(check_consumer(claims, expect.consumer_org));

@@ -1,6 +1,6 @@
 // Verification of Maskinporten access tokens for API providers and data
 // sources: the RS256 signature by the issuer's key the header's kid names,
-// the issuer, the lifetime, scopes and consumer, and Altinn 3's
+// the issuer, the audience, the lifetime, scopes and consumer, and Altinn 3's
 // authorization_details (consents, system users) normalised. Claim names
 // and formats: Digdir's "access token" page for Maskinporten; Altinn's
 // "validate consent" and "system user for API providers" pages.
@@ -36,6 +36,9 @@ struct Expectations {
   std::string issuer;                      // iss, exactly
   std::vector<std::string> scopes;         // each in the token's scope
   std::optional<std::string> consumer_org;  // consumer.ID's organisation number
+  // aud exactly this (a string, or one of an array's); a token Maskinporten
+  // made for another API (with `resource`) then fails.
+  std::optional<std::string> audience;
   int leeway_seconds = kDefaultLeewaySeconds;
 };
 

@@ -58,6 +58,7 @@ refused unknown_kid 'no key with kid "key-c" in the issuer'"'"'s key set (it hol
 refused other_key_known_kid 'the signature does not verify with the issuer'"'"'s key "key-a"'
 refused jwk_header 'the token tries to bring its own key (jwk); only the issuer'"'"'s published keys (JWKS) are trusted'
 refused wrong_issuer 'iss is "https://maskinporten.no/"; only "https://issuer.test/" is accepted'
+refused valid 'the token has no aud claim; audience "https://api.test/" is required (Maskinporten sets aud when the client asks with resource)' --audience https://api.test/
 refused scope_read_only 'the token'"'"'s scope lacks "test:write" (it grants "test:read")' --scope test:write
 refused other_consumer 'the token'"'"'s consumer is organisation 991825827 (consumer.ID), not 910514458' --consumer-org 910514458
 refused consent_from_bad_check_digit "the consent's from is not a valid national identity number (11 digits, date part and mod-11 check digits)"

@@ -93,6 +93,29 @@ BOOST_AUTO_TEST_CASE(ReturnsBeforeAltinnAnswersAndAnswersOnceItDoes) {
   BOOST_TEST(answers.got[0]->expires_at == 1795001800);
 }
 
+BOOST_AUTO_TEST_CASE(AFarFutureExpIsCappedAsMaskinportensExpiresIn) {
+  for (const char* exp : {"9223372036854775807", "4102444800"}) {
+    ManualIo io;
+    Answers answers;
+    exchange_for_altinn(exchange_client(), "mp-token", io.io(), answers.done());
+    io.answer_next(answer(200, altinn_jwt(std::string(R"({"exp":)") + exp + "}")));
+    BOOST_TEST_REQUIRE(answers.got.size() == 1u);
+    BOOST_TEST_REQUIRE(answers.got[0].ok(), exp);
+    BOOST_TEST(answers.got[0]->expires_in == kMaxAccessTokenLifetimeSeconds, exp);
+    BOOST_TEST(answers.got[0]->expires_at == kNow + kMaxAccessTokenLifetimeSeconds, exp);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(AnExpWithinADayIsKeptAsItIs) {
+  ManualIo io;
+  Answers answers;
+  exchange_for_altinn(exchange_client(), "mp-token", io.io(), answers.done());
+  io.answer_next(answer(200, altinn_jwt(R"({"exp":1795086400})")));
+  BOOST_TEST_REQUIRE(answers.got.size() == 1u);
+  BOOST_TEST_REQUIRE(answers.got[0].ok());
+  BOOST_TEST(answers.got[0]->expires_at == kNow + 86400);
+}
+
 BOOST_AUTO_TEST_CASE(AServerErrorIsRetriedOnTheIoTimerNotBySleeping) {
   ManualIo io;
   Answers answers;

@@ -945,6 +945,21 @@ BOOST_AUTO_TEST_CASE(LeewayBounded) {
   table_refusal("[verify]\nenvironment = \"test\"\nleeway_seconds = 601\n");
 }
 
+BOOST_AUTO_TEST_CASE(AudienceTakenAsGiven) {
+  auto config =
+      parse_table("[verify]\nenvironment = \"test\"\naudience = \"https://api.example/\"\n");
+  BOOST_TEST_REQUIRE(config.ok(), why(config));
+  BOOST_TEST(config->verify_audience.value_or("") == "https://api.example/");
+  auto without = parse_table("[verify]\nenvironment = \"test\"\n");
+  BOOST_TEST_REQUIRE(without.ok(), why(without));
+  BOOST_TEST(!without->verify_audience.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(EmptyAudienceRefused) {
+  BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\naudience = \"\"\n"),
+                      "audience"));
+}
+
 BOOST_AUTO_TEST_CASE(UnknownKeyRefused) {
   BOOST_TEST(contains(table_refusal("[verify]\nenvironment = \"test\"\nscopes = []\n"), "scopes"));
 }

@@ -24,6 +24,8 @@
 #include "support/test_support.h"
 #include "agent/http/async_http.h"
 #include "agent/http/http.h"
+#include "agent/http/transfer.h"
+#include "agent/http/trust_store.h"
 
 using namespace mpa;
 namespace fs = std::filesystem;
@@ -497,5 +499,64 @@ BOOST_AUTO_TEST_CASE(EncodesNames) {
 }
 
 BOOST_AUTO_TEST_CASE(EmptyListIsEmpty) { BOOST_TEST(form_encode({}) == ""); }
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A proxy URL may carry a user and password; messages show scheme, host and
+// port only.
+BOOST_AUTO_TEST_SUITE(ProxyInMessages)
+
+BOOST_AUTO_TEST_CASE(DropsUserAndPassword) {
+  BOOST_TEST(proxy_for_messages("http://user:secret@proxy.example:3128") ==
+             "http://proxy.example:3128");
+  BOOST_TEST(proxy_for_messages("https://user@proxy.example") == "https://proxy.example");
+}
+
+BOOST_AUTO_TEST_CASE(PasswordWithAnAtSignIsDroppedWhole) {
+  BOOST_TEST(proxy_for_messages("http://user:p@ss@w0rd@[::1]:8080/") == "http://[::1]:8080");
+}
+
+BOOST_AUTO_TEST_CASE(DropsPathAndQuery) {
+  BOOST_TEST(proxy_for_messages("http://proxy.example:3128/x?token=secret") ==
+             "http://proxy.example:3128");
+}
+
+BOOST_AUTO_TEST_CASE(WithoutSchemeStillDropsUserInformation) {
+  BOOST_TEST(proxy_for_messages("user:secret@proxy.example:3128") == "proxy.example:3128");
+}
+
+BOOST_AUTO_TEST_CASE(PlainProxyIsShownAsConfigured) {
+  BOOST_TEST(proxy_for_messages("http://proxy.example:3128") == "http://proxy.example:3128");
+}
+
+// Where the message is built: a TLS failure's hint names the proxy.
+BOOST_AUTO_TEST_CASE(TlsFailureThroughProxyDoesNotQuoteThePassword) {
+  HttpOptions options;
+  options.proxy = "http://user:secret@proxy.example:3128";
+  auto trust = TrustStore::load(std::nullopt);
+  BOOST_TEST_REQUIRE(trust.ok());
+  auto transfer = Transfer::make(get_request("https://mp.example/token", {}, options),
+                                 std::move(trust).value());
+  BOOST_TEST_REQUIRE(transfer.ok());
+  auto answer = transfer.value()->finish(CURLE_PEER_FAILED_VERIFICATION);
+  BOOST_TEST_REQUIRE(!answer.ok());
+  const std::string& message = answer.error().message;
+  BOOST_TEST(contains(message, "through proxy http://proxy.example:3128,"), message);
+  BOOST_TEST(!contains(message, "secret"), message);
+  BOOST_TEST(!contains(message, "user"), message);
+}
+
+BOOST_AUTO_TEST_CASE(RefusedProxySchemeDoesNotQuoteThePassword) {
+  HttpOptions options;
+  options.proxy = "socks5://user:secret@proxy.example:1080";
+  auto trust = TrustStore::load(std::nullopt);
+  BOOST_TEST_REQUIRE(trust.ok());
+  auto transfer = Transfer::make(get_request("https://mp.example/token", {}, options),
+                                 std::move(trust).value());
+  BOOST_TEST_REQUIRE(!transfer.ok());
+  BOOST_TEST(contains(transfer.error().message, "socks5://proxy.example:1080"),
+             transfer.error().message);
+  BOOST_TEST(!contains(transfer.error().message, "secret"), transfer.error().message);
+}
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -179,6 +179,28 @@ BOOST_AUTO_TEST_CASE(RejectsDuplicateAccessToken) {
   BOOST_TEST(contains(e.message, "access_token twice"), e.message);
 }
 
+BOOST_AUTO_TEST_CASE(RejectsTokenTypeOtherThanBearer) {
+  for (const char* type : {"DPoP", "mac", "Bearer2", "Bear", "N_A"}) {
+    const Error e = error_of(answer(
+        200, std::string(R"({"access_token":"abc","token_type":")") + type +
+                 R"(","expires_in":60})"));
+    BOOST_TEST(e.code == ErrorCode::unavailable);
+    BOOST_TEST(contains(e.message, std::string("has token_type \"") + type + "\", not Bearer"),
+               e.message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(AcceptsBearerInAnyCase) {
+  for (const char* type : {"bearer", "BEARER", "bEaReR"}) {
+    auto token = parse_token_response(
+        answer(200, std::string(R"({"access_token":"abc","token_type":")") + type +
+                        R"(","expires_in":60})"),
+        kNow);
+    BOOST_TEST_REQUIRE(token.ok(), type);
+    BOOST_TEST(token->token_type == type);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(RejectsMissingTokenType) {
   const Error e = error_of(answer(200, R"({"access_token":"abc","expires_in":60})"));
   BOOST_TEST(contains(e.message, "has no token_type"), e.message);

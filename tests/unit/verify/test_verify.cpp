@@ -230,6 +230,77 @@ BOOST_AUTO_TEST_CASE(TwoParts) { expect_refused("two_parts", "three base64url pa
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// aud (RFC 7519 §4.1.3), checked only when an audience is expected.
+BOOST_AUTO_TEST_SUITE(VerifyAudience)
+
+namespace {
+
+std::string claims_with(const std::string& aud_member) {
+  return R"({"iss":"https://issuer.test/","iat":1794999990,"exp":1795000120)" + aud_member + "}";
+}
+
+Expectations for_audience(const std::string& audience) {
+  Expectations e;
+  e.issuer = "https://issuer.test/";
+  e.audience = audience;
+  return e;
+}
+
+void audience_refused(const std::string& aud_member, const std::string& reason) {
+  auto claims = check_token_claims(claims_with(aud_member), for_audience("https://api.test/"),
+                                   Vectors::kNow);
+  BOOST_TEST_REQUIRE(!claims.ok(), aud_member);
+  BOOST_TEST(claims.error().code == ErrorCode::invalid_token);
+  BOOST_TEST(contains(claims.error().message, reason), claims.error().message);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(MatchingStringIsAccepted) {
+  auto claims = check_token_claims(claims_with(R"(,"aud":"https://api.test/")"),
+                                   for_audience("https://api.test/"), Vectors::kNow);
+  BOOST_TEST(claims.ok(), (claims.ok() ? "" : claims.error().message));
+}
+
+BOOST_AUTO_TEST_CASE(WrongAudIsRefused) {
+  audience_refused(R"(,"aud":"https://other-api.test/")",
+                   "aud is \"https://other-api.test/\"; only \"https://api.test/\" is accepted");
+}
+
+BOOST_AUTO_TEST_CASE(AudMatchedWholeNotByPrefix) {
+  audience_refused(R"(,"aud":"https://api.test/more")", "aud is \"https://api.test/more\"");
+}
+
+BOOST_AUTO_TEST_CASE(MissingAudIsRefused) {
+  audience_refused("", "the token has no aud claim; audience \"https://api.test/\" is required");
+}
+
+BOOST_AUTO_TEST_CASE(ArrayHoldingTheAudienceIsAccepted) {
+  auto claims =
+      check_token_claims(claims_with(R"(,"aud":["https://other.test/","https://api.test/"])"),
+                         for_audience("https://api.test/"), Vectors::kNow);
+  BOOST_TEST(claims.ok(), (claims.ok() ? "" : claims.error().message));
+}
+
+BOOST_AUTO_TEST_CASE(ArrayWithoutTheAudienceIsRefused) {
+  audience_refused(R"(,"aud":["https://other.test/",7])",
+                   "aud does not name \"https://api.test/\" (an array of 2)");
+  audience_refused(R"(,"aud":[])", "aud does not name");
+}
+
+BOOST_AUTO_TEST_CASE(AudOfAnotherTypeIsRefused) {
+  audience_refused(R"(,"aud":{"x":1})", "aud is neither a string nor an array of strings");
+}
+
+BOOST_AUTO_TEST_CASE(NoAudienceExpectedNothingChecked) {
+  Expectations e;
+  e.issuer = "https://issuer.test/";
+  BOOST_TEST(check_token_claims(claims_with(""), e, Vectors::kNow).ok());
+  BOOST_TEST(check_token_claims(claims_with(R"(,"aud":"https://x.test/")"), e, Vectors::kNow).ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(JwksCache)
 
 BOOST_AUTO_TEST_CASE(UnknownKidFetchesOnceThenRefuses) {
